@@ -1,0 +1,392 @@
+//! Passkey sign-in for admins (WebAuthn L3 via webauthn-rs): first-owner setup, sign-in,
+//! sessions and sign-out.
+//!
+//! Invariants: ceremony state lives server-side, expires after five minutes and is taken on
+//! first use, so a replayed response finds nothing; user verification is required; every
+//! attempt writes exactly one audit row (a started ceremony writes none until it finishes or
+//! fails); sign-in attempts are throttled per IP and per username before any lookup.
+
+use std::sync::Arc;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use uuid::Uuid;
+use webauthn_rs::prelude::{
+    Passkey, PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential, RegisterPublicKeyCredential,
+    Webauthn, WebauthnBuilder,
+};
+
+use crate::admins::{Admin, DisplayName, Role, StoredPasskey, Username};
+use crate::audit::{Actor, AuditDraft, Outcome};
+use crate::ports::{Ceremony, NewOwner, NewSignIn, Store, StoreError};
+use crate::sessions::{SessionPolicy, SessionRecord};
+use crate::setup::{setup_url, SetupTokenError, SetupTokenRecord};
+use crate::throttle::{Throttle, PER_IP, PER_USER};
+use crate::{now_ms, tokens, Error};
+
+/// How long a started ceremony may be finished (WebAuthn L3 §15.1 recommends 300 s).
+pub const CEREMONY_TTL_MS: i64 = 5 * 60 * 1000;
+
+/// A started ceremony: the id to send back with the response, and the options for
+/// `navigator.credentials.create/get` (public data: challenge, RP, user handle).
+#[derive(Debug)]
+pub struct Started {
+    pub ceremony_id: String,
+    pub options: Value,
+}
+
+/// A new session for an admin; `token` goes into the cookie and nowhere else.
+pub struct SignedIn {
+    pub token: SecretString,
+    pub admin: Admin,
+}
+
+/// The admin behind a live session.
+#[derive(Clone, Debug)]
+pub struct CurrentAdmin {
+    pub admin: Admin,
+    pub session_hash: String,
+}
+
+#[derive(Serialize, Deserialize)]
+enum CeremonyState {
+    Setup { token_hash: String, admin_id: Uuid, username: String, display_name: String, reg: PasskeyRegistration },
+    SignIn { admin_id: Uuid, auth: PasskeyAuthentication },
+}
+
+pub struct AuthService {
+    store: Arc<dyn Store>,
+    webauthn: Webauthn,
+    public_url: url::Url,
+    pub sessions: SessionPolicy,
+    throttle: Throttle,
+}
+
+fn monotonic_ns() -> u64 {
+    u64::try_from(chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)).unwrap_or(0)
+}
+
+impl AuthService {
+    /// `public_url` is the console's origin as browsers see it; the RP ID is its host.
+    pub fn new(store: Arc<dyn Store>, public_url: &url::Url, sessions: SessionPolicy) -> Result<Self, Error> {
+        let host = public_url.host_str().ok_or_else(|| Error::invalid("public URL has no host"))?;
+        if host.parse::<std::net::IpAddr>().is_ok() || host.starts_with('[') {
+            return Err(Error::invalid(format!(
+                "public URL host {host} is an IP address, which WebAuthn does not accept as an RP ID; use a name such as localhost"
+            )));
+        }
+        let webauthn = WebauthnBuilder::new(host, public_url)
+            .and_then(|b| b.rp_name("Palisade").build())
+            .map_err(|e| Error::invalid(format!("WebAuthn configuration: {e}")))?;
+        Ok(AuthService { store, webauthn, public_url: public_url.clone(), sessions, throttle: Throttle::default() })
+    }
+
+    pub fn public_url(&self) -> &url::Url {
+        &self.public_url
+    }
+
+    /// Issues a one-time setup link (printed at first start and by `palisade admin bootstrap`).
+    pub async fn issue_setup_link(&self, actor: &Actor) -> Result<String, Error> {
+        let (record, token) = SetupTokenRecord::issue(now_ms());
+        let event = AuditDraft::new(actor, "setup_link.issue", "setup", Outcome::Success)
+            .with_details(json!({ "expires_at_ms": record.expires_at_ms }));
+        self.store.issue_setup_token(&record, event).await?;
+        Ok(setup_url(&self.public_url, token.expose_secret()))
+    }
+
+    /// Issues a setup link only when no admin exists yet.
+    pub async fn first_run_setup_link(&self) -> Result<Option<String>, Error> {
+        if self.store.count_admins().await? > 0 {
+            return Ok(None);
+        }
+        self.issue_setup_link(&Actor::system()).await.map(Some)
+    }
+
+    async fn refuse(&self, draft: AuditDraft, err: Error) -> Error {
+        if let Err(e) = self.store.record(draft).await {
+            // Fail closed: the caller gets a storage error, not a silent unaudited refusal.
+            return Error::Store(e);
+        }
+        err
+    }
+
+    async fn check_setup_token(&self, token: &str) -> Result<String, SetupTokenError> {
+        if !tokens::looks_like_token(token) {
+            return Err(SetupTokenError::Unknown);
+        }
+        let hash = tokens::token_hash(token);
+        match self.store.setup_token(&hash).await {
+            Ok(Some(rec)) => rec.check(now_ms()).map(|()| hash),
+            _ => Err(SetupTokenError::Unknown),
+        }
+    }
+
+    /// Whether a setup link can still be used (for the setup page, before the form).
+    pub async fn setup_link_status(&self, token: &str) -> Result<(), SetupTokenError> {
+        self.check_setup_token(token).await.map(|_| ())
+    }
+
+    /// Step 1 of first-owner setup: validates the link and the names, starts a passkey
+    /// registration (user verification required, discoverable credential preferred).
+    pub async fn begin_setup(&self, token: &str, username: &str, display_name: &str, actor: &Actor) -> Result<Started, Error> {
+        let fail = |reason: String| {
+            AuditDraft::new(actor, "admin.setup_owner", format!("admin:{}", username.trim()), Outcome::Failure)
+                .with_details(json!({ "reason": reason }))
+        };
+        let token_hash = match self.check_setup_token(token).await {
+            Ok(h) => h,
+            Err(e) => return Err(self.refuse(fail(e.to_string()), e.into()).await),
+        };
+        let parsed = Username::parse(username).and_then(|u| DisplayName::parse(display_name).map(|d| (u, d)));
+        let (username, display_name) = match parsed {
+            Ok(p) => p,
+            Err(e) => return Err(self.refuse(fail(e.to_string()), e).await),
+        };
+        if self.store.admin_by_username(username.as_str()).await?.is_some() {
+            let e = Error::Conflict(format!("The username {} is taken.", username.as_str()));
+            return Err(self.refuse(fail(e.to_string()), e).await);
+        }
+        let admin_id = Uuid::new_v4();
+        let (ccr, reg) = self
+            .webauthn
+            .start_passkey_registration(admin_id, username.as_str(), display_name.as_str(), None)
+            .map_err(|e| Error::Internal(format!("start registration: {e}")))?;
+        let mut options = serde_json::to_value(&ccr).map_err(|e| Error::Internal(e.to_string()))?;
+        if let Some(sel) = options.pointer_mut("/publicKey/authenticatorSelection").and_then(Value::as_object_mut) {
+            sel.insert("residentKey".into(), json!("preferred"));
+            sel.insert("requireResidentKey".into(), json!(false));
+            sel.insert("userVerification".into(), json!("required"));
+        }
+        let state = CeremonyState::Setup {
+            token_hash,
+            admin_id,
+            username: username.as_str().to_owned(),
+            display_name: display_name.as_str().to_owned(),
+            reg,
+        };
+        let ceremony_id = self.put_ceremony("setup", &state).await?;
+        Ok(Started { ceremony_id, options })
+    }
+
+    async fn put_ceremony(&self, kind: &str, state: &CeremonyState) -> Result<String, Error> {
+        let id = tokens::random_token();
+        let ceremony = Ceremony {
+            id_hash: tokens::secret_hash(&id),
+            kind: kind.to_owned(),
+            state_json: serde_json::to_string(state).map_err(|e| Error::Internal(e.to_string()))?,
+            expires_at_ms: now_ms() + CEREMONY_TTL_MS,
+        };
+        self.store.put_ceremony(&ceremony).await?;
+        Ok(id.expose_secret().to_owned())
+    }
+
+    /// Takes the ceremony once; `None` when unknown, already used or expired.
+    async fn take_ceremony(&self, ceremony_id: &str) -> Result<Option<CeremonyState>, Error> {
+        if !tokens::looks_like_token(ceremony_id) {
+            return Ok(None);
+        }
+        let Some(c) = self.store.take_ceremony(&tokens::token_hash(ceremony_id)).await? else { return Ok(None) };
+        if c.expires_at_ms <= now_ms() {
+            return Ok(None);
+        }
+        Ok(serde_json::from_str(&c.state_json).ok())
+    }
+
+    /// Step 2 of setup: verifies the new passkey, then in one transaction consumes the link,
+    /// creates the owner and its passkey, opens a session and writes the audit event.
+    pub async fn finish_setup(&self, ceremony_id: &str, credential: &str, actor: &Actor) -> Result<SignedIn, Error> {
+        let fail = |target: String, reason: String| {
+            AuditDraft::new(actor, "admin.setup_owner", target, Outcome::Failure).with_details(json!({ "reason": reason }))
+        };
+        let Some(CeremonyState::Setup { token_hash, admin_id, username, display_name, reg }) =
+            self.take_ceremony(ceremony_id).await?
+        else {
+            let reason = "setup ceremony unknown, expired or already used";
+            return Err(self.refuse(fail("setup".into(), reason.into()), Error::AuthFailed { reason }).await);
+        };
+        let target = format!("admin:{username}");
+        let passkey = match serde_json::from_str::<RegisterPublicKeyCredential>(credential)
+            .map_err(|e| format!("malformed credential: {e}"))
+            .and_then(|c| self.webauthn.finish_passkey_registration(&c, &reg).map_err(|e| format!("registration refused: {e}")))
+        {
+            Ok(p) => p,
+            Err(reason) => {
+                return Err(self.refuse(fail(target, reason), Error::AuthFailed { reason: "registration refused" }).await)
+            }
+        };
+        let now = now_ms();
+        let admin = Admin { id: admin_id, username: username.clone(), display_name, role: Role::Owner, disabled: false, created_at_ms: now };
+        let stored = stored_passkey(admin_id, &passkey, now)?;
+        let credential_id = stored.credential_id.clone();
+        let token = tokens::random_token();
+        let session = self.new_session(&token, admin_id, actor, now);
+        let owner = NewOwner { setup_token_hash: token_hash, admin: admin.clone(), passkey: stored, session };
+        let event = AuditDraft::new(&Actor { name: username.clone(), ..actor.clone() }, "admin.setup_owner", &target, Outcome::Success)
+            .with_details(json!({ "role": "owner", "credential_id": credential_id }));
+        match self.store.create_owner(&owner, now, event).await {
+            Ok(()) => Ok(SignedIn { token, admin }),
+            Err(StoreError::Conflict(reason)) => {
+                let msg = format!("Setup could not complete: {reason}.");
+                Err(self.refuse(fail(target, reason), Error::Conflict(msg)).await)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn new_session(&self, token: &SecretString, admin_id: Uuid, actor: &Actor, now: i64) -> SessionRecord {
+        SessionRecord {
+            id_hash: tokens::secret_hash(token),
+            admin_id,
+            created_at_ms: now,
+            last_seen_at_ms: now,
+            ip: actor.ip.clone(),
+            user_agent: actor.user_agent.clone(),
+        }
+    }
+
+    /// Step 1 of sign-in: throttles, finds the admin's passkeys, starts an assertion.
+    pub async fn begin_sign_in(&self, username: &str, actor: &Actor) -> Result<Started, Error> {
+        let claimed: String = username.trim().to_ascii_lowercase().chars().take(64).collect();
+        let target = format!("admin:{claimed}");
+        let fail = |reason: &'static str| {
+            AuditDraft::new(actor, "admin.sign_in", &target, Outcome::Failure).with_details(json!({ "reason": reason }))
+        };
+        let ip_key = format!("ip:{}", actor.ip.as_deref().unwrap_or("unknown"));
+        if let Err(retry_after_s) =
+            self.throttle.attempt(&[(PER_IP, ip_key), (PER_USER, format!("user:{claimed}"))], monotonic_ns())
+        {
+            let draft = AuditDraft::new(actor, "admin.sign_in", &target, Outcome::Denied)
+                .with_details(json!({ "reason": "throttled", "retry_after_s": retry_after_s }));
+            return Err(self.refuse(draft, Error::Throttled { retry_after_s }).await);
+        }
+        let admin = match Username::parse(&claimed) {
+            Ok(u) => self.store.admin_by_username(u.as_str()).await?,
+            Err(_) => None,
+        };
+        let Some(admin) = admin else {
+            let reason = "unknown username";
+            return Err(self.refuse(fail(reason), Error::AuthFailed { reason }).await);
+        };
+        if admin.disabled {
+            let reason = "admin is disabled";
+            return Err(self.refuse(fail(reason), Error::AuthFailed { reason }).await);
+        }
+        let passkeys: Vec<Passkey> = self
+            .store
+            .passkeys_of(admin.id)
+            .await?
+            .iter()
+            .filter_map(|p| serde_json::from_str(&p.passkey_json).ok())
+            .collect();
+        if passkeys.is_empty() {
+            let reason = "admin has no passkey";
+            return Err(self.refuse(fail(reason), Error::AuthFailed { reason }).await);
+        }
+        let (rcr, auth) = self
+            .webauthn
+            .start_passkey_authentication(&passkeys)
+            .map_err(|e| Error::Internal(format!("start authentication: {e}")))?;
+        let options = serde_json::to_value(&rcr).map_err(|e| Error::Internal(e.to_string()))?;
+        let ceremony_id = self.put_ceremony("sign_in", &CeremonyState::SignIn { admin_id: admin.id, auth }).await?;
+        Ok(Started { ceremony_id, options })
+    }
+
+    /// Step 2 of sign-in: verifies the assertion against the taken ceremony, then opens a new
+    /// session (a new id: any session the browser held is ended) and writes the audit event.
+    pub async fn finish_sign_in(
+        &self,
+        ceremony_id: &str,
+        credential: &str,
+        previous_session_hash: Option<String>,
+        actor: &Actor,
+    ) -> Result<SignedIn, Error> {
+        let fail = |target: String, reason: String| {
+            AuditDraft::new(actor, "admin.sign_in", target, Outcome::Failure).with_details(json!({ "reason": reason }))
+        };
+        let Some(CeremonyState::SignIn { admin_id, auth }) = self.take_ceremony(ceremony_id).await? else {
+            let reason = "sign-in ceremony unknown, expired or already used";
+            return Err(self.refuse(fail("admin:unknown".into(), reason.into()), Error::AuthFailed { reason }).await);
+        };
+        let admin = match self.store.admin_by_id(admin_id).await? {
+            Some(a) if !a.disabled => a,
+            _ => {
+                let reason = "admin no longer exists or is disabled";
+                return Err(self.refuse(fail(format!("admin:{admin_id}"), reason.into()), Error::AuthFailed { reason }).await);
+            }
+        };
+        let target = format!("admin:{}", admin.username);
+        let result = match serde_json::from_str::<PublicKeyCredential>(credential)
+            .map_err(|e| format!("malformed assertion: {e}"))
+            .and_then(|c| self.webauthn.finish_passkey_authentication(&c, &auth).map_err(|e| format!("assertion refused: {e}")))
+        {
+            Ok(r) => r,
+            Err(reason) => return Err(self.refuse(fail(target, reason), Error::AuthFailed { reason: "assertion refused" }).await),
+        };
+        let now = now_ms();
+        let mut updated = None;
+        for stored in self.store.passkeys_of(admin.id).await? {
+            let Ok(mut pk) = serde_json::from_str::<Passkey>(&stored.passkey_json) else { continue };
+            if pk.cred_id() == result.cred_id() {
+                pk.update_credential(&result);
+                let json = serde_json::to_string(&pk).map_err(|e| Error::Internal(e.to_string()))?;
+                updated = Some(StoredPasskey { passkey_json: json, last_used_at_ms: Some(now), ..stored });
+            }
+        }
+        let Some(passkey) = updated else {
+            let reason = "credential is not registered to this admin";
+            return Err(self.refuse(fail(target, reason.into()), Error::AuthFailed { reason }).await);
+        };
+        let token = tokens::random_token();
+        let sign_in = NewSignIn {
+            session: self.new_session(&token, admin.id, actor, now),
+            replaces_session_hash: previous_session_hash,
+            passkey: Some(passkey.clone()),
+        };
+        let event = AuditDraft::new(&Actor { name: admin.username.clone(), ..actor.clone() }, "admin.sign_in", &target, Outcome::Success)
+            .with_details(json!({ "credential_id": passkey.credential_id, "user_verified": result.user_verified() }));
+        self.store.sign_in(&sign_in, event).await?;
+        Ok(SignedIn { token, admin })
+    }
+
+    /// The admin behind a session cookie, if the session is live; refreshes `last_seen`.
+    pub async fn session(&self, token: &str) -> Result<Option<CurrentAdmin>, Error> {
+        if !tokens::looks_like_token(token) {
+            return Ok(None);
+        }
+        let hash = tokens::token_hash(token);
+        let Some(rec) = self.store.session(&hash).await? else { return Ok(None) };
+        let now = now_ms();
+        if self.sessions.check(&rec, now).is_err() {
+            return Ok(None);
+        }
+        let Some(admin) = self.store.admin_by_id(rec.admin_id).await? else { return Ok(None) };
+        if admin.disabled {
+            return Ok(None);
+        }
+        if SessionPolicy::needs_touch(&rec, now) {
+            self.store.touch_session(&hash, now).await?;
+        }
+        Ok(Some(CurrentAdmin { admin, session_hash: hash }))
+    }
+
+    /// Ends the session (audited).
+    pub async fn sign_out(&self, current: &CurrentAdmin, actor: &Actor) -> Result<(), Error> {
+        let event = AuditDraft::new(actor, "admin.sign_out", format!("admin:{}", current.admin.username), Outcome::Success);
+        self.store.sign_out(&current.session_hash, event).await?;
+        Ok(())
+    }
+}
+
+fn stored_passkey(admin_id: Uuid, passkey: &Passkey, now: i64) -> Result<StoredPasskey, Error> {
+    use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
+    let cred_id: &[u8] = passkey.cred_id().as_ref();
+    Ok(StoredPasskey {
+        id: Uuid::new_v4(),
+        admin_id,
+        credential_id: URL_SAFE_NO_PAD.encode(cred_id),
+        passkey_json: serde_json::to_string(passkey).map_err(|e| Error::Internal(e.to_string()))?,
+        created_at_ms: now,
+        last_used_at_ms: None,
+    })
+}

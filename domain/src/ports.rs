@@ -1,0 +1,90 @@
+//! Storage ports: what the domain needs from a database, implemented by the `store` crate.
+//!
+//! Invariant: every method that changes state takes the [`AuditDraft`] describing it and must
+//! write the change and the chained audit event in one transaction (fail closed: if the event
+//! cannot be written, neither is the change). Event-only writes (refused attempts) go through
+//! [`Store::record`].
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+use crate::admins::{Admin, StoredPasskey};
+use crate::audit::{AuditDraft, AuditEvent, ChainError};
+use crate::sessions::SessionRecord;
+use crate::setup::SetupTokenRecord;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness or precondition check failed inside the transaction.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The database is locked, full or unreachable; the caller may retry later.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    #[error("database: {0}")]
+    Other(String),
+}
+
+/// A WebAuthn ceremony in progress, held server-side for five minutes and taken once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ceremony {
+    /// Hash of the ceremony id handed to the browser.
+    pub id_hash: String,
+    pub kind: String,
+    /// Serialised ceremony state (challenge and context); never sent to the browser.
+    pub state_json: String,
+    pub expires_at_ms: i64,
+}
+
+/// Everything that creates the first owner, applied together.
+#[derive(Clone, Debug)]
+pub struct NewOwner {
+    pub setup_token_hash: String,
+    pub admin: Admin,
+    pub passkey: StoredPasskey,
+    pub session: SessionRecord,
+}
+
+/// A successful sign-in, applied together: the new session, the passkey's updated counter,
+/// and the removal of the session the browser held before (if any).
+#[derive(Clone, Debug)]
+pub struct NewSignIn {
+    pub session: SessionRecord,
+    pub passkey: Option<StoredPasskey>,
+    pub replaces_session_hash: Option<String>,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Whether the database answers and its schema is current.
+    async fn ready(&self) -> Result<(), StoreError>;
+
+    async fn count_admins(&self) -> Result<i64, StoreError>;
+    async fn admin_by_username(&self, username: &str) -> Result<Option<Admin>, StoreError>;
+    async fn admin_by_id(&self, id: Uuid) -> Result<Option<Admin>, StoreError>;
+    async fn passkeys_of(&self, admin_id: Uuid) -> Result<Vec<StoredPasskey>, StoreError>;
+
+    async fn setup_token(&self, token_hash: &str) -> Result<Option<SetupTokenRecord>, StoreError>;
+    async fn issue_setup_token(&self, record: &SetupTokenRecord, event: AuditDraft) -> Result<(), StoreError>;
+    /// Consumes the setup token (it must be unused and unexpired at `now_ms`, else `Conflict`),
+    /// creates the owner, its passkey and its session.
+    async fn create_owner(&self, owner: &NewOwner, now_ms: i64, event: AuditDraft) -> Result<(), StoreError>;
+
+    async fn put_ceremony(&self, ceremony: &Ceremony) -> Result<(), StoreError>;
+    /// Removes and returns the ceremony; a second call for the same id returns `None`.
+    async fn take_ceremony(&self, id_hash: &str) -> Result<Option<Ceremony>, StoreError>;
+
+    async fn sign_in(&self, sign_in: &NewSignIn, event: AuditDraft) -> Result<(), StoreError>;
+    async fn session(&self, id_hash: &str) -> Result<Option<SessionRecord>, StoreError>;
+    async fn touch_session(&self, id_hash: &str, now_ms: i64) -> Result<(), StoreError>;
+    async fn sign_out(&self, id_hash: &str, event: AuditDraft) -> Result<(), StoreError>;
+    /// Drops expired sessions and ceremonies (housekeeping, not a change by anyone).
+    async fn purge_expired(&self, now_ms: i64, idle_ms: i64, absolute_ms: i64) -> Result<u64, StoreError>;
+
+    /// Appends an event that accompanies no change (a refused or failed attempt).
+    async fn record(&self, event: AuditDraft) -> Result<AuditEvent, StoreError>;
+    /// The newest events first.
+    async fn recent_audit(&self, limit: i64) -> Result<Vec<AuditEvent>, StoreError>;
+    /// Walks the whole chain in order; the inner result names the first bad row.
+    async fn verify_audit(&self) -> Result<Result<i64, ChainError>, StoreError>;
+}
