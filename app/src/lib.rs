@@ -1,1 +1,68 @@
-//! placeholder
+//! Palisade console UI: pages, components and server fns, rendered on the server (`ssr`) and
+//! hydrated in the browser (`hydrate`).
+//!
+//! Must not pull server-only crates into the wasm: `domain`, `leptos_axum` and `http` enter
+//! only under the `ssr` feature (a check in `make test` enforces it).
+
+pub mod api;
+pub mod components;
+#[cfg(feature = "ssr")]
+pub mod cookie;
+#[cfg(feature = "ssr")]
+pub mod ctx;
+pub mod error;
+pub mod pages;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{ParentRoute, Route, Router, Routes};
+use leptos_router::path;
+
+use components::shell::Shell;
+use pages::{audit::AuditPage, dashboard::DashboardPage, login::LoginPage, not_built, setup::SetupPage};
+
+/// The HTML document around the app (server side only).
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="color-scheme" content="light dark"/>
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="palisade" href="/pkg/palisade.css"/>
+        <Title text="Palisade"/>
+        <Router>
+            <Routes fallback=|| view! { <main class="auth-page"><h1>"Not found"</h1><p><a href="/">"Back to the dashboard"</a></p></main> }>
+                <Route path=path!("/login") view=LoginPage/>
+                <Route path=path!("/setup") view=SetupPage/>
+                <ParentRoute path=path!("") view=Shell>
+                    <Route path=path!("") view=DashboardPage/>
+                    <Route path=path!("clients") view=not_built::clients/>
+                    <Route path=path!("keys") view=not_built::keys/>
+                    <Route path=path!("certificates") view=not_built::certificates/>
+                    <Route path=path!("pin-sets") view=not_built::pin_sets/>
+                    <Route path=path!("rate-limits") view=not_built::rate_limits/>
+                    <Route path=path!("gates") view=not_built::gates/>
+                    <Route path=path!("audit") view=AuditPage/>
+                    <Route path=path!("admins") view=not_built::admins/>
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}

@@ -9,6 +9,7 @@
 pub mod admins;
 pub mod audit;
 pub mod auth;
+pub mod console;
 pub mod error;
 pub mod ports;
 pub mod seal;

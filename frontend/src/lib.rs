@@ -1,1 +1,10 @@
-//! placeholder
+//! The wasm entry point: hydrates the server-rendered console. The only crate built for
+//! wasm32; it must stay free of server-only crates (checked by `scripts/check-wasm-deps.sh`).
+
+use wasm_bindgen::prelude::wasm_bindgen;
+
+#[wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(app::App);
+}

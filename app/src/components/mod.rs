@@ -1,0 +1,4 @@
+//! Reusable widgets.
+
+pub mod passkey;
+pub mod shell;

@@ -1,0 +1,60 @@
+//! `/login`: sign in with a passkey.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_meta::Title;
+
+use crate::api::auth::{finish_login, start_login};
+use crate::components::passkey;
+use crate::pages::use_hydrated;
+
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let hydrated = use_hydrated();
+    let username = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if busy.get_untracked() {
+            return;
+        }
+        busy.set(true);
+        error.set(None);
+        spawn_local(async move {
+            let result = async {
+                let started = start_login(username.get_untracked()).await.map_err(|e| e.to_string())?;
+                let credential = passkey::get(started.options).await?;
+                finish_login(started.ceremony_id, credential).await.map_err(|e| e.to_string())?;
+                Ok::<(), String>(())
+            }
+            .await;
+            match result {
+                Ok(()) => passkey::navigate("/"),
+                Err(e) => {
+                    error.set(Some(e));
+                    busy.set(false);
+                }
+            }
+        });
+    };
+
+    view! {
+        <Title text="Sign in · Palisade"/>
+        <main class="auth-page">
+            <h1>"Sign in to Palisade"</h1>
+            <p class="lead">"Use the passkey you registered for your admin account."</p>
+            <form class="card" on:submit=on_submit>
+                <label for="username">"Username"</label>
+                <input id="username" name="username" type="text" required autocomplete="username webauthn"
+                    autocapitalize="none" spellcheck="false" bind:value=username/>
+                <button type="submit" disabled=move || !hydrated.get() || busy.get()>
+                    {move || if busy.get() { "Waiting for your passkey…" } else { "Sign in with passkey" }}
+                </button>
+                <p class="error" role="alert">{move || error.get()}</p>
+                <noscript><p class="error">"Passkey sign-in needs JavaScript enabled."</p></noscript>
+            </form>
+        </main>
+    }
+}

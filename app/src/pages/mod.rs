@@ -1,0 +1,16 @@
+//! One page per area; pages that are not built yet say so plainly.
+
+pub mod audit;
+pub mod dashboard;
+pub mod login;
+pub mod not_built;
+pub mod setup;
+
+use leptos::prelude::*;
+
+/// True once the page has hydrated, so buttons that need script are not pressed before it runs.
+pub fn use_hydrated() -> ReadSignal<bool> {
+    let (hydrated, set_hydrated) = signal(false);
+    Effect::new(move |_| set_hydrated.set(true));
+    hydrated
+}

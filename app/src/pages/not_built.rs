@@ -1,0 +1,38 @@
+//! Areas whose issue has not landed yet: each says so plainly and what it will hold.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+#[component]
+pub fn NotBuilt(title: &'static str, what: &'static str) -> impl IntoView {
+    view! {
+        <Title text=format!("{title} · Palisade")/>
+        <h1>{title}</h1>
+        <section class="card not-built" aria-label="Status">
+            <p><strong>"Not built yet."</strong>" Nothing on this page works today."</p>
+            <p>{what}</p>
+        </section>
+    }
+}
+
+pub fn clients() -> impl IntoView {
+    view! { <NotBuilt title="Clients" what="OAuth clients for native apps, services and web apps: redirect-URI linting, secrets shown once and rotated with a grace period."/> }
+}
+pub fn keys() -> impl IntoView {
+    view! { <NotBuilt title="Keys" what="JWT signing key sets: EdDSA, ES256 and RS256 keys published before they sign and retired after their tokens expire, with the JWKS and a timeline."/> }
+}
+pub fn certificates() -> impl IntoView {
+    view! { <NotBuilt title="Certificates" what="An internal CA, certificate issue, import and CSRs, and rotation to a pre-generated next key."/> }
+}
+pub fn pin_sets() -> impl IntoView {
+    view! { <NotBuilt title="Pin sets" what="SPKI pin sets per hostname with a real backup pin, exports for Android, iOS, TrustKit and OkHttp, app releases and a rotation planner."/> }
+}
+pub fn rate_limits() -> impl IntoView {
+    view! { <NotBuilt title="Rate limits" what="GCRA rate-limit policies with a preview of what they admit, the effective limit across gate replicas, and shadow mode."/> }
+}
+pub fn gates() -> impl IntoView {
+    view! { <NotBuilt title="Gates" what="Enforcement nodes: enrolment, the config bundle version each one runs, drift and errors."/> }
+}
+pub fn admins() -> impl IntoView {
+    view! { <NotBuilt title="Admins" what="Inviting admins, roles, passkeys per admin, and disabling an admin (which ends their sessions)."/> }
+}
