@@ -33,7 +33,13 @@ impl CookiePolicy {
 
     /// `Set-Cookie` value that stores `token`.
     pub fn set(&self, token: &str) -> String {
-        format!("{}={}; {}; Max-Age={}", self.name(), token, self.attributes(), self.max_age_s)
+        format!(
+            "{}={}; {}; Max-Age={}",
+            self.name(),
+            token,
+            self.attributes(),
+            self.max_age_s
+        )
     }
 
     /// `Set-Cookie` value that removes the cookie.
@@ -60,20 +66,41 @@ mod tests {
 
     #[test]
     fn secure_cookie_uses_host_prefix_and_all_flags() {
-        let p = CookiePolicy { secure: true, max_age_s: 43200 };
-        assert_eq!(p.set("t"), "__Host-palisade_session=t; Path=/; HttpOnly; SameSite=Strict; Secure; Max-Age=43200");
-        let plain = CookiePolicy { secure: false, max_age_s: 60 };
-        assert_eq!(plain.set("t"), "palisade_session=t; Path=/; HttpOnly; SameSite=Strict; Max-Age=60");
+        let p = CookiePolicy {
+            secure: true,
+            max_age_s: 43200,
+        };
+        assert_eq!(
+            p.set("t"),
+            "__Host-palisade_session=t; Path=/; HttpOnly; SameSite=Strict; Secure; Max-Age=43200"
+        );
+        let plain = CookiePolicy {
+            secure: false,
+            max_age_s: 60,
+        };
+        assert_eq!(
+            plain.set("t"),
+            "palisade_session=t; Path=/; HttpOnly; SameSite=Strict; Max-Age=60"
+        );
         assert!(plain.clear().contains("Max-Age=0"));
     }
 
     #[test]
     fn reads_the_right_cookie() {
-        let p = CookiePolicy { secure: false, max_age_s: 60 };
+        let p = CookiePolicy {
+            secure: false,
+            max_age_s: 60,
+        };
         let mut h = HeaderMap::new();
-        h.insert(http::header::COOKIE, "a=1; palisade_session=abc; b=2".parse().expect("header"));
+        h.insert(
+            http::header::COOKIE,
+            "a=1; palisade_session=abc; b=2".parse().expect("header"),
+        );
         assert_eq!(p.read(&h).as_deref(), Some("abc"));
-        let s = CookiePolicy { secure: true, max_age_s: 60 };
+        let s = CookiePolicy {
+            secure: true,
+            max_age_s: 60,
+        };
         assert_eq!(s.read(&h), None);
     }
 }

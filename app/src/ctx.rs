@@ -26,19 +26,30 @@ impl RequestCtx {
             tracing::error!("request context lacks {what}");
             AppError::Internal("ctx".into())
         };
-        let parts = use_context::<http::request::Parts>().ok_or_else(|| missing("request parts"))?;
+        let parts =
+            use_context::<http::request::Parts>().ok_or_else(|| missing("request parts"))?;
         let console = use_context::<Arc<Console>>().ok_or_else(|| missing("console"))?;
         let cookies = use_context::<CookiePolicy>().ok_or_else(|| missing("cookie policy"))?;
         let admin = parts.extensions.get::<CurrentAdmin>().cloned();
-        let mut actor = parts.extensions.get::<Actor>().cloned().unwrap_or_else(|| Actor {
-            name: "anonymous".into(),
-            ip: None,
-            user_agent: None,
-        });
+        let mut actor = parts
+            .extensions
+            .get::<Actor>()
+            .cloned()
+            .unwrap_or_else(|| Actor {
+                name: "anonymous".into(),
+                ip: None,
+                user_agent: None,
+            });
         if let Some(a) = &admin {
             actor.name = a.admin.username.clone();
         }
-        Ok(RequestCtx { console, cookies, actor, admin, headers: parts.headers })
+        Ok(RequestCtx {
+            console,
+            cookies,
+            actor,
+            admin,
+            headers: parts.headers,
+        })
     }
 
     /// The signed-in admin, or 401.

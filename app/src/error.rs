@@ -79,7 +79,10 @@ mod ssr {
                 e @ Error::Unauthenticated => AppError::Unauthenticated(e.to_string()),
                 e @ Error::Forbidden => AppError::Forbidden(e.to_string()),
                 Error::Conflict(m) => AppError::Conflict(m),
-                e @ Error::Throttled { retry_after_s } => AppError::Throttled { message: e.to_string(), retry_after_s },
+                e @ Error::Throttled { retry_after_s } => AppError::Throttled {
+                    message: e.to_string(),
+                    retry_after_s,
+                },
                 Error::SetupToken(t) => AppError::Invalid(t.to_string()),
                 Error::Store(StoreError::Conflict(m)) => AppError::Conflict(m),
                 Error::Store(StoreError::Unavailable(m)) => {
@@ -109,7 +112,10 @@ mod ssr {
                         }
                     }
                     AppError::Unavailable => {
-                        res.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from_static("5"));
+                        res.insert_header(
+                            http::header::RETRY_AFTER,
+                            http::HeaderValue::from_static("5"),
+                        );
                     }
                     AppError::Internal(r) => {
                         if let Ok(v) = http::HeaderValue::from_str(r) {

@@ -19,7 +19,9 @@ use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::path;
 
 use components::shell::Shell;
-use pages::{audit::AuditPage, dashboard::DashboardPage, login::LoginPage, not_built, setup::SetupPage};
+use pages::{
+    audit::AuditPage, dashboard::DashboardPage, login::LoginPage, not_built, setup::SetupPage,
+};
 
 /// The HTML document around the app (server side only).
 pub fn shell(options: LeptosOptions) -> impl IntoView {

@@ -19,11 +19,18 @@ impl Username {
         if s.len() < 3 || s.len() > 64 {
             return Err(Error::invalid("Username must be 3 to 64 characters long."));
         }
-        if !s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-')) {
-            return Err(Error::invalid("Username may contain only letters, digits, '.', '_' and '-'."));
+        if !s
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
+        {
+            return Err(Error::invalid(
+                "Username may contain only letters, digits, '.', '_' and '-'.",
+            ));
         }
         if !s.starts_with(|c: char| c.is_ascii_alphanumeric()) {
-            return Err(Error::invalid("Username must start with a letter or a digit."));
+            return Err(Error::invalid(
+                "Username must start with a letter or a digit.",
+            ));
         }
         Ok(Username(s))
     }
@@ -42,10 +49,14 @@ impl DisplayName {
         let s = input.trim();
         let n = s.chars().count();
         if n == 0 || n > 100 {
-            return Err(Error::invalid("Display name must be 1 to 100 characters long."));
+            return Err(Error::invalid(
+                "Display name must be 1 to 100 characters long.",
+            ));
         }
         if s.chars().any(char::is_control) {
-            return Err(Error::invalid("Display name must not contain control characters."));
+            return Err(Error::invalid(
+                "Display name must not contain control characters.",
+            ));
         }
         Ok(DisplayName(s.to_owned()))
     }
@@ -115,8 +126,19 @@ mod tests {
 
     #[test]
     fn usernames_are_folded_and_restricted() {
-        assert_eq!(Username::parse("  Alice.Ops ").map(|u| u.0).ok(), Some("alice.ops".to_string()));
-        for bad in ["ab", "", "al ice", "_alice", "alïce", &"a".repeat(65), "ali\nce"] {
+        assert_eq!(
+            Username::parse("  Alice.Ops ").map(|u| u.0).ok(),
+            Some("alice.ops".to_string())
+        );
+        for bad in [
+            "ab",
+            "",
+            "al ice",
+            "_alice",
+            "alïce",
+            &"a".repeat(65),
+            "ali\nce",
+        ] {
             assert!(Username::parse(bad).is_err(), "{bad:?} must be refused");
         }
     }

@@ -58,10 +58,18 @@ pub struct Actor {
 
 impl Actor {
     pub fn system() -> Self {
-        Actor { name: "system".into(), ip: None, user_agent: None }
+        Actor {
+            name: "system".into(),
+            ip: None,
+            user_agent: None,
+        }
     }
     pub fn cli() -> Self {
-        Actor { name: "cli".into(), ip: None, user_agent: None }
+        Actor {
+            name: "cli".into(),
+            ip: None,
+            user_agent: None,
+        }
     }
 }
 
@@ -222,9 +230,9 @@ pub enum ChainError {
 impl ChainError {
     pub fn seq(&self) -> i64 {
         match self {
-            ChainError::Gap { seq, .. } | ChainError::BrokenLink { seq } | ChainError::BadHash { seq } => {
-                *seq
-            }
+            ChainError::Gap { seq, .. }
+            | ChainError::BrokenLink { seq }
+            | ChainError::BadHash { seq } => *seq,
         }
     }
 }
@@ -239,14 +247,20 @@ pub struct ChainVerifier {
 
 impl Default for ChainVerifier {
     fn default() -> Self {
-        ChainVerifier { expected_seq: 1, prev_hash: GENESIS_HASH.to_owned() }
+        ChainVerifier {
+            expected_seq: 1,
+            prev_hash: GENESIS_HASH.to_owned(),
+        }
     }
 }
 
 impl ChainVerifier {
     pub fn check(&mut self, event: &AuditEvent) -> Result<(), ChainError> {
         if event.seq != self.expected_seq {
-            return Err(ChainError::Gap { seq: event.seq, expected: self.expected_seq });
+            return Err(ChainError::Gap {
+                seq: event.seq,
+                expected: self.expected_seq,
+            });
         }
         if event.prev_hash != self.prev_hash {
             return Err(ChainError::BrokenLink { seq: event.seq });
@@ -266,7 +280,9 @@ impl ChainVerifier {
 }
 
 /// Verifies a whole chain held in memory.
-pub fn verify_chain<'a>(events: impl IntoIterator<Item = &'a AuditEvent>) -> Result<i64, ChainError> {
+pub fn verify_chain<'a>(
+    events: impl IntoIterator<Item = &'a AuditEvent>,
+) -> Result<i64, ChainError> {
     let mut v = ChainVerifier::default();
     for e in events {
         v.check(e)?;
@@ -280,11 +296,20 @@ mod tests {
     use serde_json::json;
 
     fn chain(n: usize) -> Vec<AuditEvent> {
-        let actor = Actor { name: "alice".into(), ip: Some("127.0.0.1".into()), user_agent: None };
+        let actor = Actor {
+            name: "alice".into(),
+            ip: Some("127.0.0.1".into()),
+            user_agent: None,
+        };
         let mut out: Vec<AuditEvent> = Vec::new();
         for i in 0..n {
-            let draft = AuditDraft::new(&actor, "admin.sign_in", format!("admin:{i}"), Outcome::Success)
-                .with_details(json!({"b": i, "a": [1, {"z": 1, "y": 2}]}));
+            let draft = AuditDraft::new(
+                &actor,
+                "admin.sign_in",
+                format!("admin:{i}"),
+                Outcome::Success,
+            )
+            .with_details(json!({"b": i, "a": [1, {"z": 1, "y": 2}]}));
             let prev = out.last().map(|e| (e.seq, e.hash.as_str()));
             let at = DateTime::from_timestamp(1_800_000_000 + i as i64, 0).expect("valid time");
             out.push(AuditEvent::seal(draft, prev, at));
@@ -333,7 +358,13 @@ mod tests {
     fn deletion_and_reordering_are_detected() {
         let mut c = chain(5);
         c.remove(2);
-        assert_eq!(verify_chain(&c), Err(ChainError::Gap { seq: 4, expected: 3 }));
+        assert_eq!(
+            verify_chain(&c),
+            Err(ChainError::Gap {
+                seq: 4,
+                expected: 3
+            })
+        );
 
         let mut c = chain(5);
         c.swap(1, 2);
@@ -350,7 +381,10 @@ mod tests {
     #[test]
     fn canonical_json_sorts_keys_at_every_depth() {
         let v = json!({"b": 1, "a": {"d": [ {"y": 1, "x": "é\""} ], "c": null}});
-        assert_eq!(canonical_json(&v), r#"{"a":{"c":null,"d":[{"x":"é\"","y":1}]},"b":1}"#);
+        assert_eq!(
+            canonical_json(&v),
+            r#"{"a":{"c":null,"d":[{"x":"é\"","y":1}]},"b":1}"#
+        );
     }
 
     #[test]

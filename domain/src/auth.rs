@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use uuid::Uuid;
 use webauthn_rs::prelude::{
-    Passkey, PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential, RegisterPublicKeyCredential,
-    Webauthn, WebauthnBuilder,
+    Passkey, PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential,
+    RegisterPublicKeyCredential, Webauthn, WebauthnBuilder,
 };
 
 use crate::admins::{Admin, DisplayName, Role, StoredPasskey, Username};
@@ -51,8 +51,17 @@ pub struct CurrentAdmin {
 
 #[derive(Serialize, Deserialize)]
 enum CeremonyState {
-    Setup { token_hash: String, admin_id: Uuid, username: String, display_name: String, reg: PasskeyRegistration },
-    SignIn { admin_id: Uuid, auth: PasskeyAuthentication },
+    Setup {
+        token_hash: String,
+        admin_id: Uuid,
+        username: String,
+        display_name: String,
+        reg: PasskeyRegistration,
+    },
+    SignIn {
+        admin_id: Uuid,
+        auth: PasskeyAuthentication,
+    },
 }
 
 pub struct AuthService {
@@ -69,8 +78,14 @@ fn monotonic_ns() -> u64 {
 
 impl AuthService {
     /// `public_url` is the console's origin as browsers see it; the RP ID is its host.
-    pub fn new(store: Arc<dyn Store>, public_url: &url::Url, sessions: SessionPolicy) -> Result<Self, Error> {
-        let host = public_url.host_str().ok_or_else(|| Error::invalid("public URL has no host"))?;
+    pub fn new(
+        store: Arc<dyn Store>,
+        public_url: &url::Url,
+        sessions: SessionPolicy,
+    ) -> Result<Self, Error> {
+        let host = public_url
+            .host_str()
+            .ok_or_else(|| Error::invalid("public URL has no host"))?;
         if host.parse::<std::net::IpAddr>().is_ok() || host.starts_with('[') {
             return Err(Error::invalid(format!(
                 "public URL host {host} is an IP address, which WebAuthn does not accept as an RP ID; use a name such as localhost"
@@ -79,7 +94,13 @@ impl AuthService {
         let webauthn = WebauthnBuilder::new(host, public_url)
             .and_then(|b| b.rp_name("Palisade").build())
             .map_err(|e| Error::invalid(format!("WebAuthn configuration: {e}")))?;
-        Ok(AuthService { store, webauthn, public_url: public_url.clone(), sessions, throttle: Throttle::default() })
+        Ok(AuthService {
+            store,
+            webauthn,
+            public_url: public_url.clone(),
+            sessions,
+            throttle: Throttle::default(),
+        })
     }
 
     pub fn public_url(&self) -> &url::Url {
@@ -129,21 +150,38 @@ impl AuthService {
 
     /// Step 1 of first-owner setup: validates the link and the names, starts a passkey
     /// registration (user verification required, discoverable credential preferred).
-    pub async fn begin_setup(&self, token: &str, username: &str, display_name: &str, actor: &Actor) -> Result<Started, Error> {
+    pub async fn begin_setup(
+        &self,
+        token: &str,
+        username: &str,
+        display_name: &str,
+        actor: &Actor,
+    ) -> Result<Started, Error> {
         let fail = |reason: String| {
-            AuditDraft::new(actor, "admin.setup_owner", format!("admin:{}", username.trim()), Outcome::Failure)
-                .with_details(json!({ "reason": reason }))
+            AuditDraft::new(
+                actor,
+                "admin.setup_owner",
+                format!("admin:{}", username.trim()),
+                Outcome::Failure,
+            )
+            .with_details(json!({ "reason": reason }))
         };
         let token_hash = match self.check_setup_token(token).await {
             Ok(h) => h,
             Err(e) => return Err(self.refuse(fail(e.to_string()), e.into()).await),
         };
-        let parsed = Username::parse(username).and_then(|u| DisplayName::parse(display_name).map(|d| (u, d)));
+        let parsed = Username::parse(username)
+            .and_then(|u| DisplayName::parse(display_name).map(|d| (u, d)));
         let (username, display_name) = match parsed {
             Ok(p) => p,
             Err(e) => return Err(self.refuse(fail(e.to_string()), e).await),
         };
-        if self.store.admin_by_username(username.as_str()).await?.is_some() {
+        if self
+            .store
+            .admin_by_username(username.as_str())
+            .await?
+            .is_some()
+        {
             let e = Error::Conflict(format!("The username {} is taken.", username.as_str()));
             return Err(self.refuse(fail(e.to_string()), e).await);
         }
@@ -153,7 +191,10 @@ impl AuthService {
             .start_passkey_registration(admin_id, username.as_str(), display_name.as_str(), None)
             .map_err(|e| Error::Internal(format!("start registration: {e}")))?;
         let mut options = serde_json::to_value(&ccr).map_err(|e| Error::Internal(e.to_string()))?;
-        if let Some(sel) = options.pointer_mut("/publicKey/authenticatorSelection").and_then(Value::as_object_mut) {
+        if let Some(sel) = options
+            .pointer_mut("/publicKey/authenticatorSelection")
+            .and_then(Value::as_object_mut)
+        {
             sel.insert("residentKey".into(), json!("preferred"));
             sel.insert("requireResidentKey".into(), json!(false));
             sel.insert("userVerification".into(), json!("required"));
@@ -166,7 +207,10 @@ impl AuthService {
             reg,
         };
         let ceremony_id = self.put_ceremony("setup", &state).await?;
-        Ok(Started { ceremony_id, options })
+        Ok(Started {
+            ceremony_id,
+            options,
+        })
     }
 
     async fn put_ceremony(&self, kind: &str, state: &CeremonyState) -> Result<String, Error> {
@@ -186,7 +230,13 @@ impl AuthService {
         if !tokens::looks_like_token(ceremony_id) {
             return Ok(None);
         }
-        let Some(c) = self.store.take_ceremony(&tokens::token_hash(ceremony_id)).await? else { return Ok(None) };
+        let Some(c) = self
+            .store
+            .take_ceremony(&tokens::token_hash(ceremony_id))
+            .await?
+        else {
+            return Ok(None);
+        };
         if c.expires_at_ms <= now_ms() {
             return Ok(None);
         }
@@ -195,46 +245,100 @@ impl AuthService {
 
     /// Step 2 of setup: verifies the new passkey, then in one transaction consumes the link,
     /// creates the owner and its passkey, opens a session and writes the audit event.
-    pub async fn finish_setup(&self, ceremony_id: &str, credential: &str, actor: &Actor) -> Result<SignedIn, Error> {
+    pub async fn finish_setup(
+        &self,
+        ceremony_id: &str,
+        credential: &str,
+        actor: &Actor,
+    ) -> Result<SignedIn, Error> {
         let fail = |target: String, reason: String| {
-            AuditDraft::new(actor, "admin.setup_owner", target, Outcome::Failure).with_details(json!({ "reason": reason }))
+            AuditDraft::new(actor, "admin.setup_owner", target, Outcome::Failure)
+                .with_details(json!({ "reason": reason }))
         };
-        let Some(CeremonyState::Setup { token_hash, admin_id, username, display_name, reg }) =
-            self.take_ceremony(ceremony_id).await?
+        let Some(CeremonyState::Setup {
+            token_hash,
+            admin_id,
+            username,
+            display_name,
+            reg,
+        }) = self.take_ceremony(ceremony_id).await?
         else {
             let reason = "setup ceremony unknown, expired or already used";
-            return Err(self.refuse(fail("setup".into(), reason.into()), Error::AuthFailed { reason }).await);
+            return Err(self
+                .refuse(
+                    fail("setup".into(), reason.into()),
+                    Error::AuthFailed { reason },
+                )
+                .await);
         };
         let target = format!("admin:{username}");
         let passkey = match serde_json::from_str::<RegisterPublicKeyCredential>(credential)
             .map_err(|e| format!("malformed credential: {e}"))
-            .and_then(|c| self.webauthn.finish_passkey_registration(&c, &reg).map_err(|e| format!("registration refused: {e}")))
-        {
+            .and_then(|c| {
+                self.webauthn
+                    .finish_passkey_registration(&c, &reg)
+                    .map_err(|e| format!("registration refused: {e}"))
+            }) {
             Ok(p) => p,
             Err(reason) => {
-                return Err(self.refuse(fail(target, reason), Error::AuthFailed { reason: "registration refused" }).await)
+                return Err(self
+                    .refuse(
+                        fail(target, reason),
+                        Error::AuthFailed {
+                            reason: "registration refused",
+                        },
+                    )
+                    .await)
             }
         };
         let now = now_ms();
-        let admin = Admin { id: admin_id, username: username.clone(), display_name, role: Role::Owner, disabled: false, created_at_ms: now };
+        let admin = Admin {
+            id: admin_id,
+            username: username.clone(),
+            display_name,
+            role: Role::Owner,
+            disabled: false,
+            created_at_ms: now,
+        };
         let stored = stored_passkey(admin_id, &passkey, now)?;
         let credential_id = stored.credential_id.clone();
         let token = tokens::random_token();
         let session = self.new_session(&token, admin_id, actor, now);
-        let owner = NewOwner { setup_token_hash: token_hash, admin: admin.clone(), passkey: stored, session };
-        let event = AuditDraft::new(&Actor { name: username.clone(), ..actor.clone() }, "admin.setup_owner", &target, Outcome::Success)
-            .with_details(json!({ "role": "owner", "credential_id": credential_id }));
+        let owner = NewOwner {
+            setup_token_hash: token_hash,
+            admin: admin.clone(),
+            passkey: stored,
+            session,
+        };
+        let event = AuditDraft::new(
+            &Actor {
+                name: username.clone(),
+                ..actor.clone()
+            },
+            "admin.setup_owner",
+            &target,
+            Outcome::Success,
+        )
+        .with_details(json!({ "role": "owner", "credential_id": credential_id }));
         match self.store.create_owner(&owner, now, event).await {
             Ok(()) => Ok(SignedIn { token, admin }),
             Err(StoreError::Conflict(reason)) => {
                 let msg = format!("Setup could not complete: {reason}.");
-                Err(self.refuse(fail(target, reason), Error::Conflict(msg)).await)
+                Err(self
+                    .refuse(fail(target, reason), Error::Conflict(msg))
+                    .await)
             }
             Err(e) => Err(e.into()),
         }
     }
 
-    fn new_session(&self, token: &SecretString, admin_id: Uuid, actor: &Actor, now: i64) -> SessionRecord {
+    fn new_session(
+        &self,
+        token: &SecretString,
+        admin_id: Uuid,
+        actor: &Actor,
+        now: i64,
+    ) -> SessionRecord {
         SessionRecord {
             id_hash: tokens::secret_hash(token),
             admin_id,
@@ -247,15 +351,22 @@ impl AuthService {
 
     /// Step 1 of sign-in: throttles, finds the admin's passkeys, starts an assertion.
     pub async fn begin_sign_in(&self, username: &str, actor: &Actor) -> Result<Started, Error> {
-        let claimed: String = username.trim().to_ascii_lowercase().chars().take(64).collect();
+        let claimed: String = username
+            .trim()
+            .to_ascii_lowercase()
+            .chars()
+            .take(64)
+            .collect();
         let target = format!("admin:{claimed}");
         let fail = |reason: &'static str| {
-            AuditDraft::new(actor, "admin.sign_in", &target, Outcome::Failure).with_details(json!({ "reason": reason }))
+            AuditDraft::new(actor, "admin.sign_in", &target, Outcome::Failure)
+                .with_details(json!({ "reason": reason }))
         };
         let ip_key = format!("ip:{}", actor.ip.as_deref().unwrap_or("unknown"));
-        if let Err(retry_after_s) =
-            self.throttle.attempt(&[(PER_IP, ip_key), (PER_USER, format!("user:{claimed}"))], monotonic_ns())
-        {
+        if let Err(retry_after_s) = self.throttle.attempt(
+            &[(PER_IP, ip_key), (PER_USER, format!("user:{claimed}"))],
+            monotonic_ns(),
+        ) {
             let draft = AuditDraft::new(actor, "admin.sign_in", &target, Outcome::Denied)
                 .with_details(json!({ "reason": "throttled", "retry_after_s": retry_after_s }));
             return Err(self.refuse(draft, Error::Throttled { retry_after_s }).await);
@@ -266,11 +377,15 @@ impl AuthService {
         };
         let Some(admin) = admin else {
             let reason = "unknown username";
-            return Err(self.refuse(fail(reason), Error::AuthFailed { reason }).await);
+            return Err(self
+                .refuse(fail(reason), Error::AuthFailed { reason })
+                .await);
         };
         if admin.disabled {
             let reason = "admin is disabled";
-            return Err(self.refuse(fail(reason), Error::AuthFailed { reason }).await);
+            return Err(self
+                .refuse(fail(reason), Error::AuthFailed { reason })
+                .await);
         }
         let passkeys: Vec<Passkey> = self
             .store
@@ -281,15 +396,28 @@ impl AuthService {
             .collect();
         if passkeys.is_empty() {
             let reason = "admin has no passkey";
-            return Err(self.refuse(fail(reason), Error::AuthFailed { reason }).await);
+            return Err(self
+                .refuse(fail(reason), Error::AuthFailed { reason })
+                .await);
         }
         let (rcr, auth) = self
             .webauthn
             .start_passkey_authentication(&passkeys)
             .map_err(|e| Error::Internal(format!("start authentication: {e}")))?;
         let options = serde_json::to_value(&rcr).map_err(|e| Error::Internal(e.to_string()))?;
-        let ceremony_id = self.put_ceremony("sign_in", &CeremonyState::SignIn { admin_id: admin.id, auth }).await?;
-        Ok(Started { ceremony_id, options })
+        let ceremony_id = self
+            .put_ceremony(
+                "sign_in",
+                &CeremonyState::SignIn {
+                    admin_id: admin.id,
+                    auth,
+                },
+            )
+            .await?;
+        Ok(Started {
+            ceremony_id,
+            options,
+        })
     }
 
     /// Step 2 of sign-in: verifies the assertion against the taken ceremony, then opens a new
@@ -302,40 +430,74 @@ impl AuthService {
         actor: &Actor,
     ) -> Result<SignedIn, Error> {
         let fail = |target: String, reason: String| {
-            AuditDraft::new(actor, "admin.sign_in", target, Outcome::Failure).with_details(json!({ "reason": reason }))
+            AuditDraft::new(actor, "admin.sign_in", target, Outcome::Failure)
+                .with_details(json!({ "reason": reason }))
         };
-        let Some(CeremonyState::SignIn { admin_id, auth }) = self.take_ceremony(ceremony_id).await? else {
+        let Some(CeremonyState::SignIn { admin_id, auth }) =
+            self.take_ceremony(ceremony_id).await?
+        else {
             let reason = "sign-in ceremony unknown, expired or already used";
-            return Err(self.refuse(fail("admin:unknown".into(), reason.into()), Error::AuthFailed { reason }).await);
+            return Err(self
+                .refuse(
+                    fail("admin:unknown".into(), reason.into()),
+                    Error::AuthFailed { reason },
+                )
+                .await);
         };
         let admin = match self.store.admin_by_id(admin_id).await? {
             Some(a) if !a.disabled => a,
             _ => {
                 let reason = "admin no longer exists or is disabled";
-                return Err(self.refuse(fail(format!("admin:{admin_id}"), reason.into()), Error::AuthFailed { reason }).await);
+                return Err(self
+                    .refuse(
+                        fail(format!("admin:{admin_id}"), reason.into()),
+                        Error::AuthFailed { reason },
+                    )
+                    .await);
             }
         };
         let target = format!("admin:{}", admin.username);
         let result = match serde_json::from_str::<PublicKeyCredential>(credential)
             .map_err(|e| format!("malformed assertion: {e}"))
-            .and_then(|c| self.webauthn.finish_passkey_authentication(&c, &auth).map_err(|e| format!("assertion refused: {e}")))
-        {
+            .and_then(|c| {
+                self.webauthn
+                    .finish_passkey_authentication(&c, &auth)
+                    .map_err(|e| format!("assertion refused: {e}"))
+            }) {
             Ok(r) => r,
-            Err(reason) => return Err(self.refuse(fail(target, reason), Error::AuthFailed { reason: "assertion refused" }).await),
+            Err(reason) => {
+                return Err(self
+                    .refuse(
+                        fail(target, reason),
+                        Error::AuthFailed {
+                            reason: "assertion refused",
+                        },
+                    )
+                    .await)
+            }
         };
         let now = now_ms();
         let mut updated = None;
         for stored in self.store.passkeys_of(admin.id).await? {
-            let Ok(mut pk) = serde_json::from_str::<Passkey>(&stored.passkey_json) else { continue };
+            let Ok(mut pk) = serde_json::from_str::<Passkey>(&stored.passkey_json) else {
+                continue;
+            };
             if pk.cred_id() == result.cred_id() {
                 pk.update_credential(&result);
-                let json = serde_json::to_string(&pk).map_err(|e| Error::Internal(e.to_string()))?;
-                updated = Some(StoredPasskey { passkey_json: json, last_used_at_ms: Some(now), ..stored });
+                let json =
+                    serde_json::to_string(&pk).map_err(|e| Error::Internal(e.to_string()))?;
+                updated = Some(StoredPasskey {
+                    passkey_json: json,
+                    last_used_at_ms: Some(now),
+                    ..stored
+                });
             }
         }
         let Some(passkey) = updated else {
             let reason = "credential is not registered to this admin";
-            return Err(self.refuse(fail(target, reason.into()), Error::AuthFailed { reason }).await);
+            return Err(self
+                .refuse(fail(target, reason.into()), Error::AuthFailed { reason })
+                .await);
         };
         let token = tokens::random_token();
         let sign_in = NewSignIn {
@@ -355,24 +517,36 @@ impl AuthService {
             return Ok(None);
         }
         let hash = tokens::token_hash(token);
-        let Some(rec) = self.store.session(&hash).await? else { return Ok(None) };
+        let Some(rec) = self.store.session(&hash).await? else {
+            return Ok(None);
+        };
         let now = now_ms();
         if self.sessions.check(&rec, now).is_err() {
             return Ok(None);
         }
-        let Some(admin) = self.store.admin_by_id(rec.admin_id).await? else { return Ok(None) };
+        let Some(admin) = self.store.admin_by_id(rec.admin_id).await? else {
+            return Ok(None);
+        };
         if admin.disabled {
             return Ok(None);
         }
         if SessionPolicy::needs_touch(&rec, now) {
             self.store.touch_session(&hash, now).await?;
         }
-        Ok(Some(CurrentAdmin { admin, session_hash: hash }))
+        Ok(Some(CurrentAdmin {
+            admin,
+            session_hash: hash,
+        }))
     }
 
     /// Ends the session (audited).
     pub async fn sign_out(&self, current: &CurrentAdmin, actor: &Actor) -> Result<(), Error> {
-        let event = AuditDraft::new(actor, "admin.sign_out", format!("admin:{}", current.admin.username), Outcome::Success);
+        let event = AuditDraft::new(
+            actor,
+            "admin.sign_out",
+            format!("admin:{}", current.admin.username),
+            Outcome::Success,
+        );
         self.store.sign_out(&current.session_hash, event).await?;
         Ok(())
     }

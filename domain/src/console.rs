@@ -22,7 +22,11 @@ pub enum ChainStatus {
 }
 
 impl Console {
-    pub fn new(store: Arc<dyn Store>, public_url: &url::Url, sessions: SessionPolicy) -> Result<Self, Error> {
+    pub fn new(
+        store: Arc<dyn Store>,
+        public_url: &url::Url,
+        sessions: SessionPolicy,
+    ) -> Result<Self, Error> {
         let auth = AuthService::new(store.clone(), public_url, sessions)?;
         Ok(Console { store, auth })
     }

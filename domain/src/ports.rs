@@ -65,10 +65,19 @@ pub trait Store: Send + Sync + 'static {
     async fn passkeys_of(&self, admin_id: Uuid) -> Result<Vec<StoredPasskey>, StoreError>;
 
     async fn setup_token(&self, token_hash: &str) -> Result<Option<SetupTokenRecord>, StoreError>;
-    async fn issue_setup_token(&self, record: &SetupTokenRecord, event: AuditDraft) -> Result<(), StoreError>;
+    async fn issue_setup_token(
+        &self,
+        record: &SetupTokenRecord,
+        event: AuditDraft,
+    ) -> Result<(), StoreError>;
     /// Consumes the setup token (it must be unused and unexpired at `now_ms`, else `Conflict`),
     /// creates the owner, its passkey and its session.
-    async fn create_owner(&self, owner: &NewOwner, now_ms: i64, event: AuditDraft) -> Result<(), StoreError>;
+    async fn create_owner(
+        &self,
+        owner: &NewOwner,
+        now_ms: i64,
+        event: AuditDraft,
+    ) -> Result<(), StoreError>;
 
     async fn put_ceremony(&self, ceremony: &Ceremony) -> Result<(), StoreError>;
     /// Removes and returns the ceremony; a second call for the same id returns `None`.
@@ -79,7 +88,12 @@ pub trait Store: Send + Sync + 'static {
     async fn touch_session(&self, id_hash: &str, now_ms: i64) -> Result<(), StoreError>;
     async fn sign_out(&self, id_hash: &str, event: AuditDraft) -> Result<(), StoreError>;
     /// Drops expired sessions and ceremonies (housekeeping, not a change by anyone).
-    async fn purge_expired(&self, now_ms: i64, idle_ms: i64, absolute_ms: i64) -> Result<u64, StoreError>;
+    async fn purge_expired(
+        &self,
+        now_ms: i64,
+        idle_ms: i64,
+        absolute_ms: i64,
+    ) -> Result<u64, StoreError>;
 
     /// Appends an event that accompanies no change (a refused or failed attempt).
     async fn record(&self, event: AuditDraft) -> Result<AuditEvent, StoreError>;

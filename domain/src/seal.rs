@@ -42,7 +42,9 @@ impl MasterKey {
 
     /// Parses the key file's text: base64 of 32 bytes, surrounding whitespace ignored.
     pub fn from_file_text(text: &str) -> Result<Self, SealError> {
-        let bytes = STANDARD.decode(text.trim()).map_err(|_| SealError::BadKeyFile)?;
+        let bytes = STANDARD
+            .decode(text.trim())
+            .map_err(|_| SealError::BadKeyFile)?;
         let arr: [u8; 32] = bytes.try_into().map_err(|_| SealError::BadKeyFile)?;
         Ok(MasterKey(SecretBox::new(Box::new(arr))))
     }
@@ -62,7 +64,13 @@ impl MasterKey {
         rand::rngs::OsRng.fill_bytes(&mut nonce);
         let ct = self
             .cipher()
-            .encrypt(&Nonce::from(nonce), Payload { msg: plaintext, aad: record_id.as_bytes() })
+            .encrypt(
+                &Nonce::from(nonce),
+                Payload {
+                    msg: plaintext,
+                    aad: record_id.as_bytes(),
+                },
+            )
             .expect("AES-GCM encryption cannot fail for inputs under 64 GiB");
         let mut out = Vec::with_capacity(1 + NONCE_LEN + ct.len());
         out.push(VERSION);
@@ -79,7 +87,13 @@ impl MasterKey {
         let (nonce, ct) = sealed[1..].split_at(NONCE_LEN);
         let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| SealError::Malformed)?;
         self.cipher()
-            .decrypt(&Nonce::from(nonce), Payload { msg: ct, aad: record_id.as_bytes() })
+            .decrypt(
+                &Nonce::from(nonce),
+                Payload {
+                    msg: ct,
+                    aad: record_id.as_bytes(),
+                },
+            )
             .map_err(|_| SealError::Open)
     }
 }
@@ -92,16 +106,26 @@ mod tests {
     fn round_trip_and_every_tamper_fails() {
         let key = MasterKey::generate();
         let sealed = key.seal("key:1", b"private key bytes");
-        assert_eq!(key.open("key:1", &sealed).as_deref(), Ok(&b"private key bytes"[..]));
+        assert_eq!(
+            key.open("key:1", &sealed).as_deref(),
+            Ok(&b"private key bytes"[..])
+        );
         // Bound to the record id.
         assert_eq!(key.open("key:2", &sealed), Err(SealError::Open));
         // Bound to the key.
-        assert_eq!(MasterKey::generate().open("key:1", &sealed), Err(SealError::Open));
+        assert_eq!(
+            MasterKey::generate().open("key:1", &sealed),
+            Err(SealError::Open)
+        );
         // Any bit flip in nonce, ciphertext or tag.
         for i in 1..sealed.len() {
             let mut t = sealed.clone();
             t[i] ^= 0x01;
-            assert_eq!(key.open("key:1", &t), Err(SealError::Open), "flip at byte {i}");
+            assert_eq!(
+                key.open("key:1", &t),
+                Err(SealError::Open),
+                "flip at byte {i}"
+            );
         }
         // Unknown version and truncation.
         let mut v = sealed.clone();
@@ -122,8 +146,14 @@ mod tests {
         let again = MasterKey::from_file_text(&key.to_file_text()).expect("own output parses");
         let sealed = key.seal("r", b"x");
         assert_eq!(again.open("r", &sealed).as_deref(), Ok(&b"x"[..]));
-        assert_eq!(MasterKey::from_file_text("not base64!").err(), Some(SealError::BadKeyFile));
-        assert_eq!(MasterKey::from_file_text(&STANDARD.encode([0u8; 16])).err(), Some(SealError::BadKeyFile));
+        assert_eq!(
+            MasterKey::from_file_text("not base64!").err(),
+            Some(SealError::BadKeyFile)
+        );
+        assert_eq!(
+            MasterKey::from_file_text(&STANDARD.encode([0u8; 16])).err(),
+            Some(SealError::BadKeyFile)
+        );
         assert!(!format!("{key:?}").contains(&key.to_file_text().trim().to_string()));
     }
 
@@ -131,14 +161,24 @@ mod tests {
     /// is the standard one, not something that merely round-trips.
     #[test]
     fn matches_nist_gcm_vector() {
-        let k = hex::decode("feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308").expect("hex");
+        let k = hex::decode("feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308")
+            .expect("hex");
         let iv = hex::decode("cafebabefacedbaddecaf888").expect("hex");
         let pt = hex::decode("d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39").expect("hex");
         let aad = hex::decode("feedfacedeadbeeffeedfacedeadbeefabaddad2").expect("hex");
         let arr: [u8; 32] = k.try_into().expect("32 bytes");
         let key = MasterKey(SecretBox::new(Box::new(arr)));
         let iv: [u8; 12] = iv.try_into().expect("12 bytes");
-        let ct = key.cipher().encrypt(&Nonce::from(iv), Payload { msg: &pt, aad: &aad }).expect("encrypts");
+        let ct = key
+            .cipher()
+            .encrypt(
+                &Nonce::from(iv),
+                Payload {
+                    msg: &pt,
+                    aad: &aad,
+                },
+            )
+            .expect("encrypts");
         assert_eq!(
             hex::encode(ct),
             "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a0abcc9f662\

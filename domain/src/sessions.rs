@@ -15,7 +15,10 @@ impl Default for SessionPolicy {
     /// 30 minutes idle, 12 hours absolute (OWASP Session Management Cheat Sheet ranges for
     /// high-value applications).
     fn default() -> Self {
-        SessionPolicy { idle_ms: 30 * 60 * 1000, absolute_ms: 12 * 60 * 60 * 1000 }
+        SessionPolicy {
+            idle_ms: 30 * 60 * 1000,
+            absolute_ms: 12 * 60 * 60 * 1000,
+        }
     }
 }
 
@@ -73,7 +76,10 @@ mod tests {
 
     #[test]
     fn idle_and_absolute_timeouts() {
-        let p = SessionPolicy { idle_ms: 100, absolute_ms: 1_000 };
+        let p = SessionPolicy {
+            idle_ms: 100,
+            absolute_ms: 1_000,
+        };
         assert_eq!(p.check(&rec(0, 0), 99), Ok(()));
         assert_eq!(p.check(&rec(0, 0), 100), Err(SessionEnd::Idle));
         assert_eq!(p.check(&rec(0, 950), 999), Ok(()));

@@ -27,7 +27,9 @@ pub enum SetupTokenError {
     Unknown,
     #[error("This setup link has expired (links last one hour). Run `palisade admin bootstrap` for a new one.")]
     Expired,
-    #[error("This setup link has already been used. Run `palisade admin bootstrap` for a new one.")]
+    #[error(
+        "This setup link has already been used. Run `palisade admin bootstrap` for a new one."
+    )]
     Used,
 }
 
@@ -75,14 +77,23 @@ mod tests {
         assert_eq!(rec.token_hash, tokens::token_hash(token.expose_secret()));
         assert_eq!(rec.check(1_000), Ok(()));
         assert_eq!(rec.check(1_000 + SETUP_TOKEN_TTL_MS - 1), Ok(()));
-        assert_eq!(rec.check(1_000 + SETUP_TOKEN_TTL_MS), Err(SetupTokenError::Expired));
-        let used = SetupTokenRecord { used_at_ms: Some(2_000), ..rec };
+        assert_eq!(
+            rec.check(1_000 + SETUP_TOKEN_TTL_MS),
+            Err(SetupTokenError::Expired)
+        );
+        let used = SetupTokenRecord {
+            used_at_ms: Some(2_000),
+            ..rec
+        };
         assert_eq!(used.check(2_001), Err(SetupTokenError::Used));
     }
 
     #[test]
     fn setup_url_carries_the_token() {
         let base = url::Url::parse("http://localhost:3000").expect("valid url");
-        assert_eq!(setup_url(&base, "abc"), "http://localhost:3000/setup?token=abc");
+        assert_eq!(
+            setup_url(&base, "abc"),
+            "http://localhost:3000/setup?token=abc"
+        );
     }
 }

@@ -55,13 +55,19 @@ mod tests {
     #[test]
     fn per_user_limit_trips_before_per_ip_and_recovers() {
         let t = Throttle::default();
-        let keys = vec![(PER_IP, "ip:1".to_string()), (PER_USER, "user:alice".to_string())];
+        let keys = vec![
+            (PER_IP, "ip:1".to_string()),
+            (PER_USER, "user:alice".to_string()),
+        ];
         for _ in 0..6 {
             assert_eq!(t.attempt(&keys, 0), Ok(()));
         }
         assert_eq!(t.attempt(&keys, 0), Err(12));
         // Another user from the same IP still has allowance left at the IP level.
-        assert_eq!(t.attempt(&[(PER_IP, "ip:1".into()), (PER_USER, "user:bob".into())], 0), Ok(()));
+        assert_eq!(
+            t.attempt(&[(PER_IP, "ip:1".into()), (PER_USER, "user:bob".into())], 0),
+            Ok(())
+        );
         assert_eq!(t.attempt(&keys, 12_000_000_000), Ok(()));
     }
 }

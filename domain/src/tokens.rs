@@ -26,7 +26,9 @@ pub fn secret_hash(token: &SecretString) -> String {
 
 /// True when `s` has the shape of a token we issued; lets callers reject junk before a lookup.
 pub fn looks_like_token(s: &str) -> bool {
-    s.len() == 43 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    s.len() == 43
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 #[cfg(test)]
@@ -42,6 +44,9 @@ mod tests {
         assert!(!looks_like_token("short"));
         assert!(!looks_like_token(&"a".repeat(42).replace('a', "/")));
         // Known vector: SHA-256("abc").
-        assert_eq!(token_hash("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            token_hash("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 }

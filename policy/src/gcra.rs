@@ -17,7 +17,11 @@ pub struct Quota {
 
 impl Quota {
     pub const fn per_minute(count: u32, burst: u32) -> Self {
-        Quota { count, period_ns: 60_000_000_000, burst }
+        Quota {
+            count,
+            period_ns: 60_000_000_000,
+            burst,
+        }
     }
 
     /// Time between two requests at the steady rate (the emission interval T).
@@ -48,7 +52,9 @@ pub fn check(quota: &Quota, tat: Option<u64>, now_ns: u64) -> Decision {
     // The request conforms if it does not arrive earlier than TAT - τ.
     let earliest = tat.saturating_sub(tau);
     if now_ns < earliest {
-        Decision::Deny { retry_after_ns: earliest - now_ns }
+        Decision::Deny {
+            retry_after_ns: earliest - now_ns,
+        }
     } else {
         Decision::Allow { new_tat: tat + t }
     }
@@ -77,21 +83,33 @@ mod tests {
     #[test]
     fn admits_rate_times_t_plus_burst_under_tenfold_overload() {
         for (rate, burst) in [(10u32, 0u32), (10, 5), (1000, 0), (1000, 100)] {
-            let q = Quota { count: rate, period_ns: 1_000_000_000, burst };
+            let q = Quota {
+                count: rate,
+                period_ns: 1_000_000_000,
+                burst,
+            };
             let got = admitted(q, u64::from(rate) * 10, 20);
             let want = u64::from(rate) * 20 + u64::from(burst);
-            assert!(got.abs_diff(want) <= 1, "rate {rate} burst {burst}: admitted {got}, want {want}");
+            assert!(
+                got.abs_diff(want) <= 1,
+                "rate {rate} burst {burst}: admitted {got}, want {want}"
+            );
         }
     }
 
     #[test]
     fn denial_says_when_to_retry() {
         let q = Quota::per_minute(1, 0);
-        let Decision::Allow { new_tat } = check(&q, None, 0) else { panic!("first request must pass") };
+        let Decision::Allow { new_tat } = check(&q, None, 0) else {
+            panic!("first request must pass")
+        };
         match check(&q, Some(new_tat), 1_000_000_000) {
             Decision::Deny { retry_after_ns } => assert_eq!(retry_after_ns, 59_000_000_000),
             other => panic!("expected a denial, got {other:?}"),
         }
-        assert!(matches!(check(&q, Some(new_tat), 60_000_000_000), Decision::Allow { .. }));
+        assert!(matches!(
+            check(&q, Some(new_tat), 60_000_000_000),
+            Decision::Allow { .. }
+        ));
     }
 }

@@ -12,7 +12,9 @@ use domain::sessions::SessionRecord;
 use domain::setup::SetupTokenRecord;
 use futures_util::TryStreamExt;
 use sqlx::migrate::Migrator;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
 use sqlx::{Row, SqliteConnection, SqlitePool};
 use uuid::Uuid;
 
@@ -41,7 +43,9 @@ fn map_err(e: sqlx::Error) -> StoreError {
                 StoreError::Other(db.message().to_owned())
             }
         }
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => StoreError::Unavailable(e.to_string()),
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+            StoreError::Unavailable(e.to_string())
+        }
         _ => StoreError::Other(e.to_string()),
     }
 }
@@ -81,10 +85,15 @@ impl SqliteStore {
 
 /// Appends `draft` after the newest event, inside the caller's transaction.
 async fn append(conn: &mut SqliteConnection, draft: AuditDraft) -> Result<AuditEvent, sqlx::Error> {
-    let prev: Option<(i64, String)> = sqlx::query_as("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
-        .fetch_optional(&mut *conn)
-        .await?;
-    let event = AuditEvent::seal(draft, prev.as_ref().map(|(s, h)| (*s, h.as_str())), Utc::now());
+    let prev: Option<(i64, String)> =
+        sqlx::query_as("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&mut *conn)
+            .await?;
+    let event = AuditEvent::seal(
+        draft,
+        prev.as_ref().map(|(s, h)| (*s, h.as_str())),
+        Utc::now(),
+    );
     sqlx::query(
         "INSERT INTO audit_events (seq, at, actor, ip, user_agent, action, target, outcome, details, prev_hash, hash) \
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -112,7 +121,8 @@ fn admin_from_row(row: &SqliteRow) -> Result<Admin, StoreError> {
         id: Uuid::parse_str(&id).map_err(|e| StoreError::Other(e.to_string()))?,
         username: row.try_get("username").map_err(map_err)?,
         display_name: row.try_get("display_name").map_err(map_err)?,
-        role: Role::parse(&role).ok_or_else(|| StoreError::Other(format!("unknown role {role}")))?,
+        role: Role::parse(&role)
+            .ok_or_else(|| StoreError::Other(format!("unknown role {role}")))?,
         disabled: row.try_get::<i64, _>("disabled").map_err(map_err)? != 0,
         created_at_ms: row.try_get("created_at_ms").map_err(map_err)?,
     })
@@ -167,32 +177,41 @@ async fn insert_session(conn: &mut SqliteConnection, s: &SessionRecord) -> Resul
 }
 
 const ADMIN_COLUMNS: &str = "id, username, display_name, role, disabled, created_at_ms";
-const EVENT_COLUMNS: &str = "seq, at, actor, ip, user_agent, action, target, outcome, details, prev_hash, hash";
+const EVENT_COLUMNS: &str =
+    "seq, at, actor, ip, user_agent, action, target, outcome, details, prev_hash, hash";
 
 #[async_trait]
 impl Store for SqliteStore {
     async fn ready(&self) -> Result<(), StoreError> {
         let latest = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
-        let applied: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success = 1")
-            .fetch_one(&self.read)
-            .await
-            .map_err(map_err)?;
+        let applied: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success = 1")
+                .fetch_one(&self.read)
+                .await
+                .map_err(map_err)?;
         if applied.unwrap_or(0) < latest {
-            return Err(StoreError::Unavailable(format!("schema at {applied:?}, expected {latest}")));
+            return Err(StoreError::Unavailable(format!(
+                "schema at {applied:?}, expected {latest}"
+            )));
         }
         Ok(())
     }
 
     async fn count_admins(&self) -> Result<i64, StoreError> {
-        sqlx::query_scalar("SELECT COUNT(*) FROM admins").fetch_one(&self.read).await.map_err(map_err)
+        sqlx::query_scalar("SELECT COUNT(*) FROM admins")
+            .fetch_one(&self.read)
+            .await
+            .map_err(map_err)
     }
 
     async fn admin_by_username(&self, username: &str) -> Result<Option<Admin>, StoreError> {
-        let row = sqlx::query(&format!("SELECT {ADMIN_COLUMNS} FROM admins WHERE username = ?"))
-            .bind(username)
-            .fetch_optional(&self.read)
-            .await
-            .map_err(map_err)?;
+        let row = sqlx::query(&format!(
+            "SELECT {ADMIN_COLUMNS} FROM admins WHERE username = ?"
+        ))
+        .bind(username)
+        .fetch_optional(&self.read)
+        .await
+        .map_err(map_err)?;
         row.as_ref().map(admin_from_row).transpose()
     }
 
@@ -246,7 +265,11 @@ impl Store for SqliteStore {
         .map_err(map_err)
     }
 
-    async fn issue_setup_token(&self, record: &SetupTokenRecord, event: AuditDraft) -> Result<(), StoreError> {
+    async fn issue_setup_token(
+        &self,
+        record: &SetupTokenRecord,
+        event: AuditDraft,
+    ) -> Result<(), StoreError> {
         let mut tx = self.write.begin().await.map_err(map_err)?;
         sqlx::query("INSERT INTO setup_tokens (token_hash, created_at_ms, expires_at_ms, used_at_ms) VALUES (?, ?, ?, NULL)")
             .bind(&record.token_hash)
@@ -259,7 +282,12 @@ impl Store for SqliteStore {
         tx.commit().await.map_err(map_err)
     }
 
-    async fn create_owner(&self, owner: &NewOwner, now_ms: i64, event: AuditDraft) -> Result<(), StoreError> {
+    async fn create_owner(
+        &self,
+        owner: &NewOwner,
+        now_ms: i64,
+        event: AuditDraft,
+    ) -> Result<(), StoreError> {
         let mut tx = self.write.begin().await.map_err(map_err)?;
         let used = sqlx::query(
             "UPDATE setup_tokens SET used_at_ms = ? WHERE token_hash = ? AND used_at_ms IS NULL AND expires_at_ms > ?",
@@ -271,38 +299,50 @@ impl Store for SqliteStore {
         .await
         .map_err(map_err)?;
         if used.rows_affected() != 1 {
-            return Err(StoreError::Conflict("the setup link was used or expired meanwhile".into()));
+            return Err(StoreError::Conflict(
+                "the setup link was used or expired meanwhile".into(),
+            ));
         }
         let a = &owner.admin;
-        sqlx::query(&format!("INSERT INTO admins ({ADMIN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"))
-            .bind(a.id.to_string())
-            .bind(&a.username)
-            .bind(&a.display_name)
-            .bind(a.role.as_str())
-            .bind(i64::from(a.disabled))
-            .bind(a.created_at_ms)
-            .execute(&mut *tx)
+        sqlx::query(&format!(
+            "INSERT INTO admins ({ADMIN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
+        ))
+        .bind(a.id.to_string())
+        .bind(&a.username)
+        .bind(&a.display_name)
+        .bind(a.role.as_str())
+        .bind(i64::from(a.disabled))
+        .bind(a.created_at_ms)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| match map_err(e) {
+            StoreError::Conflict(_) => {
+                StoreError::Conflict(format!("the username {} is taken", a.username))
+            }
+            other => other,
+        })?;
+        insert_passkey(&mut tx, &owner.passkey)
             .await
-            .map_err(|e| match map_err(e) {
-                StoreError::Conflict(_) => StoreError::Conflict(format!("the username {} is taken", a.username)),
-                other => other,
-            })?;
-        insert_passkey(&mut tx, &owner.passkey).await.map_err(map_err)?;
-        insert_session(&mut tx, &owner.session).await.map_err(map_err)?;
+            .map_err(map_err)?;
+        insert_session(&mut tx, &owner.session)
+            .await
+            .map_err(map_err)?;
         append(&mut tx, event).await.map_err(map_err)?;
         tx.commit().await.map_err(map_err)
     }
 
     async fn put_ceremony(&self, c: &Ceremony) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO ceremonies (id_hash, kind, state_json, expires_at_ms) VALUES (?, ?, ?, ?)")
-            .bind(&c.id_hash)
-            .bind(&c.kind)
-            .bind(&c.state_json)
-            .bind(c.expires_at_ms)
-            .execute(&self.write)
-            .await
-            .map(|_| ())
-            .map_err(map_err)
+        sqlx::query(
+            "INSERT INTO ceremonies (id_hash, kind, state_json, expires_at_ms) VALUES (?, ?, ?, ?)",
+        )
+        .bind(&c.id_hash)
+        .bind(&c.kind)
+        .bind(&c.state_json)
+        .bind(c.expires_at_ms)
+        .execute(&self.write)
+        .await
+        .map(|_| ())
+        .map_err(map_err)
     }
 
     async fn take_ceremony(&self, id_hash: &str) -> Result<Option<Ceremony>, StoreError> {
@@ -319,7 +359,11 @@ impl Store for SqliteStore {
     async fn sign_in(&self, s: &NewSignIn, event: AuditDraft) -> Result<(), StoreError> {
         let mut tx = self.write.begin().await.map_err(map_err)?;
         if let Some(old) = &s.replaces_session_hash {
-            sqlx::query("DELETE FROM sessions WHERE id_hash = ?").bind(old).execute(&mut *tx).await.map_err(map_err)?;
+            sqlx::query("DELETE FROM sessions WHERE id_hash = ?")
+                .bind(old)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
         }
         if let Some(p) = &s.passkey {
             sqlx::query("UPDATE passkeys SET passkey_json = ?, last_used_at_ms = ? WHERE id = ?")
@@ -367,19 +411,29 @@ impl Store for SqliteStore {
 
     async fn sign_out(&self, id_hash: &str, event: AuditDraft) -> Result<(), StoreError> {
         let mut tx = self.write.begin().await.map_err(map_err)?;
-        sqlx::query("DELETE FROM sessions WHERE id_hash = ?").bind(id_hash).execute(&mut *tx).await.map_err(map_err)?;
+        sqlx::query("DELETE FROM sessions WHERE id_hash = ?")
+            .bind(id_hash)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
         append(&mut tx, event).await.map_err(map_err)?;
         tx.commit().await.map_err(map_err)
     }
 
-    async fn purge_expired(&self, now_ms: i64, idle_ms: i64, absolute_ms: i64) -> Result<u64, StoreError> {
+    async fn purge_expired(
+        &self,
+        now_ms: i64,
+        idle_ms: i64,
+        absolute_ms: i64,
+    ) -> Result<u64, StoreError> {
         let mut tx = self.write.begin().await.map_err(map_err)?;
-        let s = sqlx::query("DELETE FROM sessions WHERE last_seen_at_ms <= ? OR created_at_ms <= ?")
-            .bind(now_ms - idle_ms)
-            .bind(now_ms - absolute_ms)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
+        let s =
+            sqlx::query("DELETE FROM sessions WHERE last_seen_at_ms <= ? OR created_at_ms <= ?")
+                .bind(now_ms - idle_ms)
+                .bind(now_ms - absolute_ms)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
         let c = sqlx::query("DELETE FROM ceremonies WHERE expires_at_ms <= ?")
             .bind(now_ms)
             .execute(&mut *tx)
@@ -397,12 +451,16 @@ impl Store for SqliteStore {
     }
 
     async fn recent_audit(&self, limit: i64) -> Result<Vec<AuditEvent>, StoreError> {
-        let rows = sqlx::query(&format!("SELECT {EVENT_COLUMNS} FROM audit_events ORDER BY seq DESC LIMIT ?"))
-            .bind(limit)
-            .fetch_all(&self.read)
-            .await
-            .map_err(map_err)?;
-        rows.iter().map(|r| event_from_row(r).map_err(map_err)).collect()
+        let rows = sqlx::query(&format!(
+            "SELECT {EVENT_COLUMNS} FROM audit_events ORDER BY seq DESC LIMIT ?"
+        ))
+        .bind(limit)
+        .fetch_all(&self.read)
+        .await
+        .map_err(map_err)?;
+        rows.iter()
+            .map(|r| event_from_row(r).map_err(map_err))
+            .collect()
     }
 
     async fn verify_audit(&self) -> Result<Result<i64, ChainError>, StoreError> {

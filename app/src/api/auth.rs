@@ -23,14 +23,19 @@ pub struct AdminView {
 
 #[cfg(feature = "ssr")]
 fn ceremony_view(started: domain::auth::Started) -> CeremonyView {
-    CeremonyView { ceremony_id: started.ceremony_id, options: started.options.to_string() }
+    CeremonyView {
+        ceremony_id: started.ceremony_id,
+        options: started.options.to_string(),
+    }
 }
 
 #[cfg(feature = "ssr")]
 fn start_session(ctx: &crate::ctx::RequestCtx, signed_in: &domain::auth::SignedIn) {
     use secrecy::ExposeSecret;
     if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
-        if let Ok(v) = http::HeaderValue::from_str(&ctx.cookies.set(signed_in.token.expose_secret())) {
+        if let Ok(v) =
+            http::HeaderValue::from_str(&ctx.cookies.set(signed_in.token.expose_secret()))
+        {
             res.append_header(http::header::SET_COOKIE, v);
         }
     }
@@ -42,7 +47,11 @@ fn start_session(ctx: &crate::ctx::RequestCtx, signed_in: &domain::auth::SignedI
 #[server(endpoint = "check_setup_link")]
 pub async fn check_setup_link(token: String) -> Result<(), AppError> {
     let ctx = crate::ctx::RequestCtx::get()?;
-    ctx.console.auth.setup_link_status(&token).await.map_err(|e| AppError::from(domain::Error::from(e)))
+    ctx.console
+        .auth
+        .setup_link_status(&token)
+        .await
+        .map_err(|e| AppError::from(domain::Error::from(e)))
 }
 
 /// Starts registering the first owner's passkey.
@@ -50,9 +59,17 @@ pub async fn check_setup_link(token: String) -> Result<(), AppError> {
 /// **Permissions:** anyone holding a valid setup link. **Audit:** `admin.setup_owner` failure
 /// when refused (the success is recorded by `finish_setup`).
 #[server(endpoint = "start_setup")]
-pub async fn start_setup(token: String, username: String, display_name: String) -> Result<CeremonyView, AppError> {
+pub async fn start_setup(
+    token: String,
+    username: String,
+    display_name: String,
+) -> Result<CeremonyView, AppError> {
     let ctx = crate::ctx::RequestCtx::get()?;
-    let started = ctx.console.auth.begin_setup(&token, &username, &display_name, &ctx.actor).await?;
+    let started = ctx
+        .console
+        .auth
+        .begin_setup(&token, &username, &display_name, &ctx.actor)
+        .await?;
     Ok(ceremony_view(started))
 }
 
@@ -62,7 +79,11 @@ pub async fn start_setup(token: String, username: String, display_name: String) 
 #[server(endpoint = "finish_setup")]
 pub async fn finish_setup(ceremony_id: String, credential: String) -> Result<AdminView, AppError> {
     let ctx = crate::ctx::RequestCtx::get()?;
-    let signed_in = ctx.console.auth.finish_setup(&ceremony_id, &credential, &ctx.actor).await?;
+    let signed_in = ctx
+        .console
+        .auth
+        .finish_setup(&ceremony_id, &credential, &ctx.actor)
+        .await?;
     start_session(&ctx, &signed_in);
     Ok(admin_view(&signed_in.admin))
 }
@@ -74,7 +95,11 @@ pub async fn finish_setup(ceremony_id: String, credential: String) -> Result<Adm
 #[server(endpoint = "start_login")]
 pub async fn start_login(username: String) -> Result<CeremonyView, AppError> {
     let ctx = crate::ctx::RequestCtx::get()?;
-    let started = ctx.console.auth.begin_sign_in(&username, &ctx.actor).await?;
+    let started = ctx
+        .console
+        .auth
+        .begin_sign_in(&username, &ctx.actor)
+        .await?;
     Ok(ceremony_view(started))
 }
 
@@ -84,8 +109,15 @@ pub async fn start_login(username: String) -> Result<CeremonyView, AppError> {
 #[server(endpoint = "finish_login")]
 pub async fn finish_login(ceremony_id: String, credential: String) -> Result<AdminView, AppError> {
     let ctx = crate::ctx::RequestCtx::get()?;
-    let previous = ctx.cookies.read(&ctx.headers).map(|t| domain::tokens::token_hash(&t));
-    let signed_in = ctx.console.auth.finish_sign_in(&ceremony_id, &credential, previous, &ctx.actor).await?;
+    let previous = ctx
+        .cookies
+        .read(&ctx.headers)
+        .map(|t| domain::tokens::token_hash(&t));
+    let signed_in = ctx
+        .console
+        .auth
+        .finish_sign_in(&ceremony_id, &credential, previous, &ctx.actor)
+        .await?;
     start_session(&ctx, &signed_in);
     Ok(admin_view(&signed_in.admin))
 }
@@ -118,5 +150,9 @@ pub async fn current_admin() -> Result<AdminView, AppError> {
 
 #[cfg(feature = "ssr")]
 fn admin_view(a: &domain::admins::Admin) -> AdminView {
-    AdminView { username: a.username.clone(), display_name: a.display_name.clone(), role: a.role.as_str().to_owned() }
+    AdminView {
+        username: a.username.clone(),
+        display_name: a.display_name.clone(),
+        role: a.role.as_str().to_owned(),
+    }
 }

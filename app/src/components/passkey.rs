@@ -25,12 +25,14 @@ mod imp {
 
     pub async fn create(options: String) -> Result<String, String> {
         let v = create_passkey(options).await.map_err(message)?;
-        v.as_string().ok_or_else(|| "The browser returned no credential.".to_owned())
+        v.as_string()
+            .ok_or_else(|| "The browser returned no credential.".to_owned())
     }
 
     pub async fn get(options: String) -> Result<String, String> {
         let v = get_passkey(options).await.map_err(message)?;
-        v.as_string().ok_or_else(|| "The browser returned no credential.".to_owned())
+        v.as_string()
+            .ok_or_else(|| "The browser returned no credential.".to_owned())
     }
 
     pub fn navigate(path: &str) {

@@ -24,9 +24,13 @@ pub fn LoginPage() -> impl IntoView {
         error.set(None);
         spawn_local(async move {
             let result = async {
-                let started = start_login(username.get_untracked()).await.map_err(|e| e.to_string())?;
+                let started = start_login(username.get_untracked())
+                    .await
+                    .map_err(|e| e.to_string())?;
                 let credential = passkey::get(started.options).await?;
-                finish_login(started.ceremony_id, credential).await.map_err(|e| e.to_string())?;
+                finish_login(started.ceremony_id, credential)
+                    .await
+                    .map_err(|e| e.to_string())?;
                 Ok::<(), String>(())
             }
             .await;

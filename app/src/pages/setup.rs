@@ -52,11 +52,17 @@ fn SetupForm(token: String) -> impl IntoView {
         error.set(None);
         spawn_local(async move {
             let result = async {
-                let started = start_setup(token.get_value(), username.get_untracked(), display_name.get_untracked())
+                let started = start_setup(
+                    token.get_value(),
+                    username.get_untracked(),
+                    display_name.get_untracked(),
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+                let credential = passkey::create(started.options).await?;
+                finish_setup(started.ceremony_id, credential)
                     .await
                     .map_err(|e| e.to_string())?;
-                let credential = passkey::create(started.options).await?;
-                finish_setup(started.ceremony_id, credential).await.map_err(|e| e.to_string())?;
                 Ok::<(), String>(())
             }
             .await;

@@ -1,0 +1,76 @@
+// The first owner's whole path through the real UI: setup link → passkey → sign out →
+// sign in → dashboard → the audit log shows it all, and the chain verifies.
+import { test, expect } from '@playwright/test';
+import { startConsole, addPasskeyAuthenticator, Console } from './console';
+
+let consoleApp: Console;
+
+test.beforeAll(async () => { consoleApp = await startConsole(); });
+test.afterAll(async () => { await consoleApp?.stop(); });
+
+test('an anonymous visit to / lands on /login', async ({ page }) => {
+  await page.goto(`${consoleApp.baseUrl}/`);
+  await expect(page).toHaveURL(`${consoleApp.baseUrl}/login`);
+  await expect(page.getByRole('textbox', { name: 'Username' })).toBeVisible();
+  await expect(page.getByRole('button', { name: 'Sign in with passkey' })).toBeVisible();
+});
+
+test('owner sets up with a passkey, signs out, signs in again, and sees it audited', async ({ page }) => {
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  // Expected 4xx answers (the reused setup link) show as "Failed to load resource"; anything else
+  // (CSP refusals, hydration panics) is a defect.
+  page.on('console', (m) => { if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) errors.push(m.text()); });
+  await addPasskeyAuthenticator(page);
+
+  await page.goto(consoleApp.setupUrl);
+  await expect(page.getByRole('heading', { name: 'Set up Palisade' })).toBeVisible();
+  await page.getByRole('textbox', { name: 'Username' }).fill('alice');
+  await page.getByRole('textbox', { name: 'Display name' }).fill('Alice Example');
+  await page.getByRole('button', { name: /passkey/ }).click();
+
+  await expect(page).toHaveURL(`${consoleApp.baseUrl}/`);
+  await expect(page.getByRole('heading', { name: 'Dashboard' })).toBeVisible();
+  await expect(page.locator('.admin-name')).toHaveText('Alice Example');
+  for (const area of ['Dashboard', 'Clients', 'Keys', 'Certificates', 'Pin sets', 'Rate limits', 'Gates', 'Audit', 'Admins']) {
+    await expect(page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: area, exact: true })).toBeVisible();
+  }
+
+  // The setup link is single use.
+  await page.goto(consoleApp.setupUrl);
+  await expect(page.getByRole('alert')).toContainText('already been used');
+
+  await page.goto(`${consoleApp.baseUrl}/`);
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await expect(page).toHaveURL(`${consoleApp.baseUrl}/login`);
+  // The session is gone: the dashboard sends us back to /login.
+  await page.goto(`${consoleApp.baseUrl}/`);
+  await expect(page).toHaveURL(`${consoleApp.baseUrl}/login`);
+
+  await page.getByRole('textbox', { name: 'Username' }).fill('alice');
+  await page.getByRole('button', { name: 'Sign in with passkey' }).click();
+  await expect(page).toHaveURL(`${consoleApp.baseUrl}/`);
+  await expect(page.getByRole('heading', { name: 'Dashboard' })).toBeVisible();
+
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Audit' }).click();
+  await expect(page.getByRole('heading', { name: 'Audit log' })).toBeVisible();
+  const rows = page.getByRole('row');
+  await expect(rows.filter({ hasText: 'admin.setup_owner' }).filter({ hasText: 'success' })).toHaveCount(1);
+  await expect(rows.filter({ hasText: 'admin.sign_in' }).filter({ hasText: 'success' })).toHaveCount(1);
+  await expect(rows.filter({ hasText: 'admin.sign_out' })).toHaveCount(1);
+
+  await page.getByRole('button', { name: 'Verify chain' }).click();
+  await expect(page.getByRole('status')).toContainText('Chain intact');
+
+  await page.screenshot({ path: 'test-results/audit.png', fullPage: true });
+  expect(errors, 'no script errors (CSP, hydration) in the browser').toEqual([]);
+});
+
+test('a failed sign-in is refused with a clear message and audited', async ({ page }) => {
+  await addPasskeyAuthenticator(page); // an authenticator with no credential for this console
+  await page.goto(`${consoleApp.baseUrl}/login`);
+  await page.getByRole('textbox', { name: 'Username' }).fill('nobody');
+  await page.getByRole('button', { name: 'Sign in with passkey' }).click();
+  await expect(page.getByRole('alert')).toContainText('Sign-in failed');
+  await expect(page).toHaveURL(`${consoleApp.baseUrl}/login`);
+});

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Builds the console's browser side into target/site/pkg: the hydrate wasm (release profile
+# `wasm-release`), its JS glue (wasm-bindgen), the size-optimised wasm (wasm-opt -Oz) and the CSS.
+# Same layout as cargo-leptos, so `cargo leptos watch` and this script serve the same site.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+target_dir="${CARGO_TARGET_DIR:-target}"
+site="target/site"
+wasm_opt="end2end/node_modules/.bin/wasm-opt"
+
+cargo build -p frontend --lib --target wasm32-unknown-unknown --profile wasm-release
+rm -rf "$site/pkg.new" && mkdir -p "$site/pkg.new"
+wasm-bindgen --target web --no-typescript --out-name palisade --out-dir "$site/pkg.new" \
+  "$target_dir/wasm32-unknown-unknown/wasm-release/frontend.wasm"
+"$wasm_opt" -Oz --enable-bulk-memory --enable-reference-types --enable-nontrapping-float-to-int \
+  --enable-sign-ext --enable-mutable-globals "$site/pkg.new/palisade_bg.wasm" -o "$site/pkg.new/palisade_bg.wasm"
+cp style/main.css "$site/pkg.new/palisade.css"
+rm -rf "$site/pkg" && mv "$site/pkg.new" "$site/pkg"
+raw=$(stat -c %s "$site/pkg/palisade_bg.wasm")
+gz=$(gzip -9 -c "$site/pkg/palisade_bg.wasm" | wc -c)
+echo "site built: wasm ${raw} bytes raw, ${gz} bytes gzip"

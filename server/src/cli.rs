@@ -1,0 +1,88 @@
+//! The `palisade` command line: `serve` (default), `admin bootstrap`, `audit verify`.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use domain::audit::Actor;
+use domain::console::ChainStatus;
+use tracing_subscriber::EnvFilter;
+
+use crate::config::{AdminCommand, AuditCommand, Cli, Command, Config};
+use crate::startup::{open_console, Application};
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_env("PALISADE_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command.unwrap_or(Command::Serve) {
+            Command::Serve => serve(cli.config).await,
+            Command::Admin {
+                command: AdminCommand::Bootstrap,
+            } => bootstrap(cli.config).await,
+            Command::Audit {
+                command: AuditCommand::Verify,
+            } => verify(cli.config).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<ExitCode> {
+    let app = Application::build(config).await?;
+    tracing::info!(public_url = %app.public_url(), port = app.port(), "Palisade console listening");
+    if let Some(url) = app.first_run_setup_url().await? {
+        // One line, on stdout, so it can be copied (and read by tests).
+        println!("Setup URL: {url}");
+    }
+    app.run_until_stopped().await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn bootstrap(config: Config) -> anyhow::Result<ExitCode> {
+    let public_url = config.public_url_for_port(config.addr.port());
+    let console = open_console(&config, &public_url).await?;
+    let url = console.auth.issue_setup_link(&Actor::cli()).await?;
+    println!("Setup URL: {url}");
+    println!("It works once and expires in one hour.");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn verify(config: Config) -> anyhow::Result<ExitCode> {
+    if config.database_url.is_none() && !config.data_dir.join("palisade.db").exists() {
+        eprintln!("error: no database in {}", config.data_dir.display());
+        return Ok(ExitCode::from(2));
+    }
+    let public_url = config.public_url_for_port(config.addr.port());
+    let console = open_console(&config, &public_url).await?;
+    match console.verify_audit().await? {
+        ChainStatus::Intact { events } => {
+            println!("audit chain intact: {events} events verified");
+            Ok(ExitCode::SUCCESS)
+        }
+        ChainStatus::Broken(e) => {
+            println!("audit chain BROKEN at row {}: {e}", e.seq());
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}

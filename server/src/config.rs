@@ -1,0 +1,128 @@
+//! Command-line flags and their `PALISADE_*` environment equivalents.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use url::Url;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "palisade",
+    version,
+    about = "Palisade console: passkey-protected control plane for the API your mobile apps call"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub config: Config,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start the console (the default).
+    Serve,
+    /// Manage admins.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Inspect the audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Print a fresh one-time setup URL (valid for one hour) that creates an owner.
+    Bootstrap,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Verify the audit hash chain from the first event; exits non-zero naming the first bad row.
+    Verify,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(
+        long,
+        env = "PALISADE_ADDR",
+        default_value = "127.0.0.1:3000",
+        global = true
+    )]
+    pub addr: SocketAddr,
+    /// Directory for the embedded database and the master key.
+    #[arg(
+        long,
+        env = "PALISADE_DATA_DIR",
+        default_value = "./data",
+        global = true
+    )]
+    pub data_dir: PathBuf,
+    /// Database URL; defaults to the SQLite file `palisade.db` in the data directory.
+    #[arg(long, env = "PALISADE_DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+    /// The URL browsers use to reach the console; the WebAuthn RP ID and origin come from it.
+    /// Defaults to `http://localhost:<port of --addr>` (an IP address is not a valid RP ID).
+    #[arg(long, env = "PALISADE_PUBLIC_URL", global = true)]
+    pub public_url: Option<Url>,
+    /// File holding the master key (base64 of 32 bytes); defaults to `master.key` in the data
+    /// directory, generated with mode 0600 on first start.
+    #[arg(long, env = "PALISADE_MASTER_KEY_FILE", global = true)]
+    pub master_key_file: Option<PathBuf>,
+    /// Minutes of inactivity after which a session ends.
+    #[arg(
+        long,
+        env = "PALISADE_SESSION_IDLE_MINUTES",
+        default_value_t = 30,
+        global = true
+    )]
+    pub session_idle_minutes: u32,
+    /// Hours after sign-in at which a session ends regardless of activity.
+    #[arg(
+        long,
+        env = "PALISADE_SESSION_MAX_HOURS",
+        default_value_t = 12,
+        global = true
+    )]
+    pub session_max_hours: u32,
+    /// Directory holding the built site (`pkg/palisade.js`, `.wasm`, `.css`); found next to the
+    /// binary when not given.
+    #[arg(long, env = "PALISADE_SITE_ROOT", global = true)]
+    pub site_root: Option<PathBuf>,
+}
+
+impl Config {
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("palisade.db").display()))
+    }
+
+    /// The public URL, or `http://localhost:<port>` for the given bound port.
+    pub fn public_url_for_port(&self, port: u16) -> Url {
+        self.public_url.clone().unwrap_or_else(|| {
+            Url::parse(&format!("http://localhost:{port}"))
+                .expect("a localhost URL with a port is valid")
+        })
+    }
+
+    pub fn master_key_path(&self) -> PathBuf {
+        self.master_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("master.key"))
+    }
+
+    pub fn session_policy(&self) -> domain::sessions::SessionPolicy {
+        domain::sessions::SessionPolicy {
+            idle_ms: i64::from(self.session_idle_minutes.max(1)) * 60_000,
+            absolute_ms: i64::from(self.session_max_hours.max(1)) * 3_600_000,
+        }
+    }
+}

@@ -1,0 +1,249 @@
+//! HTTP middleware, outermost first: security headers (with the per-request CSP nonce), then
+//! the guard: client identity for the audit log, the Origin check on state-changing requests,
+//! the session lookup and deny-by-default access control.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use app::cookie::CookiePolicy;
+use app::error::{AppError, ERROR_REF_HEADER};
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
+use domain::audit::{Actor, AuditDraft, Outcome};
+use domain::console::Console;
+use rand::RngCore;
+use serde_json::json;
+
+/// The per-request CSP nonce, shared with the renderer through the request extensions.
+#[derive(Clone, Debug)]
+pub struct CspNonce(pub String);
+
+/// What the guard needs to know about the deployment.
+#[derive(Clone)]
+pub struct GuardState {
+    pub console: Arc<Console>,
+    pub cookies: CookiePolicy,
+    /// The console's own origin, e.g. `http://localhost:3000`.
+    pub origin: String,
+    pub tls: bool,
+}
+
+/// Paths served without a session.
+fn is_public(path: &str) -> bool {
+    matches!(
+        path,
+        "/login"
+            | "/setup"
+            | "/healthz"
+            | "/readyz"
+            | "/favicon.ico"
+            | "/favicon.svg"
+            | "/api/check_setup_link"
+            | "/api/start_setup"
+            | "/api/finish_setup"
+            | "/api/start_login"
+            | "/api/finish_login"
+    ) || path.starts_with("/pkg/")
+}
+
+fn is_api(path: &str) -> bool {
+    path.starts_with("/api/")
+}
+
+fn is_static(path: &str) -> bool {
+    path.starts_with("/pkg/") || path.starts_with("/favicon.")
+}
+
+/// Adds the security headers to every response.
+pub async fn security_headers(
+    State(state): State<GuardState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let mut bytes = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let nonce = URL_SAFE_NO_PAD.encode(bytes);
+    req.extensions_mut().insert(CspNonce(nonce.clone()));
+    let path = req.uri().path().to_owned();
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    // 'wasm-unsafe-eval' lets the hydration wasm compile; no inline script runs without the nonce.
+    let csp = format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self'; \
+         img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; \
+         form-action 'self'; frame-ancestors 'none'"
+    );
+    if let Ok(v) = HeaderValue::from_str(&csp) {
+        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        "cross-origin-opener-policy",
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(
+        "cross-origin-resource-policy",
+        HeaderValue::from_static("same-origin"),
+    );
+    if !is_static(&path) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    if state.tls {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=63072000; includeSubDomains"),
+        );
+    }
+    res
+}
+
+/// True when a request demonstrably comes from the console's own pages (Fetch Metadata and
+/// Origin, as in the OWASP CSRF cheat sheet):
+/// - with `Sec-Fetch-Site` (every current browser sends it), it must be `same-origin`, and an
+///   `Origin` other than `null` must be ours. A plain form post sends `Origin: null` because of
+///   our `Referrer-Policy: no-referrer` (Fetch §3.1), while `Sec-Fetch-Site` still tells the truth;
+/// - without it, `Origin` must be ours exactly.
+///
+/// So `Origin: null` from another site, a sibling subdomain, `cross-site` / `same-site`, and a
+/// request with neither header are all refused.
+fn same_origin(req: &Request, origin: &str) -> bool {
+    let headers = req.headers();
+    let fetch_site = headers.get("sec-fetch-site").map(|v| v.as_bytes());
+    let sent_origin = headers.get(header::ORIGIN).map(|v| v.as_bytes());
+    match fetch_site {
+        Some(b"same-origin") => sent_origin.is_none_or(|o| o == b"null" || o == origin.as_bytes()),
+        Some(_) => false,
+        None => sent_origin == Some(origin.as_bytes()),
+    }
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
+}
+
+fn api_error(err: AppError) -> Response {
+    let body = serde_json::to_string(&err).unwrap_or_default();
+    (
+        err.status(),
+        [(header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
+}
+
+/// Identity, Origin check, session and access control.
+pub async fn guard(
+    State(state): State<GuardState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let path = req.uri().path().to_owned();
+    let method = req.method().clone();
+    let user_agent = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| truncate(s, 256));
+    let actor = Actor {
+        name: "anonymous".into(),
+        ip: Some(peer.ip().to_string()),
+        user_agent,
+    };
+
+    let changes_state = !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
+    if (changes_state || is_api(&path)) && !same_origin(&req, &state.origin) {
+        let origin = req
+            .headers()
+            .get(header::ORIGIN)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| truncate(s, 200));
+        let fetch_site = req
+            .headers()
+            .get("sec-fetch-site")
+            .and_then(|v| v.to_str().ok())
+            .map(|s| truncate(s, 40));
+        let draft = AuditDraft::new(
+            &actor,
+            "request.cross_origin",
+            truncate(&path, 200),
+            Outcome::Denied,
+        )
+        .with_details(
+            json!({ "method": method.as_str(), "origin": origin, "sec_fetch_site": fetch_site }),
+        );
+        if let Err(e) = state.console.store.record(draft).await {
+            tracing::warn!(error = %e, "could not audit a refused cross-origin request");
+        }
+        let err = AppError::Forbidden("Cross-origin request refused.".into());
+        return api_error(err);
+    }
+
+    let token = state.cookies.read(req.headers());
+    let current = match token {
+        Some(t) => match state.console.auth.session(&t).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "session lookup failed");
+                return api_error(AppError::Unavailable);
+            }
+        },
+        None => None,
+    };
+
+    match &current {
+        None if !is_public(&path) => {
+            return if is_api(&path) {
+                api_error(AppError::Unauthenticated(
+                    domain::Error::Unauthenticated.to_string(),
+                ))
+            } else {
+                Redirect::to("/login").into_response()
+            };
+        }
+        Some(_) if path == "/login" && method == Method::GET => {
+            return Redirect::to("/").into_response()
+        }
+        _ => {}
+    }
+
+    req.extensions_mut().insert(actor);
+    if let Some(c) = current {
+        req.extensions_mut().insert(c);
+    }
+    let res = next.run(req).await;
+
+    // server_fn answers undecodable arguments with 500; ours carry a log reference. Anything
+    // else is the caller's fault.
+    if is_api(&path)
+        && res.status() == StatusCode::INTERNAL_SERVER_ERROR
+        && !res.headers().contains_key(ERROR_REF_HEADER)
+    {
+        let (mut parts, body) = res.into_parts();
+        parts.status = StatusCode::BAD_REQUEST;
+        return Response::from_parts(parts, body);
+    }
+    res
+}
+
+/// Empty body with the given status (used by health endpoints).
+pub fn plain(status: StatusCode, text: &'static str) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        Body::from(text),
+    )
+        .into_response()
+}

@@ -1,0 +1,253 @@
+//! Building and running the console: bind, open the store, load the master key, wire the
+//! router and middleware, print the first-run setup link, run until a signal arrives.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use app::cookie::CookiePolicy;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use domain::console::Console;
+use domain::seal::MasterKey;
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, handle_server_fns_with_context, LeptosRoutes};
+use tokio::net::TcpListener;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::services::ServeDir;
+use url::Url;
+
+use crate::config::Config;
+use crate::middleware::{self, CspNonce, GuardState};
+use crate::site;
+
+/// Largest request body accepted (server fn arguments are small; WebAuthn responses < 16 KiB).
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+const FAVICON: &[u8] = include_bytes!("../../public/favicon.svg");
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    public_url: Url,
+    console: Arc<Console>,
+    port: u16,
+}
+
+/// Opens the store named by the config (creating the data directory for SQLite).
+pub async fn open_console(config: &Config, public_url: &Url) -> anyhow::Result<Arc<Console>> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    let store = store::SqliteStore::open(&config.database_url()).await?;
+    let console = Console::new(Arc::new(store), public_url, config.session_policy())?;
+    Ok(Arc::new(console))
+}
+
+impl Application {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(config.addr)
+            .await
+            .with_context(|| format!("binding {}", config.addr))?;
+        let port = listener.local_addr()?.port();
+        let public_url = config.public_url_for_port(port);
+        let console = open_console(&config, &public_url).await?;
+        let master_key = crate::master_key::load_or_create(&config.master_key_path(), true)?;
+        let router = router(&config, console.clone(), Arc::new(master_key), &public_url);
+        Ok(Application {
+            listener,
+            router,
+            public_url,
+            console,
+            port,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn public_url(&self) -> &Url {
+        &self.public_url
+    }
+
+    /// Issues and returns the first-run setup URL when no admin exists yet.
+    pub async fn first_run_setup_url(&self) -> anyhow::Result<Option<String>> {
+        Ok(self.console.auth.first_run_setup_link().await?)
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let console = self.console.clone();
+        let purge = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(300));
+            loop {
+                tick.tick().await;
+                let p = console.auth.sessions;
+                if let Err(e) = console
+                    .store
+                    .purge_expired(domain::now_ms(), p.idle_ms, p.absolute_ms)
+                    .await
+                {
+                    tracing::warn!(error = %e, "purging expired sessions failed");
+                }
+            }
+        });
+        let result = axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown_signal())
+        .await;
+        purge.abort();
+        result
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+#[derive(Clone)]
+struct AppState {
+    leptos: LeptosOptions,
+    console: Arc<Console>,
+    #[allow(dead_code)] // sealed records arrive with the keys and certificates issues (#3, #4)
+    master_key: Arc<MasterKey>,
+}
+
+impl axum::extract::FromRef<AppState> for LeptosOptions {
+    fn from_ref(s: &AppState) -> Self {
+        s.leptos.clone()
+    }
+}
+
+fn leptos_context(
+    console: Arc<Console>,
+    cookies: CookiePolicy,
+) -> impl Fn() + Clone + Send + Sync + 'static {
+    move || {
+        provide_context(console.clone());
+        provide_context(cookies);
+        if let Some(parts) = use_context::<http::request::Parts>() {
+            if let Some(n) = parts.extensions.get::<CspNonce>() {
+                provide_context(leptos::nonce::Nonce::from_value(n.0.clone()));
+            }
+        }
+    }
+}
+
+fn router(
+    config: &Config,
+    console: Arc<Console>,
+    master_key: Arc<MasterKey>,
+    public_url: &Url,
+) -> Router {
+    let site_root: Option<PathBuf> = site::find(config.site_root.as_deref());
+    match &site_root {
+        Some(dir) => tracing::info!(site_root = %dir.display(), "serving site assets"),
+        None => tracing::error!(
+            "site assets (pkg/{}.js) not found next to the binary; pages will render without script or style. Run `make run` or set PALISADE_SITE_ROOT",
+            site::OUTPUT_NAME
+        ),
+    }
+    let site_root = site_root.unwrap_or_else(|| PathBuf::from("target/site"));
+    let leptos = LeptosOptions::builder()
+        .output_name(site::OUTPUT_NAME)
+        .site_root(site_root.to_string_lossy().to_string())
+        .site_pkg_dir("pkg")
+        .site_addr(config.addr)
+        .build();
+    let tls = public_url.scheme() == "https";
+    let policy = config.session_policy();
+    let cookies = CookiePolicy {
+        secure: tls,
+        max_age_s: policy.absolute_ms / 1000,
+    };
+    let state = AppState {
+        leptos: leptos.clone(),
+        console: console.clone(),
+        master_key,
+    };
+    let guard_state = GuardState {
+        console: console.clone(),
+        cookies,
+        origin: public_url.origin().ascii_serialization(),
+        tls,
+    };
+
+    let routes = generate_route_list(app::App);
+    let ctx = leptos_context(console.clone(), cookies);
+    let fn_ctx = ctx.clone();
+    let shell_options = leptos.clone();
+
+    Router::new()
+        .route(
+            "/healthz",
+            get(|| async { middleware::plain(StatusCode::OK, "ok\n") }),
+        )
+        .route("/readyz", get(readyz))
+        .route("/favicon.ico", get(favicon))
+        .route("/favicon.svg", get(favicon))
+        .route(
+            "/api/{*fn_name}",
+            axum::routing::post(move |req| handle_server_fns_with_context(fn_ctx.clone(), req)),
+        )
+        .nest_service("/pkg", ServeDir::new(site_root.join("pkg")))
+        .leptos_routes_with_context(&state, routes, ctx, move || {
+            app::shell(shell_options.clone())
+        })
+        .fallback(not_found)
+        .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(
+            guard_state.clone(),
+            middleware::guard,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            guard_state,
+            middleware::security_headers,
+        ))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    match state.console.store.ready().await {
+        Ok(()) => middleware::plain(StatusCode::OK, "ready\n"),
+        Err(e) => {
+            tracing::warn!(error = %e, "not ready");
+            middleware::plain(StatusCode::SERVICE_UNAVAILABLE, "database not ready\n")
+        }
+    }
+}
+
+async fn favicon() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        FAVICON,
+    )
+        .into_response()
+}
+
+async fn not_found() -> Response {
+    middleware::plain(StatusCode::NOT_FOUND, "not found\n")
+}
