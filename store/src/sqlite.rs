@@ -77,9 +77,15 @@ impl SqliteStore {
         Ok(SqliteStore { write, read })
     }
 
-    /// The write pool, for tests that play an attacker editing the file.
-    pub fn raw_pool(&self) -> &SqlitePool {
-        &self.write
+    /// Runs one SQL statement outside the ports. Only for tests that play an attacker with
+    /// write access to the database file; the console itself never calls it.
+    #[doc(hidden)]
+    pub async fn execute_raw(&self, sql: &str) -> Result<u64, StoreError> {
+        sqlx::query(sql)
+            .execute(&self.write)
+            .await
+            .map(|r| r.rows_affected())
+            .map_err(map_err)
     }
 }
 

@@ -1,0 +1,38 @@
+# Palisade: `make run` builds and starts the console; `make test` runs every test.
+# Both install what they need first (scripts/install-deps.sh), idempotently.
+SHELL := /bin/bash
+CARGO_TARGET_DIR ?= target
+export CARGO_TARGET_DIR
+TARGET := $(abspath $(CARGO_TARGET_DIR))
+SITE := $(CURDIR)/target/site
+
+.PHONY: run test deps site release rust-test wasm-deps e2e fmt-check
+
+run: release
+	$(TARGET)/release/palisade serve
+
+deps:
+	@scripts/install-deps.sh
+
+# The browser side: hydrate wasm + JS glue + CSS in target/site/pkg.
+site: deps
+	@scripts/build-site.sh
+
+release: site
+	cargo build --locked --release -p server
+
+test: deps site rust-test wasm-deps e2e
+
+rust-test:
+	cargo test --locked -p policy -p domain -p store -p app -p server
+
+wasm-deps:
+	@scripts/check-wasm-deps.sh
+
+# Playwright in Debian's Chromium against the debug binary the Rust tests built.
+e2e:
+	cargo build --locked -p server
+	cd end2end && PALISADE_BIN=$(TARGET)/debug/palisade PALISADE_SITE_ROOT=$(SITE) npx playwright test
+
+fmt-check:
+	cargo fmt --all --check

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what building and testing Palisade needs, idempotently: the wasm target, the
+# wasm-bindgen CLI matching Cargo.lock, Debian's Chromium, and the npm packages (Playwright and
+# binaryen's wasm-opt). Each step checks first and does nothing when already satisfied.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  echo "installing the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+want=$(grep -A1 '^name = "wasm-bindgen"$' Cargo.lock | sed -n 's/^version = "\(.*\)"$/\1/p')
+have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
+if [ "$have" != "$want" ]; then
+  echo "installing wasm-bindgen-cli $want (found '${have:-none}'; about 2 minutes)"
+  cargo install wasm-bindgen-cli --version "$want" --force
+fi
+
+if [ ! -x /usr/bin/chromium ]; then
+  echo "installing Debian's chromium"
+  export DEBIAN_FRONTEND=noninteractive
+  as_root apt-get install -y chromium || { as_root apt-get update && as_root apt-get install -y chromium; }
+fi
+
+if [ ! -f end2end/node_modules/.package-lock.json ] || [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then
+  echo "installing npm packages in end2end/"
+  (cd end2end && npm ci --no-audit --no-fund)
+fi

@@ -1,0 +1,290 @@
+//! Deny-by-default access, the Origin check on every server fn, security headers, body limit.
+
+use crate::support::soft_authenticator::SoftAuthenticator;
+use crate::support::TestApp;
+use reqwest::header::{HeaderMap, HeaderValue};
+
+/// Every page of the console (keep in step with `app::components::shell::AREAS`).
+const PAGES: &[&str] = &[
+    "/",
+    "/clients",
+    "/keys",
+    "/certificates",
+    "/pin-sets",
+    "/rate-limits",
+    "/gates",
+    "/audit",
+    "/admins",
+    "/no-such-page",
+];
+/// Server fns that need a session.
+const PROTECTED_FNS: &[&str] = &[
+    "sign_out",
+    "current_admin",
+    "list_audit_events",
+    "verify_audit_chain",
+];
+/// Every server fn.
+const ALL_FNS: &[&str] = &[
+    "check_setup_link",
+    "start_setup",
+    "finish_setup",
+    "start_login",
+    "finish_login",
+    "sign_out",
+    "current_admin",
+    "list_audit_events",
+    "verify_audit_chain",
+];
+
+#[tokio::test]
+async fn anonymous_visitors_are_sent_to_login_and_server_fns_answer_401() {
+    let app = TestApp::spawn().await;
+    for page in PAGES {
+        let r = app.get(page, None).await;
+        assert_eq!(r.status, 303, "{page}");
+        assert_eq!(
+            r.headers.get("location").and_then(|v| v.to_str().ok()),
+            Some("/login"),
+            "{page}"
+        );
+    }
+    for f in PROTECTED_FNS {
+        let r = app.call(f, &[("limit", "10")], None).await;
+        assert_eq!(r.status, 401, "{f}: {}", r.body);
+    }
+    // A forged or stale cookie is the same as none.
+    let r = app
+        .call(
+            "current_admin",
+            &[],
+            Some("palisade_session=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+        )
+        .await;
+    assert_eq!(r.status, 401);
+    for open in ["/login", "/healthz", "/readyz", "/favicon.ico"] {
+        assert_eq!(app.get(open, None).await.status, 200, "{open}");
+    }
+    let setup = app.get(&app.setup_url.replace(&app.base, ""), None).await;
+    assert_eq!(setup.status, 200);
+    assert!(setup.body.contains("Set up Palisade"));
+}
+
+#[tokio::test]
+async fn signed_in_admin_reaches_every_page() {
+    let app = TestApp::spawn().await;
+    let cookie = app
+        .setup_owner(&mut SoftAuthenticator::new(), "alice")
+        .await;
+    for page in &PAGES[..PAGES.len() - 1] {
+        let r = app.get(page, Some(&cookie)).await;
+        assert_eq!(r.status, 200, "{page}");
+        assert!(r.body.contains("Sign out"), "{page} shows the shell");
+    }
+    let r = app.get("/keys", Some(&cookie)).await;
+    assert!(r.body.contains("Not built yet"), "unbuilt pages say so");
+    assert_eq!(app.get("/no-such-page", Some(&cookie)).await.status, 404);
+    // Visiting /login while signed in goes to the dashboard.
+    assert_eq!(
+        app.get("/login", Some(&cookie))
+            .await
+            .headers
+            .get("location")
+            .and_then(|v| v.to_str().ok()),
+        Some("/")
+    );
+}
+
+fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    for (k, v) in pairs {
+        h.insert(*k, HeaderValue::from_str(v).expect("header"));
+    }
+    h
+}
+
+#[tokio::test]
+async fn cross_origin_calls_to_every_server_fn_are_refused_audited_and_change_nothing() {
+    let app = TestApp::spawn().await;
+    let cookie = app
+        .setup_owner(&mut SoftAuthenticator::new(), "alice")
+        .await;
+    let sibling = app.base.replace("localhost", "evil.localhost");
+    let cases: Vec<(&str, HeaderMap)> = vec![
+        (
+            "foreign Origin",
+            headers(&[("origin", "https://evil.example")]),
+        ),
+        ("Origin: null", headers(&[("origin", "null")])),
+        ("no Origin, no Sec-Fetch-Site", HeaderMap::new()),
+        (
+            "sibling subdomain",
+            headers(&[("origin", &sibling), ("sec-fetch-site", "same-site")]),
+        ),
+        (
+            "cross-site fetch metadata",
+            headers(&[("origin", &app.base), ("sec-fetch-site", "cross-site")]),
+        ),
+        (
+            "null Origin from a cross-site form",
+            headers(&[("origin", "null"), ("sec-fetch-site", "cross-site")]),
+        ),
+        (
+            "same-origin metadata with a foreign Origin",
+            headers(&[
+                ("origin", "https://evil.example"),
+                ("sec-fetch-site", "same-origin"),
+            ]),
+        ),
+    ];
+    for f in ALL_FNS {
+        for (what, h) in &cases {
+            let before = app.audit_count().await;
+            let r = app
+                .call_with(f, &[("limit", "1")], Some(&cookie), h.clone())
+                .await;
+            assert_eq!(r.status, 403, "{f} with {what}: {}", r.body);
+            assert_eq!(
+                app.audit_count().await,
+                before + 1,
+                "{f} with {what}: one audit row"
+            );
+            let e = app.last_event().await;
+            assert_eq!(
+                (e.action.as_str(), e.outcome),
+                ("request.cross_origin", domain::audit::Outcome::Denied)
+            );
+        }
+    }
+    // Form encodings a cross-site page could send are refused the same way.
+    for ct in [
+        "text/plain",
+        "multipart/form-data; boundary=x",
+        "application/x-www-form-urlencoded",
+    ] {
+        let r = app
+            .client
+            .post(format!("{}/api/sign_out", app.base))
+            .header("content-type", ct)
+            .header("origin", "https://evil.example")
+            .header("cookie", &cookie)
+            .body("a=b")
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(r.status().as_u16(), 403, "{ct}");
+    }
+    // A cross-site GET to a server fn is refused too.
+    let r = app
+        .client
+        .get(format!("{}/api/current_admin", app.base))
+        .header("sec-fetch-site", "cross-site")
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status().as_u16(), 403);
+    // The session survived all of it.
+    assert_eq!(
+        app.call("current_admin", &[], Some(&cookie)).await.status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_plain_same_origin_form_post_is_accepted() {
+    // With Referrer-Policy: no-referrer, Chromium sends `Origin: null` on form posts but
+    // `Sec-Fetch-Site: same-origin`; the sign-out button relies on this.
+    let app = TestApp::spawn().await;
+    let cookie = app
+        .setup_owner(&mut SoftAuthenticator::new(), "alice")
+        .await;
+    let h = headers(&[
+        ("origin", "null"),
+        ("sec-fetch-site", "same-origin"),
+        ("accept", "text/html"),
+    ]);
+    let r = app.call_with("sign_out", &[], Some(&cookie), h).await;
+    assert_eq!(r.status, 302, "{}", r.body);
+    assert_eq!(
+        r.headers.get("location").and_then(|v| v.to_str().ok()),
+        Some("/login")
+    );
+    assert_eq!(
+        app.call("current_admin", &[], Some(&cookie)).await.status,
+        401
+    );
+}
+
+#[tokio::test]
+async fn pages_carry_the_security_headers_and_a_nonced_hydration_script() {
+    let app = TestApp::spawn().await;
+    let cookie = app
+        .setup_owner(&mut SoftAuthenticator::new(), "alice")
+        .await;
+    for (path, c) in [
+        ("/login", None),
+        ("/", Some(cookie.as_str())),
+        ("/audit", Some(cookie.as_str())),
+    ] {
+        let r = app.get(path, c).await;
+        let h = |name: &str| {
+            r.headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let csp = h("content-security-policy");
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert!(!csp.contains("unsafe-inline"), "{path}: {csp}");
+        let nonce = csp
+            .split("'nonce-")
+            .nth(1)
+            .and_then(|s| s.split('\'').next())
+            .expect("script nonce");
+        assert!(
+            r.body.contains(&format!("nonce=\"{nonce}\"")),
+            "{path}: the hydration script carries the CSP nonce"
+        );
+        assert_eq!(h("x-content-type-options"), "nosniff");
+        assert_eq!(h("referrer-policy"), "no-referrer");
+        assert_eq!(h("cache-control"), "no-store", "{path}");
+        assert!(
+            h("strict-transport-security").is_empty(),
+            "no HSTS over plain HTTP"
+        );
+        // Every inline script is nonced.
+        for tag in r.body.split("<script").skip(1) {
+            let open = tag.split('>').next().unwrap_or_default();
+            assert!(
+                open.contains("nonce=") || open.contains("src="),
+                "{path}: un-nonced inline script <script{open}>"
+            );
+        }
+    }
+    // Nonces differ per response.
+    let a = app
+        .get("/login", None)
+        .await
+        .headers
+        .get("content-security-policy")
+        .cloned();
+    let b = app
+        .get("/login", None)
+        .await
+        .headers
+        .get("content-security-policy")
+        .cloned();
+    assert_ne!(a, b);
+}
+
+#[tokio::test]
+async fn oversized_bodies_get_413_and_health_endpoints_answer() {
+    let app = TestApp::spawn().await;
+    let big = "a".repeat(server::startup::BODY_LIMIT + 1);
+    let r = app.call("start_login", &[("username", &big)], None).await;
+    assert_eq!(r.status, 413);
+    assert_eq!(app.get("/healthz", None).await.body, "ok\n");
+    assert_eq!(app.get("/readyz", None).await.body, "ready\n");
+}

@@ -1,0 +1,9 @@
+//! HTTP tests against the real console on port 0 with a temp database (one test binary, so
+//! the heavy link happens once).
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod access;
+mod cli;
+mod passkeys;

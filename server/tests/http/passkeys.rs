@@ -1,0 +1,352 @@
+//! Passkey setup and sign-in end to end with an independent software authenticator, and every
+//! way a ceremony must fail.
+
+use crate::support::soft_authenticator::SoftAuthenticator;
+use crate::support::TestApp;
+use serde_json::Value;
+
+#[tokio::test]
+async fn owner_setup_then_sign_in_each_write_exactly_one_audit_row() {
+    let app = TestApp::spawn().await;
+    let mut soft = SoftAuthenticator::new();
+    let before = app.audit_count().await;
+    let cookie = app.setup_owner(&mut soft, "Alice").await;
+    assert_eq!(app.audit_count().await, before + 1, "setup writes one row");
+    let e = app.last_event().await;
+    assert_eq!(
+        (e.action.as_str(), e.target.as_str(), e.actor.as_str()),
+        ("admin.setup_owner", "admin:alice", "alice")
+    );
+    assert_eq!(e.outcome, domain::audit::Outcome::Success);
+
+    let me = app.call("current_admin", &[], Some(&cookie)).await;
+    assert_eq!(me.status, 200, "{}", me.body);
+    assert_eq!(me.json()["username"], "alice");
+    assert_eq!(me.json()["role"], "owner");
+
+    let before = app.audit_count().await;
+    let cookie2 = app.sign_in(&mut soft, "alice").await;
+    assert_ne!(cookie, cookie2, "each sign-in gets a new session id");
+    assert_eq!(
+        app.audit_count().await,
+        before + 1,
+        "sign-in writes one row"
+    );
+    let e = app.last_event().await;
+    assert_eq!(
+        (e.action.as_str(), e.outcome),
+        ("admin.sign_in", domain::audit::Outcome::Success)
+    );
+    assert!(
+        e.details.contains("\"user_verified\":true"),
+        "{}",
+        e.details
+    );
+
+    let before = app.audit_count().await;
+    let out = app.call("sign_out", &[], Some(&cookie2)).await;
+    assert!(
+        out.status == 200 || out.status == 302,
+        "sign_out: {} {}",
+        out.status,
+        out.body
+    );
+    assert_eq!(
+        app.audit_count().await,
+        before + 1,
+        "sign-out writes one row"
+    );
+    assert!(out
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .any(|c| c.to_str().unwrap_or("").contains("Max-Age=0")));
+    // The signed-out session is dead; the other one is not.
+    assert_eq!(
+        app.call("current_admin", &[], Some(&cookie2)).await.status,
+        401
+    );
+    assert_eq!(
+        app.call("current_admin", &[], Some(&cookie)).await.status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn session_cookie_has_the_required_attributes() {
+    let app = TestApp::spawn().await;
+    let mut soft = SoftAuthenticator::new();
+    app.setup_owner(&mut soft, "alice").await;
+    let (id, options) = app.start_login("alice").await;
+    let r = app
+        .finish_login(&id, &soft.authenticate(&options, &app.base), None)
+        .await;
+    let set_cookie = r
+        .headers
+        .get("set-cookie")
+        .expect("cookie set")
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    for attr in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=43200"] {
+        assert!(
+            set_cookie.contains(attr),
+            "{attr} missing from {set_cookie}"
+        );
+    }
+    // Served over plain HTTP: no Secure flag and no __Host- prefix (they come with TLS).
+    assert!(set_cookie.starts_with("palisade_session="));
+}
+
+#[tokio::test]
+async fn replayed_assertion_is_refused_and_audited() {
+    let app = TestApp::spawn().await;
+    let mut soft = SoftAuthenticator::new();
+    app.setup_owner(&mut soft, "alice").await;
+    let (id, options) = app.start_login("alice").await;
+    let assertion = soft.authenticate(&options, &app.base);
+    assert_eq!(app.finish_login(&id, &assertion, None).await.status, 200);
+
+    let before = app.audit_count().await;
+    let replay = app.finish_login(&id, &assertion, None).await;
+    assert_eq!(replay.status, 401, "{}", replay.body);
+    assert!(replay.session_cookie().is_none());
+    assert_eq!(app.audit_count().await, before + 1);
+    let e = app.last_event().await;
+    assert_eq!(e.outcome, domain::audit::Outcome::Failure);
+    assert!(e.details.contains("already used"), "{}", e.details);
+}
+
+#[tokio::test]
+async fn assertion_for_one_ceremony_does_not_finish_another() {
+    let app = TestApp::spawn().await;
+    let mut soft = SoftAuthenticator::new();
+    app.setup_owner(&mut soft, "alice").await;
+    let (_id_a, options_a) = app.start_login("alice").await;
+    let (id_b, _options_b) = app.start_login("alice").await;
+    let for_a = soft.authenticate(&options_a, &app.base);
+    let r = app.finish_login(&id_b, &for_a, None).await;
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert!(app.last_event().await.details.contains("assertion refused"));
+    // Ceremony B was consumed by the failed attempt: it cannot be retried.
+    let r = app.finish_login(&id_b, &for_a, None).await;
+    assert_eq!(r.status, 401);
+}
+
+#[tokio::test]
+async fn wrong_origin_wrong_rp_id_and_missing_user_verification_are_refused() {
+    let app = TestApp::spawn().await;
+    let mut soft = SoftAuthenticator::new();
+    app.setup_owner(&mut soft, "alice").await;
+
+    let (id, options) = app.start_login("alice").await;
+    let r = app
+        .finish_login(
+            &id,
+            &soft.authenticate(&options, "https://evil.example"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 401, "wrong origin: {}", r.body);
+
+    let (id, options) = app.start_login("alice").await;
+    let r = app
+        .finish_login(
+            &id,
+            &soft.authenticate_with_rp_id(&options, &app.base, "evil.example"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 401, "wrong rp id: {}", r.body);
+
+    soft.set_user_verified(false);
+    let (id, options) = app.start_login("alice").await;
+    let r = app
+        .finish_login(&id, &soft.authenticate(&options, &app.base), None)
+        .await;
+    assert_eq!(r.status, 401, "UV=0: {}", r.body);
+    assert!(
+        app.last_event()
+            .await
+            .details
+            .to_lowercase()
+            .contains("verif"),
+        "{}",
+        app.last_event().await.details
+    );
+}
+
+#[tokio::test]
+async fn passkey_of_another_console_is_refused() {
+    let app = TestApp::spawn().await;
+    let mut soft = SoftAuthenticator::new();
+    app.setup_owner(&mut soft, "alice").await;
+    let (id, mut options) = app.start_login("alice").await;
+    // A different authenticator registered elsewhere: strip allowCredentials so it signs.
+    let other = TestApp::spawn().await;
+    let mut stranger = SoftAuthenticator::new();
+    other.setup_owner(&mut stranger, "mallory").await;
+    options["publicKey"]["allowCredentials"] = Value::Array(vec![]);
+    options["publicKey"]["rpId"] = Value::String("localhost".into());
+    let assertion = stranger.authenticate(&options, &app.base);
+    let r = app.finish_login(&id, &assertion, None).await;
+    assert_eq!(r.status, 401, "{}", r.body);
+}
+
+#[tokio::test]
+async fn registration_without_user_verification_is_refused_and_the_link_stays_usable() {
+    let app = TestApp::spawn().await;
+    let mut soft = SoftAuthenticator::new();
+    soft.set_user_verified(false);
+    let token = app.setup_token();
+    let started = app
+        .call(
+            "start_setup",
+            &[
+                ("token", &token),
+                ("username", "alice"),
+                ("display_name", "A"),
+            ],
+            None,
+        )
+        .await;
+    let v = started.json();
+    let options: Value =
+        serde_json::from_str(v["options"].as_str().expect("options")).expect("json");
+    assert_eq!(
+        options["publicKey"]["authenticatorSelection"]["userVerification"],
+        "required"
+    );
+    assert_eq!(
+        options["publicKey"]["authenticatorSelection"]["residentKey"],
+        "preferred"
+    );
+    let credential = soft.register(&options, &app.base).to_string();
+    let r = app
+        .call(
+            "finish_setup",
+            &[
+                ("ceremony_id", v["ceremony_id"].as_str().expect("id")),
+                ("credential", &credential),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert_eq!(
+        app.store.count_admins().await.expect("count"),
+        0,
+        "no half-created owner"
+    );
+    // The link was not consumed by the failed attempt.
+    let mut good = SoftAuthenticator::new();
+    app.setup_owner(&mut good, "alice").await;
+}
+
+#[tokio::test]
+async fn setup_link_works_once() {
+    let app = TestApp::spawn().await;
+    let mut soft = SoftAuthenticator::new();
+    app.setup_owner(&mut soft, "alice").await;
+    let token = app.setup_token();
+    let again = app
+        .call(
+            "start_setup",
+            &[
+                ("token", &token),
+                ("username", "bob"),
+                ("display_name", "Bob"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(again.status, 400, "{}", again.body);
+    assert!(again.body.contains("already been used"), "{}", again.body);
+    let bogus = app
+        .call(
+            "start_setup",
+            &[("token", "x"), ("username", "bob"), ("display_name", "Bob")],
+            None,
+        )
+        .await;
+    assert_eq!(bogus.status, 400);
+    assert!(bogus.body.contains("not valid"), "{}", bogus.body);
+}
+
+#[tokio::test]
+async fn bad_usernames_get_a_clear_400_and_an_audit_row() {
+    let app = TestApp::spawn().await;
+    let token = app.setup_token();
+    let before = app.audit_count().await;
+    let r = app
+        .call(
+            "start_setup",
+            &[
+                ("token", &token),
+                ("username", "a b"),
+                ("display_name", "X"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("Username may contain only"), "{}", r.body);
+    assert_eq!(app.audit_count().await, before + 1);
+}
+
+#[tokio::test]
+async fn unknown_user_and_throttling() {
+    let app = TestApp::spawn().await;
+    let r = app
+        .call("start_login", &[("username", "nobody")], None)
+        .await;
+    assert_eq!(r.status, 401);
+    assert!(r.body.contains("Sign-in failed"), "{}", r.body);
+    let e = app.last_event().await;
+    assert_eq!(
+        (e.action.as_str(), e.target.as_str()),
+        ("admin.sign_in", "admin:nobody")
+    );
+    assert!(e.details.contains("unknown username"));
+
+    // Per-username budget: burst of 5 more, then 429 with Retry-After.
+    let mut statuses = vec![];
+    for _ in 0..8 {
+        statuses.push(
+            app.call("start_login", &[("username", "nobody")], None)
+                .await,
+        );
+    }
+    let throttled = statuses
+        .iter()
+        .find(|r| r.status == 429)
+        .expect("throttled within 9 attempts");
+    let retry: u64 = throttled
+        .headers
+        .get("retry-after")
+        .expect("Retry-After")
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("seconds");
+    assert!((1..=60).contains(&retry), "retry after {retry}");
+    assert_eq!(
+        app.last_event().await.outcome,
+        domain::audit::Outcome::Denied
+    );
+}
+
+#[tokio::test]
+async fn undecodable_arguments_are_a_400_not_a_500() {
+    let app = TestApp::spawn().await;
+    let r = app.call("start_login", &[], None).await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    let r = app
+        .call(
+            "finish_login",
+            &[("ceremony_id", "x"), ("credential", "{not json")],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 401, "{}", r.body);
+}

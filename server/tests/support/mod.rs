@@ -1,0 +1,226 @@
+//! Test harness: a real console (the `server` library's `Application`) on port 0 with a fresh
+//! SQLite database in a temp dir, and an HTTP client that calls it the way a browser would.
+
+#![allow(dead_code)]
+
+pub mod soft_authenticator;
+
+use std::sync::Arc;
+
+use domain::ports::Store;
+use reqwest::header::{HeaderMap, HeaderValue};
+use serde_json::Value;
+use server::config::Config;
+use server::startup::Application;
+use soft_authenticator::SoftAuthenticator;
+
+pub struct TestApp {
+    pub base: String,
+    pub setup_url: String,
+    pub client: reqwest::Client,
+    pub store: Arc<dyn Store>,
+    pub dir: tempfile::TempDir,
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or(Value::Null)
+    }
+
+    /// The `name=value` part of the session cookie this reply sets, if any.
+    pub fn session_cookie(&self) -> Option<String> {
+        self.headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.starts_with("palisade_session=") && !c.contains("Max-Age=0"))
+            .map(|c| c.split(';').next().unwrap_or_default().to_owned())
+    }
+}
+
+pub fn config(dir: &std::path::Path) -> Config {
+    Config {
+        addr: "127.0.0.1:0".parse().expect("addr"),
+        data_dir: dir.to_path_buf(),
+        database_url: None,
+        public_url: None,
+        master_key_file: None,
+        session_idle_minutes: 30,
+        session_max_hours: 12,
+        site_root: None,
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let app = Application::build(config(dir.path()))
+            .await
+            .expect("console builds");
+        let base = app.public_url().as_str().trim_end_matches('/').to_owned();
+        let setup_url = app
+            .first_run_setup_url()
+            .await
+            .expect("setup url")
+            .expect("no admin yet");
+        tokio::spawn(app.run_until_stopped());
+        let url = format!("sqlite://{}", dir.path().join("palisade.db").display());
+        let store: Arc<dyn Store> = Arc::new(
+            store::SqliteStore::open(&url)
+                .await
+                .expect("second connection"),
+        );
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        TestApp {
+            base,
+            setup_url,
+            client,
+            store,
+            dir,
+        }
+    }
+
+    pub fn setup_token(&self) -> String {
+        self.setup_url
+            .split("token=")
+            .nth(1)
+            .expect("token in url")
+            .to_owned()
+    }
+
+    /// Calls a server fn as the hydrated page does: POST, form-encoded, same-origin headers.
+    pub async fn call(&self, name: &str, args: &[(&str, &str)], cookie: Option<&str>) -> Reply {
+        let mut headers = HeaderMap::new();
+        headers.insert("origin", HeaderValue::from_str(&self.base).expect("origin"));
+        headers.insert("sec-fetch-site", HeaderValue::from_static("same-origin"));
+        self.call_with(name, args, cookie, headers).await
+    }
+
+    pub async fn call_with(
+        &self,
+        name: &str,
+        args: &[(&str, &str)],
+        cookie: Option<&str>,
+        mut headers: HeaderMap,
+    ) -> Reply {
+        if let Some(c) = cookie {
+            headers.insert("cookie", HeaderValue::from_str(c).expect("cookie"));
+        }
+        let res = self
+            .client
+            .post(format!("{}/api/{name}", self.base))
+            .headers(headers)
+            .form(args)
+            .send()
+            .await
+            .expect("request");
+        reply(res).await
+    }
+
+    pub async fn get(&self, path: &str, cookie: Option<&str>) -> Reply {
+        let mut req = self.client.get(format!("{}{path}", self.base));
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        reply(req.send().await.expect("request")).await
+    }
+
+    pub async fn audit_count(&self) -> usize {
+        self.store.recent_audit(100_000).await.expect("audit").len()
+    }
+
+    pub async fn last_event(&self) -> domain::audit::AuditEvent {
+        self.store.recent_audit(1).await.expect("audit").remove(0)
+    }
+
+    /// Registers the first owner with `soft`; returns the session cookie.
+    pub async fn setup_owner(&self, soft: &mut SoftAuthenticator, username: &str) -> String {
+        let token = self.setup_token();
+        let started = self
+            .call(
+                "start_setup",
+                &[
+                    ("token", &token),
+                    ("username", username),
+                    ("display_name", "Test Owner"),
+                ],
+                None,
+            )
+            .await;
+        assert_eq!(started.status, 200, "start_setup: {}", started.body);
+        let v = started.json();
+        let options: Value =
+            serde_json::from_str(v["options"].as_str().expect("options")).expect("options json");
+        let credential = soft.register(&options, &self.base).to_string();
+        let done = self
+            .call(
+                "finish_setup",
+                &[
+                    ("ceremony_id", v["ceremony_id"].as_str().expect("id")),
+                    ("credential", &credential),
+                ],
+                None,
+            )
+            .await;
+        assert_eq!(done.status, 200, "finish_setup: {}", done.body);
+        done.session_cookie().expect("setup signs the owner in")
+    }
+
+    /// Starts a sign-in; returns (ceremony id, options).
+    pub async fn start_login(&self, username: &str) -> (String, Value) {
+        let r = self
+            .call("start_login", &[("username", username)], None)
+            .await;
+        assert_eq!(r.status, 200, "start_login: {}", r.body);
+        let v = r.json();
+        let options =
+            serde_json::from_str(v["options"].as_str().expect("options")).expect("options json");
+        (v["ceremony_id"].as_str().expect("id").to_owned(), options)
+    }
+
+    pub async fn finish_login(
+        &self,
+        ceremony_id: &str,
+        credential: &Value,
+        cookie: Option<&str>,
+    ) -> Reply {
+        self.call(
+            "finish_login",
+            &[
+                ("ceremony_id", ceremony_id),
+                ("credential", &credential.to_string()),
+            ],
+            cookie,
+        )
+        .await
+    }
+
+    /// A full passkey sign-in; returns the new session cookie.
+    pub async fn sign_in(&self, soft: &mut SoftAuthenticator, username: &str) -> String {
+        let (id, options) = self.start_login(username).await;
+        let assertion = soft.authenticate(&options, &self.base);
+        let r = self.finish_login(&id, &assertion, None).await;
+        assert_eq!(r.status, 200, "finish_login: {}", r.body);
+        r.session_cookie().expect("sign-in sets the session cookie")
+    }
+}
+
+async fn reply(res: reqwest::Response) -> Reply {
+    let status = res.status().as_u16();
+    let headers = res.headers().clone();
+    let body = res.text().await.unwrap_or_default();
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
