@@ -205,7 +205,14 @@ pub async fn guard(
 
     match &current {
         None if !is_public(&path) => {
-            return if is_api(&path) {
+            // A plain form post (e.g. "Sign out" after the session expired) is a navigation:
+            // send the browser to /login rather than show it a JSON error.
+            let navigation = req
+                .headers()
+                .get(header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|a| a.contains("text/html"));
+            return if is_api(&path) && !navigation {
                 api_error(AppError::Unauthenticated(
                     domain::Error::Unauthenticated.to_string(),
                 ))

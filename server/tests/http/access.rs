@@ -288,3 +288,21 @@ async fn oversized_bodies_get_413_and_health_endpoints_answer() {
     assert_eq!(app.get("/healthz", None).await.body, "ok\n");
     assert_eq!(app.get("/readyz", None).await.body, "ready\n");
 }
+
+#[tokio::test]
+async fn an_expired_session_pressing_sign_out_lands_on_login() {
+    let app = TestApp::spawn().await;
+    let h = headers(&[
+        ("origin", &app.base),
+        ("sec-fetch-site", "same-origin"),
+        ("accept", "text/html,application/xhtml+xml"),
+    ]);
+    let r = app
+        .call_with("sign_out", &[], Some("palisade_session=stale"), h)
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(
+        r.headers.get("location").and_then(|v| v.to_str().ok()),
+        Some("/login")
+    );
+}
