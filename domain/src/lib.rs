@@ -11,6 +11,7 @@ pub mod audit;
 pub mod auth;
 pub mod console;
 pub mod error;
+pub mod pins;
 pub mod ports;
 pub mod seal;
 pub mod sessions;
