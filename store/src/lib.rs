@@ -6,6 +6,7 @@
 //! PostgreSQL support (mirrored migrations in `migrations/postgres`) is not built yet.
 
 mod sqlite;
+mod sqlite_certs;
 
 pub use sqlite::SqliteStore;
 

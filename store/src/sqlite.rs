@@ -24,11 +24,11 @@ static MIGRATOR: Migrator = sqlx::migrate!("../migrations/sqlite");
 
 pub struct SqliteStore {
     /// One connection: every write, and so every audit append, is serialised.
-    write: SqlitePool,
-    read: SqlitePool,
+    pub(crate) write: SqlitePool,
+    pub(crate) read: SqlitePool,
 }
 
-fn map_err(e: sqlx::Error) -> StoreError {
+pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::Database(db) => {
             let code = db.code().unwrap_or_default();
@@ -90,7 +90,7 @@ impl SqliteStore {
 }
 
 /// Appends `draft` after the newest event, inside the caller's transaction.
-async fn append(conn: &mut SqliteConnection, draft: AuditDraft) -> Result<AuditEvent, sqlx::Error> {
+pub(crate) async fn append(conn: &mut SqliteConnection, draft: AuditDraft) -> Result<AuditEvent, sqlx::Error> {
     let prev: Option<(i64, String)> =
         sqlx::query_as("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
             .fetch_optional(&mut *conn)

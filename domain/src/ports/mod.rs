@@ -102,3 +102,5 @@ pub trait Store: Send + Sync + 'static {
     /// Walks the whole chain in order; the inner result names the first bad row.
     async fn verify_audit(&self) -> Result<Result<i64, ChainError>, StoreError>;
 }
+
+pub mod certs;
