@@ -52,6 +52,23 @@ impl RequestCtx {
         })
     }
 
+    /// The signed-in admin if their role may change configuration (owner or admin), else 403
+    /// with an audited denial for `action`; 401 when not signed in.
+    pub async fn require_manager(&self, action: &str) -> Result<&CurrentAdmin, AppError> {
+        use domain::admins::Role;
+        use domain::audit::{AuditDraft, Outcome};
+        let current = self.require_admin()?;
+        if matches!(current.admin.role, Role::Owner | Role::Admin) {
+            return Ok(current);
+        }
+        let draft = AuditDraft::new(&self.actor, action, format!("admin:{}", current.admin.username), Outcome::Denied)
+            .with_details(serde_json::json!({ "reason": "role may not change configuration", "role": current.admin.role.as_str() }));
+        if let Err(e) = self.console.store.record(draft).await {
+            return Err(AppError::from(domain::Error::Store(e)));
+        }
+        Err(AppError::from(domain::Error::Forbidden))
+    }
+
     /// The signed-in admin, or 401.
     pub fn require_admin(&self) -> Result<&CurrentAdmin, AppError> {
         self.admin.as_ref().ok_or_else(|| {

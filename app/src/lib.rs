@@ -20,7 +20,8 @@ use leptos_router::path;
 
 use components::shell::Shell;
 use pages::{
-    audit::AuditPage, dashboard::DashboardPage, login::LoginPage, not_built, setup::SetupPage,
+    audit::AuditPage, certs::CertificatesPage, dashboard::DashboardPage, login::LoginPage,
+    not_built, pinsets::PinSetsPage, setup::SetupPage,
 };
 
 /// The HTML document around the app (server side only).
@@ -57,8 +58,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("") view=DashboardPage/>
                     <Route path=path!("clients") view=not_built::clients/>
                     <Route path=path!("keys") view=not_built::keys/>
-                    <Route path=path!("certificates") view=not_built::certificates/>
-                    <Route path=path!("pin-sets") view=not_built::pin_sets/>
+                    <Route path=path!("certificates") view=CertificatesPage/>
+                    <Route path=path!("pin-sets") view=PinSetsPage/>
                     <Route path=path!("rate-limits") view=not_built::rate_limits/>
                     <Route path=path!("gates") view=not_built::gates/>
                     <Route path=path!("audit") view=AuditPage/>

@@ -5,13 +5,19 @@ use std::sync::Arc;
 
 use crate::audit::{AuditEvent, ChainError};
 use crate::auth::AuthService;
+use crate::certs::service::CertsService;
+use crate::pinsets::service::PinsetsService;
+use crate::ports::certs::CertStore;
 use crate::ports::Store;
+use crate::seal::MasterKey;
 use crate::sessions::SessionPolicy;
 use crate::Error;
 
 pub struct Console {
     pub store: Arc<dyn Store>,
     pub auth: AuthService,
+    pub certs: CertsService,
+    pub pinsets: Arc<PinsetsService>,
 }
 
 /// What the audit page shows of the chain.
@@ -24,11 +30,20 @@ pub enum ChainStatus {
 impl Console {
     pub fn new(
         store: Arc<dyn Store>,
+        cert_store: Arc<dyn CertStore>,
+        master_key: Arc<MasterKey>,
         public_url: &url::Url,
         sessions: SessionPolicy,
     ) -> Result<Self, Error> {
         let auth = AuthService::new(store.clone(), public_url, sessions)?;
-        Ok(Console { store, auth })
+        let pinsets = Arc::new(PinsetsService::new(cert_store.clone()));
+        let certs = CertsService::new(cert_store, pinsets.clone(), master_key);
+        Ok(Console {
+            store,
+            auth,
+            certs,
+            pinsets,
+        })
     }
 
     /// The newest `limit` audit events (at most 500), newest first.

@@ -9,9 +9,11 @@
 pub mod admins;
 pub mod audit;
 pub mod auth;
+pub mod certs;
 pub mod console;
 pub mod error;
 pub mod pins;
+pub mod pinsets;
 pub mod ports;
 pub mod seal;
 pub mod sessions;

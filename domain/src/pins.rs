@@ -79,7 +79,10 @@ mod tests {
 
     #[test]
     fn empty_input_hash_is_the_well_known_placeholder() {
-        assert_eq!(Pin::of_spki_der(b"").to_base64(), "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=");
+        assert_eq!(
+            Pin::of_spki_der(b"").to_base64(),
+            "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+        );
     }
 
     #[test]

@@ -37,6 +37,7 @@ pub fn main() -> ExitCode {
             Command::Audit {
                 command: AuditCommand::Verify,
             } => verify(cli.config).await,
+            Command::Pin { files, connect } => pin(files, connect).await,
         }
     });
     match result {
@@ -66,6 +67,66 @@ async fn bootstrap(config: Config) -> anyhow::Result<ExitCode> {
     println!("Setup URL: {url}");
     println!("It works once and expires in one hour.");
     Ok(ExitCode::SUCCESS)
+}
+
+/// `palisade pin`: one line per certificate, CSR or key found; exit 1 if any input failed.
+async fn pin(files: Vec<std::path::PathBuf>, connect: Vec<String>) -> anyhow::Result<ExitCode> {
+    use std::io::Read;
+    if files.is_empty() && connect.is_empty() {
+        eprintln!("error: give PEM/DER files, '-' for standard input, or --connect HOST:PORT");
+        return Ok(ExitCode::from(2));
+    }
+    let limit = domain::certs::MAX_PEM_INPUT as u64;
+    let mut failed = false;
+    for path in &files {
+        let mut bytes = Vec::new();
+        let read = if path.as_os_str() == "-" {
+            std::io::stdin().take(limit + 1).read_to_end(&mut bytes)
+        } else {
+            std::fs::File::open(path).and_then(|f| f.take(limit + 1).read_to_end(&mut bytes))
+        };
+        if let Err(e) = read {
+            eprintln!("{}: {e}", path.display());
+            failed = true;
+            continue;
+        }
+        match domain::certs::pins_in_pem(&bytes) {
+            Ok(found) => found.iter().for_each(|f| println!("{}", f.to_line())),
+            Err(e) => {
+                eprintln!("{}: {e} [{}]", path.display(), e.code());
+                failed = true;
+            }
+        }
+    }
+    for target in &connect {
+        match domain::certs::probe::fetch_presented_chain(
+            target,
+            &domain::certs::probe::ProbePolicy::cli(),
+        )
+        .await
+        {
+            Ok(chain) => {
+                for der in &chain.certs_der {
+                    match domain::certs::cert_info(der) {
+                        Ok(info) => println!("sha256/{}  {}", info.spki_pin, info.display_name()),
+                        Err(e) => {
+                            eprintln!("{target}: {e} [{}]", e.code());
+                            failed = true;
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                eprintln!("{target}: {e} [{}]", e.code());
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 async fn verify(config: Config) -> anyhow::Result<ExitCode> {

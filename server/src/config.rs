@@ -28,6 +28,15 @@ pub enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Print the SPKI pin (RFC 7469) of every certificate, CSR, public or private key in the
+    /// given PEM/DER files, or of the chain a live server presents: `sha256/<base64>  <what>`.
+    Pin {
+        /// PEM or DER files ("-" for standard input).
+        files: Vec<std::path::PathBuf>,
+        /// Connect to host:port and print the pins of the presented chain.
+        #[arg(long, value_name = "HOST:PORT")]
+        connect: Vec<String>,
+    },
     /// Inspect the audit log.
     Audit {
         #[command(subcommand)]

@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod downloads;
 pub mod master_key;
 pub mod middleware;
 pub mod site;

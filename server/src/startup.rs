@@ -14,7 +14,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use domain::console::Console;
-use domain::seal::MasterKey;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, handle_server_fns_with_context, LeptosRoutes};
 use tokio::net::TcpListener;
@@ -35,16 +34,27 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     public_url: Url,
-    console: Arc<Console>,
+    pub console: Arc<Console>,
     port: u16,
 }
 
-/// Opens the store named by the config (creating the data directory for SQLite).
+/// Opens the store named by the config (creating the data directory for SQLite) and loads
+/// (or, on first start, creates) the master key.
 pub async fn open_console(config: &Config, public_url: &Url) -> anyhow::Result<Arc<Console>> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
-    let store = store::SqliteStore::open(&config.database_url()).await?;
-    let console = Console::new(Arc::new(store), public_url, config.session_policy())?;
+    let store = Arc::new(store::SqliteStore::open(&config.database_url()).await?);
+    let master_key = Arc::new(crate::master_key::load_or_create(
+        &config.master_key_path(),
+        true,
+    )?);
+    let console = Console::new(
+        store.clone(),
+        store,
+        master_key,
+        public_url,
+        config.session_policy(),
+    )?;
     Ok(Arc::new(console))
 }
 
@@ -56,8 +66,7 @@ impl Application {
         let port = listener.local_addr()?.port();
         let public_url = config.public_url_for_port(port);
         let console = open_console(&config, &public_url).await?;
-        let master_key = crate::master_key::load_or_create(&config.master_key_path(), true)?;
-        let router = router(&config, console.clone(), Arc::new(master_key), &public_url);
+        let router = router(&config, console.clone(), &public_url);
         Ok(Application {
             listener,
             router,
@@ -125,11 +134,9 @@ async fn shutdown_signal() {
 }
 
 #[derive(Clone)]
-struct AppState {
-    leptos: LeptosOptions,
-    console: Arc<Console>,
-    #[allow(dead_code)] // sealed records arrive with the keys and certificates issues (#3, #4)
-    master_key: Arc<MasterKey>,
+pub struct AppState {
+    pub leptos: LeptosOptions,
+    pub console: Arc<Console>,
 }
 
 impl axum::extract::FromRef<AppState> for LeptosOptions {
@@ -153,12 +160,7 @@ fn leptos_context(
     }
 }
 
-fn router(
-    config: &Config,
-    console: Arc<Console>,
-    master_key: Arc<MasterKey>,
-    public_url: &Url,
-) -> Router {
+fn router(config: &Config, console: Arc<Console>, public_url: &Url) -> Router {
     let site_root: Option<PathBuf> = site::find(config.site_root.as_deref());
     match &site_root {
         Some(dir) => tracing::info!(site_root = %dir.display(), "serving site assets"),
@@ -183,7 +185,6 @@ fn router(
     let state = AppState {
         leptos: leptos.clone(),
         console: console.clone(),
-        master_key,
     };
     let guard_state = GuardState {
         console: console.clone(),
@@ -205,6 +206,11 @@ fn router(
         .route("/readyz", get(readyz))
         .route("/favicon.ico", get(favicon))
         .route("/favicon.svg", get(favicon))
+        .route("/download/csr/{id}", get(crate::downloads::csr))
+        .route(
+            "/download/pinsets/{hostname}/{format}",
+            get(crate::downloads::pinset),
+        )
         .route(
             "/api/{*fn_name}",
             axum::routing::post(move |req| handle_server_fns_with_context(fn_ctx.clone(), req)),

@@ -90,7 +90,10 @@ impl SqliteStore {
 }
 
 /// Appends `draft` after the newest event, inside the caller's transaction.
-pub(crate) async fn append(conn: &mut SqliteConnection, draft: AuditDraft) -> Result<AuditEvent, sqlx::Error> {
+pub(crate) async fn append(
+    conn: &mut SqliteConnection,
+    draft: AuditDraft,
+) -> Result<AuditEvent, sqlx::Error> {
     let prev: Option<(i64, String)> =
         sqlx::query_as("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
             .fetch_optional(&mut *conn)

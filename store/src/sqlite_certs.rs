@@ -3,7 +3,8 @@
 use async_trait::async_trait;
 use domain::audit::AuditDraft;
 use domain::ports::certs::{
-    AppRecord, CertChange, CertRecord, CertStore, CsrRecord, HostnameRecord, PinsetRecord, ReleaseRecord, TlsKeyRecord,
+    AppRecord, CertChange, CertRecord, CertStore, CsrRecord, HostnameRecord, PinsetRecord,
+    ReleaseRecord, TlsKeyRecord,
 };
 use domain::ports::StoreError;
 use sqlx::sqlite::SqliteRow;
@@ -11,7 +12,8 @@ use sqlx::{Row, SqliteConnection};
 
 use crate::sqlite::{append, map_err, SqliteStore};
 
-const CERT_COLUMNS: &str = "id, kind, hostname, subject, issuer, sans_json, serial_hex, key_type, not_before, not_after, \
+const CERT_COLUMNS: &str =
+    "id, kind, hostname, subject, issuer, sans_json, serial_hex, key_type, not_before, not_after, \
      spki_pin, cert_sha256, cert_pem, chain_pem, key_id, issuer_id, status, created_at_ms";
 
 fn key_from_row(r: &SqliteRow) -> Result<TlsKeyRecord, sqlx::Error> {
@@ -252,7 +254,11 @@ async fn apply_one(conn: &mut SqliteConnection, change: &CertChange) -> Result<(
 
 #[async_trait]
 impl CertStore for SqliteStore {
-    async fn apply_cert_changes(&self, changes: &[CertChange], event: AuditDraft) -> Result<(), StoreError> {
+    async fn apply_cert_changes(
+        &self,
+        changes: &[CertChange],
+        event: AuditDraft,
+    ) -> Result<(), StoreError> {
         let mut tx = self.write.begin().await.map_err(map_err)?;
         for change in changes {
             apply_one(&mut tx, change).await?;
@@ -262,7 +268,11 @@ impl CertStore for SqliteStore {
     }
 
     async fn tls_key(&self, id: &str) -> Result<Option<TlsKeyRecord>, StoreError> {
-        let r = sqlx::query("SELECT * FROM tls_keys WHERE id = ?").bind(id).fetch_optional(&self.read).await.map_err(map_err)?;
+        let r = sqlx::query("SELECT * FROM tls_keys WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(map_err)?;
         r.as_ref().map(key_from_row).transpose().map_err(map_err)
     }
 
@@ -276,25 +286,38 @@ impl CertStore for SqliteStore {
     }
 
     async fn certificates(&self) -> Result<Vec<CertRecord>, StoreError> {
-        let rows = sqlx::query(&format!("SELECT {CERT_COLUMNS} FROM certificates ORDER BY created_at_ms DESC, id"))
-            .fetch_all(&self.read)
-            .await
-            .map_err(map_err)?;
-        rows.iter().map(cert_from_row).collect::<Result<_, _>>().map_err(map_err)
+        let rows = sqlx::query(&format!(
+            "SELECT {CERT_COLUMNS} FROM certificates ORDER BY created_at_ms DESC, id"
+        ))
+        .fetch_all(&self.read)
+        .await
+        .map_err(map_err)?;
+        rows.iter()
+            .map(cert_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(map_err)
     }
 
     async fn certificate(&self, id: &str) -> Result<Option<CertRecord>, StoreError> {
-        let r = sqlx::query(&format!("SELECT {CERT_COLUMNS} FROM certificates WHERE id = ?"))
-            .bind(id)
-            .fetch_optional(&self.read)
-            .await
-            .map_err(map_err)?;
+        let r = sqlx::query(&format!(
+            "SELECT {CERT_COLUMNS} FROM certificates WHERE id = ?"
+        ))
+        .bind(id)
+        .fetch_optional(&self.read)
+        .await
+        .map_err(map_err)?;
         r.as_ref().map(cert_from_row).transpose().map_err(map_err)
     }
 
     async fn hostnames(&self) -> Result<Vec<HostnameRecord>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM hostnames ORDER BY hostname").fetch_all(&self.read).await.map_err(map_err)?;
-        rows.iter().map(hostname_from_row).collect::<Result<_, _>>().map_err(map_err)
+        let rows = sqlx::query("SELECT * FROM hostnames ORDER BY hostname")
+            .fetch_all(&self.read)
+            .await
+            .map_err(map_err)?;
+        rows.iter()
+            .map(hostname_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(map_err)
     }
 
     async fn hostname(&self, hostname: &str) -> Result<Option<HostnameRecord>, StoreError> {
@@ -303,22 +326,41 @@ impl CertStore for SqliteStore {
             .fetch_optional(&self.read)
             .await
             .map_err(map_err)?;
-        r.as_ref().map(hostname_from_row).transpose().map_err(map_err)
+        r.as_ref()
+            .map(hostname_from_row)
+            .transpose()
+            .map_err(map_err)
     }
 
     async fn csrs(&self) -> Result<Vec<CsrRecord>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM csrs ORDER BY created_at_ms DESC").fetch_all(&self.read).await.map_err(map_err)?;
-        rows.iter().map(csr_from_row).collect::<Result<_, _>>().map_err(map_err)
+        let rows = sqlx::query("SELECT * FROM csrs ORDER BY created_at_ms DESC")
+            .fetch_all(&self.read)
+            .await
+            .map_err(map_err)?;
+        rows.iter()
+            .map(csr_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(map_err)
     }
 
     async fn csr(&self, id: &str) -> Result<Option<CsrRecord>, StoreError> {
-        let r = sqlx::query("SELECT * FROM csrs WHERE id = ?").bind(id).fetch_optional(&self.read).await.map_err(map_err)?;
+        let r = sqlx::query("SELECT * FROM csrs WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(map_err)?;
         r.as_ref().map(csr_from_row).transpose().map_err(map_err)
     }
 
     async fn pinsets(&self) -> Result<Vec<PinsetRecord>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM pinsets ORDER BY hostname").fetch_all(&self.read).await.map_err(map_err)?;
-        rows.iter().map(pinset_from_row).collect::<Result<_, _>>().map_err(map_err)
+        let rows = sqlx::query("SELECT * FROM pinsets ORDER BY hostname")
+            .fetch_all(&self.read)
+            .await
+            .map_err(map_err)?;
+        rows.iter()
+            .map(pinset_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(map_err)
     }
 
     async fn pinset(&self, hostname: &str) -> Result<Option<PinsetRecord>, StoreError> {
@@ -331,13 +373,24 @@ impl CertStore for SqliteStore {
     }
 
     async fn apps(&self) -> Result<Vec<AppRecord>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM apps ORDER BY name, platform").fetch_all(&self.read).await.map_err(map_err)?;
-        rows.iter().map(app_from_row).collect::<Result<_, _>>().map_err(map_err)
+        let rows = sqlx::query("SELECT * FROM apps ORDER BY name, platform")
+            .fetch_all(&self.read)
+            .await
+            .map_err(map_err)?;
+        rows.iter()
+            .map(app_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(map_err)
     }
 
     async fn releases(&self) -> Result<Vec<ReleaseRecord>, StoreError> {
-        let rows =
-            sqlx::query("SELECT * FROM app_releases ORDER BY created_at_ms DESC").fetch_all(&self.read).await.map_err(map_err)?;
-        rows.iter().map(release_from_row).collect::<Result<_, _>>().map_err(map_err)
+        let rows = sqlx::query("SELECT * FROM app_releases ORDER BY created_at_ms DESC")
+            .fetch_all(&self.read)
+            .await
+            .map_err(map_err)?;
+        rows.iter()
+            .map(release_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(map_err)
     }
 }

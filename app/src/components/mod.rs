@@ -1,4 +1,5 @@
 //! Reusable widgets.
 
+pub mod forms;
 pub mod passkey;
 pub mod shell;

@@ -1,9 +1,11 @@
 //! One page per area; pages that are not built yet say so plainly.
 
 pub mod audit;
+pub mod certs;
 pub mod dashboard;
 pub mod login;
 pub mod not_built;
+pub mod pinsets;
 pub mod setup;
 
 use leptos::prelude::*;

@@ -21,12 +21,6 @@ pub fn clients() -> impl IntoView {
 pub fn keys() -> impl IntoView {
     view! { <NotBuilt title="Keys" what="JWT signing key sets: EdDSA, ES256 and RS256 keys published before they sign and retired after their tokens expire, with the JWKS and a timeline."/> }
 }
-pub fn certificates() -> impl IntoView {
-    view! { <NotBuilt title="Certificates" what="An internal CA, certificate issue, import and CSRs, and rotation to a pre-generated next key."/> }
-}
-pub fn pin_sets() -> impl IntoView {
-    view! { <NotBuilt title="Pin sets" what="SPKI pin sets per hostname with a real backup pin, exports for Android, iOS, TrustKit and OkHttp, app releases and a rotation planner."/> }
-}
 pub fn rate_limits() -> impl IntoView {
     view! { <NotBuilt title="Rate limits" what="GCRA rate-limit policies with a preview of what they admit, the effective limit across gate replicas, and shadow mode."/> }
 }

@@ -107,20 +107,35 @@ pub enum CertChange {
     InsertKey(TlsKeyRecord),
     InsertCert(CertRecord),
     /// Marks a certificate superseded (it stays listed).
-    SupersedeCert { id: String },
+    SupersedeCert {
+        id: String,
+    },
     UpsertHostname(HostnameRecord),
     InsertCsr(CsrRecord),
-    FulfilCsr { id: String, cert_id: String },
+    FulfilCsr {
+        id: String,
+        cert_id: String,
+    },
     /// Writes the pin set if its stored version is `replaces` (`None`: it must not exist yet).
-    PutPinset { record: PinsetRecord, replaces: Option<i64> },
+    PutPinset {
+        record: PinsetRecord,
+        replaces: Option<i64>,
+    },
     InsertApp(AppRecord),
     InsertRelease(ReleaseRecord),
-    SetReleaseSupported { id: String, supported: bool },
+    SetReleaseSupported {
+        id: String,
+        supported: bool,
+    },
 }
 
 #[async_trait]
 pub trait CertStore: Send + Sync + 'static {
-    async fn apply_cert_changes(&self, changes: &[CertChange], event: AuditDraft) -> Result<(), StoreError>;
+    async fn apply_cert_changes(
+        &self,
+        changes: &[CertChange],
+        event: AuditDraft,
+    ) -> Result<(), StoreError>;
 
     async fn tls_key(&self, id: &str) -> Result<Option<TlsKeyRecord>, StoreError>;
     async fn tls_key_by_pin(&self, pin: &str) -> Result<Option<TlsKeyRecord>, StoreError>;

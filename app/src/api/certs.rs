@@ -1,0 +1,325 @@
+//! Server fns for certificates: the internal CA, issue, rotation (with the planner), CSRs,
+//! import, and the pin tool (domain: `certs`).
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertView {
+    pub id: String,
+    pub kind: String,
+    pub hostname: Option<String>,
+    pub subject: String,
+    pub issuer: String,
+    pub sans: Vec<String>,
+    pub serial_hex: String,
+    pub key_type: String,
+    pub not_before: String,
+    pub not_after: String,
+    pub spki_pin: String,
+    pub status: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostnameView {
+    pub hostname: String,
+    pub current: Option<CertView>,
+    /// Pin of the pre-generated next key: ship it in apps as the backup pin.
+    pub next_pin: Option<String>,
+    pub ca_subject: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CsrView {
+    pub id: String,
+    pub hostname: String,
+    pub pin: String,
+    pub csr_pem: String,
+    pub fulfilled: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertsView {
+    pub cas: Vec<CertView>,
+    pub hostnames: Vec<HostnameView>,
+    pub certificates: Vec<CertView>,
+    pub csrs: Vec<CsrView>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerdictView {
+    pub app: String,
+    pub platform: String,
+    pub version: String,
+    pub supported: bool,
+    pub ok: bool,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RotationPlanView {
+    pub hostname: String,
+    pub target: String,
+    pub new_pin: String,
+    pub verdicts: Vec<VerdictView>,
+    pub blocked: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FoundPinView {
+    pub pin: String,
+    pub description: String,
+}
+
+#[cfg(feature = "ssr")]
+mod convert {
+    use super::*;
+    use domain::certs::service::{CertsOverview, RotationPlan};
+    use domain::ports::certs::{CertRecord, CsrRecord};
+
+    pub fn cert(c: &CertRecord) -> CertView {
+        CertView {
+            id: c.id.clone(),
+            kind: c.kind.clone(),
+            hostname: c.hostname.clone(),
+            subject: c.subject.clone(),
+            issuer: c.issuer.clone(),
+            sans: c.sans.clone(),
+            serial_hex: c.serial_hex.clone(),
+            key_type: c.key_type.clone(),
+            not_before: c.not_before.clone(),
+            not_after: c.not_after.clone(),
+            spki_pin: c.spki_pin.clone(),
+            status: c.status.clone(),
+        }
+    }
+
+    pub fn csr(c: &CsrRecord, pin: String) -> CsrView {
+        CsrView {
+            id: c.id.clone(),
+            hostname: c.hostname.clone(),
+            pin,
+            csr_pem: c.csr_pem.clone(),
+            fulfilled: c.fulfilled_by.is_some(),
+        }
+    }
+
+    pub fn overview(o: CertsOverview) -> CertsView {
+        CertsView {
+            cas: o.cas.iter().map(cert).collect(),
+            hostnames: o
+                .hostnames
+                .iter()
+                .map(|h| HostnameView {
+                    hostname: h.hostname.clone(),
+                    current: h.current.as_ref().map(cert),
+                    next_pin: h.next_pin.clone(),
+                    ca_subject: h.ca_subject.clone(),
+                })
+                .collect(),
+            certificates: o.certificates.iter().map(cert).collect(),
+            csrs: o.csrs.iter().map(|(c, pin)| csr(c, pin.clone())).collect(),
+        }
+    }
+
+    pub fn plan(p: RotationPlan) -> RotationPlanView {
+        RotationPlanView {
+            hostname: p.hostname,
+            target: p.target.as_str().to_owned(),
+            new_pin: p.new_pin,
+            blocked: p.blocked,
+            verdicts: p
+                .verdicts
+                .into_iter()
+                .map(|v| VerdictView {
+                    app: v.app,
+                    platform: v.platform,
+                    version: v.version,
+                    supported: v.supported,
+                    ok: v.ok,
+                    reason: v.reason,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Everything the Certificates page shows.
+///
+/// **Permissions:** any signed-in admin. **Audit:** none (read-only).
+#[server(endpoint = "list_certs")]
+pub async fn list_certs() -> Result<CertsView, AppError> {
+    let ctx = crate::ctx::RequestCtx::get()?;
+    ctx.require_admin()?;
+    Ok(convert::overview(ctx.console.certs.overview().await?))
+}
+
+/// Creates the internal root CA.
+///
+/// **Permissions:** owner or admin. **Audit:** `certs.create_ca`.
+#[server(endpoint = "create_ca")]
+pub async fn create_ca(
+    common_name: String,
+    key_type: String,
+    validity_days: String,
+) -> Result<CertView, AppError> {
+    let ctx = crate::ctx::RequestCtx::get()?;
+    ctx.require_manager("certs.create_ca").await?;
+    let c = ctx
+        .console
+        .certs
+        .create_root_ca(&ctx.actor, &common_name, &key_type, &validity_days)
+        .await?;
+    Ok(convert::cert(&c))
+}
+
+/// Issues a server certificate for a hostname from the internal CA, with a fresh current key
+/// and a pre-generated next key.
+///
+/// **Permissions:** owner or admin. **Audit:** `certs.issue`.
+#[server(endpoint = "issue_cert")]
+pub async fn issue_cert(
+    ca_id: String,
+    hostname: String,
+    extra_sans: String,
+    key_type: String,
+    validity_days: String,
+) -> Result<CertView, AppError> {
+    let ctx = crate::ctx::RequestCtx::get()?;
+    ctx.require_manager("certs.issue").await?;
+    let c = ctx
+        .console
+        .certs
+        .issue(
+            &ctx.actor,
+            &ca_id,
+            &hostname,
+            &extra_sans,
+            &key_type,
+            &validity_days,
+        )
+        .await?;
+    Ok(convert::cert(&c))
+}
+
+/// What a rotation of `hostname` to `target` (`next` or `fresh`) would do to shipped releases.
+///
+/// **Permissions:** any signed-in admin. **Audit:** none (read-only).
+#[server(endpoint = "plan_rotation")]
+pub async fn plan_rotation(hostname: String, target: String) -> Result<RotationPlanView, AppError> {
+    let ctx = crate::ctx::RequestCtx::get()?;
+    ctx.require_admin()?;
+    Ok(convert::plan(
+        ctx.console.certs.plan(&hostname, &target).await?,
+    ))
+}
+
+/// Rotates `hostname`'s certificate; refused while a supported release would break, unless an
+/// owner gives a written reason.
+///
+/// **Permissions:** owner or admin; the override: owner only. **Audit:** `certs.rotate`
+/// (with the override reason), or a denial.
+#[server(endpoint = "rotate_cert")]
+pub async fn rotate_cert(
+    hostname: String,
+    target: String,
+    override_reason: String,
+) -> Result<CertView, AppError> {
+    let ctx = crate::ctx::RequestCtx::get()?;
+    let admin = ctx.require_manager("certs.rotate").await?;
+    let c = ctx
+        .console
+        .certs
+        .rotate(
+            &ctx.actor,
+            admin.admin.role,
+            &hostname,
+            &target,
+            &override_reason,
+        )
+        .await?;
+    Ok(convert::cert(&c))
+}
+
+/// Creates a CSR for `hostname`'s next key, for an external CA.
+///
+/// **Permissions:** owner or admin. **Audit:** `certs.create_csr`.
+#[server(endpoint = "create_csr")]
+pub async fn create_csr(hostname: String) -> Result<CsrView, AppError> {
+    let ctx = crate::ctx::RequestCtx::get()?;
+    ctx.require_manager("certs.create_csr").await?;
+    let (c, pin) = ctx.console.certs.create_csr(&ctx.actor, &hostname).await?;
+    Ok(convert::csr(&c, pin))
+}
+
+/// Accepts the certificate an external CA signed for a CSR (only if it carries the CSR's key)
+/// and makes it current.
+///
+/// **Permissions:** owner or admin. **Audit:** `certs.accept_signed`.
+#[server(endpoint = "upload_signed_cert")]
+pub async fn upload_signed_cert(csr_id: String, chain_pem: String) -> Result<CertView, AppError> {
+    let ctx = crate::ctx::RequestCtx::get()?;
+    ctx.require_manager("certs.accept_signed").await?;
+    let c = ctx
+        .console
+        .certs
+        .accept_signed(&ctx.actor, &csr_id, &chain_pem)
+        .await?;
+    Ok(convert::cert(&c))
+}
+
+/// Imports a PEM chain (leaf first) with an optional private key.
+///
+/// **Permissions:** owner or admin. **Audit:** `certs.import`.
+#[server(endpoint = "import_cert")]
+pub async fn import_cert(
+    hostname: String,
+    chain_pem: String,
+    key_pem: String,
+) -> Result<CertView, AppError> {
+    let ctx = crate::ctx::RequestCtx::get()?;
+    ctx.require_manager("certs.import").await?;
+    let c = ctx
+        .console
+        .certs
+        .import(&ctx.actor, &hostname, &chain_pem, &key_pem)
+        .await?;
+    Ok(convert::cert(&c))
+}
+
+/// SPKI pins of every certificate, CSR, public or private key in `input` (PEM).
+///
+/// **Permissions:** any signed-in admin. **Audit:** none (nothing is stored).
+#[server(endpoint = "compute_pins")]
+pub async fn compute_pins(input: String) -> Result<Vec<FoundPinView>, AppError> {
+    let ctx = crate::ctx::RequestCtx::get()?;
+    ctx.require_admin()?;
+    let found = ctx.console.certs.pins_in(&input)?;
+    Ok(found
+        .into_iter()
+        .map(|f| FoundPinView {
+            pin: f.pin.to_base64(),
+            description: f.description,
+        })
+        .collect())
+}
+
+/// Connects to `host_port` and returns the pins of the chain it presents (link-local and
+/// metadata addresses refused unless the console allows them).
+///
+/// **Permissions:** any signed-in admin. **Audit:** `certs.probe` (an outbound connection).
+#[server(endpoint = "probe_pins")]
+pub async fn probe_pins(host_port: String) -> Result<Vec<FoundPinView>, AppError> {
+    let ctx = crate::ctx::RequestCtx::get()?;
+    ctx.require_admin()?;
+    let found = ctx.console.certs.probe(&ctx.actor, &host_port).await?;
+    Ok(found
+        .into_iter()
+        .map(|f| FoundPinView {
+            pin: f.pin.to_base64(),
+            description: f.description,
+        })
+        .collect())
+}

@@ -1,0 +1,54 @@
+//! Form pieces shared by the pages: a labelled field, and the outcome line of a server action
+//! (a status message on success, an alert with the server's message on failure).
+
+use leptos::prelude::*;
+use server_fn::ServerFn;
+
+use crate::error::AppError;
+
+/// A labelled input. The id is derived from the label so that several forms on one page can
+/// use the same field name.
+#[component]
+pub fn Field(
+    label: &'static str,
+    name: &'static str,
+    #[prop(optional)] value: &'static str,
+    #[prop(optional)] placeholder: &'static str,
+    #[prop(default = "text")] kind: &'static str,
+    #[prop(default = true)] required: bool,
+) -> impl IntoView {
+    let id: String = label
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    view! {
+        <div class="field">
+            <label for=id.clone()>{label}</label>
+            <input id=id name=name type=kind value=value placeholder=placeholder required=required/>
+        </div>
+    }
+}
+
+/// The outcome of the last dispatch of `action`: `ok(value)` as a status line, or the error.
+pub fn action_result<S, F>(action: ServerAction<S>, ok: F) -> impl IntoView
+where
+    S: ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
+    S::Output: Clone + Send + Sync + 'static,
+    F: Fn(S::Output) -> String + Send + Sync + 'static,
+{
+    move || {
+        if action.pending().get() {
+            return Some(view! { <p class="pending" role="status">"Working…"</p> }.into_any());
+        }
+        action.value().get().map(|r| match r {
+            Ok(v) => view! { <p class="ok" role="status">{ok(v)}</p> }.into_any(),
+            Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+        })
+    }
+}

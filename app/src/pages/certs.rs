@@ -1,0 +1,320 @@
+//! `/certificates`: the internal CA, issuing and rotating server certificates (with the
+//! rotation planner), CSRs for an external CA, and importing a chain.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::api::certs::{
+    create_csr, list_certs, plan_rotation, CertView, CreateCa, ImportCert, IssueCert, RotateCert,
+    UploadSignedCert,
+};
+use crate::components::forms::{action_result, Field};
+
+/// The public-CA schedule (CA/Browser Forum ballot SC-081), shown beside the validity field.
+const SCHEDULE: &str = "Public CAs issue at most 200 days from 15 March 2026, 100 days from 15 March 2027 and 47 days from 15 March 2029.";
+
+#[component]
+pub fn CertificatesPage() -> impl IntoView {
+    let create_ca = ServerAction::<CreateCa>::new();
+    let issue = ServerAction::<IssueCert>::new();
+    let rotate = ServerAction::<RotateCert>::new();
+    let import = ServerAction::<ImportCert>::new();
+    let upload = ServerAction::<UploadSignedCert>::new();
+    let csr = Action::new(|host: &String| create_csr(host.clone()));
+    let data = Resource::new(
+        move || {
+            (
+                create_ca.version().get(),
+                issue.version().get(),
+                rotate.version().get(),
+                import.version().get(),
+                upload.version().get(),
+                csr.version().get(),
+            )
+        },
+        |_| list_certs(),
+    );
+    let validity = RwSignal::new("90".to_string());
+
+    view! {
+        <Title text="Certificates · Palisade"/>
+        <h1>"Certificates"</h1>
+        <p class="lead">
+            "Issue server certificates from the internal CA. Every hostname keeps a next key, generated before it "
+            "is needed, so its pin can ship in apps as the backup pin before the certificate changes."
+        </p>
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                    Ok(v) => {
+                        let has_ca = !v.cas.is_empty();
+                        let cas = v.cas.clone();
+                        view! {
+                            <section class="card" aria-labelledby="ca-h">
+                                <h2 id="ca-h">"Certificate authorities"</h2>
+                                {if has_ca {
+                                    view! { <CertTable certs=v.cas.clone() caption="Internal CAs"/> }.into_any()
+                                } else {
+                                    view! { <p>"No CA yet. Create the internal root CA that will issue your server certificates."</p> }.into_any()
+                                }}
+                                <ActionForm action=create_ca attr:class="inline-form">
+                                    <Field label="CA common name" name="common_name" value="Palisade Internal Root CA"/>
+                                    <KeyTypeSelect id="ca-key-type"/>
+                                    <Field label="CA validity (days)" name="validity_days" value="3650" kind="number"/>
+                                    <button type="submit">"Create root CA"</button>
+                                </ActionForm>
+                                {action_result(create_ca, |c: CertView| format!("Created {} (pin {}).", c.subject, c.spki_pin))}
+                            </section>
+                            <section class="card" aria-labelledby="issue-h">
+                                <h2 id="issue-h">"Issue a server certificate"</h2>
+                                {if has_ca {
+                                    view! {
+                                        <ActionForm action=issue attr:class="inline-form">
+                                            <Field label="Hostname" name="hostname" placeholder="api.example.com"/>
+                                            <Field label="Additional names (optional)" name="extra_sans" placeholder="api2.example.com, 192.0.2.10"/>
+                                            <div class="field">
+                                                <label for="issue-ca">"Issuing CA"</label>
+                                                <select id="issue-ca" name="ca_id">
+                                                    {cas.iter().map(|c| view! { <option value=c.id.clone()>{c.subject.clone()}</option> }).collect_view()}
+                                                </select>
+                                            </div>
+                                            <KeyTypeSelect id="issue-key-type"/>
+                                            <div class="field">
+                                                <label for="issue-validity">"Validity (days)"</label>
+                                                <input id="issue-validity" name="validity_days" type="number" min="1" max="825"
+                                                    aria-describedby="validity-note" bind:value=validity/>
+                                            </div>
+                                            <button type="submit">"Issue certificate"</button>
+                                        </ActionForm>
+                                        <p id="validity-note" class="help">
+                                            {move || validity.get().trim().parse::<u32>().ok().filter(|d| *d > 200).map(|d| view! {
+                                                <strong class="warn">{format!("{d} days is above 200: public CAs will not issue this. ")}</strong>
+                                            })}
+                                            {SCHEDULE}
+                                        </p>
+                                        {action_result(issue, |c: CertView| format!("Issued {} for {} (pin {}).", c.serial_hex, c.sans.join(", "), c.spki_pin))}
+                                    }.into_any()
+                                } else {
+                                    view! { <p>"Create a CA first."</p> }.into_any()
+                                }}
+                            </section>
+                            <section class="card" aria-labelledby="hosts-h">
+                                <h2 id="hosts-h">"Hostnames"</h2>
+                                {if v.hostnames.is_empty() {
+                                    view! { <p>"No hostname yet: issue or import a certificate."</p> }.into_any()
+                                } else {
+                                    view! {
+                                        <ul class="hostnames">
+                                            {v.hostnames.into_iter().map(|h| view! { <HostnameCard host=h rotate=rotate csr=csr/> }).collect_view()}
+                                        </ul>
+                                    }.into_any()
+                                }}
+                            </section>
+                            <section class="card" aria-labelledby="csr-h">
+                                <h2 id="csr-h">"Certificate signing requests"</h2>
+                                <p class="help">"A CSR carries a hostname's next key to an external CA. The signed certificate is accepted only if it carries that key."</p>
+                                {if v.csrs.is_empty() {
+                                    view! { <p>"No CSR yet. Create one from a hostname above."</p> }.into_any()
+                                } else {
+                                    view! {
+                                        <ul class="csrs">
+                                            {v.csrs.into_iter().map(|c| {
+                                                let label = format!("Signed certificate for {} (PEM)", c.hostname);
+                                                let field_id = format!("signed-{}", c.id);
+                                                view! {
+                                                    <li>
+                                                        <h3>{format!("CSR for {}", c.hostname)}</h3>
+                                                        <p>"Key pin " <code>{c.pin.clone()}</code></p>
+                                                        <pre class="pem" aria-label=format!("CSR for {}", c.hostname)>{c.csr_pem.clone()}</pre>
+                                                        <a href=format!("/download/csr/{}", c.id) download=format!("{}.csr.pem", c.hostname)>"Download CSR"</a>
+                                                        {(!c.fulfilled).then(|| view! {
+                                                            <ActionForm action=upload>
+                                                                <input type="hidden" name="csr_id" value=c.id.clone()/>
+                                                                <label for=field_id.clone()>{label}</label>
+                                                                <textarea id=field_id name="chain_pem" rows="6" required></textarea>
+                                                                <button type="submit">"Upload signed certificate"</button>
+                                                            </ActionForm>
+                                                        })}
+                                                    </li>
+                                                }
+                                            }).collect_view()}
+                                        </ul>
+                                        {action_result(upload, |c: CertView| format!("Accepted {} (pin {}); it is now current.", c.subject, c.spki_pin))}
+                                    }.into_any()
+                                }}
+                            </section>
+                            <section class="card" aria-labelledby="import-h">
+                                <h2 id="import-h">"Import a certificate chain"</h2>
+                                <ActionForm action=import attr:class="stack-form">
+                                    <Field label="Hostname for the imported chain" name="hostname" placeholder="api.example.com"/>
+                                    <label for="import-chain">"Certificate chain (PEM, leaf first)"</label>
+                                    <textarea id="import-chain" name="chain_pem" rows="6" required></textarea>
+                                    <label for="import-key">"Private key (PEM, optional)"</label>
+                                    <textarea id="import-key" name="key_pem" rows="4"></textarea>
+                                    <button type="submit">"Import"</button>
+                                </ActionForm>
+                                {action_result(import, |c: CertView| format!("Imported {} (pin {}).", c.subject, c.spki_pin))}
+                            </section>
+                            <section class="card" aria-labelledby="all-h">
+                                <h2 id="all-h">"All certificates"</h2>
+                                <CertTable certs=v.certificates caption="Every certificate, newest first"/>
+                            </section>
+                        }.into_any()
+                    }
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn KeyTypeSelect(id: &'static str) -> impl IntoView {
+    view! {
+        <div class="field">
+            <label for=id>"Key type"</label>
+            <select id=id name="key_type">
+                <option value="ecdsa-p256" selected>"ECDSA P-256 (recommended)"</option>
+                <option value="rsa-2048">"RSA 2048"</option>
+                <option value="ed25519">"Ed25519"</option>
+            </select>
+        </div>
+    }
+}
+
+#[component]
+fn CertTable(certs: Vec<CertView>, caption: &'static str) -> impl IntoView {
+    view! {
+        <div class="table-wrap">
+            <table>
+                <caption>{caption}</caption>
+                <thead><tr>
+                    <th scope="col">"Subject"</th>
+                    <th scope="col">"Names (SANs)"</th>
+                    <th scope="col">"Issuer"</th>
+                    <th scope="col">"Serial"</th>
+                    <th scope="col">"Key"</th>
+                    <th scope="col">"Valid"</th>
+                    <th scope="col">"SPKI pin (SHA-256)"</th>
+                    <th scope="col">"Status"</th>
+                </tr></thead>
+                <tbody>
+                    {certs.into_iter().map(|c| view! {
+                        <tr>
+                            <td>{c.subject}</td>
+                            <td>{c.sans.join(", ")}</td>
+                            <td>{c.issuer}</td>
+                            <td><code class="details">{c.serial_hex}</code></td>
+                            <td>{c.key_type}</td>
+                            <td><time>{c.not_before.chars().take(10).collect::<String>()}</time>" → "<time>{c.not_after.chars().take(10).collect::<String>()}</time></td>
+                            <td><code>{c.spki_pin}</code></td>
+                            <td><span class=format!("badge status-{}", c.status)>{c.status.clone()}</span></td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
+#[component]
+fn HostnameCard(
+    host: crate::api::certs::HostnameView,
+    rotate: ServerAction<RotateCert>,
+    csr: Action<String, Result<crate::api::certs::CsrView, crate::error::AppError>>,
+) -> impl IntoView {
+    let hostname = host.hostname.clone();
+    let plan_target = RwSignal::new(None::<String>);
+    let h2 = hostname.clone();
+    let plan = Resource::new(
+        move || (plan_target.get(), rotate.version().get()),
+        move |(target, _)| {
+            let h = h2.clone();
+            async move {
+                match target {
+                    Some(t) => plan_rotation(h, t).await.map(Some),
+                    None => Ok(None),
+                }
+            }
+        },
+    );
+    let reason_id = format!("override-{}", hostname.replace('.', "-"));
+    let h3 = hostname.clone();
+    view! {
+        <li class="hostname">
+            <h3>{hostname.clone()}</h3>
+            <dl class="facts">
+                <dt>"Current certificate"</dt>
+                <dd>{host.current.as_ref().map(|c| format!("serial {} · valid until {} · {}", c.serial_hex, c.not_after.chars().take(10).collect::<String>(), c.key_type)).unwrap_or_else(|| "none".into())}</dd>
+                <dt>"Current key pin"</dt>
+                <dd><code>{host.current.as_ref().map(|c| c.spki_pin.clone()).unwrap_or_default()}</code></dd>
+                <dt>"Next key pin (backup)"</dt>
+                <dd><code>{host.next_pin.clone().unwrap_or_else(|| "none".into())}</code></dd>
+                <dt>"Issuer"</dt>
+                <dd>{host.ca_subject.clone().unwrap_or_else(|| "external CA".into())}</dd>
+            </dl>
+            <div class="buttons">
+                <button type="button" on:click=move |_| plan_target.set(Some("next".into()))>{format!("Plan rotation of {} to the next key", hostname)}</button>
+                <button type="button" class="secondary" on:click=move |_| plan_target.set(Some("fresh".into()))>"Plan rotation to a fresh key"</button>
+                <button type="button" class="secondary" on:click=move |_| { csr.dispatch(h3.clone()); }>"Create CSR for the next key"</button>
+            </div>
+            <Transition fallback=|| ()>
+                {move || {
+                let reason_id = reason_id.clone();
+                Suspend::new(async move {
+                    match plan.await {
+                        Ok(None) => ().into_any(),
+                        Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                        Ok(Some(p)) => {
+                            let target_label = if p.target == "next" { "the next key" } else { "a fresh key" };
+                            let blocked = p.blocked;
+                            let form_host = p.hostname.clone();
+                            let form_target = p.target.clone();
+                            view! {
+                                <section class="planner" aria-label=format!("Rotation plan for {}", p.hostname)>
+                                    <h4>{format!("Rotation of {} to {}", p.hostname, target_label)}</h4>
+                                    <p>"New key pin " <code>{p.new_pin.clone()}</code></p>
+                                    {if p.verdicts.is_empty() {
+                                        view! { <p>"No app release records pins for this hostname yet."</p> }.into_any()
+                                    } else {
+                                        view! {
+                                            <ul class="verdicts">
+                                                {p.verdicts.into_iter().map(|v| view! {
+                                                    <li class=if v.ok { "verdict ok" } else { "verdict bad" }>
+                                                        <strong>{if v.ok { "✓ stays working" } else { "✗ would break" }}</strong>
+                                                        " " {format!("{} {} ({})", v.app, v.version, v.platform)}
+                                                        {(!v.supported).then_some(" · no longer supported")}
+                                                        " — " {v.reason}
+                                                    </li>
+                                                }).collect_view()}
+                                            </ul>
+                                        }.into_any()
+                                    }}
+                                    <ActionForm action=rotate>
+                                        <input type="hidden" name="hostname" value=form_host/>
+                                        <input type="hidden" name="target" value=form_target/>
+                                        {if blocked {
+                                            view! {
+                                                <p class="error">"Blocked: a supported release would stop connecting. Ship the new pin first, or, as an owner, override with a written reason (audited)."</p>
+                                                <label for=reason_id.clone()>"Reason for overriding"</label>
+                                                <textarea id=reason_id.clone() name="override_reason" rows="2"></textarea>
+                                                <button type="submit" class="danger">"Rotate anyway"</button>
+                                            }.into_any()
+                                        } else {
+                                            view! {
+                                                <input type="hidden" name="override_reason" value=""/>
+                                                <button type="submit">"Rotate now"</button>
+                                            }.into_any()
+                                        }}
+                                    </ActionForm>
+                                    {action_result(rotate, |c: CertView| format!("Rotated: {} is now current (pin {}).", c.serial_hex, c.spki_pin))}
+                                </section>
+                            }.into_any()
+                        }
+                    }
+                })
+                }}
+            </Transition>
+        </li>
+    }
+}

@@ -1,0 +1,667 @@
+//! The pin-sets service: reads and changes pin sets, lints them against the live chain, exports
+//! them, and records app releases. Every change writes its audit event in the same transaction
+//! (through [`CertStore::apply_cert_changes`]) and bumps the set's version with an optimistic
+//! check, so two admins cannot silently overwrite each other.
+
+use std::sync::Arc;
+
+use chrono::{Months, NaiveDate, Utc};
+use serde_json::json;
+
+use crate::audit::{Actor, AuditDraft, Outcome};
+use crate::pins::Pin;
+use crate::pinsets::{
+    blocks_export, expiry_note, lint, parse_hostname, parse_pin_input, render, ExportFormat,
+    Finding, KeyCustody, LintContext, PinEntry, PinRole, PinSet, ShippedRelease,
+};
+use crate::ports::certs::{AppRecord, CertChange, CertStore, PinsetRecord, ReleaseRecord};
+use crate::ports::StoreError;
+use crate::{now_ms, Error};
+
+/// A pin set as the page shows it.
+#[derive(Clone, Debug)]
+pub struct PinsetState {
+    pub set: PinSet,
+    pub findings: Vec<Finding>,
+    pub live_pins: Vec<Pin>,
+    pub export_blocked: bool,
+}
+
+/// A recorded release with its app and the pins it shipped.
+#[derive(Clone, Debug)]
+pub struct ReleaseState {
+    pub release: ReleaseRecord,
+    pub app: AppRecord,
+    pub pins: Vec<Pin>,
+}
+
+/// One rendered export.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Export {
+    pub format: String,
+    pub filename: String,
+    pub text: String,
+    pub expiry_note: String,
+    pub pinset_version: i64,
+}
+
+/// The export formats by the names the UI and URLs use.
+pub fn parse_format(s: &str) -> Result<ExportFormat, Error> {
+    Ok(match s {
+        "android" => ExportFormat::Android,
+        "ios" => ExportFormat::Ios,
+        "trustkit" => ExportFormat::TrustKit,
+        "trustkit_swift" => ExportFormat::TrustKitSwift,
+        "okhttp" => ExportFormat::OkHttp,
+        "json" => ExportFormat::Json,
+        other => {
+            return Err(Error::invalid(format!(
+                "unknown export format {other:?}; use android, ios, trustkit, trustkit_swift, okhttp or json"
+            )))
+        }
+    })
+}
+
+pub fn format_name(f: ExportFormat) -> &'static str {
+    match f {
+        ExportFormat::Android => "android",
+        ExportFormat::Ios => "ios",
+        ExportFormat::TrustKit => "trustkit",
+        ExportFormat::TrustKitSwift => "trustkit_swift",
+        ExportFormat::OkHttp => "okhttp",
+        ExportFormat::Json => "json",
+    }
+}
+
+/// How a release built from `format` enforces pins, in the planner's vocabulary.
+fn pinning_platform(format: &str) -> &str {
+    match format {
+        "trustkit" | "trustkit_swift" => "trustkit",
+        other => other,
+    }
+}
+
+impl PinRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PinRole::CurrentLeaf => "current_leaf",
+            PinRole::NextKey => "next_key",
+            PinRole::Intermediate => "intermediate",
+            PinRole::Root => "root",
+            PinRole::Backup => "backup",
+        }
+    }
+}
+
+impl KeyCustody {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyCustody::HeldHere => "held_here",
+            KeyCustody::HeldOffline => "held_offline",
+            KeyCustody::CaManaged => "ca_managed",
+            KeyCustody::Unknown => "unknown",
+        }
+    }
+}
+
+impl crate::pinsets::Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            crate::pinsets::Level::Error => "error",
+            crate::pinsets::Level::Warning => "warning",
+        }
+    }
+}
+
+/// The first pin set of a hostname: its current key and its next key, expiring in 12 months.
+pub fn initial_set(hostname: &str, current: Pin, next: Pin, today: NaiveDate) -> PinSet {
+    PinSet {
+        hostname: hostname.to_owned(),
+        include_subdomains: false,
+        expires_on: today.checked_add_months(Months::new(12)).unwrap_or(today),
+        version: 1,
+        pins: vec![
+            PinEntry {
+                pin: current,
+                label: format!("{hostname} current key"),
+                role: PinRole::CurrentLeaf,
+                custody: KeyCustody::HeldHere,
+            },
+            PinEntry {
+                pin: next,
+                label: format!("{hostname} next key"),
+                role: PinRole::NextKey,
+                custody: KeyCustody::HeldHere,
+            },
+        ],
+    }
+}
+
+/// The set after a rotation: the new current key and the new next key replace the leaf pins;
+/// CA and offline pins stay. The version increases.
+pub fn rotated_set(old: &PinSet, current: Pin, next: Pin) -> PinSet {
+    let hostname = &old.hostname;
+    let mut pins = vec![
+        PinEntry {
+            pin: current,
+            label: format!("{hostname} current key"),
+            role: PinRole::CurrentLeaf,
+            custody: KeyCustody::HeldHere,
+        },
+        PinEntry {
+            pin: next,
+            label: format!("{hostname} next key"),
+            role: PinRole::NextKey,
+            custody: KeyCustody::HeldHere,
+        },
+    ];
+    pins.extend(
+        old.pins
+            .iter()
+            .filter(|p| {
+                !matches!(p.role, PinRole::CurrentLeaf | PinRole::NextKey)
+                    && p.pin != current
+                    && p.pin != next
+            })
+            .cloned(),
+    );
+    PinSet {
+        pins,
+        version: old.version + 1,
+        ..old.clone()
+    }
+}
+
+pub fn to_record(set: &PinSet) -> Result<PinsetRecord, Error> {
+    Ok(PinsetRecord {
+        hostname: set.hostname.clone(),
+        include_subdomains: set.include_subdomains,
+        expires_on: set.expires_on.to_string(),
+        version: i64::from(set.version),
+        pins_json: serde_json::to_string(&set.pins).map_err(|e| Error::Internal(e.to_string()))?,
+        updated_at_ms: now_ms(),
+    })
+}
+
+pub fn from_record(r: &PinsetRecord) -> Result<PinSet, Error> {
+    Ok(PinSet {
+        hostname: r.hostname.clone(),
+        include_subdomains: r.include_subdomains,
+        expires_on: NaiveDate::parse_from_str(&r.expires_on, "%Y-%m-%d")
+            .map_err(|e| Error::Internal(e.to_string()))?,
+        version: u32::try_from(r.version).map_err(|e| Error::Internal(e.to_string()))?,
+        pins: serde_json::from_str(&r.pins_json).map_err(|e| Error::Internal(e.to_string()))?,
+    })
+}
+
+fn today() -> NaiveDate {
+    Utc::now().date_naive()
+}
+
+fn parse_version(v: &str) -> Result<u32, Error> {
+    v.trim()
+        .parse()
+        .map_err(|_| Error::invalid("the pin-set version is missing; reload the page"))
+}
+
+fn conflict(e: StoreError) -> Error {
+    match e {
+        StoreError::Conflict(m) => Error::Conflict(m),
+        other => Error::Store(other),
+    }
+}
+
+pub struct PinsetsService {
+    store: Arc<dyn CertStore>,
+}
+
+impl PinsetsService {
+    pub fn new(store: Arc<dyn CertStore>) -> Self {
+        PinsetsService { store }
+    }
+
+    async fn load(&self, hostname: &str) -> Result<PinSet, Error> {
+        let host = parse_hostname(hostname).map_err(|e| Error::invalid(e.to_string()))?;
+        let rec = self.store.pinset(&host).await?.ok_or_else(|| {
+            Error::invalid(format!(
+                "no pin set for {host}: issue a certificate for it first"
+            ))
+        })?;
+        from_record(&rec)
+    }
+
+    /// The SPKI pins the host serves now (leaf, then issuers) and whether a CA outside the
+    /// console manages the leaf.
+    pub async fn live_chain(&self, hostname: &str) -> Result<(Vec<Pin>, bool), Error> {
+        let Some(h) = self.store.hostname(hostname).await? else {
+            return Ok((vec![], false));
+        };
+        let Some(cert_id) = h.current_cert_id else {
+            return Ok((vec![], false));
+        };
+        let Some(cert) = self.store.certificate(&cert_id).await? else {
+            return Ok((vec![], false));
+        };
+        let pins = crate::certs::pins_in_pem(cert.chain_pem.as_bytes())
+            .map(|found| found.into_iter().map(|f| f.pin).collect())
+            .unwrap_or_else(|_| Pin::parse(&cert.spki_pin).into_iter().collect());
+        Ok((pins, h.ca_id.is_none()))
+    }
+
+    async fn state(&self, set: PinSet) -> Result<PinsetState, Error> {
+        let (live_pins, ca_managed_leaf) = self.live_chain(&set.hostname).await?;
+        let whole_cert_hashes = self
+            .store
+            .certificates()
+            .await?
+            .iter()
+            .filter_map(|c| Pin::parse(&c.cert_sha256).ok())
+            .collect();
+        let ctx = LintContext {
+            live_chain_spki_pins: live_pins.clone(),
+            whole_cert_hashes,
+            ca_managed_leaf,
+            today: today(),
+        };
+        let findings = lint(&set, &ctx);
+        let export_blocked = blocks_export(&findings);
+        Ok(PinsetState {
+            set,
+            findings,
+            live_pins,
+            export_blocked,
+        })
+    }
+
+    pub async fn list(&self) -> Result<Vec<PinsetState>, Error> {
+        let mut out = Vec::new();
+        for rec in self.store.pinsets().await? {
+            out.push(self.state(from_record(&rec)?).await?);
+        }
+        Ok(out)
+    }
+
+    async fn save(
+        &self,
+        actor: &Actor,
+        action: &str,
+        before: &PinSet,
+        after: PinSet,
+    ) -> Result<PinsetState, Error> {
+        let event = AuditDraft::new(actor, action, format!("pinset:{}", after.hostname), Outcome::Success).with_details(json!({
+            "before": { "version": before.version, "include_subdomains": before.include_subdomains,
+                        "expires_on": before.expires_on.to_string(), "pins": before.pins.iter().map(|p| p.pin.to_base64()).collect::<Vec<_>>() },
+            "after": { "version": after.version, "include_subdomains": after.include_subdomains,
+                       "expires_on": after.expires_on.to_string(), "pins": after.pins.iter().map(|p| p.pin.to_base64()).collect::<Vec<_>>() },
+        }));
+        let change = CertChange::PutPinset {
+            record: to_record(&after)?,
+            replaces: Some(i64::from(before.version)),
+        };
+        self.store
+            .apply_cert_changes(&[change], event)
+            .await
+            .map_err(conflict)?;
+        self.state(after).await
+    }
+
+    async fn refuse(&self, actor: &Actor, action: &str, hostname: &str, err: Error) -> Error {
+        let draft = AuditDraft::new(
+            actor,
+            action,
+            format!("pinset:{}", hostname.trim()),
+            Outcome::Failure,
+        )
+        .with_details(json!({ "reason": err.to_string() }));
+        match self.store_record(draft).await {
+            Ok(()) => err,
+            Err(e) => e,
+        }
+    }
+
+    async fn store_record(&self, draft: AuditDraft) -> Result<(), Error> {
+        self.store
+            .apply_cert_changes(&[], draft)
+            .await
+            .map_err(Error::Store)
+    }
+
+    async fn checked(&self, hostname: &str, version: &str) -> Result<PinSet, Error> {
+        let set = self.load(hostname).await?;
+        let expected = parse_version(version)?;
+        if set.version != expected {
+            return Err(Error::Conflict(format!(
+                "the pin set of {} changed meanwhile (now version {}, you edited version {expected}); reload and retry",
+                set.hostname, set.version
+            )));
+        }
+        Ok(set)
+    }
+
+    /// Changes the include-subdomains flag and the expiration date.
+    pub async fn update(
+        &self,
+        actor: &Actor,
+        hostname: &str,
+        include_subdomains: bool,
+        expires_on: &str,
+        version: &str,
+    ) -> Result<PinsetState, Error> {
+        let action = "pinsets.update";
+        let result = async {
+            let set = self.checked(hostname, version).await?;
+            let expires_on = NaiveDate::parse_from_str(expires_on.trim(), "%Y-%m-%d")
+                .map_err(|_| Error::invalid("the expiration date must be a date (YYYY-MM-DD)"))?;
+            let after = PinSet {
+                include_subdomains,
+                expires_on,
+                version: set.version + 1,
+                ..set.clone()
+            };
+            Ok((set, after))
+        }
+        .await;
+        match result {
+            Ok((before, after)) => self.save(actor, action, &before, after).await,
+            Err(e) => Err(self.refuse(actor, action, hostname, e).await),
+        }
+    }
+
+    /// Adds the issuing CA's key (`source = "ca"`) or an offline backup pin (`"offline"`).
+    pub async fn add_pin(
+        &self,
+        actor: &Actor,
+        hostname: &str,
+        source: &str,
+        pin: &str,
+        label: &str,
+        version: &str,
+    ) -> Result<PinsetState, Error> {
+        let action = "pinsets.add_pin";
+        let result = async {
+            let set = self.checked(hostname, version).await?;
+            let entry = match source {
+                "ca" => {
+                    let h = self
+                        .store
+                        .hostname(&set.hostname)
+                        .await?
+                        .ok_or_else(|| Error::invalid("unknown hostname"))?;
+                    let ca_id = h.ca_id.ok_or_else(|| {
+                        Error::invalid(format!("{} is not issued by the internal CA", set.hostname))
+                    })?;
+                    let ca = self
+                        .store
+                        .certificate(&ca_id)
+                        .await?
+                        .ok_or_else(|| Error::Internal("CA record missing".into()))?;
+                    let role = if ca.kind == "root_ca" {
+                        PinRole::Root
+                    } else {
+                        PinRole::Intermediate
+                    };
+                    PinEntry {
+                        pin: Pin::parse(&ca.spki_pin)
+                            .map_err(|e| Error::Internal(e.to_string()))?,
+                        label: format!("CA {}", ca.subject),
+                        role,
+                        custody: KeyCustody::HeldHere,
+                    }
+                }
+                "offline" => {
+                    let pin = parse_pin_input(pin).map_err(|f| Error::invalid(f.message))?;
+                    let label = label.trim();
+                    PinEntry {
+                        pin,
+                        label: if label.is_empty() {
+                            "offline backup key".into()
+                        } else {
+                            label.chars().take(100).collect()
+                        },
+                        role: PinRole::Backup,
+                        custody: KeyCustody::HeldOffline,
+                    }
+                }
+                _ => return Err(Error::invalid("unknown pin source")),
+            };
+            if set.pins.iter().any(|p| p.pin == entry.pin) {
+                return Err(Error::Conflict(format!(
+                    "{} is already in the set",
+                    entry.pin
+                )));
+            }
+            let mut after = set.clone();
+            after.pins.push(entry);
+            after.version += 1;
+            Ok((set, after))
+        }
+        .await;
+        match result {
+            Ok((before, after)) => self.save(actor, action, &before, after).await,
+            Err(e) => Err(self.refuse(actor, action, hostname, e).await),
+        }
+    }
+
+    pub async fn remove_pin(
+        &self,
+        actor: &Actor,
+        hostname: &str,
+        pin: &str,
+        version: &str,
+    ) -> Result<PinsetState, Error> {
+        let action = "pinsets.remove_pin";
+        let result = async {
+            let set = self.checked(hostname, version).await?;
+            let pin = Pin::parse(pin).map_err(|e| Error::invalid(e.to_string()))?;
+            if !set.pins.iter().any(|p| p.pin == pin) {
+                return Err(Error::invalid(format!("{pin} is not in the set")));
+            }
+            let mut after = set.clone();
+            after.pins.retain(|p| p.pin != pin);
+            after.version += 1;
+            Ok((set, after))
+        }
+        .await;
+        match result {
+            Ok((before, after)) => self.save(actor, action, &before, after).await,
+            Err(e) => Err(self.refuse(actor, action, hostname, e).await),
+        }
+    }
+
+    async fn render_checked(
+        &self,
+        hostname: &str,
+        format: &str,
+    ) -> Result<(PinSet, Export), Error> {
+        let f = parse_format(format)?;
+        let state = self.state(self.load(hostname).await?).await?;
+        if state.export_blocked {
+            let errors: Vec<String> = state
+                .findings
+                .iter()
+                .filter(|f| f.level == crate::pinsets::Level::Error)
+                .map(|f| f.message.clone())
+                .collect();
+            return Err(Error::invalid(format!(
+                "Export refused until the linter passes: {}",
+                errors.join("; ")
+            )));
+        }
+        let export = Export {
+            format: format_name(f).to_owned(),
+            filename: f.file_name().to_owned(),
+            text: render(f, &state.set),
+            expiry_note: expiry_note(f).to_owned(),
+            pinset_version: i64::from(state.set.version),
+        };
+        Ok((state.set, export))
+    }
+
+    /// The set in `format`; refused while the linter reports an error.
+    pub async fn export(&self, hostname: &str, format: &str) -> Result<Export, Error> {
+        self.render_checked(hostname, format).await.map(|(_, e)| e)
+    }
+
+    /// Exports for an app release and records the release (and the app, if new) with the exact
+    /// set shipped.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn export_for_release(
+        &self,
+        actor: &Actor,
+        hostname: &str,
+        format: &str,
+        app_name: &str,
+        platform: &str,
+        bundle_id: &str,
+        version: &str,
+        released_on: &str,
+    ) -> Result<Export, Error> {
+        let action = "pinsets.export_for_release";
+        let result = async {
+            let (set, export) = self.render_checked(hostname, format).await?;
+            let app_name = app_name.trim();
+            let bundle_id = bundle_id.trim();
+            let version = version.trim();
+            if app_name.is_empty() || app_name.chars().count() > 100 {
+                return Err(Error::invalid("App name must be 1 to 100 characters."));
+            }
+            if !matches!(platform, "android" | "ios") {
+                return Err(Error::invalid("Platform must be Android or iOS."));
+            }
+            let id_ok = bundle_id.len() >= 3
+                && bundle_id.len() <= 155
+                && bundle_id.contains('.')
+                && bundle_id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+            if !id_ok {
+                return Err(Error::invalid("Bundle id / package name must look like com.example.app (letters, digits, '.', '_', '-')."));
+            }
+            if version.is_empty() || version.len() > 50 || version.chars().any(char::is_control) {
+                return Err(Error::invalid("App version must be 1 to 50 characters."));
+            }
+            let released_on = NaiveDate::parse_from_str(released_on.trim(), "%Y-%m-%d")
+                .map_err(|_| Error::invalid("Release date must be a date (YYYY-MM-DD)."))?;
+            let now = now_ms();
+            let existing = self.store.apps().await?.into_iter().find(|a| a.platform == platform && a.bundle_id == bundle_id);
+            let mut changes = Vec::new();
+            let app = match existing {
+                Some(a) => a,
+                None => {
+                    let a = AppRecord {
+                        id: uuid::Uuid::new_v4().to_string(),
+                        name: app_name.to_owned(),
+                        platform: platform.to_owned(),
+                        bundle_id: bundle_id.to_owned(),
+                        created_at_ms: now,
+                    };
+                    changes.push(CertChange::InsertApp(a.clone()));
+                    a
+                }
+            };
+            let release = ReleaseRecord {
+                id: uuid::Uuid::new_v4().to_string(),
+                app_id: app.id.clone(),
+                version: version.to_owned(),
+                released_on: released_on.to_string(),
+                hostname: set.hostname.clone(),
+                pinset_version: i64::from(set.version),
+                pinset_json: serde_json::to_string(&set).map_err(|e| Error::Internal(e.to_string()))?,
+                export_format: export.format.clone(),
+                supported: true,
+                created_at_ms: now,
+            };
+            changes.push(CertChange::InsertRelease(release.clone()));
+            let event = AuditDraft::new(actor, action, format!("pinset:{}", set.hostname), Outcome::Success).with_details(json!({
+                "app": app.name, "platform": app.platform, "bundle_id": app.bundle_id, "version": release.version,
+                "format": export.format, "pinset_version": set.version,
+                "pins": set.pins.iter().map(|p| p.pin.to_base64()).collect::<Vec<_>>(),
+            }));
+            self.store.apply_cert_changes(&changes, event).await.map_err(|e| match e {
+                StoreError::Conflict(_) => Error::Conflict(format!(
+                    "{} {} already has a recorded release for {}",
+                    app.name, release.version, set.hostname
+                )),
+                other => Error::Store(other),
+            })?;
+            Ok(export)
+        }
+        .await;
+        match result {
+            Ok(e) => Ok(e),
+            Err(e) => Err(self.refuse(actor, action, hostname, e).await),
+        }
+    }
+
+    pub async fn releases(&self) -> Result<Vec<ReleaseState>, Error> {
+        let apps = self.store.apps().await?;
+        let mut out = Vec::new();
+        for release in self.store.releases().await? {
+            let Some(app) = apps.iter().find(|a| a.id == release.app_id).cloned() else {
+                continue;
+            };
+            let pins = serde_json::from_str::<PinSet>(&release.pinset_json)
+                .map(|s| s.pins.iter().map(|p| p.pin).collect())
+                .unwrap_or_default();
+            out.push(ReleaseState { release, app, pins });
+        }
+        Ok(out)
+    }
+
+    /// Every recorded release of `hostname` in the planner's terms.
+    pub async fn shipped(&self, hostname: &str) -> Result<Vec<ShippedRelease>, Error> {
+        Ok(self
+            .releases()
+            .await?
+            .into_iter()
+            .filter(|r| r.release.hostname == hostname)
+            .filter_map(|r| {
+                let set: PinSet = serde_json::from_str(&r.release.pinset_json).ok()?;
+                Some(ShippedRelease {
+                    app: r.app.name.clone(),
+                    platform: pinning_platform(&r.release.export_format).to_owned(),
+                    version: r.release.version.clone(),
+                    pinset_version: set.version,
+                    pins: set.pins.iter().map(|p| p.pin).collect(),
+                    include_subdomains: set.include_subdomains,
+                    expires_on: Some(set.expires_on),
+                    supported: r.release.supported,
+                })
+            })
+            .collect())
+    }
+
+    pub async fn set_supported(
+        &self,
+        actor: &Actor,
+        id: &str,
+        supported: bool,
+    ) -> Result<(), Error> {
+        let releases = self.releases().await?;
+        let Some(r) = releases.iter().find(|r| r.release.id == id) else {
+            return Err(self
+                .refuse(
+                    actor,
+                    "releases.set_supported",
+                    "unknown",
+                    Error::invalid("unknown release"),
+                )
+                .await);
+        };
+        let event = AuditDraft::new(
+            actor,
+            "releases.set_supported",
+            format!("release:{} {}", r.app.name, r.release.version),
+            Outcome::Success,
+        )
+        .with_details(json!({ "before": r.release.supported, "after": supported }));
+        self.store
+            .apply_cert_changes(
+                &[CertChange::SetReleaseSupported {
+                    id: id.to_owned(),
+                    supported,
+                }],
+                event,
+            )
+            .await
+            .map_err(Error::Store)
+    }
+}

@@ -1,0 +1,64 @@
+//! File downloads behind the session guard: CSRs and pin-set exports, served with
+//! `Content-Disposition: attachment` so the browser saves exactly the bytes shown on screen.
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use crate::middleware::plain;
+use crate::startup::AppState;
+
+fn attachment(filename: &str, content_type: &'static str, body: String) -> Response {
+    let disposition = HeaderValue::from_str(&format!(
+        "attachment; filename=\"{}\"",
+        filename.replace(['"', '\\', '\r', '\n'], "_")
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static("attachment"));
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// `GET /download/csr/{id}`: the CSR PEM. **Permissions:** any signed-in admin (the guard).
+pub async fn csr(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+    match state.console.certs.csr_pem(&id).await {
+        Ok(Some(c)) => attachment(
+            &format!("{}.csr.pem", c.hostname),
+            "application/pkcs10",
+            c.csr_pem,
+        ),
+        Ok(None) => plain(StatusCode::NOT_FOUND, "no such CSR\n"),
+        Err(e) => {
+            tracing::warn!(error = %e, "CSR download failed");
+            plain(StatusCode::SERVICE_UNAVAILABLE, "try again\n")
+        }
+    }
+}
+
+/// `GET /download/pinsets/{hostname}/{format}`: the export file, refused (422) while the linter
+/// reports an error. **Permissions:** any signed-in admin (the guard).
+pub async fn pinset(
+    State(state): State<AppState>,
+    Path((hostname, format)): Path<(String, String)>,
+) -> Response {
+    match state.console.pinsets.export(&hostname, &format).await {
+        Ok(e) => {
+            let ct = match e.format.as_str() {
+                "android" | "ios" | "trustkit" => "application/xml",
+                "json" => "application/json",
+                _ => "text/plain; charset=utf-8",
+            };
+            attachment(&e.filename, ct, e.text)
+        }
+        Err(domain::Error::Invalid(m)) => (StatusCode::UNPROCESSABLE_ENTITY, m).into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "pin-set download failed");
+            plain(StatusCode::SERVICE_UNAVAILABLE, "try again\n")
+        }
+    }
+}
