@@ -228,14 +228,20 @@ fn key_for(source: &KeySource) -> Result<PrivateKey, CertError> {
 
 fn ca_params(p: &CaParams, path_len: Option<u8>) -> Result<CertificateParams, CertError> {
     check_name("common_name", &p.common_name)?;
-    if let Some(o) = &p.organization {
+    // A blank organization (an empty form field) means none.
+    let organization = p
+        .organization
+        .as_deref()
+        .map(str::trim)
+        .filter(|o| !o.is_empty());
+    if let Some(o) = organization {
         check_name("organization", o)?;
     }
     check_days(p.validity_days, MAX_CA_DAYS)?;
     let mut dn = DistinguishedName::new();
     dn.push(DnType::CommonName, p.common_name.trim());
-    if let Some(o) = &p.organization {
-        dn.push(DnType::OrganizationName, o.trim());
+    if let Some(o) = organization {
+        dn.push(DnType::OrganizationName, o);
     }
     let mut params = CertificateParams::default();
     params.distinguished_name = dn;
