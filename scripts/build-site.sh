@@ -8,9 +8,7 @@ target_dir="${CARGO_TARGET_DIR:-target}"
 site="target/site"
 wasm_opt="end2end/node_modules/.bin/wasm-opt"
 
-# `erase_components` type-erases component views (Leptos): much smaller wasm for the same UI.
-RUSTFLAGS="${RUSTFLAGS:-} --cfg erase_components" \
-  cargo build -p frontend --lib --target wasm32-unknown-unknown --profile wasm-release
+cargo build -p frontend --lib --target wasm32-unknown-unknown --profile wasm-release
 rm -rf "$site/pkg.new" && mkdir -p "$site/pkg.new"
 wasm-bindgen --target web --no-typescript --out-name palisade --out-dir "$site/pkg.new" \
   "$target_dir/wasm32-unknown-unknown/wasm-release/frontend.wasm"

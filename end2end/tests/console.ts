@@ -77,3 +77,19 @@ export async function addPasskeyAuthenticator(page: Page): Promise<string> {
   });
   return authenticatorId;
 }
+
+/** Registers the first owner through the setup page; leaves the page on the dashboard. */
+export async function setupOwner(page: Page, c: Console, username = 'alice', displayName = 'Alice Example') {
+  await addPasskeyAuthenticator(page);
+  await page.goto(c.setupUrl);
+  await page.getByRole('textbox', { name: 'Username' }).fill(username);
+  await page.getByRole('textbox', { name: 'Display name' }).fill(displayName);
+  await page.getByRole('button', { name: /passkey/ }).click();
+  await page.waitForURL(`${c.baseUrl}/`);
+}
+
+/** Opens a signed-in page and waits until it has hydrated (its forms are wired up). */
+export async function open(page: Page, url: string) {
+  await page.goto(url);
+  await page.locator('body[data-hydrated="true"]').waitFor();
+}

@@ -21,6 +21,12 @@ pub const AREAS: &[(&str, &str)] = &[
 #[component]
 pub fn Shell() -> impl IntoView {
     let me = OnceResource::new(current_admin());
+    // Marks the page as interactive, so tests (and scripts) know the forms are wired up.
+    Effect::new(move |_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
     view! {
         <a class="skip" href="#main">"Skip to content"</a>
         <header class="topbar">

@@ -72,7 +72,7 @@ pub fn CertificatesPage() -> impl IntoView {
                                     view! {
                                         <ActionForm action=issue attr:class="inline-form">
                                             <Field label="Hostname" name="hostname" placeholder="api.example.com"/>
-                                            <Field label="Additional names (optional)" name="extra_sans" placeholder="api2.example.com, 192.0.2.10"/>
+                                            <Field label="Additional names (optional)" name="extra_sans" placeholder="api2.example.com, 192.0.2.10" required=false/>
                                             <div class="field">
                                                 <label for="issue-ca">"Issuing CA"</label>
                                                 <select id="issue-ca" name="ca_id">
@@ -101,6 +101,7 @@ pub fn CertificatesPage() -> impl IntoView {
                             </section>
                             <section class="card" aria-labelledby="hosts-h">
                                 <h2 id="hosts-h">"Hostnames"</h2>
+                                {action_result(rotate, |c: CertView| format!("Rotated: serial {} is now current for {} (pin {}).", c.serial_hex, c.sans.join(", "), c.spki_pin))}
                                 {if v.hostnames.is_empty() {
                                     view! { <p>"No hostname yet: issue or import a certificate."</p> }.into_any()
                                 } else {
@@ -307,7 +308,6 @@ fn HostnameCard(
                                             }.into_any()
                                         }}
                                     </ActionForm>
-                                    {action_result(rotate, |c: CertView| format!("Rotated: {} is now current (pin {}).", c.serial_hex, c.spki_pin))}
                                 </section>
                             }.into_any()
                         }

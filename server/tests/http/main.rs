@@ -5,5 +5,6 @@
 mod support;
 
 mod access;
+mod certs;
 mod cli;
 mod passkeys;

@@ -1,0 +1,598 @@
+//! Issue #3 end to end through the server fns: CA → certificate with a next key → pin set →
+//! exports recorded as releases → the planner keeps them green for the next key and blocks a
+//! fresh key → rotation; CSR for an external CA checked by openssl; every step audited.
+
+use std::process::Command;
+
+use crate::support::soft_authenticator::SoftAuthenticator;
+use crate::support::TestApp;
+use serde_json::Value;
+
+async fn ok(app: &TestApp, cookie: &str, f: &str, args: &[(&str, &str)]) -> Value {
+    let r = app.call(f, args, Some(cookie)).await;
+    assert_eq!(r.status, 200, "{f}: {}", r.body);
+    r.json()
+}
+
+async fn actions(app: &TestApp) -> Vec<(String, String)> {
+    app.store
+        .recent_audit(1000)
+        .await
+        .expect("audit")
+        .into_iter()
+        .map(|e| (e.action, e.outcome.as_str().to_owned()))
+        .collect()
+}
+
+#[tokio::test]
+async fn rotation_to_the_backup_key_keeps_releases_green_and_a_fresh_key_is_blocked() {
+    let app = TestApp::spawn().await;
+    let cookie = app
+        .setup_owner(&mut SoftAuthenticator::new(), "alice")
+        .await;
+
+    let ca = ok(
+        &app,
+        &cookie,
+        "create_ca",
+        &[
+            ("common_name", "Test Root"),
+            ("key_type", "ecdsa-p256"),
+            ("validity_days", "3650"),
+        ],
+    )
+    .await;
+    let ca_id = ca["id"].as_str().expect("ca id").to_owned();
+    let cert = ok(
+        &app,
+        &cookie,
+        "issue_cert",
+        &[
+            ("ca_id", &ca_id),
+            ("hostname", "api.example.com"),
+            ("extra_sans", ""),
+            ("key_type", "ecdsa-p256"),
+            ("validity_days", "90"),
+        ],
+    )
+    .await;
+    assert_eq!(cert["sans"], serde_json::json!(["api.example.com"]));
+    let current_pin = cert["spki_pin"].as_str().expect("pin").to_owned();
+
+    let sets = ok(&app, &cookie, "list_pinsets", &[]).await;
+    let set = &sets[0];
+    assert_eq!(set["hostname"], "api.example.com");
+    assert_eq!(set["version"], 1);
+    assert_eq!(set["export_blocked"], false, "{set}");
+    let pins: Vec<&Value> = set["pins"].as_array().expect("pins").iter().collect();
+    assert_eq!(pins.len(), 2);
+    assert_eq!(pins[0]["pin"], current_pin.as_str());
+    assert_eq!(pins[0]["in_live_chain"], true);
+    let next_pin = pins[1]["pin"].as_str().expect("next").to_owned();
+    assert_eq!(pins[1]["role"], "next_key");
+    assert_eq!(
+        pins[1]["in_live_chain"], false,
+        "the backup pin is not in the live chain"
+    );
+
+    let android = ok(
+        &app,
+        &cookie,
+        "export_pinset",
+        &[("hostname", "api.example.com"), ("format", "android")],
+    )
+    .await;
+    let text = android["text"].as_str().expect("text");
+    assert!(
+        text.contains(&format!("<pin digest=\"SHA-256\">{current_pin}</pin>")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("<pin digest=\"SHA-256\">{next_pin}</pin>")),
+        "{text}"
+    );
+
+    // The download carries exactly the same bytes.
+    let dl = app
+        .get("/download/pinsets/api.example.com/android", Some(&cookie))
+        .await;
+    assert_eq!(dl.status, 200);
+    assert_eq!(dl.body, text);
+    assert!(dl
+        .headers
+        .get("content-disposition")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .contains("network_security_config.xml"));
+
+    for (platform, format, bundle) in [
+        ("android", "android", "com.example.bank"),
+        ("ios", "ios", "com.example.bank.ios"),
+    ] {
+        let e = ok(
+            &app,
+            &cookie,
+            "export_for_release",
+            &[
+                ("hostname", "api.example.com"),
+                ("format", format),
+                ("app_name", "Example Bank"),
+                ("platform", platform),
+                ("bundle_id", bundle),
+                ("version", "1.0.0"),
+                ("released_on", "2026-11-28"),
+            ],
+        )
+        .await;
+        assert_eq!(e["pinset_version"], 1);
+    }
+    let releases = ok(&app, &cookie, "list_releases", &[]).await;
+    assert_eq!(releases.as_array().map(Vec::len), Some(2));
+
+    let plan = ok(
+        &app,
+        &cookie,
+        "plan_rotation",
+        &[("hostname", "api.example.com"), ("target", "next")],
+    )
+    .await;
+    assert_eq!(plan["blocked"], false, "{plan}");
+    assert_eq!(plan["new_pin"], next_pin.as_str());
+    assert!(
+        plan["verdicts"]
+            .as_array()
+            .expect("verdicts")
+            .iter()
+            .all(|v| v["ok"] == true),
+        "{plan}"
+    );
+
+    let fresh = ok(
+        &app,
+        &cookie,
+        "plan_rotation",
+        &[("hostname", "api.example.com"), ("target", "fresh")],
+    )
+    .await;
+    assert_eq!(fresh["blocked"], true, "{fresh}");
+    assert!(
+        fresh["verdicts"]
+            .as_array()
+            .expect("verdicts")
+            .iter()
+            .all(|v| v["ok"] == false),
+        "{fresh}"
+    );
+
+    let refused = app
+        .call(
+            "rotate_cert",
+            &[
+                ("hostname", "api.example.com"),
+                ("target", "fresh"),
+                ("override_reason", ""),
+            ],
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert!(
+        refused.body.contains("Example Bank 1.0.0"),
+        "{}",
+        refused.body
+    );
+    let short = app
+        .call(
+            "rotate_cert",
+            &[
+                ("hostname", "api.example.com"),
+                ("target", "fresh"),
+                ("override_reason", "because"),
+            ],
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(
+        short.status, 400,
+        "an override needs a real reason: {}",
+        short.body
+    );
+
+    let rotated = ok(
+        &app,
+        &cookie,
+        "rotate_cert",
+        &[
+            ("hostname", "api.example.com"),
+            ("target", "next"),
+            ("override_reason", ""),
+        ],
+    )
+    .await;
+    assert_eq!(
+        rotated["spki_pin"],
+        next_pin.as_str(),
+        "the new certificate carries the pre-shipped backup key"
+    );
+
+    let sets = ok(&app, &cookie, "list_pinsets", &[]).await;
+    assert_eq!(sets[0]["version"], 2);
+    assert_eq!(sets[0]["pins"][0]["pin"], next_pin.as_str());
+    assert_ne!(
+        sets[0]["pins"][1]["pin"],
+        next_pin.as_str(),
+        "a new next key was prepared"
+    );
+    // Both releases still match the live chain.
+    let again = ok(
+        &app,
+        &cookie,
+        "plan_rotation",
+        &[("hostname", "api.example.com"), ("target", "next")],
+    )
+    .await;
+    let overview = ok(&app, &cookie, "list_certs", &[]).await;
+    assert_eq!(
+        overview["hostnames"][0]["current"]["spki_pin"],
+        next_pin.as_str()
+    );
+    assert!(again["verdicts"].as_array().map(Vec::len) == Some(2));
+
+    let log = actions(&app).await;
+    for action in [
+        "certs.create_ca",
+        "certs.issue",
+        "pinsets.export_for_release",
+        "certs.rotate",
+    ] {
+        assert!(
+            log.iter().any(|(a, o)| a == action && o == "success"),
+            "{action} audited: {log:?}"
+        );
+    }
+    assert!(
+        log.iter()
+            .any(|(a, o)| a == "certs.rotate" && o == "denied"),
+        "the blocked rotation is audited"
+    );
+    assert_eq!(
+        app.store
+            .verify_audit()
+            .await
+            .expect("walk")
+            .map_err(|e| e.seq())
+            .is_ok(),
+        true
+    );
+}
+
+#[tokio::test]
+async fn export_is_refused_while_the_linter_fails() {
+    let app = TestApp::spawn().await;
+    let cookie = app
+        .setup_owner(&mut SoftAuthenticator::new(), "alice")
+        .await;
+    let ca = ok(
+        &app,
+        &cookie,
+        "create_ca",
+        &[
+            ("common_name", "Root"),
+            ("key_type", "ecdsa-p256"),
+            ("validity_days", ""),
+        ],
+    )
+    .await;
+    ok(
+        &app,
+        &cookie,
+        "issue_cert",
+        &[
+            ("ca_id", ca["id"].as_str().expect("id")),
+            ("hostname", "api.example.com"),
+            ("extra_sans", ""),
+            ("key_type", "ecdsa-p256"),
+            ("validity_days", ""),
+        ],
+    )
+    .await;
+    let set = ok(&app, &cookie, "list_pinsets", &[]).await;
+    let next = set[0]["pins"][1]["pin"]
+        .as_str()
+        .expect("next pin")
+        .to_owned();
+    // Removing the backup pin leaves one pin and no backup: export must be refused.
+    ok(
+        &app,
+        &cookie,
+        "remove_pin",
+        &[
+            ("hostname", "api.example.com"),
+            ("pin", &next),
+            ("version", "1"),
+        ],
+    )
+    .await;
+    let r = app
+        .call(
+            "export_pinset",
+            &[("hostname", "api.example.com"), ("format", "ios")],
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("Export refused"), "{}", r.body);
+    assert_eq!(
+        app.get("/download/pinsets/api.example.com/ios", Some(&cookie))
+            .await
+            .status,
+        422
+    );
+    // A stale version is a conflict, not a silent overwrite.
+    let stale = app
+        .call(
+            "update_pinset",
+            &[
+                ("hostname", "api.example.com"),
+                ("expires_on", "2027-06-01"),
+                ("version", "1"),
+            ],
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(stale.status, 409, "{}", stale.body);
+    // A placeholder offline pin is refused by the linter.
+    ok(
+        &app,
+        &cookie,
+        "add_pin",
+        &[
+            ("hostname", "api.example.com"),
+            ("source", "offline"),
+            ("pin", "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="),
+            ("label", "fake"),
+            ("version", "2"),
+        ],
+    )
+    .await;
+    let set = ok(&app, &cookie, "list_pinsets", &[]).await;
+    let codes: Vec<&str> = set[0]["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter_map(|f| f["code"].as_str())
+        .collect();
+    assert!(codes.contains(&"placeholder_pin"), "{codes:?}");
+    assert_eq!(set[0]["export_blocked"], true);
+}
+
+fn openssl() -> bool {
+    Command::new("openssl")
+        .arg("version")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+#[tokio::test]
+async fn csr_is_accepted_by_openssl_and_only_a_cert_for_its_key_is_accepted() {
+    assert!(
+        openssl(),
+        "this test needs the openssl CLI (apt-get install openssl)"
+    );
+    let app = TestApp::spawn().await;
+    let cookie = app
+        .setup_owner(&mut SoftAuthenticator::new(), "alice")
+        .await;
+    let csr = ok(
+        &app,
+        &cookie,
+        "create_csr",
+        &[("hostname", "ext.example.com")],
+    )
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let csr_path = dir.path().join("req.pem");
+    std::fs::write(&csr_path, csr["csr_pem"].as_str().expect("pem")).expect("write");
+    let verify = Command::new("openssl")
+        .args(["req", "-verify", "-noout", "-in"])
+        .arg(&csr_path)
+        .output()
+        .expect("openssl");
+    assert!(
+        verify.status.success(),
+        "openssl req -verify: {}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+
+    // An external CA made with openssl signs the CSR.
+    let run = |args: &[&str]| {
+        let o = Command::new("openssl")
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .expect("openssl");
+        assert!(
+            o.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "30",
+        "-subj",
+        "/CN=External CA",
+    ]);
+    std::fs::write(
+        dir.path().join("ext.cnf"),
+        "subjectAltName=DNS:ext.example.com\nbasicConstraints=CA:FALSE\n",
+    )
+    .expect("write");
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "req.pem",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "leaf.pem",
+        "-days",
+        "30",
+        "-extfile",
+        "ext.cnf",
+    ]);
+    // A certificate for some other key, from the same CA.
+    run(&[
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        "other.key",
+        "-out",
+        "other.csr",
+        "-subj",
+        "/CN=ext.example.com",
+    ]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "other.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "other.pem",
+        "-days",
+        "30",
+        "-extfile",
+        "ext.cnf",
+    ]);
+    let read = |f: &str| std::fs::read_to_string(dir.path().join(f)).expect("read");
+    let csr_id = csr["id"].as_str().expect("id");
+
+    let wrong = app
+        .call(
+            "upload_signed_cert",
+            &[
+                ("csr_id", csr_id),
+                ("chain_pem", &(read("other.pem") + &read("ca.pem"))),
+            ],
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(wrong.status, 400, "{}", wrong.body);
+    assert!(wrong.body.contains("key.mismatch"), "{}", wrong.body);
+
+    let good = ok(
+        &app,
+        &cookie,
+        "upload_signed_cert",
+        &[
+            ("csr_id", csr_id),
+            ("chain_pem", &(read("leaf.pem") + &read("ca.pem"))),
+        ],
+    )
+    .await;
+    assert_eq!(good["spki_pin"], csr["pin"]);
+    let overview = ok(&app, &cookie, "list_certs", &[]).await;
+    assert_eq!(overview["hostnames"][0]["current"]["spki_pin"], csr["pin"]);
+    assert!(overview["csrs"][0]["fulfilled"] == true);
+}
+
+#[tokio::test]
+async fn pin_tool_matches_openssl_and_refuses_garbage() {
+    assert!(openssl(), "this test needs the openssl CLI");
+    let app = TestApp::spawn().await;
+    let cookie = app
+        .setup_owner(&mut SoftAuthenticator::new(), "alice")
+        .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let o = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "k.pem",
+            "-out",
+            "c.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=tool.example",
+        ])
+        .current_dir(dir.path())
+        .output()
+        .expect("openssl");
+    assert!(o.status.success());
+    let pipeline = "openssl x509 -in c.pem -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64";
+    let expected = Command::new("sh")
+        .args(["-c", pipeline])
+        .current_dir(dir.path())
+        .output()
+        .expect("sh");
+    let expected = String::from_utf8_lossy(&expected.stdout).trim().to_owned();
+    let pem = std::fs::read_to_string(dir.path().join("c.pem")).expect("read");
+    let found = ok(&app, &cookie, "compute_pins", &[("input", &pem)]).await;
+    assert_eq!(found[0]["pin"], expected.as_str());
+    let bad = app
+        .call(
+            "compute_pins",
+            &[(
+                "input",
+                "-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n",
+            )],
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("pem.bad_base64"), "{}", bad.body);
+    // The metadata address is refused before any connection.
+    let probe = app
+        .call(
+            "probe_pins",
+            &[("host_port", "169.254.169.254:80")],
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(probe.status, 400, "{}", probe.body);
+    assert!(
+        probe.body.contains("probe.refused_address"),
+        "{}",
+        probe.body
+    );
+
+    // The CLI prints the same line.
+    let out = Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .arg("pin")
+        .arg(dir.path().join("c.pem"))
+        .output()
+        .expect("runs");
+    let line = String::from_utf8_lossy(&out.stdout);
+    assert!(line.starts_with(&format!("sha256/{expected}  ")), "{line}");
+    assert!(line.contains("tool.example"), "{line}");
+}
