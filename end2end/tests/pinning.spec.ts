@@ -24,6 +24,8 @@ async function recordRelease(page: Page, platform: 'android' | 'ios', bundle: st
 test('certificate → pin set → Android and iOS releases → planner → rotation, all audited', async ({ page }) => {
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
+  const dialogs: string[] = [];
+  page.on('dialog', async (d) => { dialogs.push(d.message()); await d.accept(); });
   await setupOwner(page, c);
 
   await open(page, `${c.baseUrl}/certificates`);
@@ -69,6 +71,7 @@ test('certificate → pin set → Android and iOS releases → planner → rotat
   await expect(next.getByRole('listitem').filter({ hasText: '✓ stays working' })).toHaveCount(2);
   await next.getByRole('button', { name: 'Rotate now' }).click();
   await expect(page.getByRole('status').filter({ hasText: 'Rotated' })).toBeVisible();
+  expect(dialogs.at(-1)).toContain('Rotate api.example.com to its pre-generated next key');
 
   await open(page, `${c.baseUrl}/pin-sets`);
   await expect(page.getByRole('region', { name: 'api.example.com — version 2' })).toBeVisible();

@@ -52,3 +52,8 @@ where
         })
     }
 }
+
+/// Asks the admin to confirm an action that is hard to undo; the message says what will happen.
+pub fn confirm(message: &str) -> bool {
+    window().confirm_with_message(message).unwrap_or(false)
+}

@@ -8,7 +8,7 @@ use crate::api::certs::{
     create_csr, list_certs, plan_rotation, CertView, CreateCa, ImportCert, IssueCert, RotateCert,
     UploadSignedCert,
 };
-use crate::components::forms::{action_result, Field};
+use crate::components::forms::{action_result, confirm, Field};
 
 /// The public-CA schedule (CA/Browser Forum ballot SC-081), shown beside the validity field.
 const SCHEDULE: &str = "Public CAs issue at most 200 days from 15 March 2026, 100 days from 15 March 2027 and 47 days from 15 March 2029.";
@@ -240,6 +240,7 @@ fn HostnameCard(
         },
     );
     let reason_id = format!("override-{}", hostname.replace('.', "-"));
+    let reason = RwSignal::new(String::new());
     let h3 = hostname.clone();
     view! {
         <li class="hostname">
@@ -291,23 +292,25 @@ fn HostnameCard(
                                             </ul>
                                         }.into_any()
                                     }}
-                                    <ActionForm action=rotate>
-                                        <input type="hidden" name="hostname" value=form_host/>
-                                        <input type="hidden" name="target" value=form_target/>
-                                        {if blocked {
-                                            view! {
-                                                <p class="error">"Blocked: a supported release would stop connecting. Ship the new pin first, or, as an owner, override with a written reason (audited)."</p>
-                                                <label for=reason_id.clone()>"Reason for overriding"</label>
-                                                <textarea id=reason_id.clone() name="override_reason" rows="2"></textarea>
-                                                <button type="submit" class="danger">"Rotate anyway"</button>
-                                            }.into_any()
-                                        } else {
-                                            view! {
-                                                <input type="hidden" name="override_reason" value=""/>
-                                                <button type="submit">"Rotate now"</button>
-                                            }.into_any()
-                                        }}
-                                    </ActionForm>
+                                    {if blocked {
+                                        view! {
+                                            <p class="error">"Blocked: a supported release would stop connecting. Ship the new pin first, or, as an owner, override with a written reason (audited)."</p>
+                                            <label for=reason_id.clone()>"Reason for overriding"</label>
+                                            <textarea id=reason_id.clone() rows="2" bind:value=reason></textarea>
+                                        }.into_any()
+                                    } else {
+                                        ().into_any()
+                                    }}
+                                    <button type="button" class=if blocked { "danger" } else { "" } on:click=move |_| {
+                                        let what = if form_target == "next" { "its pre-generated next key (the backup pin apps already ship)" } else { "a fresh key that no shipped app knows" };
+                                        let message = format!(
+                                            "Rotate {form_host} to {what}? A new certificate is issued and served from now on, and a new next key is prepared.{}",
+                                            if blocked { " Supported releases listed as breaking will fail to connect." } else { "" }
+                                        );
+                                        if confirm(&message) {
+                                            rotate.dispatch(RotateCert { hostname: form_host.clone(), target: form_target.clone(), override_reason: reason.get_untracked() });
+                                        }
+                                    }>{if blocked { "Rotate anyway" } else { "Rotate now" }}</button>
                                 </section>
                             }.into_any()
                         }

@@ -9,7 +9,7 @@ use crate::api::pinsets::{
     export_pinset, list_pinsets, list_releases, AddPin, ExportForRelease, ExportView, PinsetView,
     RemovePin, SetReleaseSupported, UpdatePinset,
 };
-use crate::components::forms::{action_result, Field};
+use crate::components::forms::{action_result, confirm, Field};
 
 /// (value, tab label) of each export format.
 const FORMATS: &[(&str, &str)] = &[
@@ -138,12 +138,19 @@ fn PinsetCard(
                     <td>{p.label.clone()}</td><td>{p.role.replace('_', " ")}</td><td>{p.custody.replace('_', " ")}</td>
                     <td><code>{p.pin.clone()}</code></td><td>{if p.in_live_chain { "yes" } else { "no (backup)" }}</td>
                     <td>
-                        <ActionForm action=remove attr:class="inline">
-                            <input type="hidden" name="hostname" value=host.get_value()/>
-                            <input type="hidden" name="pin" value=p.pin.clone()/>
-                            <input type="hidden" name="version" value=version.get_value()/>
-                            <button type="submit" class="secondary small">{format!("Remove {}", p.label)}</button>
-                        </ActionForm>
+                        <button type="button" class="secondary small" on:click={
+                            let pin = p.pin.clone();
+                            let label = p.label.clone();
+                            move |_| {
+                                let message = format!(
+                                    "Remove the pin \"{label}\" from the pin set of {}? Releases exported from now on will not trust this key; releases already shipped keep their pins.",
+                                    host.get_value()
+                                );
+                                if confirm(&message) {
+                                    remove.dispatch(RemovePin { hostname: host.get_value(), pin: pin.clone(), version: version.get_value() });
+                                }
+                            }
+                        }>{format!("Remove {}", p.label)}</button>
                     </td>
                 </tr>
             }
