@@ -20,6 +20,28 @@ pub struct Console {
     pub pinsets: Arc<PinsetsService>,
 }
 
+/// One dated item of the expiry inventory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExpiryItem {
+    /// `certificate` or `pin set`.
+    pub kind: &'static str,
+    pub name: String,
+    /// `YYYY-MM-DD`.
+    pub date: String,
+    pub days_left: i64,
+}
+
+/// Warning tier of an expiry: 7, 14 or 30 days, `expired`, or none.
+pub fn expiry_level(days_left: i64) -> &'static str {
+    match days_left {
+        d if d < 0 => "expired",
+        0..=7 => "7",
+        8..=14 => "14",
+        15..=30 => "30",
+        _ => "ok",
+    }
+}
+
 /// What the audit page shows of the chain.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ChainStatus {
@@ -51,11 +73,77 @@ impl Console {
         Ok(self.store.recent_audit(limit.clamp(1, 500)).await?)
     }
 
+    /// Active certificates and pin sets by expiry, soonest first.
+    pub async fn expiry_inventory(
+        &self,
+        today: chrono::NaiveDate,
+    ) -> Result<Vec<ExpiryItem>, Error> {
+        let mut items = Vec::new();
+        for c in self
+            .certs
+            .overview()
+            .await?
+            .certificates
+            .into_iter()
+            .filter(|c| c.status == "active")
+        {
+            let Some(date) = c
+                .not_after
+                .get(..10)
+                .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+            else {
+                continue;
+            };
+            let name = match &c.hostname {
+                Some(h) => format!("{h} ({})", c.serial_hex.chars().take(8).collect::<String>()),
+                None => c.subject.clone(),
+            };
+            items.push(ExpiryItem {
+                kind: "certificate",
+                name,
+                date: date.to_string(),
+                days_left: (date - today).num_days(),
+            });
+        }
+        for s in self.pinsets.list().await? {
+            let date = s.set.expires_on;
+            items.push(ExpiryItem {
+                kind: "pin set",
+                name: format!("{} v{}", s.set.hostname, s.set.version),
+                date: date.to_string(),
+                days_left: (date - today).num_days(),
+            });
+        }
+        items.sort_by(|a, b| {
+            a.days_left
+                .cmp(&b.days_left)
+                .then_with(|| a.name.cmp(&b.name))
+        });
+        Ok(items)
+    }
+
     /// Walks the whole chain from the first event.
     pub async fn verify_audit(&self) -> Result<ChainStatus, Error> {
         Ok(match self.store.verify_audit().await? {
             Ok(events) => ChainStatus::Intact { events },
             Err(e) => ChainStatus::Broken(e),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::expiry_level;
+
+    #[test]
+    fn warning_tiers_at_30_14_and_7_days() {
+        assert_eq!(expiry_level(-1), "expired");
+        assert_eq!(expiry_level(0), "7");
+        assert_eq!(expiry_level(7), "7");
+        assert_eq!(expiry_level(8), "14");
+        assert_eq!(expiry_level(14), "14");
+        assert_eq!(expiry_level(15), "30");
+        assert_eq!(expiry_level(30), "30");
+        assert_eq!(expiry_level(31), "ok");
     }
 }

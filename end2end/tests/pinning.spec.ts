@@ -76,6 +76,11 @@ test('certificate → pin set → Android and iOS releases → planner → rotat
   await open(page, `${c.baseUrl}/pin-sets`);
   await expect(page.getByRole('region', { name: 'api.example.com — version 2' })).toBeVisible();
 
+  await open(page, `${c.baseUrl}/`);
+  await expect(page.getByRole('heading', { name: 'Expiry inventory' })).toBeVisible();
+  await expect(page.getByRole('img', { name: /Expiry timeline of 3 items/ })).toBeVisible();
+  await page.screenshot({ path: 'test-results/dashboard.png', fullPage: true });
+
   await open(page, `${c.baseUrl}/audit`);
   const rows = page.getByRole('row');
   for (const action of ['certs.create_ca', 'certs.issue', 'pinsets.export_for_release', 'certs.rotate']) {

@@ -3,3 +3,4 @@
 pub mod forms;
 pub mod passkey;
 pub mod shell;
+pub mod timeline;

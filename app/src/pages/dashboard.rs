@@ -5,11 +5,14 @@ use leptos_meta::Title;
 
 use crate::api::audit::list_audit_events;
 use crate::api::auth::current_admin;
+use crate::api::dashboard::expiry_inventory;
+use crate::components::timeline::ExpiryTimeline;
 
 #[component]
 pub fn DashboardPage() -> impl IntoView {
     let me = OnceResource::new(current_admin());
     let recent = OnceResource::new(list_audit_events(8));
+    let expiries = OnceResource::new(expiry_inventory());
     view! {
         <Title text="Dashboard · Palisade"/>
         <h1>"Dashboard"</h1>
@@ -21,6 +24,43 @@ pub fn DashboardPage() -> impl IntoView {
                 })
             })}
         </Suspense>
+        <section class="card" aria-labelledby="expiry-h">
+            <h2 id="expiry-h">"Expiry inventory"</h2>
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match expiries.await {
+                        Ok(items) if items.is_empty() => view! {
+                            <p>"Nothing expires yet: no certificate or pin set exists. Start on the "<a href="/certificates">"Certificates"</a>" page."</p>
+                        }.into_any(),
+                        Ok(items) => {
+                            let urgent = items.iter().filter(|i| i.level != "ok").count();
+                            view! {
+                                {(urgent > 0).then(|| view! {
+                                    <p class="error" role="alert">{format!("{urgent} item(s) expire within 30 days or have expired.")}</p>
+                                })}
+                                <ExpiryTimeline items=items.clone()/>
+                                <div class="table-wrap">
+                                    <table>
+                                        <caption>"Soonest first; warnings at 30, 14 and 7 days"</caption>
+                                        <thead><tr><th scope="col">"What"</th><th scope="col">"Name"</th><th scope="col">"Expires"</th><th scope="col">"Days left"</th><th scope="col">"Warning"</th></tr></thead>
+                                        <tbody>
+                                            {items.into_iter().map(|i| view! {
+                                                <tr class=format!("level-{}", i.level)>
+                                                    <td>{i.kind}</td><td>{i.name}</td><td><time>{i.date}</time></td>
+                                                    <td class="num">{i.days_left}</td>
+                                                    <td>{match i.level.as_str() { "expired" => "expired", "7" => "within 7 days", "14" => "within 14 days", "30" => "within 30 days", _ => "—" }}</td>
+                                                </tr>
+                                            }).collect_view()}
+                                        </tbody>
+                                    </table>
+                                </div>
+                            }.into_any()
+                        }
+                        Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
         <section class="card" aria-labelledby="recent-h">
             <h2 id="recent-h">"Recent activity"</h2>
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
@@ -28,7 +68,7 @@ pub fn DashboardPage() -> impl IntoView {
                     match recent.await {
                         Ok(events) if events.is_empty() => view! { <p>"No events yet."</p> }.into_any(),
                         Ok(events) => view! {
-                            <ol class="activity">
+                            <ul class="activity">
                                 {events.into_iter().map(|e| view! {
                                     <li class=format!("outcome-{}", e.outcome)>
                                         <time datetime=e.at.clone()>{e.at.replace('T', " ").chars().take(19).collect::<String>()}</time>
@@ -36,7 +76,7 @@ pub fn DashboardPage() -> impl IntoView {
                                         " — " {e.outcome.clone()}
                                     </li>
                                 }).collect_view()}
-                            </ol>
+                            </ul>
                             <p><a href="/audit">"Open the audit log"</a></p>
                         }.into_any(),
                         Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
@@ -48,8 +88,8 @@ pub fn DashboardPage() -> impl IntoView {
             <h2 id="status-h">"What works today"</h2>
             <ul>
                 <li>"Passkey sign-in, sessions and the tamper-evident audit log: built."</li>
-                <li>"Clients, keys, certificates, pin sets, rate limits, gates and admin management: not built yet (their pages say so)."</li>
-                <li>"The expiry timeline of certificates and pin sets will appear here once certificates are built."</li>
+                <li>"Certificates (internal CA, next-key rotation with the planner, CSRs, import) and pin sets (linter, exports, app releases): built."</li>
+                <li>"Clients, keys, rate limits, gates and admin management: not built yet (their pages say so)."</li>
             </ul>
         </section>
     }

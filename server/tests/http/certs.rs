@@ -596,3 +596,120 @@ async fn pin_tool_matches_openssl_and_refuses_garbage() {
     assert!(line.starts_with(&format!("sha256/{expected}  ")), "{line}");
     assert!(line.contains("tool.example"), "{line}");
 }
+
+#[tokio::test]
+async fn an_owner_can_override_a_blocked_rotation_with_a_reason_and_the_dashboard_lists_expiries() {
+    let app = TestApp::spawn().await;
+    let cookie = app
+        .setup_owner(&mut SoftAuthenticator::new(), "alice")
+        .await;
+    let ca = ok(
+        &app,
+        &cookie,
+        "create_ca",
+        &[
+            ("common_name", "Root"),
+            ("key_type", "ed25519"),
+            ("validity_days", "365"),
+        ],
+    )
+    .await;
+    ok(
+        &app,
+        &cookie,
+        "issue_cert",
+        &[
+            ("ca_id", ca["id"].as_str().expect("id")),
+            ("hostname", "api.example.com"),
+            ("extra_sans", "192.0.2.10"),
+            ("key_type", "ed25519"),
+            ("validity_days", "20"),
+        ],
+    )
+    .await;
+    ok(
+        &app,
+        &cookie,
+        "export_for_release",
+        &[
+            ("hostname", "api.example.com"),
+            ("format", "okhttp"),
+            ("app_name", "Bank"),
+            ("platform", "android"),
+            ("bundle_id", "com.example.bank"),
+            ("version", "2.0"),
+            ("released_on", "2026-11-01"),
+        ],
+    )
+    .await;
+    let reason = "Key compromise: incident 4711, releases forced to update";
+    let rotated = ok(
+        &app,
+        &cookie,
+        "rotate_cert",
+        &[
+            ("hostname", "api.example.com"),
+            ("target", "fresh"),
+            ("override_reason", reason),
+        ],
+    )
+    .await;
+    assert_eq!(rotated["key_type"], "Ed25519");
+    let e = app.last_event().await;
+    assert_eq!(
+        (e.action.as_str(), e.outcome),
+        ("certs.rotate", domain::audit::Outcome::Success)
+    );
+    assert!(
+        e.details.contains(reason),
+        "the override reason is audited: {}",
+        e.details
+    );
+    assert!(
+        e.details.contains("Bank 2.0"),
+        "the broken release is named: {}",
+        e.details
+    );
+
+    ok(
+        &app,
+        &cookie,
+        "issue_cert",
+        &[
+            ("ca_id", ca["id"].as_str().expect("id")),
+            ("hostname", "short.example.com"),
+            ("extra_sans", ""),
+            ("key_type", "ecdsa-p256"),
+            ("validity_days", "10"),
+        ],
+    )
+    .await;
+    let inventory = ok(&app, &cookie, "expiry_inventory", &[]).await;
+    let items = inventory.as_array().expect("items");
+    let days: Vec<i64> = items
+        .iter()
+        .map(|i| i["days_left"].as_i64().expect("days"))
+        .collect();
+    assert!(
+        days.windows(2).all(|w| w[0] <= w[1]),
+        "soonest first: {days:?}"
+    );
+    assert!(items.iter().any(|i| i["kind"] == "pin set"));
+    assert_eq!(items[0]["kind"], "certificate", "{inventory}");
+    assert!(
+        items[0]["name"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("short.example.com"),
+        "{inventory}"
+    );
+    assert_eq!(
+        items[0]["level"], "14",
+        "10 days left is in the 14-day tier: {inventory}"
+    );
+    assert_eq!(
+        items.iter().filter(|i| i["level"] != "ok").count(),
+        1,
+        "{inventory}"
+    );
+}
