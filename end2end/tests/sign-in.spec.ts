@@ -74,3 +74,19 @@ test('a failed sign-in is refused with a clear message and audited', async ({ pa
   await expect(page.getByRole('alert')).toContainText('Sign-in failed');
   await expect(page).toHaveURL(`${consoleApp.baseUrl}/login`);
 });
+
+test('a username typed before the page has hydrated is kept and submitted', async ({ page }) => {
+  // Hold the wasm back so the typing certainly happens before hydration.
+  await page.route('**/pkg/palisade_bg.wasm', async (route) => {
+    await new Promise((r) => setTimeout(r, 1500));
+    await route.continue();
+  });
+  await addPasskeyAuthenticator(page);
+  await page.goto(`${consoleApp.baseUrl}/login`);
+  await page.getByRole('textbox', { name: 'Username' }).fill('early-bird');
+  await expect(page.getByRole('button', { name: 'Sign in with passkey' })).toBeDisabled();
+  await expect(page.getByRole('button', { name: 'Sign in with passkey' })).toBeEnabled({ timeout: 20_000 });
+  await expect(page.getByRole('textbox', { name: 'Username' })).toHaveValue('early-bird');
+  await page.getByRole('button', { name: 'Sign in with passkey' }).click();
+  await expect(page.getByRole('alert')).toContainText('Sign-in failed');
+});

@@ -11,7 +11,9 @@ use crate::pages::use_hydrated;
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let hydrated = use_hydrated();
-    let username = RwSignal::new(String::new());
+    // Read from the element at submit time (no `bind:value`): text typed before the page has
+    // hydrated must not be wiped when hydration takes over the input.
+    let username = NodeRef::<leptos::html::Input>::new();
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
 
@@ -24,9 +26,11 @@ pub fn LoginPage() -> impl IntoView {
         error.set(None);
         spawn_local(async move {
             let result = async {
-                let started = start_login(username.get_untracked())
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let name = username
+                    .get_untracked()
+                    .map(|el| el.value())
+                    .unwrap_or_default();
+                let started = start_login(name).await.map_err(|e| e.to_string())?;
                 let credential = passkey::get(started.options).await?;
                 finish_login(started.ceremony_id, credential)
                     .await
@@ -52,7 +56,7 @@ pub fn LoginPage() -> impl IntoView {
             <form class="card" on:submit=on_submit>
                 <label for="username">"Username"</label>
                 <input id="username" name="username" type="text" required autocomplete="username webauthn"
-                    autocapitalize="none" spellcheck="false" bind:value=username/>
+                    autocapitalize="none" spellcheck="false" node_ref=username/>
                 <button type="submit" disabled=move || !hydrated.get() || busy.get()>
                     {move || if busy.get() { "Waiting for your passkey…" } else { "Sign in with passkey" }}
                 </button>

@@ -37,8 +37,10 @@ pub fn SetupPage() -> impl IntoView {
 #[component]
 fn SetupForm(token: String) -> impl IntoView {
     let hydrated = use_hydrated();
-    let username = RwSignal::new(String::new());
-    let display_name = RwSignal::new(String::new());
+    // Read from the elements at submit time (no `bind:value`): text typed before the page has
+    // hydrated must not be wiped when hydration takes over the inputs.
+    let username = NodeRef::<leptos::html::Input>::new();
+    let display_name = NodeRef::<leptos::html::Input>::new();
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
     let token = StoredValue::new(token);
@@ -52,13 +54,12 @@ fn SetupForm(token: String) -> impl IntoView {
         error.set(None);
         spawn_local(async move {
             let result = async {
-                let started = start_setup(
-                    token.get_value(),
-                    username.get_untracked(),
-                    display_name.get_untracked(),
-                )
-                .await
-                .map_err(|e| e.to_string())?;
+                let value = |r: NodeRef<leptos::html::Input>| {
+                    r.get_untracked().map(|el| el.value()).unwrap_or_default()
+                };
+                let started = start_setup(token.get_value(), value(username), value(display_name))
+                    .await
+                    .map_err(|e| e.to_string())?;
                 let credential = passkey::create(started.options).await?;
                 finish_setup(started.ceremony_id, credential)
                     .await
@@ -81,11 +82,11 @@ fn SetupForm(token: String) -> impl IntoView {
             <label for="username">"Username"</label>
             <input id="username" name="username" type="text" required minlength="3" maxlength="64"
                 autocomplete="username" autocapitalize="none" spellcheck="false"
-                aria-describedby="username-help" bind:value=username/>
+                aria-describedby="username-help" node_ref=username/>
             <p id="username-help" class="help">"3–64 characters: letters, digits, '.', '_' or '-'."</p>
             <label for="display-name">"Display name"</label>
             <input id="display-name" name="display_name" type="text" required maxlength="100"
-                autocomplete="name" bind:value=display_name/>
+                autocomplete="name" node_ref=display_name/>
             <button type="submit" disabled=move || !hydrated.get() || busy.get()>
                 {move || if busy.get() { "Waiting for your passkey…" } else { "Create owner with passkey" }}
             </button>
