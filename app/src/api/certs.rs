@@ -175,6 +175,32 @@ pub async fn create_ca(
     Ok(convert::cert(&c))
 }
 
+/// Creates an intermediate CA signed by an internal CA.
+///
+/// **Permissions:** owner or admin. **Audit:** `certs.create_ca`.
+#[server(endpoint = "create_intermediate_ca")]
+pub async fn create_intermediate_ca(
+    parent_id: String,
+    common_name: String,
+    key_type: String,
+    validity_days: String,
+) -> Result<CertView, AppError> {
+    let ctx = crate::ctx::RequestCtx::get()?;
+    ctx.require_manager("certs.create_ca").await?;
+    let c = ctx
+        .console
+        .certs
+        .create_intermediate_ca(
+            &ctx.actor,
+            &parent_id,
+            &common_name,
+            &key_type,
+            &validity_days,
+        )
+        .await?;
+    Ok(convert::cert(&c))
+}
+
 /// Issues a server certificate for a hostname from the internal CA, with a fresh current key
 /// and a pre-generated next key.
 ///

@@ -5,8 +5,8 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::api::certs::{
-    create_csr, list_certs, plan_rotation, CertView, CreateCa, ImportCert, IssueCert, RotateCert,
-    UploadSignedCert,
+    create_csr, list_certs, plan_rotation, CertView, CreateCa, CreateIntermediateCa, ImportCert,
+    IssueCert, RotateCert, UploadSignedCert,
 };
 use crate::components::forms::{action_result, confirm, Field};
 
@@ -16,6 +16,7 @@ const SCHEDULE: &str = "Public CAs issue at most 200 days from 15 March 2026, 10
 #[component]
 pub fn CertificatesPage() -> impl IntoView {
     let create_ca = ServerAction::<CreateCa>::new();
+    let create_intermediate = ServerAction::<CreateIntermediateCa>::new();
     let issue = ServerAction::<IssueCert>::new();
     let rotate = ServerAction::<RotateCert>::new();
     let import = ServerAction::<ImportCert>::new();
@@ -25,6 +26,7 @@ pub fn CertificatesPage() -> impl IntoView {
         move || {
             (
                 create_ca.version().get(),
+                create_intermediate.version().get(),
                 issue.version().get(),
                 rotate.version().get(),
                 import.version().get(),
@@ -65,6 +67,28 @@ pub fn CertificatesPage() -> impl IntoView {
                                     <button type="submit">"Create root CA"</button>
                                 </ActionForm>
                                 {action_result(create_ca, |c: CertView| format!("Created {} (pin {}).", c.subject, c.spki_pin))}
+                                {has_ca.then(|| {
+                                    let parents = v.cas.clone();
+                                    view! {
+                                        <details>
+                                            <summary>"Create an intermediate CA (optional)"</summary>
+                                            <p class="help">"An intermediate keeps the root key out of daily use; certificates issued from it carry leaf → intermediate → root."</p>
+                                            <ActionForm action=create_intermediate attr:class="inline-form">
+                                                <div class="field">
+                                                    <label for="parent-ca">"Signed by"</label>
+                                                    <select id="parent-ca" name="parent_id">
+                                                        {parents.into_iter().map(|c| view! { <option value=c.id.clone()>{c.subject.clone()}</option> }).collect_view()}
+                                                    </select>
+                                                </div>
+                                                <Field label="Intermediate common name" name="common_name" value="Palisade Issuing CA"/>
+                                                <KeyTypeSelect id="int-key-type"/>
+                                                <Field label="Intermediate validity (days)" name="validity_days" value="1825" kind="number"/>
+                                                <button type="submit">"Create intermediate CA"</button>
+                                            </ActionForm>
+                                            {action_result(create_intermediate, |c: CertView| format!("Created {} (pin {}).", c.subject, c.spki_pin))}
+                                        </details>
+                                    }
+                                })}
                             </section>
                             <section class="card" aria-labelledby="issue-h">
                                 <h2 id="issue-h">"Issue a server certificate"</h2>

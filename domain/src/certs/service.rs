@@ -404,6 +404,72 @@ impl CertsService {
         Ok(cert)
     }
 
+    /// Creates an intermediate CA under `parent_id`; its key is sealed. Certificates issued from
+    /// it carry the chain leaf → intermediate → root.
+    pub async fn create_intermediate_ca(
+        &self,
+        actor: &Actor,
+        parent_id: &str,
+        common_name: &str,
+        key_type: &str,
+        validity_days: &str,
+    ) -> Result<CertRecord, Error> {
+        let action = "certs.create_ca";
+        let result = async {
+            let (parent, material) = self.ca_material(parent_id).await?;
+            let params = CaParams {
+                common_name: common_name.trim().to_owned(),
+                organization: None,
+                key_type: key_type_of(key_type)?,
+                validity_days: days(validity_days, 1825, 7300, "CA validity")?,
+            };
+            let _permit = if params.key_type == KeyType::Rsa2048 {
+                Some(self.rsa_permit()?)
+            } else {
+                None
+            };
+            let issued = crate::certs::create_intermediate_ca(&material, &params)?;
+            Ok::<_, Error>((parent, issued))
+        }
+        .await;
+        let (parent, issued) = match result {
+            Ok(r) => r,
+            Err(e) => {
+                return Err(self
+                    .audit_failure(actor, action, &format!("ca:{}", common_name.trim()), e)
+                    .await)
+            }
+        };
+        let key = self.key_record(
+            &issued.info.key_type,
+            &issued.spki_der,
+            Some(&issued.key_pkcs8),
+        );
+        let chain = format!("{}{}", issued.cert_pem, parent.chain_pem);
+        let cert = cert_record(
+            &issued.info,
+            "intermediate_ca",
+            None,
+            chain,
+            Some(key.id.clone()),
+            Some(parent.id.clone()),
+        );
+        let event = AuditDraft::new(actor, action, format!("ca:{}", cert.subject), Outcome::Success).with_details(json!({
+            "subject": cert.subject, "parent": parent.subject, "serial": cert.serial_hex, "key_type": cert.key_type,
+            "not_after": cert.not_after, "spki_pin": cert.spki_pin,
+        }));
+        self.store
+            .apply_cert_changes(
+                &[
+                    CertChange::InsertKey(key),
+                    CertChange::InsertCert(cert.clone()),
+                ],
+                event,
+            )
+            .await?;
+        Ok(cert)
+    }
+
     /// Issues the first certificate of a hostname from an internal CA: a current key, a next key
     /// (its pin is the backup pin apps ship), the certificate, and pin set version 1.
     pub async fn issue(
@@ -477,7 +543,7 @@ impl CertsService {
         let current_key =
             self.key_record(key_type.label(), &current.spki_der, Some(&current.pkcs8));
         let next_key = self.key_record(key_type.label(), &next.spki_der, Some(&next.pkcs8));
-        let chain = format!("{}{}", issued.cert_pem, ca.cert_pem);
+        let chain = format!("{}{}", issued.cert_pem, ca.chain_pem);
         let cert = cert_record(
             &issued.info,
             "server",
@@ -708,7 +774,7 @@ impl CertsService {
         )?;
         let next = self.generate(key_type)?;
         let next_key = self.key_record(key_type.label(), &next.spki_der, Some(&next.pkcs8));
-        let chain = format!("{}{}", issued.cert_pem, ca.cert_pem);
+        let chain = format!("{}{}", issued.cert_pem, ca.chain_pem);
         let cert = cert_record(
             &issued.info,
             "server",

@@ -713,3 +713,83 @@ async fn an_owner_can_override_a_blocked_rotation_with_a_reason_and_the_dashboar
         "{inventory}"
     );
 }
+
+#[tokio::test]
+async fn certificates_from_an_intermediate_carry_the_whole_chain_and_its_ca_pin_can_be_added() {
+    let app = TestApp::spawn().await;
+    let cookie = app
+        .setup_owner(&mut SoftAuthenticator::new(), "alice")
+        .await;
+    let root = ok(
+        &app,
+        &cookie,
+        "create_ca",
+        &[
+            ("common_name", "Root"),
+            ("key_type", "ecdsa-p256"),
+            ("validity_days", ""),
+        ],
+    )
+    .await;
+    let int = ok(
+        &app,
+        &cookie,
+        "create_intermediate_ca",
+        &[
+            ("parent_id", root["id"].as_str().expect("id")),
+            ("common_name", "Issuing"),
+            ("key_type", "ecdsa-p256"),
+            ("validity_days", ""),
+        ],
+    )
+    .await;
+    assert_eq!(int["kind"], "intermediate_ca");
+    assert_eq!(int["issuer"], "CN=Root");
+    ok(
+        &app,
+        &cookie,
+        "issue_cert",
+        &[
+            ("ca_id", int["id"].as_str().expect("id")),
+            ("hostname", "api.example.com"),
+            ("extra_sans", ""),
+            ("key_type", "ecdsa-p256"),
+            ("validity_days", ""),
+        ],
+    )
+    .await;
+    let set = ok(
+        &app,
+        &cookie,
+        "add_pin",
+        &[
+            ("hostname", "api.example.com"),
+            ("source", "ca"),
+            ("pin", ""),
+            ("label", ""),
+            ("version", "1"),
+        ],
+    )
+    .await;
+    let ca_pin = &set["pins"][2];
+    assert_eq!(ca_pin["role"], "intermediate");
+    assert_eq!(ca_pin["pin"], int["spki_pin"]);
+    assert_eq!(
+        ca_pin["in_live_chain"], true,
+        "the intermediate is in the served chain: {set}"
+    );
+    let ios = ok(
+        &app,
+        &cookie,
+        "export_pinset",
+        &[("hostname", "api.example.com"), ("format", "ios")],
+    )
+    .await;
+    assert!(
+        ios["text"]
+            .as_str()
+            .unwrap_or("")
+            .contains("NSPinnedCAIdentities"),
+        "{ios}"
+    );
+}
