@@ -7,7 +7,9 @@ use crate::audit::{AuditEvent, ChainError};
 use crate::auth::AuthService;
 use crate::certs::service::CertsService;
 use crate::pinsets::service::PinsetsService;
+use crate::policies::PoliciesService;
 use crate::ports::certs::CertStore;
+use crate::ports::policies::PolicyStore;
 use crate::ports::Store;
 use crate::seal::MasterKey;
 use crate::sessions::SessionPolicy;
@@ -18,6 +20,7 @@ pub struct Console {
     pub auth: AuthService,
     pub certs: CertsService,
     pub pinsets: Arc<PinsetsService>,
+    pub policies: PoliciesService,
 }
 
 /// One dated item of the expiry inventory.
@@ -53,6 +56,7 @@ impl Console {
     pub fn new(
         store: Arc<dyn Store>,
         cert_store: Arc<dyn CertStore>,
+        policy_store: Arc<dyn PolicyStore>,
         master_key: Arc<MasterKey>,
         public_url: &url::Url,
         sessions: SessionPolicy,
@@ -60,12 +64,8 @@ impl Console {
         let auth = AuthService::new(store.clone(), public_url, sessions)?;
         let pinsets = Arc::new(PinsetsService::new(cert_store.clone()));
         let certs = CertsService::new(cert_store, pinsets.clone(), master_key);
-        Ok(Console {
-            store,
-            auth,
-            certs,
-            pinsets,
-        })
+        let policies = PoliciesService::new(policy_store);
+        Ok(Console { store, auth, certs, pinsets, policies })
     }
 
     /// The newest `limit` audit events (at most 500), newest first.

@@ -13,6 +13,7 @@ pub mod certs;
 pub mod console;
 pub mod error;
 pub mod pins;
+pub mod policies;
 pub mod pinsets;
 pub mod ports;
 pub mod seal;

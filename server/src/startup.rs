@@ -50,6 +50,7 @@ pub async fn open_console(config: &Config, public_url: &Url) -> anyhow::Result<A
     )?);
     let console = Console::new(
         store.clone(),
+        store.clone(),
         store,
         master_key,
         public_url,

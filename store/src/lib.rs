@@ -7,6 +7,7 @@
 
 mod sqlite;
 mod sqlite_certs;
+mod sqlite_policies;
 
 pub use sqlite::SqliteStore;
 

@@ -104,3 +104,4 @@ pub trait Store: Send + Sync + 'static {
 }
 
 pub mod certs;
+pub mod policies;
