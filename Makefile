@@ -26,8 +26,10 @@ test: deps site rust-test wasm-deps e2e
 rust-test:
 	cargo test --locked -p policy -p domain -p store -p app -p server
 
+# The policy crate is shared with the browser: it must keep building for wasm32.
 wasm-deps:
 	@scripts/check-wasm-deps.sh
+	cargo build --locked -p policy --target wasm32-unknown-unknown
 
 # Playwright in Debian's Chromium against the debug binary the Rust tests built.
 e2e:

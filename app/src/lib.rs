@@ -21,7 +21,7 @@ use leptos_router::path;
 use components::shell::Shell;
 use pages::{
     audit::AuditPage, certs::CertificatesPage, dashboard::DashboardPage, login::LoginPage,
-    not_built, pinsets::PinSetsPage, setup::SetupPage,
+    not_built, pinsets::PinSetsPage, policies::RateLimitsPage, setup::SetupPage,
 };
 
 /// The HTML document around the app (server side only).
@@ -60,7 +60,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("keys") view=not_built::keys/>
                     <Route path=path!("certificates") view=CertificatesPage/>
                     <Route path=path!("pin-sets") view=PinSetsPage/>
-                    <Route path=path!("rate-limits") view=not_built::rate_limits/>
+                    <Route path=path!("rate-limits") view=RateLimitsPage/>
                     <Route path=path!("gates") view=not_built::gates/>
                     <Route path=path!("audit") view=AuditPage/>
                     <Route path=path!("admins") view=not_built::admins/>

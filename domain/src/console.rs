@@ -65,7 +65,13 @@ impl Console {
         let pinsets = Arc::new(PinsetsService::new(cert_store.clone()));
         let certs = CertsService::new(cert_store, pinsets.clone(), master_key);
         let policies = PoliciesService::new(policy_store);
-        Ok(Console { store, auth, certs, pinsets, policies })
+        Ok(Console {
+            store,
+            auth,
+            certs,
+            pinsets,
+            policies,
+        })
     }
 
     /// The newest `limit` audit events (at most 500), newest first.

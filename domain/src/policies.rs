@@ -39,12 +39,17 @@ fn mode_str(m: Mode) -> &'static str {
 
 /// The stored policy with the columns (position, enabled, mode, name, id) as the authority.
 fn to_policy(r: &PolicyRecord) -> Result<Policy, Error> {
-    let mut p: Policy = serde_json::from_str(&r.spec_json).map_err(|e| Error::Internal(format!("policy {}: {e}", r.id)))?;
+    let mut p: Policy = serde_json::from_str(&r.spec_json)
+        .map_err(|e| Error::Internal(format!("policy {}: {e}", r.id)))?;
     p.id = r.id.clone();
     p.name = r.name.clone();
     p.order = u32::try_from(r.position).unwrap_or(u32::MAX);
     p.enabled = r.enabled;
-    p.mode = if r.mode == "enforce" { Mode::Enforce } else { Mode::Shadow };
+    p.mode = if r.mode == "enforce" {
+        Mode::Enforce
+    } else {
+        Mode::Shadow
+    };
     Ok(p)
 }
 
@@ -67,12 +72,16 @@ fn as_json(p: &Policy) -> Value {
 }
 
 fn parse_version(v: &str) -> Result<i64, Error> {
-    v.trim().parse().map_err(|_| Error::invalid("the policy version is missing; reload the page"))
+    v.trim()
+        .parse()
+        .map_err(|_| Error::invalid("the policy version is missing; reload the page"))
 }
 
 fn conflict(e: StoreError, name: &str) -> Error {
     match e {
-        StoreError::Conflict(m) if m.contains("UNIQUE") => Error::Conflict(format!("a policy named {name:?} exists already")),
+        StoreError::Conflict(m) if m.contains("UNIQUE") => {
+            Error::Conflict(format!("a policy named {name:?} exists already"))
+        }
         StoreError::Conflict(m) => Error::Conflict(m),
         other => Error::Store(other),
     }
@@ -92,10 +101,17 @@ impl PoliciesService {
         for r in self.store.policies().await? {
             let policy = to_policy(&r)?;
             let issues = validate(&policy);
-            states.push(PolicyState { record: r, policy, issues });
+            states.push(PolicyState {
+                record: r,
+                policy,
+                issues,
+            });
         }
         let all: Vec<Policy> = states.iter().map(|s| s.policy.clone()).collect();
-        Ok(PoliciesOverview { set_issues: validate_set(&all), policies: states })
+        Ok(PoliciesOverview {
+            set_issues: validate_set(&all),
+            policies: states,
+        })
     }
 
     async fn find(&self, id: &str, version: &str) -> Result<(PolicyRecord, Policy), Error> {
@@ -126,45 +142,104 @@ impl PoliciesService {
         }
     }
 
-    async fn commit(&self, actor: &Actor, action: &str, changes: Vec<PolicyChange>, name: &str, details: Value) -> Result<(), Error> {
-        let event = AuditDraft::new(actor, action, format!("policy:{name}"), Outcome::Success).with_details(details);
-        self.store.apply_policy_changes(&changes, event).await.map_err(|e| conflict(e, name))
+    async fn commit(
+        &self,
+        actor: &Actor,
+        action: &str,
+        changes: Vec<PolicyChange>,
+        name: &str,
+        details: Value,
+    ) -> Result<(), Error> {
+        let event = AuditDraft::new(actor, action, format!("policy:{name}"), Outcome::Success)
+            .with_details(details);
+        self.store
+            .apply_policy_changes(&changes, event)
+            .await
+            .map_err(|e| conflict(e, name))
     }
 
     /// Creates (`version` empty) or updates the policy in `spec_json` after validating it. A new
     /// policy starts in shadow mode at the end of the order; an update keeps its mode and place.
-    pub async fn save(&self, actor: &Actor, spec_json: &str, version: &str) -> Result<PolicyState, Error> {
-        let parsed: Result<Policy, Error> =
-            serde_json::from_str(spec_json).map_err(|e| Error::invalid(format!("the policy is malformed: {e}")));
-        let name = parsed.as_ref().map(|p| p.name.trim().to_owned()).unwrap_or_default();
+    pub async fn save(
+        &self,
+        actor: &Actor,
+        spec_json: &str,
+        version: &str,
+    ) -> Result<PolicyState, Error> {
+        let parsed: Result<Policy, Error> = serde_json::from_str(spec_json)
+            .map_err(|e| Error::invalid(format!("the policy is malformed: {e}")));
+        let name = parsed
+            .as_ref()
+            .map(|p| p.name.trim().to_owned())
+            .unwrap_or_default();
         let creating = version.trim().is_empty();
-        let action = if creating { "policies.create" } else { "policies.update" };
+        let action = if creating {
+            "policies.create"
+        } else {
+            "policies.update"
+        };
         let result = async {
             let mut p = parsed?;
             if creating {
                 let existing = self.store.policies().await?;
                 p.id = uuid::Uuid::new_v4().to_string();
                 p.mode = Mode::Shadow;
-                p.order = existing.iter().map(|r| u32::try_from(r.position).unwrap_or(0)).max().map_or(1, |m| m + 1);
+                p.order = existing
+                    .iter()
+                    .map(|r| u32::try_from(r.position).unwrap_or(0))
+                    .max()
+                    .map_or(1, |m| m + 1);
             }
             p.name = p.name.trim().to_owned();
             let issues = validate(&p);
             if has_errors(&issues) {
-                let msgs: Vec<String> = issues.iter().filter(|i| i.is_error()).map(|i| i.to_string()).collect();
-                return Err(Error::invalid(format!("The policy is not valid: {}", msgs.join("; "))));
+                let msgs: Vec<String> = issues
+                    .iter()
+                    .filter(|i| i.is_error())
+                    .map(|i| i.to_string())
+                    .collect();
+                return Err(Error::invalid(format!(
+                    "The policy is not valid: {}",
+                    msgs.join("; ")
+                )));
             }
             if creating {
                 let rec = record_of(&p, 1, now_ms())?;
-                self.commit(actor, action, vec![PolicyChange::Insert(rec.clone())], &p.name, json!({ "after": as_json(&p) })).await?;
-                Ok(PolicyState { record: rec, policy: p, issues })
+                self.commit(
+                    actor,
+                    action,
+                    vec![PolicyChange::Insert(rec.clone())],
+                    &p.name,
+                    json!({ "after": as_json(&p) }),
+                )
+                .await?;
+                Ok(PolicyState {
+                    record: rec,
+                    policy: p,
+                    issues,
+                })
             } else {
                 let (old_rec, old) = self.find(&p.id, version).await?;
                 p.mode = old.mode;
                 p.order = old.order;
                 let rec = record_of(&p, old_rec.version + 1, old_rec.created_at_ms)?;
-                let change = PolicyChange::Update { record: rec.clone(), replaces: old_rec.version };
-                self.commit(actor, action, vec![change], &p.name, json!({ "before": as_json(&old), "after": as_json(&p) })).await?;
-                Ok(PolicyState { record: rec, policy: p, issues })
+                let change = PolicyChange::Update {
+                    record: rec.clone(),
+                    replaces: old_rec.version,
+                };
+                self.commit(
+                    actor,
+                    action,
+                    vec![change],
+                    &p.name,
+                    json!({ "before": as_json(&old), "after": as_json(&p) }),
+                )
+                .await?;
+                Ok(PolicyState {
+                    record: rec,
+                    policy: p,
+                    issues,
+                })
             }
         }
         .await;
@@ -187,8 +262,18 @@ impl PoliciesService {
             let mut p = old.clone();
             edit(&mut p)?;
             let rec = record_of(&p, old_rec.version + 1, old_rec.created_at_ms)?;
-            let change = PolicyChange::Update { record: rec, replaces: old_rec.version };
-            self.commit(actor, action, vec![change], &p.name, json!({ "before": as_json(&old), "after": as_json(&p) })).await
+            let change = PolicyChange::Update {
+                record: rec,
+                replaces: old_rec.version,
+            };
+            self.commit(
+                actor,
+                action,
+                vec![change],
+                &p.name,
+                json!({ "before": as_json(&old), "after": as_json(&p) }),
+            )
+            .await
         }
         .await;
         match result {
@@ -197,8 +282,18 @@ impl PoliciesService {
         }
     }
 
-    pub async fn set_enabled(&self, actor: &Actor, id: &str, enabled: bool, version: &str) -> Result<(), Error> {
-        let action = if enabled { "policies.enable" } else { "policies.disable" };
+    pub async fn set_enabled(
+        &self,
+        actor: &Actor,
+        id: &str,
+        enabled: bool,
+        version: &str,
+    ) -> Result<(), Error> {
+        let action = if enabled {
+            "policies.enable"
+        } else {
+            "policies.disable"
+        };
         self.change_one(actor, action, id, version, |p| {
             p.enabled = enabled;
             Ok(())
@@ -208,7 +303,13 @@ impl PoliciesService {
 
     /// Switches between shadow (count and log only) and enforce: the explicit step that makes a
     /// policy refuse or delay requests.
-    pub async fn set_mode(&self, actor: &Actor, id: &str, mode: &str, version: &str) -> Result<(), Error> {
+    pub async fn set_mode(
+        &self,
+        actor: &Actor,
+        id: &str,
+        mode: &str,
+        version: &str,
+    ) -> Result<(), Error> {
         let (target, action) = match mode {
             "enforce" => (Mode::Enforce, "policies.enforce"),
             "shadow" => (Mode::Shadow, "policies.shadow"),
@@ -222,7 +323,13 @@ impl PoliciesService {
     }
 
     /// Moves a policy one place up or down (it swaps places with its neighbour).
-    pub async fn move_by(&self, actor: &Actor, id: &str, direction: &str, version: &str) -> Result<(), Error> {
+    pub async fn move_by(
+        &self,
+        actor: &Actor,
+        id: &str,
+        direction: &str,
+        version: &str,
+    ) -> Result<(), Error> {
         let action = "policies.reorder";
         let result = async {
             let (rec, p) = self.find(id, version).await?;
@@ -265,8 +372,18 @@ impl PoliciesService {
         let action = "policies.delete";
         let result = async {
             let (rec, p) = self.find(id, version).await?;
-            let change = PolicyChange::Delete { id: rec.id.clone(), replaces: rec.version };
-            self.commit(actor, action, vec![change], &p.name, json!({ "before": as_json(&p) })).await
+            let change = PolicyChange::Delete {
+                id: rec.id.clone(),
+                replaces: rec.version,
+            };
+            self.commit(
+                actor,
+                action,
+                vec![change],
+                &p.name,
+                json!({ "before": as_json(&p) }),
+            )
+            .await
         }
         .await;
         match result {

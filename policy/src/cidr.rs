@@ -30,7 +30,10 @@ pub enum CidrError {
     ZoneId,
     /// The part after `/` is not a decimal number.
     BadPrefix(String),
-    PrefixTooLong { len: u32, max: u8 },
+    PrefixTooLong {
+        len: u32,
+        max: u8,
+    },
 }
 
 impl fmt::Display for CidrError {
@@ -53,7 +56,10 @@ impl fmt::Display for CidrError {
             ),
             CidrError::PrefixTooLong { len, max } => {
                 let family = if *max == 32 { "IPv4" } else { "IPv6" };
-                write!(f, "the prefix length /{len} is longer than {max}, the {family} maximum")
+                write!(
+                    f,
+                    "the prefix length /{len} is longer than {max}, the {family} maximum"
+                )
             }
         }
     }
@@ -128,12 +134,10 @@ impl Cidr {
     /// The same range with the host bits cleared (`10.0.0.1/8` → `10.0.0.0/8`).
     pub fn network(&self) -> Cidr {
         let addr = match self.addr {
-            IpAddr::V4(a) => IpAddr::V4(Ipv4Addr::from_bits(
-                a.to_bits() & mask32(self.prefix_len),
-            )),
-            IpAddr::V6(a) => IpAddr::V6(Ipv6Addr::from_bits(
-                a.to_bits() & mask128(self.prefix_len),
-            )),
+            IpAddr::V4(a) => IpAddr::V4(Ipv4Addr::from_bits(a.to_bits() & mask32(self.prefix_len))),
+            IpAddr::V6(a) => {
+                IpAddr::V6(Ipv6Addr::from_bits(a.to_bits() & mask128(self.prefix_len)))
+            }
         };
         Cidr {
             addr,
@@ -223,7 +227,10 @@ mod tests {
         assert!(c.contains(ip("192.0.2.7")) && !c.contains(ip("192.0.2.8")));
         let all = Cidr::parse("0.0.0.0/0").expect("valid");
         assert!(all.contains(ip("255.255.255.255")));
-        assert!(!all.contains(ip("::1")), "an IPv4 range never holds a native IPv6 address");
+        assert!(
+            !all.contains(ip("::1")),
+            "an IPv4 range never holds a native IPv6 address"
+        );
     }
 
     #[test]
@@ -275,7 +282,10 @@ mod tests {
         assert!(p("10.0.0.0/8").covers(&p("10.0.0.0/8")));
         assert!(!p("10.1.0.0/16").covers(&p("10.0.0.0/8")));
         assert!(!p("10.0.0.0/8").covers(&p("11.0.0.0/16")));
-        assert!(p("::/0").covers(&p("10.0.0.0/8")), "::/0 holds the mapped IPv4 space");
+        assert!(
+            p("::/0").covers(&p("10.0.0.0/8")),
+            "::/0 holds the mapped IPv4 space"
+        );
         assert!(!p("0.0.0.0/0").covers(&p("2001:db8::/32")));
     }
 }

@@ -74,8 +74,8 @@ impl Quota {
 
     /// How far ahead of now the TAT may run (the tolerance τ = burst · T), rounded down.
     pub fn tolerance_ns(&self) -> u64 {
-        let exact = u128::from(self.burst) * u128::from(self.period_ns)
-            / u128::from(self.count.max(1));
+        let exact =
+            u128::from(self.burst) * u128::from(self.period_ns) / u128::from(self.count.max(1));
         u64::try_from(exact).unwrap_or(u64::MAX)
     }
 }
@@ -219,10 +219,7 @@ impl Gcra {
         };
         // floor(base − τ): the first whole nanosecond at which the request conforms.
         let borrow = u64::from(u64::from(base.frac) < self.tau_frac);
-        let earliest = base
-            .ns
-            .saturating_sub(self.tau_ns)
-            .saturating_sub(borrow);
+        let earliest = base.ns.saturating_sub(self.tau_ns).saturating_sub(borrow);
         if now_ns >= earliest {
             return Outcome::Allow {
                 tat: self.advance(base),
@@ -323,8 +320,18 @@ mod tests {
         for _ in 0..3 {
             tat = g.advance(tat);
         }
-        assert_eq!(tat, Tat::at(NS_PER_S), "three intervals of 1/3 s make exactly 1 s");
-        assert_eq!(g.advance(Tat::at(0)), Tat { ns: 333_333_333, frac: 1 });
+        assert_eq!(
+            tat,
+            Tat::at(NS_PER_S),
+            "three intervals of 1/3 s make exactly 1 s"
+        );
+        assert_eq!(
+            g.advance(Tat::at(0)),
+            Tat {
+                ns: 333_333_333,
+                frac: 1
+            }
+        );
     }
 
     #[test]
@@ -370,12 +377,27 @@ mod tests {
         let tat = g.check(None, 0, 0).tat();
         // Due at 100 ms, arrives at 190 ms: scheduled from 100 ms, so the next is due at 200 ms.
         let late = g.check(tat, 190_000_000, 0);
-        assert_eq!(late, Outcome::Allow { tat: Tat::at(200_000_000) });
+        assert_eq!(
+            late,
+            Outcome::Allow {
+                tat: Tat::at(200_000_000)
+            }
+        );
         // Arriving a whole interval late or more restarts the schedule from the arrival.
         let idle = g.check(tat, 200_000_000, 0);
-        assert_eq!(idle, Outcome::Allow { tat: Tat::at(300_000_000) });
+        assert_eq!(
+            idle,
+            Outcome::Allow {
+                tat: Tat::at(300_000_000)
+            }
+        );
         let idle = g.check(tat, 250_000_000, 0);
-        assert_eq!(idle, Outcome::Allow { tat: Tat::at(350_000_000) });
+        assert_eq!(
+            idle,
+            Outcome::Allow {
+                tat: Tat::at(350_000_000)
+            }
+        );
     }
 
     #[test]
@@ -391,6 +413,9 @@ mod tests {
                 n += 1;
             }
         }
-        assert_eq!(n, 5, "4.29 per ns, plus the sub-ns rounding of the conformance instant");
+        assert_eq!(
+            n, 5,
+            "4.29 per ns, plus the sub-ns rounding of the conformance instant"
+        );
     }
 }

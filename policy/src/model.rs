@@ -317,9 +317,10 @@ impl Match {
             .iter()
             .filter_map(|r| Cidr::parse(r).ok())
             .collect();
-        other.ip_ranges.iter().all(|r| {
-            Cidr::parse(r).is_ok_and(|theirs| mine.iter().any(|m| m.covers(&theirs)))
-        })
+        other
+            .ip_ranges
+            .iter()
+            .all(|r| Cidr::parse(r).is_ok_and(|theirs| mine.iter().any(|m| m.covers(&theirs))))
     }
 }
 
@@ -503,7 +504,10 @@ mod tests {
         assert!(!rest.matches("/v1"));
         let all = PathMatch::Pattern("/**".into());
         assert!(all.matches("/") && all.matches("/a/b"));
-        assert!(!PathMatch::Pattern("/v*".into()).matches("/v1"), "invalid pattern");
+        assert!(
+            !PathMatch::Pattern("/v*".into()).matches("/v1"),
+            "invalid pattern"
+        );
     }
 
     #[test]
@@ -522,7 +526,10 @@ mod tests {
         assert!(pat("/users/*").covers(&ex("/users/7")));
         assert!(!pat("/users/*").covers(&ex("/users/")));
         assert!(pat("/users/**").covers(&pre("/users")));
-        assert!(!pat("/users/*/**").covers(&pre("/users/")), "/users/ has an empty segment");
+        assert!(
+            !pat("/users/*/**").covers(&pre("/users/")),
+            "/users/ has an empty segment"
+        );
         assert!(!ex("/api").covers(&pre("/api")));
         assert!(pat("/*/orders").covers(&pat("/*/orders")));
         assert!(!pat("/users/orders").covers(&pat("/*/orders")));

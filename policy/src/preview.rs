@@ -66,8 +66,14 @@ pub struct Bucket {
 #[serde(rename_all = "snake_case")]
 pub enum PreviewError {
     ZeroDuration,
-    DurationTooLong { duration_s: u32, max_s: u32 },
-    TooManyRequests { requests: u64, max: u64 },
+    DurationTooLong {
+        duration_s: u32,
+        max_s: u32,
+    },
+    TooManyRequests {
+        requests: u64,
+        max: u64,
+    },
     /// A burst pattern needs `every_s ≥ 1` and `length_s ≤ every_s`.
     BadBurst,
 }

@@ -216,10 +216,9 @@ pub fn validate_set(policies: &[Policy]) -> Vec<SetIssue> {
                 ));
             }
         }
-        if let Some(a) = earlier
-            .iter()
-            .find(|a| a.name.trim().eq_ignore_ascii_case(b.name.trim()) && !b.name.trim().is_empty())
-        {
+        if let Some(a) = earlier.iter().find(|a| {
+            a.name.trim().eq_ignore_ascii_case(b.name.trim()) && !b.name.trim().is_empty()
+        }) {
             out.push(set_issue(
                 b,
                 a,
@@ -386,7 +385,10 @@ impl Issues {
 
 fn check_id(id: &str, v: &mut Issues) {
     if id.len() > MAX_ID_BYTES {
-        v.error(Field::Id, format!("The id is longer than {MAX_ID_BYTES} bytes."));
+        v.error(
+            Field::Id,
+            format!("The id is longer than {MAX_ID_BYTES} bytes."),
+        );
     } else if !id
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
@@ -424,8 +426,20 @@ fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric()
         || matches!(
             b,
-            b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_'
-                | b'`' | b'|' | b'~'
+            b'!' | b'#'
+                | b'$'
+                | b'%'
+                | b'&'
+                | b'\''
+                | b'*'
+                | b'+'
+                | b'-'
+                | b'.'
+                | b'^'
+                | b'_'
+                | b'`'
+                | b'|'
+                | b'~'
         )
 }
 
@@ -443,8 +457,19 @@ fn is_path_char(b: u8) -> bool {
     is_unreserved(b)
         || matches!(
             b,
-            b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'=' | b':'
-                | b'@' | b'/'
+            b'!' | b'$'
+                | b'&'
+                | b'\''
+                | b'('
+                | b')'
+                | b'*'
+                | b'+'
+                | b','
+                | b';'
+                | b'='
+                | b':'
+                | b'@'
+                | b'/'
         )
 }
 
@@ -509,7 +534,10 @@ fn check_path(pm: &PathMatch, v: &mut Issues) {
     if s.len() > MAX_PATH_BYTES {
         v.error(
             f,
-            format!("The path is {} bytes long; at most {MAX_PATH_BYTES}.", s.len()),
+            format!(
+                "The path is {} bytes long; at most {MAX_PATH_BYTES}.",
+                s.len()
+            ),
         );
         return;
     }
@@ -734,7 +762,10 @@ fn check_client_ids(ids: &[String], v: &mut Issues) {
             v.item_error(
                 f,
                 i,
-                format!("The client id “{}” contains spaces or control characters.", id.trim()),
+                format!(
+                    "The client id “{}” contains spaces or control characters.",
+                    id.trim()
+                ),
             );
         }
         if ids[..i].contains(id) {
@@ -781,11 +812,18 @@ fn check_ip_ranges(ranges: &[String], v: &mut Issues) {
                 ),
             );
         }
-        if let Some(dup) = parsed[..i].iter().flatten().map(Cidr::network).find(|e| *e == net) {
+        if let Some(dup) = parsed[..i]
+            .iter()
+            .flatten()
+            .map(Cidr::network)
+            .find(|e| *e == net)
+        {
             v.item_warning(
                 f,
                 i,
-                format!("“{r}” is the same range as {dup}, listed before; it is removed when saved."),
+                format!(
+                    "“{r}” is the same range as {dup}, listed before; it is removed when saved."
+                ),
             );
         } else if let Some(wider) = parsed
             .iter()

@@ -10,7 +10,11 @@ use crate::sqlite::{append, map_err, SqliteStore};
 
 #[async_trait]
 impl PolicyStore for SqliteStore {
-    async fn apply_policy_changes(&self, changes: &[PolicyChange], event: AuditDraft) -> Result<(), StoreError> {
+    async fn apply_policy_changes(
+        &self,
+        changes: &[PolicyChange],
+        event: AuditDraft,
+    ) -> Result<(), StoreError> {
         let mut tx = self.write.begin().await.map_err(map_err)?;
         for change in changes {
             let affected = match change {
@@ -57,7 +61,9 @@ impl PolicyStore for SqliteStore {
                     .rows_affected(),
             };
             if affected != 1 {
-                return Err(StoreError::Conflict("the policy was changed by someone else meanwhile; reload and retry".into()));
+                return Err(StoreError::Conflict(
+                    "the policy was changed by someone else meanwhile; reload and retry".into(),
+                ));
             }
         }
         append(&mut tx, event).await.map_err(map_err)?;
@@ -65,7 +71,10 @@ impl PolicyStore for SqliteStore {
     }
 
     async fn policies(&self) -> Result<Vec<PolicyRecord>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM policies ORDER BY position, name").fetch_all(&self.read).await.map_err(map_err)?;
+        let rows = sqlx::query("SELECT * FROM policies ORDER BY position, name")
+            .fetch_all(&self.read)
+            .await
+            .map_err(map_err)?;
         rows.iter()
             .map(|r| {
                 Ok(PolicyRecord {

@@ -6,3 +6,4 @@ pub mod auth;
 pub mod certs;
 pub mod dashboard;
 pub mod pinsets;
+pub mod policies;

@@ -6,6 +6,7 @@ pub mod dashboard;
 pub mod login;
 pub mod not_built;
 pub mod pinsets;
+pub mod policies;
 pub mod setup;
 
 use leptos::prelude::*;

@@ -21,9 +21,6 @@ pub fn clients() -> impl IntoView {
 pub fn keys() -> impl IntoView {
     view! { <NotBuilt title="Keys" what="JWT signing key sets: EdDSA, ES256 and RS256 keys published before they sign and retired after their tokens expire, with the JWKS and a timeline."/> }
 }
-pub fn rate_limits() -> impl IntoView {
-    view! { <NotBuilt title="Rate limits" what="GCRA rate-limit policies with a preview of what they admit, the effective limit across gate replicas, and shadow mode."/> }
-}
 pub fn gates() -> impl IntoView {
     view! { <NotBuilt title="Gates" what="Enforcement nodes: enrolment, the config bundle version each one runs, drift and errors."/> }
 }

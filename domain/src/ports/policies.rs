@@ -25,13 +25,23 @@ pub struct PolicyRecord {
 pub enum PolicyChange {
     Insert(PolicyRecord),
     /// Replaces the row if its stored version is `replaces`.
-    Update { record: PolicyRecord, replaces: i64 },
-    Delete { id: String, replaces: i64 },
+    Update {
+        record: PolicyRecord,
+        replaces: i64,
+    },
+    Delete {
+        id: String,
+        replaces: i64,
+    },
 }
 
 #[async_trait]
 pub trait PolicyStore: Send + Sync + 'static {
-    async fn apply_policy_changes(&self, changes: &[PolicyChange], event: AuditDraft) -> Result<(), StoreError>;
+    async fn apply_policy_changes(
+        &self,
+        changes: &[PolicyChange],
+        event: AuditDraft,
+    ) -> Result<(), StoreError>;
     /// All policies in evaluation order.
     async fn policies(&self) -> Result<Vec<PolicyRecord>, StoreError>;
 }

@@ -1,0 +1,123 @@
+//! Server fns for rate-limit policies (domain: `policies`). Validation, preview and the
+//! effective-limit calculator run in the browser from the same `policy` crate; the server
+//! validates again before storing.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+
+/// A stored policy with its validation issues.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PolicyView {
+    pub policy: policy::model::Policy,
+    pub version: i64,
+    pub issues: Vec<policy::validate::Issue>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PoliciesView {
+    pub policies: Vec<PolicyView>,
+    pub set_issues: Vec<policy::validate::SetIssue>,
+}
+
+/// Every policy in evaluation order, with set-level findings (unreachable policies).
+///
+/// **Permissions:** any signed-in admin. **Audit:** none (read-only).
+#[server(endpoint = "list_policies")]
+pub async fn list_policies() -> Result<PoliciesView, AppError> {
+    let ctx = crate::ctx::RequestCtx::get()?;
+    ctx.require_admin()?;
+    let o = ctx.console.policies.list().await?;
+    Ok(PoliciesView {
+        policies: o
+            .policies
+            .into_iter()
+            .map(|s| PolicyView {
+                policy: s.policy,
+                version: s.record.version,
+                issues: s.issues,
+            })
+            .collect(),
+        set_issues: o.set_issues,
+    })
+}
+
+/// Creates (empty `version`) or updates a policy given as `policy::Policy` JSON.
+///
+/// **Permissions:** owner or admin. **Audit:** `policies.create` / `policies.update` (before/after).
+#[server(endpoint = "save_policy")]
+pub async fn save_policy(spec_json: String, version: String) -> Result<PolicyView, AppError> {
+    let ctx = crate::ctx::RequestCtx::get()?;
+    ctx.require_manager("policies.save").await?;
+    let s = ctx
+        .console
+        .policies
+        .save(&ctx.actor, &spec_json, &version)
+        .await?;
+    Ok(PolicyView {
+        policy: s.policy,
+        version: s.record.version,
+        issues: s.issues,
+    })
+}
+
+/// Enables or disables a policy.
+///
+/// **Permissions:** owner or admin. **Audit:** `policies.enable` / `policies.disable`.
+#[server(endpoint = "set_policy_enabled")]
+pub async fn set_policy_enabled(
+    id: String,
+    enabled: bool,
+    version: String,
+) -> Result<(), AppError> {
+    let ctx = crate::ctx::RequestCtx::get()?;
+    ctx.require_manager("policies.enable").await?;
+    Ok(ctx
+        .console
+        .policies
+        .set_enabled(&ctx.actor, &id, enabled, &version)
+        .await?)
+}
+
+/// Switches a policy between `shadow` (count and log) and `enforce`.
+///
+/// **Permissions:** owner or admin. **Audit:** `policies.enforce` / `policies.shadow`.
+#[server(endpoint = "set_policy_mode")]
+pub async fn set_policy_mode(id: String, mode: String, version: String) -> Result<(), AppError> {
+    let ctx = crate::ctx::RequestCtx::get()?;
+    ctx.require_manager("policies.mode").await?;
+    Ok(ctx
+        .console
+        .policies
+        .set_mode(&ctx.actor, &id, &mode, &version)
+        .await?)
+}
+
+/// Moves a policy one place `up` or `down` in the evaluation order.
+///
+/// **Permissions:** owner or admin. **Audit:** `policies.reorder`.
+#[server(endpoint = "move_policy")]
+pub async fn move_policy(id: String, direction: String, version: String) -> Result<(), AppError> {
+    let ctx = crate::ctx::RequestCtx::get()?;
+    ctx.require_manager("policies.reorder").await?;
+    Ok(ctx
+        .console
+        .policies
+        .move_by(&ctx.actor, &id, &direction, &version)
+        .await?)
+}
+
+/// Deletes a policy.
+///
+/// **Permissions:** owner or admin. **Audit:** `policies.delete` (with the policy as it was).
+#[server(endpoint = "delete_policy")]
+pub async fn delete_policy(id: String, version: String) -> Result<(), AppError> {
+    let ctx = crate::ctx::RequestCtx::get()?;
+    ctx.require_manager("policies.delete").await?;
+    Ok(ctx
+        .console
+        .policies
+        .delete(&ctx.actor, &id, &version)
+        .await?)
+}
