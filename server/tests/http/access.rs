@@ -43,6 +43,12 @@ const PROTECTED_FNS: &[&str] = &[
     "export_for_release",
     "list_releases",
     "set_release_supported",
+    "list_policies",
+    "save_policy",
+    "set_policy_enabled",
+    "set_policy_mode",
+    "move_policy",
+    "delete_policy",
 ];
 /// Every server fn.
 const ALL_FNS: &[&str] = &[
@@ -75,6 +81,12 @@ const ALL_FNS: &[&str] = &[
     "export_for_release",
     "list_releases",
     "set_release_supported",
+    "list_policies",
+    "save_policy",
+    "set_policy_enabled",
+    "set_policy_mode",
+    "move_policy",
+    "delete_policy",
 ];
 
 #[tokio::test]

@@ -8,3 +8,4 @@ mod access;
 mod certs;
 mod cli;
 mod passkeys;
+mod policies;
