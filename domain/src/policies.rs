@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use policy::model::{Mode, Policy};
-use policy::validate::{has_errors, validate, validate_set, Issue, SetIssue};
+use policy::validate::{has_errors, normalize, validate, validate_set, Issue, SetIssue};
 use serde_json::{json, Value};
 
 use crate::audit::{Actor, AuditDraft, Outcome};
@@ -191,6 +191,8 @@ impl PoliciesService {
                     .map_or(1, |m| m + 1);
             }
             p.name = p.name.trim().to_owned();
+            // The rewrites the warnings announce (e.g. a CIDR with host bits set) are applied.
+            normalize(&mut p);
             let issues = validate(&p);
             if has_errors(&issues) {
                 let msgs: Vec<String> = issues

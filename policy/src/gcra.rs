@@ -9,7 +9,8 @@
 //!   does not accumulate.
 //! - **Accuracy.** From a fresh key under any overload, the requests admitted in `[0, t)` are
 //!   `rate·t + burst` (+1 for rounding when `t` is not a multiple of `T`). In any window of
-//!   length `t` at most `⌈rate·t⌉ + burst + 1` are admitted.
+//!   length `t` at most `⌈rate·(t + 1 ns)⌉ + burst + 1` are admitted (strict GCRA: `⌊…⌋`; the
+//!   difference is the price of the jitter allowance below, and never accumulates).
 //! - **Late arrivals keep their slot.** A request arriving less than one emission interval after
 //!   the TAT is scheduled from the TAT, not from its own arrival (the "jitter allowance" below).
 //!   Without it a client sending faster than the rate through a jittery network forfeits the
