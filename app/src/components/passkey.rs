@@ -61,3 +61,30 @@ pub use imp::create;
 pub use imp::get;
 /// Full page load of `path` (after sign-in, so the server renders with the new session).
 pub use imp::navigate;
+
+/// Runs a passkey ceremony started from a form: marks the form busy, clears the last error, runs
+/// `steps`, then loads the dashboard (so the server renders it with the new session) or shows
+/// the error and lets the admin try again. A second press while busy does nothing.
+pub fn run_ceremony<F>(
+    busy: leptos::prelude::RwSignal<bool>,
+    error: leptos::prelude::RwSignal<Option<String>>,
+    steps: F,
+) where
+    F: std::future::Future<Output = Result<(), String>> + 'static,
+{
+    use leptos::prelude::{GetUntracked, Set};
+    if busy.get_untracked() {
+        return;
+    }
+    busy.set(true);
+    error.set(None);
+    leptos::task::spawn_local(async move {
+        match steps.await {
+            Ok(()) => navigate("/"),
+            Err(e) => {
+                error.set(Some(e));
+                busy.set(false);
+            }
+        }
+    });
+}

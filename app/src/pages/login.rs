@@ -1,7 +1,6 @@
 //! `/login`: sign in with a passkey.
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use leptos_meta::Title;
 
 use crate::api::auth::{finish_login, start_login};
@@ -19,32 +18,17 @@ pub fn LoginPage() -> impl IntoView {
 
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        if busy.get_untracked() {
-            return;
-        }
-        busy.set(true);
-        error.set(None);
-        spawn_local(async move {
-            let result = async {
-                let name = username
-                    .get_untracked()
-                    .map(|el| el.value())
-                    .unwrap_or_default();
-                let started = start_login(name).await.map_err(|e| e.to_string())?;
-                let credential = passkey::get(started.options).await?;
-                finish_login(started.ceremony_id, credential)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                Ok::<(), String>(())
-            }
-            .await;
-            match result {
-                Ok(()) => passkey::navigate("/"),
-                Err(e) => {
-                    error.set(Some(e));
-                    busy.set(false);
-                }
-            }
+        passkey::run_ceremony(busy, error, async move {
+            let name = username
+                .get_untracked()
+                .map(|el| el.value())
+                .unwrap_or_default();
+            let started = start_login(name).await.map_err(|e| e.to_string())?;
+            let credential = passkey::get(started.options).await?;
+            finish_login(started.ceremony_id, credential)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(())
         });
     };
 

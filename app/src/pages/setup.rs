@@ -1,7 +1,6 @@
 //! `/setup?token=…`: create the first owner with a passkey from the one-time setup link.
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
@@ -47,33 +46,19 @@ fn SetupForm(token: String) -> impl IntoView {
 
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        if busy.get_untracked() {
-            return;
-        }
-        busy.set(true);
-        error.set(None);
-        spawn_local(async move {
-            let result = async {
-                let value = |r: NodeRef<leptos::html::Input>| {
-                    r.get_untracked().map(|el| el.value()).unwrap_or_default()
-                };
-                let started = start_setup(token.get_value(), value(username), value(display_name))
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let credential = passkey::create(started.options).await?;
-                finish_setup(started.ceremony_id, credential)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                Ok::<(), String>(())
-            }
-            .await;
-            match result {
-                Ok(()) => passkey::navigate("/"),
-                Err(e) => {
-                    error.set(Some(e));
-                    busy.set(false);
-                }
-            }
+        let value = |r: NodeRef<leptos::html::Input>| {
+            r.get_untracked().map(|el| el.value()).unwrap_or_default()
+        };
+        let (name, display) = (value(username), value(display_name));
+        passkey::run_ceremony(busy, error, async move {
+            let started = start_setup(token.get_value(), name, display)
+                .await
+                .map_err(|e| e.to_string())?;
+            let credential = passkey::create(started.options).await?;
+            finish_setup(started.ceremony_id, credential)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(())
         });
     };
 

@@ -9,7 +9,7 @@
 
 use chrono::{DateTime, Utc};
 use rcgen::{
-    CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, KeyUsagePurpose, SanType,
+    CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, KeyUsagePurpose,
 };
 use x509_parser::certification_request::X509CertificationRequest;
 use x509_parser::extensions::ParsedExtension;
@@ -104,18 +104,7 @@ pub fn create_csr(key_pkcs8: &[u8], sans: &[San], common_name: &str) -> Result<S
         dn.push(DnType::CommonName, cn);
     }
     params.distinguished_name = dn;
-    params.subject_alt_names = sans
-        .iter()
-        .map(|s| match s {
-            San::Dns(d) => rcgen::string::Ia5String::try_from(d.as_str())
-                .map(SanType::DnsName)
-                .map_err(|e| CertError::SanInvalid {
-                    value: d.clone(),
-                    reason: e.to_string(),
-                }),
-            San::Ip(ip) => Ok(SanType::IpAddress(*ip)),
-        })
-        .collect::<Result<_, _>>()?;
+    params.subject_alt_names = super::san::to_rcgen(&sans)?;
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     if key.kind().is_rsa() {
         params.key_usages.push(KeyUsagePurpose::KeyEncipherment);

@@ -15,7 +15,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyUsagePurpose, SanType, SerialNumber,
+    Issuer, KeyUsagePurpose, SerialNumber,
 };
 use secrecy::{ExposeSecret, SecretSlice};
 use time::OffsetDateTime;
@@ -404,18 +404,7 @@ pub fn issue_server_cert(
         dn.push(DnType::CommonName, cn);
     }
     cp.distinguished_name = dn;
-    cp.subject_alt_names = sans
-        .iter()
-        .map(|s| match s {
-            San::Dns(d) => rcgen::string::Ia5String::try_from(d.as_str())
-                .map(SanType::DnsName)
-                .map_err(|e| CertError::SanInvalid {
-                    value: d.clone(),
-                    reason: e.to_string(),
-                }),
-            San::Ip(ip) => Ok(SanType::IpAddress(*ip)),
-        })
-        .collect::<Result<_, _>>()?;
+    cp.subject_alt_names = super::san::to_rcgen(&sans)?;
     cp.is_ca = IsCa::ExplicitNoCa;
     cp.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     if key.kind().is_rsa() {

@@ -257,6 +257,27 @@ impl CertsService {
         Ok(SecretSlice::from(plain))
     }
 
+    /// The hostname's pre-generated next key record.
+    async fn next_key_record(&self, h: &HostnameRecord) -> Result<TlsKeyRecord, Error> {
+        let id = h
+            .next_key_id
+            .clone()
+            .ok_or_else(|| Error::invalid(format!("{} has no next key", h.hostname)))?;
+        self.store
+            .tls_key(&id)
+            .await?
+            .ok_or_else(|| Error::Internal("next key missing".into()))
+    }
+
+    /// The hostname's next key: id, opened private key, pin.
+    async fn next_key(
+        &self,
+        h: &HostnameRecord,
+    ) -> Result<(String, SecretSlice<u8>, String), Error> {
+        let k = self.next_key_record(h).await?;
+        Ok((k.id.clone(), self.open_key(&k.id).await?, k.pin))
+    }
+
     async fn ca_material(&self, ca_id: &str) -> Result<(CertRecord, CaMaterial), Error> {
         let ca = self
             .store
@@ -346,62 +367,8 @@ impl CertsService {
         key_type: &str,
         validity_days: &str,
     ) -> Result<CertRecord, Error> {
-        let action = "certs.create_ca";
-        let built = (|| {
-            let params = CaParams {
-                common_name: common_name.trim().to_owned(),
-                organization: None,
-                key_type: key_type_of(key_type)?,
-                validity_days: days(validity_days, 3650, 7300, "CA validity")?,
-            };
-            let _permit = if params.key_type == KeyType::Rsa2048 {
-                Some(self.rsa_permit()?)
-            } else {
-                None
-            };
-            Ok::<_, Error>(create_root_ca(&params)?)
-        })();
-        let issued = match built {
-            Ok(i) => i,
-            Err(e) => {
-                return Err(self
-                    .audit_failure(actor, action, &format!("ca:{}", common_name.trim()), e)
-                    .await)
-            }
-        };
-        let key = self.key_record(
-            &issued.info.key_type,
-            &issued.spki_der,
-            Some(&issued.key_pkcs8),
-        );
-        let cert = cert_record(
-            &issued.info,
-            "root_ca",
-            None,
-            issued.cert_pem.clone(),
-            Some(key.id.clone()),
-            None,
-        );
-        let event = AuditDraft::new(
-            actor,
-            action,
-            format!("ca:{}", cert.subject),
-            Outcome::Success,
-        )
-        .with_details(json!({
-            "subject": cert.subject, "serial": cert.serial_hex, "key_type": cert.key_type,
-            "not_after": cert.not_after, "spki_pin": cert.spki_pin,
-        }));
-        self.store
-            .apply_cert_changes(
-                &[
-                    CertChange::InsertKey(key),
-                    CertChange::InsertCert(cert.clone()),
-                ],
-                event,
-            )
-            .await?;
-        Ok(cert)
+        self.create_ca(actor, None, common_name, key_type, validity_days)
+            .await
     }
 
     /// Creates an intermediate CA under `parent_id`; its key is sealed. Certificates issued from
@@ -414,22 +381,42 @@ impl CertsService {
         key_type: &str,
         validity_days: &str,
     ) -> Result<CertRecord, Error> {
+        self.create_ca(actor, Some(parent_id), common_name, key_type, validity_days)
+            .await
+    }
+
+    /// A root CA (no parent, 10 years by default) or an intermediate (5 years by default).
+    async fn create_ca(
+        &self,
+        actor: &Actor,
+        parent_id: Option<&str>,
+        common_name: &str,
+        key_type: &str,
+        validity_days: &str,
+    ) -> Result<CertRecord, Error> {
         let action = "certs.create_ca";
         let result = async {
-            let (parent, material) = self.ca_material(parent_id).await?;
+            let parent = match parent_id {
+                Some(id) => Some(self.ca_material(id).await?),
+                None => None,
+            };
+            let default_days = if parent.is_some() { 1825 } else { 3650 };
             let params = CaParams {
                 common_name: common_name.trim().to_owned(),
                 organization: None,
                 key_type: key_type_of(key_type)?,
-                validity_days: days(validity_days, 1825, 7300, "CA validity")?,
+                validity_days: days(validity_days, default_days, 7300, "CA validity")?,
             };
             let _permit = if params.key_type == KeyType::Rsa2048 {
                 Some(self.rsa_permit()?)
             } else {
                 None
             };
-            let issued = crate::certs::create_intermediate_ca(&material, &params)?;
-            Ok::<_, Error>((parent, issued))
+            let issued = match &parent {
+                Some((_, material)) => crate::certs::create_intermediate_ca(material, &params)?,
+                None => create_root_ca(&params)?,
+            };
+            Ok::<_, Error>((parent.map(|(rec, _)| rec), issued))
         }
         .await;
         let (parent, issued) = match result {
@@ -445,28 +432,37 @@ impl CertsService {
             &issued.spki_der,
             Some(&issued.key_pkcs8),
         );
-        let chain = format!("{}{}", issued.cert_pem, parent.chain_pem);
+        let (kind, chain) = match &parent {
+            Some(p) => (
+                "intermediate_ca",
+                format!("{}{}", issued.cert_pem, p.chain_pem),
+            ),
+            None => ("root_ca", issued.cert_pem.clone()),
+        };
         let cert = cert_record(
             &issued.info,
-            "intermediate_ca",
+            kind,
             None,
             chain,
             Some(key.id.clone()),
-            Some(parent.id.clone()),
+            parent.as_ref().map(|p| p.id.clone()),
         );
-        let event = AuditDraft::new(actor, action, format!("ca:{}", cert.subject), Outcome::Success).with_details(json!({
-            "subject": cert.subject, "parent": parent.subject, "serial": cert.serial_hex, "key_type": cert.key_type,
+        let event = AuditDraft::new(
+            actor,
+            action,
+            format!("ca:{}", cert.subject),
+            Outcome::Success,
+        )
+        .with_details(json!({
+            "subject": cert.subject, "parent": parent.as_ref().map(|p| p.subject.clone()),
+            "serial": cert.serial_hex, "key_type": cert.key_type,
             "not_after": cert.not_after, "spki_pin": cert.spki_pin,
         }));
-        self.store
-            .apply_cert_changes(
-                &[
-                    CertChange::InsertKey(key),
-                    CertChange::InsertCert(cert.clone()),
-                ],
-                event,
-            )
-            .await?;
+        let changes = [
+            CertChange::InsertKey(key),
+            CertChange::InsertCert(cert.clone()),
+        ];
+        self.store.apply_cert_changes(&changes, event).await?;
         Ok(cert)
     }
 
@@ -604,16 +600,7 @@ impl CertsService {
         let mut chain = self.issuer_pins(&h).await?;
         let new_pin = match target {
             RotationTarget::NextKey => {
-                let id = h
-                    .next_key_id
-                    .clone()
-                    .ok_or_else(|| Error::invalid(format!("{host} has no next key")))?;
-                let pin = self
-                    .store
-                    .tls_key(&id)
-                    .await?
-                    .ok_or_else(|| Error::Internal("next key missing".into()))?
-                    .pin;
+                let pin = self.next_key_record(&h).await?.pin;
                 chain.insert(
                     0,
                     Pin::parse(&pin).map_err(|e| Error::Internal(e.to_string()))?,
@@ -744,18 +731,7 @@ impl CertsService {
         let (ca, material) = self.ca_material(&ca_id).await?;
         let mut changes = Vec::new();
         let (leaf_key_id, leaf_pkcs8, leaf_pin) = match plan.target {
-            RotationTarget::NextKey => {
-                let id = h
-                    .next_key_id
-                    .clone()
-                    .ok_or_else(|| Error::invalid("no next key"))?;
-                let k = self
-                    .store
-                    .tls_key(&id)
-                    .await?
-                    .ok_or_else(|| Error::Internal("next key missing".into()))?;
-                (id.clone(), self.open_key(&id).await?, k.pin)
-            }
+            RotationTarget::NextKey => self.next_key(&h).await?,
             RotationTarget::FreshKey => {
                 let fresh = self.generate(key_type)?;
                 let rec = self.key_record(key_type.label(), &fresh.spki_der, Some(&fresh.pkcs8));
@@ -857,18 +833,7 @@ impl CertsService {
         let sans = parse_sans(std::slice::from_ref(&host))?;
         let mut changes = Vec::new();
         let (key_id, pkcs8, pin) = match self.store.hostname(&host).await? {
-            Some(h) => {
-                let id = h
-                    .next_key_id
-                    .clone()
-                    .ok_or_else(|| Error::invalid("no next key"))?;
-                let k = self
-                    .store
-                    .tls_key(&id)
-                    .await?
-                    .ok_or_else(|| Error::Internal("next key missing".into()))?;
-                (id.clone(), self.open_key(&id).await?, k.pin)
-            }
+            Some(h) => self.next_key(&h).await?,
             None => {
                 let current = self.generate(KeyType::default())?;
                 let next = self.generate(KeyType::default())?;
