@@ -338,6 +338,32 @@ impl PinsetsService {
         Ok(set)
     }
 
+    /// Applies `change` to the current set (which must still be at `version`), bumps the version
+    /// and saves it with its audit event; a refusal is audited too.
+    async fn edit<F>(
+        &self,
+        actor: &Actor,
+        action: &str,
+        hostname: &str,
+        version: &str,
+        change: F,
+    ) -> Result<PinsetState, Error>
+    where
+        F: AsyncFnOnce(&PinSet) -> Result<PinSet, Error>,
+    {
+        let result = async {
+            let before = self.checked(hostname, version).await?;
+            let mut after = change(&before).await?;
+            after.version = before.version + 1;
+            Ok((before, after))
+        }
+        .await;
+        match result {
+            Ok((before, after)) => self.save(actor, action, &before, after).await,
+            Err(e) => Err(self.refuse(actor, action, hostname, e).await),
+        }
+    }
+
     /// Changes the include-subdomains flag and the expiration date.
     pub async fn update(
         &self,
@@ -347,24 +373,52 @@ impl PinsetsService {
         expires_on: &str,
         version: &str,
     ) -> Result<PinsetState, Error> {
-        let action = "pinsets.update";
-        let result = async {
-            let set = self.checked(hostname, version).await?;
-            let expires_on = NaiveDate::parse_from_str(expires_on.trim(), "%Y-%m-%d")
-                .map_err(|_| Error::invalid("the expiration date must be a date (YYYY-MM-DD)"))?;
-            let after = PinSet {
-                include_subdomains,
-                expires_on,
-                version: set.version + 1,
-                ..set.clone()
-            };
-            Ok((set, after))
-        }
-        .await;
-        match result {
-            Ok((before, after)) => self.save(actor, action, &before, after).await,
-            Err(e) => Err(self.refuse(actor, action, hostname, e).await),
-        }
+        self.edit(
+            actor,
+            "pinsets.update",
+            hostname,
+            version,
+            async |set: &PinSet| {
+                let expires_on =
+                    NaiveDate::parse_from_str(expires_on.trim(), "%Y-%m-%d").map_err(|_| {
+                        Error::invalid("the expiration date must be a date (YYYY-MM-DD)")
+                    })?;
+                Ok(PinSet {
+                    include_subdomains,
+                    expires_on,
+                    ..set.clone()
+                })
+            },
+        )
+        .await
+    }
+
+    /// The pin of the CA that issued `hostname`'s certificate.
+    async fn ca_entry(&self, hostname: &str) -> Result<PinEntry, Error> {
+        let h = self
+            .store
+            .hostname(hostname)
+            .await?
+            .ok_or_else(|| Error::invalid("unknown hostname"))?;
+        let ca_id = h.ca_id.ok_or_else(|| {
+            Error::invalid(format!("{hostname} is not issued by the internal CA"))
+        })?;
+        let ca = self
+            .store
+            .certificate(&ca_id)
+            .await?
+            .ok_or_else(|| Error::Internal("CA record missing".into()))?;
+        let role = if ca.kind == "root_ca" {
+            PinRole::Root
+        } else {
+            PinRole::Intermediate
+        };
+        Ok(PinEntry {
+            pin: Pin::parse(&ca.spki_pin).map_err(|e| Error::Internal(e.to_string()))?,
+            label: format!("CA {}", ca.subject),
+            role,
+            custody: KeyCustody::HeldHere,
+        })
     }
 
     /// Adds the issuing CA's key (`source = "ca"`) or an offline backup pin (`"offline"`).
@@ -377,69 +431,41 @@ impl PinsetsService {
         label: &str,
         version: &str,
     ) -> Result<PinsetState, Error> {
-        let action = "pinsets.add_pin";
-        let result = async {
-            let set = self.checked(hostname, version).await?;
-            let entry = match source {
-                "ca" => {
-                    let h = self
-                        .store
-                        .hostname(&set.hostname)
-                        .await?
-                        .ok_or_else(|| Error::invalid("unknown hostname"))?;
-                    let ca_id = h.ca_id.ok_or_else(|| {
-                        Error::invalid(format!("{} is not issued by the internal CA", set.hostname))
-                    })?;
-                    let ca = self
-                        .store
-                        .certificate(&ca_id)
-                        .await?
-                        .ok_or_else(|| Error::Internal("CA record missing".into()))?;
-                    let role = if ca.kind == "root_ca" {
-                        PinRole::Root
-                    } else {
-                        PinRole::Intermediate
-                    };
-                    PinEntry {
-                        pin: Pin::parse(&ca.spki_pin)
-                            .map_err(|e| Error::Internal(e.to_string()))?,
-                        label: format!("CA {}", ca.subject),
-                        role,
-                        custody: KeyCustody::HeldHere,
+        self.edit(
+            actor,
+            "pinsets.add_pin",
+            hostname,
+            version,
+            async |set: &PinSet| {
+                let entry = match source {
+                    "ca" => self.ca_entry(&set.hostname).await?,
+                    "offline" => {
+                        let label = label.trim();
+                        PinEntry {
+                            pin: parse_pin_input(pin).map_err(|f| Error::invalid(f.message))?,
+                            label: if label.is_empty() {
+                                "offline backup key".into()
+                            } else {
+                                label.chars().take(100).collect()
+                            },
+                            role: PinRole::Backup,
+                            custody: KeyCustody::HeldOffline,
+                        }
                     }
+                    _ => return Err(Error::invalid("unknown pin source")),
+                };
+                if set.pins.iter().any(|p| p.pin == entry.pin) {
+                    return Err(Error::Conflict(format!(
+                        "{} is already in the set",
+                        entry.pin
+                    )));
                 }
-                "offline" => {
-                    let pin = parse_pin_input(pin).map_err(|f| Error::invalid(f.message))?;
-                    let label = label.trim();
-                    PinEntry {
-                        pin,
-                        label: if label.is_empty() {
-                            "offline backup key".into()
-                        } else {
-                            label.chars().take(100).collect()
-                        },
-                        role: PinRole::Backup,
-                        custody: KeyCustody::HeldOffline,
-                    }
-                }
-                _ => return Err(Error::invalid("unknown pin source")),
-            };
-            if set.pins.iter().any(|p| p.pin == entry.pin) {
-                return Err(Error::Conflict(format!(
-                    "{} is already in the set",
-                    entry.pin
-                )));
-            }
-            let mut after = set.clone();
-            after.pins.push(entry);
-            after.version += 1;
-            Ok((set, after))
-        }
-        .await;
-        match result {
-            Ok((before, after)) => self.save(actor, action, &before, after).await,
-            Err(e) => Err(self.refuse(actor, action, hostname, e).await),
-        }
+                let mut after = set.clone();
+                after.pins.push(entry);
+                Ok(after)
+            },
+        )
+        .await
     }
 
     pub async fn remove_pin(
@@ -449,23 +475,22 @@ impl PinsetsService {
         pin: &str,
         version: &str,
     ) -> Result<PinsetState, Error> {
-        let action = "pinsets.remove_pin";
-        let result = async {
-            let set = self.checked(hostname, version).await?;
-            let pin = Pin::parse(pin).map_err(|e| Error::invalid(e.to_string()))?;
-            if !set.pins.iter().any(|p| p.pin == pin) {
-                return Err(Error::invalid(format!("{pin} is not in the set")));
-            }
-            let mut after = set.clone();
-            after.pins.retain(|p| p.pin != pin);
-            after.version += 1;
-            Ok((set, after))
-        }
-        .await;
-        match result {
-            Ok((before, after)) => self.save(actor, action, &before, after).await,
-            Err(e) => Err(self.refuse(actor, action, hostname, e).await),
-        }
+        self.edit(
+            actor,
+            "pinsets.remove_pin",
+            hostname,
+            version,
+            async |set: &PinSet| {
+                let pin = Pin::parse(pin).map_err(|e| Error::invalid(e.to_string()))?;
+                if !set.pins.iter().any(|p| p.pin == pin) {
+                    return Err(Error::invalid(format!("{pin} is not in the set")));
+                }
+                let mut after = set.clone();
+                after.pins.retain(|p| p.pin != pin);
+                Ok(after)
+            },
+        )
+        .await
     }
 
     async fn render_checked(
