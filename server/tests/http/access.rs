@@ -80,6 +80,14 @@ async fn anonymous_visitors_are_sent_to_login_and_server_fns_answer_401() {
         let r = app.call(f, &[("limit", "10")], None).await;
         assert_eq!(r.status, 401, "{f}: {}", r.body);
     }
+    // Downloads (exports, CSRs) are behind the session too.
+    for path in [
+        "/download/pinsets/api.example.com/android",
+        "/download/csr/x",
+    ] {
+        let r = app.get(path, None).await;
+        assert_eq!(r.status, 303, "{path}");
+    }
     // A forged or stale cookie is the same as none.
     let r = app
         .call(

@@ -139,3 +139,102 @@ async fn verify_on_a_missing_database_says_so() {
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("no database"), "{out}");
 }
+
+/// Starts the real binary on a free port; returns the child and the printed setup URL.
+fn start_binary(dir: &std::path::Path, port: u16) -> (std::process::Child, Option<String>) {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+        .env("PALISADE_DATA_DIR", dir)
+        .env("PALISADE_LOG", "error")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(url) = line.strip_prefix("Setup URL: ") {
+                let _ = tx.send(url.to_owned());
+            }
+        }
+    });
+    (
+        child,
+        rx.recv_timeout(std::time::Duration::from_secs(3)).ok(),
+    )
+}
+
+async fn wait_ready(base: &str) {
+    for _ in 0..100 {
+        if reqwest::get(format!("{base}/readyz"))
+            .await
+            .map(|r| r.status().is_success())
+            .unwrap_or(false)
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("console at {base} never became ready");
+}
+
+#[tokio::test]
+async fn answered_changes_survive_kill_9_and_the_chain_still_verifies() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let base = format!("http://localhost:{port}");
+    let (mut child, setup_url) = start_binary(dir.path(), port);
+    let setup_url = setup_url.expect("first start prints the setup URL");
+    wait_ready(&base).await;
+    let url = format!("sqlite://{}", dir.path().join("palisade.db").display());
+    let app = TestApp {
+        base: base.clone(),
+        setup_url,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client"),
+        store: std::sync::Arc::new(store::SqliteStore::open(&url).await.expect("open")),
+        dir,
+    };
+    let mut soft = SoftAuthenticator::new();
+    let cookie = app.setup_owner(&mut soft, "alice").await;
+    let r = app
+        .call(
+            "create_ca",
+            &[
+                ("common_name", "Root"),
+                ("key_type", "ecdsa-p256"),
+                ("validity_days", ""),
+            ],
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let events = app.audit_count().await;
+
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaped");
+
+    let (mut again, setup) = start_binary(app.dir.path(), port);
+    assert!(
+        setup.is_none(),
+        "an owner exists: no new setup URL is printed"
+    );
+    wait_ready(&base).await;
+    // The session, the CA and every audit event are still there.
+    let me = app.call("current_admin", &[], Some(&cookie)).await;
+    assert_eq!(me.status, 200, "{}", me.body);
+    let certs = app.call("list_certs", &[], Some(&cookie)).await.json();
+    assert_eq!(certs["cas"].as_array().map(Vec::len), Some(1));
+    assert_eq!(app.audit_count().await, events);
+    again.kill().expect("SIGKILL");
+    again.wait().expect("reaped");
+    let (code, out) = palisade(app.dir.path(), &["audit", "verify"]);
+    assert_eq!(code, 0, "{out}");
+}
