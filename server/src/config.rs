@@ -101,6 +101,15 @@ pub struct Config {
         global = true
     )]
     pub session_max_hours: u32,
+    /// Seconds a client may take to send its request headers before the connection is closed
+    /// (a slowloris guard).
+    #[arg(
+        long,
+        env = "PALISADE_HEADER_TIMEOUT_SECS",
+        default_value_t = 10,
+        global = true
+    )]
+    pub header_timeout_secs: u64,
     /// Directory holding the built site (`pkg/palisade.js`, `.wasm`, `.css`); found next to the
     /// binary when not given.
     #[arg(long, env = "PALISADE_SITE_ROOT", global = true)]

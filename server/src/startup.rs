@@ -1,7 +1,6 @@
 //! Building and running the console: bind, open the store, load the master key, wire the
 //! router and middleware, print the first-run setup link, run until a signal arrives.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,6 +35,7 @@ pub struct Application {
     public_url: Url,
     pub console: Arc<Console>,
     port: u16,
+    header_timeout: Duration,
 }
 
 /// Opens the store named by the config (creating the data directory for SQLite) and loads
@@ -68,12 +68,14 @@ impl Application {
         let public_url = config.public_url_for_port(port);
         let console = open_console(&config, &public_url).await?;
         let router = router(&config, console.clone(), &public_url);
+        let header_timeout = Duration::from_secs(config.header_timeout_secs.clamp(1, 300));
         Ok(Application {
             listener,
             router,
             public_url,
             console,
             port,
+            header_timeout,
         })
     }
 
@@ -106,16 +108,70 @@ impl Application {
                 }
             }
         });
-        let result = axum::serve(
-            self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown_signal())
-        .await;
+        let result = serve(self.listener, self.router, self.header_timeout).await;
         purge.abort();
         result
     }
+}
+
+/// Accepts connections until a shutdown signal, serving each with hyper (HTTP/1.1 and HTTP/2)
+/// and a header-read timeout, so a client that trickles its headers (slowloris) is cut off
+/// instead of holding a connection forever. In-flight requests get 10 s to finish at shutdown.
+async fn serve(
+    listener: TcpListener,
+    router: Router,
+    header_timeout: Duration,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::server::conn::auto::Builder;
+    use hyper_util::server::graceful::GracefulShutdown;
+    use tower::ServiceExt;
+
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown_signal());
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(c) => c,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let router = router.clone();
+        let service =
+            hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
+                req.extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                router.clone().oneshot(req)
+            });
+        let mut builder = Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(header_timeout);
+        builder.http2().timer(TokioTimer::new());
+        let conn = graceful.watch(
+            builder
+                .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                .into_owned(),
+        );
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection closed with an error");
+            }
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        _ = graceful.shutdown() => {}
+        _ = tokio::time::sleep(Duration::from_secs(10)) => tracing::warn!("connections still open after 10 s; stopping anyway"),
+    }
+    Ok(())
 }
 
 async fn shutdown_signal() {

@@ -341,3 +341,42 @@ async fn an_expired_session_pressing_sign_out_lands_on_login() {
         Some("/login")
     );
 }
+
+#[tokio::test]
+async fn a_client_trickling_its_headers_is_cut_off_at_the_header_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn().await;
+    let port: u16 = app
+        .base
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("port");
+    let mut slow = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect");
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Slow: ")
+        .await
+        .expect("write");
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 1024];
+    // The harness sets a 2 s header timeout; the server must close (or answer 408) well before 6 s.
+    let read = tokio::time::timeout(std::time::Duration::from_secs(6), slow.read(&mut buf)).await;
+    let elapsed = started.elapsed();
+    match read {
+        Ok(Ok(0)) => {}
+        Ok(Ok(n)) => assert!(
+            String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 408"),
+            "{}",
+            String::from_utf8_lossy(&buf[..n])
+        ),
+        Ok(Err(_)) => {}
+        Err(_) => panic!("the connection was still open after 6 s"),
+    }
+    assert!(
+        elapsed >= std::time::Duration::from_millis(1500),
+        "closed too early: {elapsed:?}"
+    );
+    // Other clients are served meanwhile and after.
+    assert_eq!(app.get("/healthz", None).await.status, 200);
+}

@@ -53,6 +53,7 @@ pub fn config(dir: &std::path::Path) -> Config {
         master_key_file: None,
         session_idle_minutes: 30,
         session_max_hours: 12,
+        header_timeout_secs: 2,
         site_root: None,
     }
 }
