@@ -299,7 +299,11 @@ fn HostnameCard(
                             view! {
                                 <section class="planner" aria-label=format!("Rotation plan for {}", p.hostname)>
                                     <h4>{format!("Rotation of {} to {}", p.hostname, target_label)}</h4>
-                                    <p>"New key pin " <code>{p.new_pin.clone()}</code></p>
+                                    {if p.target == "next" {
+                                        view! { <p>"New key pin " <code>{p.new_pin.clone()}</code></p> }.into_any()
+                                    } else {
+                                        view! { <p>"The new key is generated at rotation: no shipped app has its pin."</p> }.into_any()
+                                    }}
                                     {if p.verdicts.is_empty() {
                                         view! { <p>"No app release records pins for this hostname yet."</p> }.into_any()
                                     } else {
