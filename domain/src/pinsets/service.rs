@@ -113,6 +113,20 @@ impl crate::pinsets::Level {
     }
 }
 
+/// The current and next leaf keys, both held here, in export order.
+fn leaf_pins(hostname: &str, current: Pin, next: Pin) -> Vec<PinEntry> {
+    let entry = |pin, what: &str, role| PinEntry {
+        pin,
+        label: format!("{hostname} {what} key"),
+        role,
+        custody: KeyCustody::HeldHere,
+    };
+    vec![
+        entry(current, "current", PinRole::CurrentLeaf),
+        entry(next, "next", PinRole::NextKey),
+    ]
+}
+
 /// The first pin set of a hostname: its current key and its next key, expiring in 12 months.
 pub fn initial_set(hostname: &str, current: Pin, next: Pin, today: NaiveDate) -> PinSet {
     PinSet {
@@ -120,20 +134,7 @@ pub fn initial_set(hostname: &str, current: Pin, next: Pin, today: NaiveDate) ->
         include_subdomains: false,
         expires_on: today.checked_add_months(Months::new(12)).unwrap_or(today),
         version: 1,
-        pins: vec![
-            PinEntry {
-                pin: current,
-                label: format!("{hostname} current key"),
-                role: PinRole::CurrentLeaf,
-                custody: KeyCustody::HeldHere,
-            },
-            PinEntry {
-                pin: next,
-                label: format!("{hostname} next key"),
-                role: PinRole::NextKey,
-                custody: KeyCustody::HeldHere,
-            },
-        ],
+        pins: leaf_pins(hostname, current, next),
     }
 }
 
@@ -141,20 +142,7 @@ pub fn initial_set(hostname: &str, current: Pin, next: Pin, today: NaiveDate) ->
 /// CA and offline pins stay. The version increases.
 pub fn rotated_set(old: &PinSet, current: Pin, next: Pin) -> PinSet {
     let hostname = &old.hostname;
-    let mut pins = vec![
-        PinEntry {
-            pin: current,
-            label: format!("{hostname} current key"),
-            role: PinRole::CurrentLeaf,
-            custody: KeyCustody::HeldHere,
-        },
-        PinEntry {
-            pin: next,
-            label: format!("{hostname} next key"),
-            role: PinRole::NextKey,
-            custody: KeyCustody::HeldHere,
-        },
-    ];
+    let mut pins = leaf_pins(hostname, current, next);
     pins.extend(
         old.pins
             .iter()
