@@ -20,8 +20,9 @@ use leptos_router::path;
 
 use components::shell::Shell;
 use pages::{
-    audit::AuditPage, certs::CertificatesPage, dashboard::DashboardPage, login::LoginPage,
-    not_built, pinsets::PinSetsPage, policies::RateLimitsPage, setup::SetupPage,
+    audit::AuditPage, certs::CertificatesPage, clients::ClientsPage, dashboard::DashboardPage,
+    keys::KeysPage, login::LoginPage, not_built, pinsets::PinSetsPage, policies::RateLimitsPage,
+    setup::SetupPage,
 };
 
 /// The HTML document around the app (server side only).
@@ -56,8 +57,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/setup") view=SetupPage/>
                 <ParentRoute path=path!("") view=Shell>
                     <Route path=path!("") view=DashboardPage/>
-                    <Route path=path!("clients") view=not_built::clients/>
-                    <Route path=path!("keys") view=not_built::keys/>
+                    <Route path=path!("clients") view=ClientsPage/>
+                    <Route path=path!("keys") view=KeysPage/>
                     <Route path=path!("certificates") view=CertificatesPage/>
                     <Route path=path!("pin-sets") view=PinSetsPage/>
                     <Route path=path!("rate-limits") view=RateLimitsPage/>

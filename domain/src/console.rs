@@ -3,13 +3,18 @@
 
 use std::sync::Arc;
 
-use crate::audit::{AuditEvent, ChainError};
+use crate::audit::{Actor, AuditDraft, AuditEvent, ChainError, Outcome};
 use crate::auth::AuthService;
 use crate::certs::service::CertsService;
+use crate::clients::service::ClientsService;
+use crate::keys::service::KeysService;
 use crate::pinsets::service::PinsetsService;
 use crate::policies::PoliciesService;
 use crate::ports::certs::CertStore;
+use crate::ports::clients::ClientStore;
+use crate::ports::keys::KeyStore;
 use crate::ports::policies::PolicyStore;
+use crate::ports::sealed::{SealedStore, SealedValue};
 use crate::ports::Store;
 use crate::seal::MasterKey;
 use crate::sessions::SessionPolicy;
@@ -21,7 +26,15 @@ pub struct Console {
     pub certs: CertsService,
     pub pinsets: Arc<PinsetsService>,
     pub policies: PoliciesService,
+    pub clients: ClientsService,
+    pub keys: KeysService,
+    sealed: Arc<dyn SealedStore>,
+    master_key: Arc<MasterKey>,
 }
+
+/// Every storage port: what one database (SQLite or PostgreSQL) provides.
+pub trait Stores: Store + CertStore + PolicyStore + ClientStore + KeyStore + SealedStore {}
+impl<T: Store + CertStore + PolicyStore + ClientStore + KeyStore + SealedStore> Stores for T {}
 
 /// One dated item of the expiry inventory.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -53,24 +66,29 @@ pub enum ChainStatus {
 }
 
 impl Console {
-    pub fn new(
-        store: Arc<dyn Store>,
-        cert_store: Arc<dyn CertStore>,
-        policy_store: Arc<dyn PolicyStore>,
+    pub fn new<S: Stores>(
+        stores: Arc<S>,
         master_key: Arc<MasterKey>,
         public_url: &url::Url,
         sessions: SessionPolicy,
     ) -> Result<Self, Error> {
+        let store: Arc<dyn Store> = stores.clone();
         let auth = AuthService::new(store.clone(), public_url, sessions)?;
-        let pinsets = Arc::new(PinsetsService::new(cert_store.clone()));
-        let certs = CertsService::new(cert_store, pinsets.clone(), master_key);
-        let policies = PoliciesService::new(policy_store);
+        let pinsets = Arc::new(PinsetsService::new(stores.clone()));
+        let certs = CertsService::new(stores.clone(), pinsets.clone(), master_key.clone());
+        let policies = PoliciesService::new(stores.clone());
+        let clients = ClientsService::new(stores.clone(), stores.clone());
+        let keys = KeysService::new(stores.clone(), master_key.clone());
         Ok(Console {
             store,
             auth,
             certs,
             pinsets,
             policies,
+            clients,
+            keys,
+            sealed: stores,
+            master_key,
         })
     }
 
@@ -126,6 +144,43 @@ impl Console {
                 .then_with(|| a.name.cmp(&b.name))
         });
         Ok(items)
+    }
+
+    /// Re-seals every sealed value under `new_key` in one transaction (master-key rotation).
+    /// Every value is opened with the current key first; if any does not open, nothing changes
+    /// and the error names it. Returns how many values were re-sealed. The console must not
+    /// be serving meanwhile: a running console still holds the old key.
+    pub async fn rewrap_master_key(
+        &self,
+        new_key: &MasterKey,
+        actor: &Actor,
+    ) -> Result<usize, Error> {
+        let values = self.sealed.sealed_values().await?;
+        let mut pairs: Vec<(SealedValue, Vec<u8>)> = Vec::with_capacity(values.len());
+        for v in values {
+            let plain =
+                zeroize::Zeroizing::new(self.master_key.open(&v.id, &v.sealed).map_err(|e| {
+                    Error::invalid(format!(
+                    "{} {} does not open with the current master key ({e}); nothing was changed",
+                    v.table, v.id
+                ))
+                })?);
+            let resealed = new_key.seal(&v.id, &plain);
+            pairs.push((v, resealed));
+        }
+        let mut counts = std::collections::BTreeMap::<String, usize>::new();
+        for (v, _) in &pairs {
+            *counts.entry(v.table.clone()).or_default() += 1;
+        }
+        let event = AuditDraft::new(
+            actor,
+            "keys.rewrap_master_key",
+            "master_key",
+            Outcome::Success,
+        )
+        .with_details(serde_json::json!({ "resealed": counts }));
+        self.sealed.replace_sealed(&pairs, event).await?;
+        Ok(pairs.len())
     }
 
     /// Walks the whole chain from the first event.

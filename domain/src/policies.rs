@@ -82,6 +82,9 @@ fn conflict(e: StoreError, name: &str) -> Error {
         StoreError::Conflict(m) if m.contains("UNIQUE") => {
             Error::Conflict(format!("a policy named {name:?} exists already"))
         }
+        StoreError::Conflict(m) if m.contains("FOREIGN KEY") => Error::Conflict(format!(
+            "the policy {name:?} is bound to clients: unbind it on the Clients page first"
+        )),
         StoreError::Conflict(m) => Error::Conflict(m),
         other => Error::Store(other),
     }

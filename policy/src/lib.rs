@@ -1,8 +1,9 @@
 //! The wire model shared by the console and the gate.
 //!
-//! Pure Rust with serde only, so it builds for wasm32 (the console's browser code runs the same
-//! rules) and for the gate, which must never depend on `domain`, `store` or `app`. No clock, no
-//! I/O, no floating point in any decision: time comes in as integer nanoseconds.
+//! Pure Rust with serde, serde_json, url and base64 only (all already in the browser bundle), so
+//! it builds for wasm32 (the console's browser code runs the same rules) and for the gate, which
+//! must never depend on `domain`, `store` or `app`. No clock, no I/O, no floating point in any
+//! decision: time comes in as integer nanoseconds.
 //!
 //! - [`gcra`]: the rate-limit decision (ITU-T I.371 GCRA) and the bounded per-key [`gcra::Limiter`].
 //! - [`model`]: rate-limit policies (match, key, limit, scope, action, mode) and how a request
@@ -11,12 +12,21 @@
 //! - [`validate`]: precise messages for one policy and for a set (unreachable policies, duplicates).
 //! - [`preview`]: what a policy would do to synthetic traffic, through the same [`gcra::Gcra`].
 //! - [`effective`]: the limit a client really gets with N gates.
+//! - [`jwk`]: public JSON Web Keys and key sets (RFC 7517), and the check of a client's pasted
+//!   public JWKS for `private_key_jwt` (RFC 7523).
+//! - [`redirect`]: which OAuth redirect URIs a client may register (RFC 6749 §3.1.2, RFC 8252,
+//!   RFC 9700 §4.1).
 //!
-//! The bundle format and the JWKS types arrive with the gate issue.
+//! - [`client`]: the OAuth client registration form and its three templates.
+//!
+//! The bundle format arrives with the gate issue.
 
 pub mod cidr;
+pub mod client;
 pub mod effective;
 pub mod gcra;
+pub mod jwk;
 pub mod model;
 pub mod preview;
+pub mod redirect;
 pub mod validate;

@@ -1,4 +1,5 @@
-//! The `palisade` command line: `serve` (default), `admin bootstrap`, `audit verify`.
+//! The `palisade` command line: `serve` (default), `admin bootstrap`, `audit verify`, `pin`,
+//! `keys rewrap`.
 
 use std::process::ExitCode;
 
@@ -7,7 +8,7 @@ use domain::audit::Actor;
 use domain::console::ChainStatus;
 use tracing_subscriber::EnvFilter;
 
-use crate::config::{AdminCommand, AuditCommand, Cli, Command, Config};
+use crate::config::{AdminCommand, AuditCommand, Cli, Command, Config, KeysCommand};
 use crate::startup::{open_console, Application};
 
 pub fn main() -> ExitCode {
@@ -38,6 +39,12 @@ pub fn main() -> ExitCode {
                 command: AuditCommand::Verify,
             } => verify(cli.config).await,
             Command::Pin { files, connect } => pin(files, connect).await,
+            Command::Keys {
+                command:
+                    KeysCommand::Rewrap {
+                        new_master_key_file,
+                    },
+            } => rewrap(cli.config, new_master_key_file).await,
         }
     });
     match result {
@@ -146,4 +153,35 @@ async fn verify(config: Config) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+/// `palisade keys rewrap --new-master-key-file F`: every sealed private key re-sealed under the
+/// key in F (created if missing), in one transaction, then checked by opening each with F.
+async fn rewrap(config: Config, new_file: std::path::PathBuf) -> anyhow::Result<ExitCode> {
+    let old_path = config.master_key_path();
+    if !old_path.exists() {
+        eprintln!("error: no master key at {}", old_path.display());
+        return Ok(ExitCode::from(2));
+    }
+    if std::fs::canonicalize(&old_path).ok() == std::fs::canonicalize(&new_file).ok() {
+        eprintln!(
+            "error: the new master key file is the current one ({})",
+            old_path.display()
+        );
+        return Ok(ExitCode::from(2));
+    }
+    let new_key = crate::master_key::load_or_create(&new_file, true)?;
+    let public_url = config.public_url_for_port(config.addr.port());
+    let console = open_console(&config, &public_url).await?;
+    let n = console.rewrap_master_key(&new_key, &Actor::cli()).await?;
+    println!(
+        "Re-sealed {n} private keys under {} in one transaction.",
+        new_file.display()
+    );
+    println!(
+        "Start Palisade with --master-key-file {} (or PALISADE_MASTER_KEY_FILE); {} is no longer needed.",
+        new_file.display(),
+        old_path.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }

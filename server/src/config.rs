@@ -42,6 +42,24 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Signing keys and the master key.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Re-seal every private key in the database under a new master key, in one transaction.
+    /// Stop the console first. The new key file is created (mode 0600) if it does not exist;
+    /// afterwards start Palisade with `--master-key-file` pointing at it: the old file is no
+    /// longer needed.
+    Rewrap {
+        /// The new master key file (created if missing).
+        #[arg(long, value_name = "FILE")]
+        new_master_key_file: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -110,6 +128,15 @@ pub struct Config {
         global = true
     )]
     pub header_timeout_secs: u64,
+    /// Seconds between two passes of the signing-key rotation job (it publishes next keys,
+    /// promotes them and removes retired keys when due).
+    #[arg(
+        long,
+        env = "PALISADE_ROTATION_TICK_SECS",
+        default_value_t = 60,
+        global = true
+    )]
+    pub rotation_tick_secs: u64,
     /// Directory holding the built site (`pkg/palisade.js`, `.wasm`, `.css`); found next to the
     /// binary when not given.
     #[arg(long, env = "PALISADE_SITE_ROOT", global = true)]

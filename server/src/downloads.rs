@@ -1,4 +1,4 @@
-//! File downloads behind the session guard: CSRs and pin-set exports, served with
+//! File downloads behind the session guard: CSRs, pin-set exports and key-set JWKS, served with
 //! `Content-Disposition: attachment` so the browser saves exactly the bytes shown on screen.
 
 use axum::extract::{Path, State};
@@ -58,6 +58,30 @@ pub async fn pinset(
         Err(domain::Error::Invalid(m)) => (StatusCode::UNPROCESSABLE_ENTITY, m).into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "pin-set download failed");
+            plain(StatusCode::SERVICE_UNAVAILABLE, "try again\n")
+        }
+    }
+}
+
+/// `GET /download/jwks/{set}`: the published JWKS of a key set (by name or id), as
+/// `application/jwk-set+json` (RFC 7517 §8.5), the same bytes the Keys page shows.
+/// **Permissions:** any signed-in admin (the guard).
+pub async fn jwks(State(state): State<AppState>, Path(set): Path<String>) -> Response {
+    match state.console.keys.get(&set).await {
+        Ok(v) => match serde_json::to_string_pretty(&v.jwks) {
+            Ok(text) => attachment(
+                &format!("{}.jwks.json", v.set.name),
+                "application/jwk-set+json",
+                text,
+            ),
+            Err(_) => plain(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "cannot encode the JWKS\n",
+            ),
+        },
+        Err(domain::Error::Invalid(_)) => plain(StatusCode::NOT_FOUND, "no such key set\n"),
+        Err(e) => {
+            tracing::warn!(error = %e, "JWKS download failed");
             plain(StatusCode::SERVICE_UNAVAILABLE, "try again\n")
         }
     }

@@ -36,6 +36,7 @@ pub struct Application {
     pub console: Arc<Console>,
     port: u16,
     header_timeout: Duration,
+    rotation_tick: Duration,
 }
 
 /// Opens the store named by the config (creating the data directory for SQLite) and loads
@@ -48,14 +49,7 @@ pub async fn open_console(config: &Config, public_url: &Url) -> anyhow::Result<A
         &config.master_key_path(),
         true,
     )?);
-    let console = Console::new(
-        store.clone(),
-        store.clone(),
-        store,
-        master_key,
-        public_url,
-        config.session_policy(),
-    )?;
+    let console = Console::new(store, master_key, public_url, config.session_policy())?;
     Ok(Arc::new(console))
 }
 
@@ -69,7 +63,9 @@ impl Application {
         let console = open_console(&config, &public_url).await?;
         let router = router(&config, console.clone(), &public_url);
         let header_timeout = Duration::from_secs(config.header_timeout_secs.clamp(1, 300));
+        let rotation_tick = Duration::from_secs(config.rotation_tick_secs.clamp(1, 3600));
         Ok(Application {
+            rotation_tick,
             listener,
             router,
             public_url,
@@ -108,9 +104,30 @@ impl Application {
                 }
             }
         });
+        let rotation = tokio::spawn(rotation_job(self.console.clone(), self.rotation_tick));
         let result = serve(self.listener, self.router, self.header_timeout).await;
         purge.abort();
+        rotation.abort();
         result
+    }
+}
+
+/// The signing-key rotation job: every `tick`, applies the steps due on automatically rotated
+/// key sets (publish next, promote, remove). Each step is its own audited transaction, so a
+/// crash between steps is resumed by the next pass; a step that fails is retried next pass.
+async fn rotation_job(console: Arc<Console>, tick: Duration) {
+    let mut interval = tokio::time::interval(tick);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        for r in console.keys.run_due(domain::now_ms()).await {
+            match r {
+                Ok(done) => tracing::info!(step = %done, "key rotation step applied"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "key rotation step failed; retrying next pass")
+                }
+            }
+        }
     }
 }
 
@@ -264,6 +281,7 @@ fn router(config: &Config, console: Arc<Console>, public_url: &Url) -> Router {
         .route("/favicon.ico", get(favicon))
         .route("/favicon.svg", get(favicon))
         .route("/download/csr/{id}", get(crate::downloads::csr))
+        .route("/download/jwks/{set}", get(crate::downloads::jwks))
         .route(
             "/download/pinsets/{hostname}/{format}",
             get(crate::downloads::pinset),

@@ -7,7 +7,10 @@
 
 mod sqlite;
 mod sqlite_certs;
+mod sqlite_clients;
+mod sqlite_keys;
 mod sqlite_policies;
+mod sqlite_sealed;
 
 pub use sqlite::SqliteStore;
 

@@ -37,7 +37,10 @@ pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
             let primary = code.parse::<i64>().map(|c| c & 0xff).unwrap_or(-1);
             if matches!(primary, 5 | 6 | 10 | 13) {
                 StoreError::Unavailable(db.message().to_owned())
-            } else if db.is_unique_violation() {
+            } else if db.is_unique_violation()
+                || db.is_foreign_key_violation()
+                || db.message().contains("FOREIGN KEY constraint failed")
+            {
                 StoreError::Conflict(db.message().to_owned())
             } else {
                 StoreError::Other(db.message().to_owned())

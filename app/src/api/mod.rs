@@ -4,6 +4,8 @@
 pub mod audit;
 pub mod auth;
 pub mod certs;
+pub mod clients;
 pub mod dashboard;
+pub mod keys;
 pub mod pinsets;
 pub mod policies;

@@ -13,6 +13,9 @@ pub struct PolicyView {
     pub policy: policy::model::Policy,
     pub version: i64,
     pub issues: Vec<policy::validate::Issue>,
+    /// Names of the clients bound to this policy (per-client limits).
+    #[serde(default)]
+    pub clients: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -29,11 +32,17 @@ pub async fn list_policies() -> Result<PoliciesView, AppError> {
     let ctx = crate::ctx::RequestCtx::get()?;
     ctx.require_admin()?;
     let o = ctx.console.policies.list().await?;
+    let clients = ctx.console.clients.list().await?;
     Ok(PoliciesView {
         policies: o
             .policies
             .into_iter()
             .map(|s| PolicyView {
+                clients: clients
+                    .iter()
+                    .filter(|c| c.record.policy_id.as_deref() == Some(s.record.id.as_str()))
+                    .map(|c| c.record.name.clone())
+                    .collect(),
                 policy: s.policy,
                 version: s.record.version,
                 issues: s.issues,
@@ -59,6 +68,7 @@ pub async fn save_policy(spec_json: String, version: String) -> Result<PolicyVie
         policy: s.policy,
         version: s.record.version,
         issues: s.issues,
+        clients: Vec::new(),
     })
 }
 

@@ -57,3 +57,33 @@ where
 pub fn confirm(message: &str) -> bool {
     window().confirm_with_message(message).unwrap_or(false)
 }
+
+/// Writes `text` to the clipboard (`navigator.clipboard.writeText`); false where the browser
+/// offers no clipboard (or on the server).
+pub fn copy_to_clipboard(text: &str) -> bool {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        let get = |target: &wasm_bindgen::JsValue, key: &str| {
+            js_sys::Reflect::get(target, &wasm_bindgen::JsValue::from_str(key)).ok()
+        };
+        let Some(clipboard) =
+            get(&js_sys::global(), "navigator").and_then(|n| get(&n, "clipboard"))
+        else {
+            return false;
+        };
+        let Some(write) =
+            get(&clipboard, "writeText").and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+        else {
+            return false;
+        };
+        write
+            .call1(&clipboard, &wasm_bindgen::JsValue::from_str(text))
+            .is_ok()
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = text;
+        false
+    }
+}

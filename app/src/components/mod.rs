@@ -3,4 +3,5 @@
 pub mod forms;
 pub mod passkey;
 pub mod shell;
+pub mod time;
 pub mod timeline;

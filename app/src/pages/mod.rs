@@ -2,7 +2,9 @@
 
 pub mod audit;
 pub mod certs;
+pub mod clients;
 pub mod dashboard;
+pub mod keys;
 pub mod login;
 pub mod not_built;
 pub mod pinsets;

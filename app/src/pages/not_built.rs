@@ -15,12 +15,6 @@ pub fn NotBuilt(title: &'static str, what: &'static str) -> impl IntoView {
     }
 }
 
-pub fn clients() -> impl IntoView {
-    view! { <NotBuilt title="Clients" what="OAuth clients for native apps, services and web apps: redirect-URI linting, secrets shown once and rotated with a grace period."/> }
-}
-pub fn keys() -> impl IntoView {
-    view! { <NotBuilt title="Keys" what="JWT signing key sets: EdDSA, ES256 and RS256 keys published before they sign and retired after their tokens expire, with the JWKS and a timeline."/> }
-}
 pub fn gates() -> impl IntoView {
     view! { <NotBuilt title="Gates" what="Enforcement nodes: enrolment, the config bundle version each one runs, drift and errors."/> }
 }

@@ -429,7 +429,7 @@ fn PolicyTable(
             <thead><tr>
                 <th scope="col">"#"</th><th scope="col">"Name"</th><th scope="col">"Match"</th><th scope="col">"Per"</th>
                 <th scope="col">"Limit"</th><th scope="col">"Scope"</th><th scope="col">"Over the limit"</th>
-                <th scope="col">"Mode"</th><th scope="col">"Actions"</th>
+                <th scope="col">"Mode"</th><th scope="col">"Bound clients"</th><th scope="col">"Actions"</th>
             </tr></thead>
             <tbody>
                 {data.policies.into_iter().enumerate().map(|(i, v)| {
@@ -455,6 +455,7 @@ fn PolicyTable(
                             <td>{if p.scope == Scope::Gate { "each gate" } else { "cluster" }}</td>
                             <td>{match p.action { LimitAction::Reject => "reject (429)".to_owned(), LimitAction::Delay { max_delay_ms } => format!("delay ≤ {max_delay_ms} ms"), LimitAction::Shadow => "log only".to_owned() }}</td>
                             <td><span class=if enforced { "badge outcome-success" } else { "badge outcome-denied" }>{if enforced { "enforce" } else { "shadow" }}</span></td>
+                            <td>{if v.clients.is_empty() { "none".to_owned() } else { v.clients.join(", ") }}</td>
                             <td class="row-actions">
                                 <button type="button" class="secondary small" on:click=move |_| form.load(&v_edit)>{format!("Edit {name}")}</button>
                                 <button type="button" class="secondary small" aria-label=format!("Move {} up", name) on:click=move |_| { move_.dispatch(MovePolicy { id: id1.clone(), direction: "up".into(), version: v1.clone() }); }>"↑"</button>

@@ -104,4 +104,7 @@ pub trait Store: Send + Sync + 'static {
 }
 
 pub mod certs;
+pub mod clients;
+pub mod keys;
 pub mod policies;
+pub mod sealed;

@@ -142,12 +142,23 @@ async fn verify_on_a_missing_database_says_so() {
 
 /// Starts the real binary on a free port; returns the child and the printed setup URL.
 fn start_binary(dir: &std::path::Path, port: u16) -> (std::process::Child, Option<String>) {
+    start_binary_logging(dir, port, "error", std::process::Stdio::inherit())
+}
+
+/// [`start_binary`] with a `PALISADE_LOG` filter and where its log (stderr) goes.
+fn start_binary_logging(
+    dir: &std::path::Path,
+    port: u16,
+    log: &str,
+    stderr: std::process::Stdio,
+) -> (std::process::Child, Option<String>) {
     use std::io::{BufRead, BufReader};
     let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
         .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
         .env("PALISADE_DATA_DIR", dir)
-        .env("PALISADE_LOG", "error")
+        .env("PALISADE_LOG", log)
         .stdout(std::process::Stdio::piped())
+        .stderr(stderr)
         .spawn()
         .expect("starts");
     let stdout = child.stdout.take().expect("stdout");
@@ -237,4 +248,208 @@ async fn answered_changes_survive_kill_9_and_the_chain_still_verifies() {
     again.wait().expect("reaped");
     let (code, out) = palisade(app.dir.path(), &["audit", "verify"]);
     assert_eq!(code, 0, "{out}");
+}
+
+#[tokio::test]
+async fn keys_rewrap_reseals_every_private_key_under_the_new_master_key() {
+    let app = TestApp::spawn().await;
+    let cookie = app
+        .setup_owner(&mut SoftAuthenticator::new(), "alice")
+        .await;
+    let r = app
+        .call(
+            "create_ca",
+            &[
+                ("common_name", "Rewrap Root CA"),
+                ("key_type", "ecdsa-p256"),
+                ("validity_days", "365"),
+            ],
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    for (name, alg) in [("ed", "EdDSA"), ("ec", "ES256")] {
+        let r = app
+            .call(
+                "create_key_set",
+                &[
+                    ("name", name),
+                    ("alg", alg),
+                    ("rotation_days", "90"),
+                    ("cache_window_min", "60"),
+                    ("max_token_lifetime_min", "15"),
+                    ("leeway_s", "60"),
+                    ("auto_rotate", "true"),
+                ],
+                Some(&cookie),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    let dir = app.dir.path();
+    let old = domain::seal::MasterKey::from_file_text(
+        &std::fs::read_to_string(dir.join("master.key")).expect("old key file"),
+    )
+    .expect("old key");
+    let db = store::SqliteStore::open(&format!("sqlite://{}", dir.join("palisade.db").display()))
+        .await
+        .expect("open");
+    use domain::ports::sealed::SealedStore;
+    let before = db.sealed_values().await.expect("sealed");
+    assert_eq!(
+        before.len(),
+        3,
+        "the CA key and two signing keys: {before:?}"
+    );
+
+    // The new key file must not be the current one.
+    let (code, out) = palisade(
+        dir,
+        &[
+            "keys",
+            "rewrap",
+            "--new-master-key-file",
+            dir.join("master.key").to_str().expect("path"),
+        ],
+    );
+    assert_eq!(code, 2, "{out}");
+    let new_path = dir.join("master-2027.key");
+    let (code, out) = palisade(
+        dir,
+        &[
+            "keys",
+            "rewrap",
+            "--new-master-key-file",
+            new_path.to_str().expect("path"),
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("Re-sealed 3 private keys"), "{out}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&new_path)
+            .expect("new key file")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "the new key file is private");
+    }
+    let new =
+        domain::seal::MasterKey::from_file_text(&std::fs::read_to_string(&new_path).expect("read"))
+            .expect("new key");
+    let after = db.sealed_values().await.expect("sealed");
+    assert_eq!(after.len(), before.len());
+    for v in &after {
+        let b = before.iter().find(|b| b.id == v.id).expect("same records");
+        assert_eq!(
+            new.open(&v.id, &v.sealed).expect("opens with the new key"),
+            old.open(&b.id, &b.sealed).expect("opened with the old key"),
+            "same private key"
+        );
+        assert!(
+            old.open(&v.id, &v.sealed).is_err(),
+            "the old key no longer opens it"
+        );
+    }
+    let e = app.last_event().await;
+    assert_eq!(e.action, "keys.rewrap_master_key");
+    assert!(
+        e.details.contains("\"signing_keys\":2") && e.details.contains("\"tls_keys\":1"),
+        "{}",
+        e.details
+    );
+
+    // A second rewrap with the OLD key file as current fails cleanly and changes nothing.
+    let (code, out) = palisade(
+        dir,
+        &[
+            "keys",
+            "rewrap",
+            "--new-master-key-file",
+            dir.join("third.key").to_str().expect("path"),
+        ],
+    );
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        out.contains("does not open with the current master key"),
+        "{out}"
+    );
+    assert_eq!(db.sealed_values().await.expect("sealed"), after);
+}
+
+#[tokio::test]
+async fn a_trace_log_of_the_real_binary_never_contains_a_client_secret() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let base = format!("http://localhost:{port}");
+    let log_path = dir.path().join("stderr.log");
+    let log_file = std::fs::File::create(&log_path).expect("log file");
+    let (mut child, setup_url) = start_binary_logging(dir.path(), port, "trace", log_file.into());
+    wait_ready(&base).await;
+    let url = format!("sqlite://{}", dir.path().join("palisade.db").display());
+    let app = TestApp {
+        base: base.clone(),
+        setup_url: setup_url.expect("setup url"),
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client"),
+        store: std::sync::Arc::new(store::SqliteStore::open(&url).await.expect("open")),
+        dir,
+    };
+    let cookie = app
+        .setup_owner(&mut SoftAuthenticator::new(), "alice")
+        .await;
+    let draft = serde_json::json!({
+        "name": "Billing", "description": "", "kind": "service", "platform": "server",
+        "redirect_uris": [], "grant_types": ["client_credentials"], "scopes": [],
+        "access_token_lifetime_s": 900, "auth_method": "client_secret_basic", "jwks": "", "policy_id": ""
+    });
+    let r = app
+        .call(
+            "save_client",
+            &[
+                ("id", ""),
+                ("version", ""),
+                ("draft_json", &draft.to_string()),
+            ],
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let first = r.json()["secret"].as_str().expect("secret").to_owned();
+    let id = app.call("list_clients", &[], Some(&cookie)).await.json()["clients"][0]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let r = app
+        .call(
+            "rotate_client_secret",
+            &[("id", &id), ("version", "1"), ("grace_days", "7")],
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let second = r.json()["secret"].as_str().expect("secret").to_owned();
+    child.kill().expect("kill");
+    child.wait().expect("reaped");
+    let log = std::fs::read_to_string(&log_path).expect("log");
+    // The capture is real: the trace log holds the statements that stored the secrets' hashes.
+    assert!(
+        log.contains("INSERT INTO client_secrets"),
+        "trace log of {} bytes",
+        log.len()
+    );
+    for secret in [&first, &second] {
+        assert!(!log.contains(secret.as_str()), "a client secret was logged");
+        let body = secret.trim_start_matches("psc_");
+        assert!(
+            !log.contains(&body[..20]),
+            "part of a client secret was logged"
+        );
+    }
 }

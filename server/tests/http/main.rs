@@ -7,5 +7,7 @@ mod support;
 mod access;
 mod certs;
 mod cli;
+mod clients;
+mod keys;
 mod passkeys;
 mod policies;

@@ -54,6 +54,7 @@ pub fn config(dir: &std::path::Path) -> Config {
         session_idle_minutes: 30,
         session_max_hours: 12,
         header_timeout_secs: 2,
+        rotation_tick_secs: 3600,
         site_root: None,
     }
 }

@@ -1,0 +1,795 @@
+//! The signing-keys service: key sets, their keys' lifecycle (`next → active → retired →
+//! removed`, and `revoked`), the manual "rotate" and the emergency revoke, and the steps the
+//! background rotation job runs. Each step is one batch guarded by the set's version and
+//! written with its audit event in one transaction, so a crash leaves the set either before or
+//! after a step, never between; the next run of [`KeysService::run_due`] resumes from there.
+
+use std::sync::Arc;
+
+use policy::jwk::{Jwk, JwkSet};
+use secrecy::ExposeSecret;
+use serde_json::{json, Value};
+
+use super::jwk::public_jwk;
+use super::lifecycle::{due_steps, manual_rotation_check, KeyState, KeyTimes, SetTiming, Step};
+use super::SigningAlg;
+use crate::audit::{Actor, AuditDraft, Outcome};
+use crate::certs::generate_key;
+use crate::ports::keys::{KeyChange, KeySetRecord, KeyStore, SigningKeyRecord};
+use crate::ports::StoreError;
+use crate::seal::MasterKey;
+use crate::{now_ms, Error};
+
+/// RSA key generation costs up to seconds of CPU: at most two at a time, the rest are refused
+/// with 429 (QUALITY.md "expensive work").
+static RSA_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+/// What a key set's page shows.
+#[derive(Clone, Debug)]
+pub struct KeySetView {
+    pub set: KeySetRecord,
+    pub keys: Vec<SigningKeyRecord>,
+    /// The published keys (next, active, retired), as the gate and relying parties read them.
+    pub jwks: JwkSet,
+}
+
+/// The settings an admin chooses for a set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SetSettings {
+    pub name: String,
+    pub alg: String,
+    pub timing: SetTiming,
+    pub auto_rotate: bool,
+}
+
+fn timing_of(s: &KeySetRecord) -> SetTiming {
+    SetTiming {
+        rotation_period_s: s.rotation_period_s,
+        cache_window_s: s.cache_window_s,
+        max_token_lifetime_s: s.max_token_lifetime_s,
+        leeway_s: s.leeway_s,
+    }
+}
+
+fn times_of(k: &SigningKeyRecord) -> Result<KeyTimes, Error> {
+    Ok(KeyTimes {
+        id: k.id.clone(),
+        state: KeyState::parse(&k.state)
+            .ok_or_else(|| Error::Internal(format!("key {}: unknown state {}", k.id, k.state)))?,
+        created_at_ms: k.created_at_ms,
+        activated_at_ms: k.activated_at_ms,
+        retired_at_ms: k.retired_at_ms,
+    })
+}
+
+fn is_published(k: &SigningKeyRecord) -> bool {
+    matches!(k.state.as_str(), "next" | "active" | "retired")
+}
+
+/// The JWK Set of a set's published keys, active first, then next, then retired.
+pub fn jwks_of(keys: &[SigningKeyRecord]) -> Result<JwkSet, Error> {
+    let rank = |s: &str| match s {
+        "active" => 0,
+        "next" => 1,
+        _ => 2,
+    };
+    let mut published: Vec<&SigningKeyRecord> = keys.iter().filter(|k| is_published(k)).collect();
+    published.sort_by_key(|k| (rank(&k.state), std::cmp::Reverse(k.created_at_ms)));
+    let keys = published
+        .into_iter()
+        .map(|k| {
+            serde_json::from_str::<Jwk>(&k.public_jwk_json)
+                .map_err(|e| Error::Internal(format!("key {}: stored JWK: {e}", k.id)))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(JwkSet { keys })
+}
+
+fn key_json(k: &SigningKeyRecord) -> Value {
+    json!({ "kid": k.kid, "alg": k.alg, "state": k.state })
+}
+
+fn store_error(e: StoreError, name: &str) -> Error {
+    match e {
+        StoreError::Conflict(m) if m.contains("key_sets.name") => {
+            Error::Conflict(format!("a key set named {name:?} exists already"))
+        }
+        StoreError::Conflict(m) if m.contains("signing_keys") => Error::Conflict(
+            "another rotation of this key set won meanwhile; reload to see its keys".into(),
+        ),
+        StoreError::Conflict(m) => Error::Conflict(m),
+        other => Error::Store(other),
+    }
+}
+
+pub struct KeysService {
+    store: Arc<dyn KeyStore>,
+    master_key: Arc<MasterKey>,
+}
+
+impl KeysService {
+    pub fn new(store: Arc<dyn KeyStore>, master_key: Arc<MasterKey>) -> Self {
+        KeysService { store, master_key }
+    }
+
+    pub async fn list(&self) -> Result<Vec<KeySetView>, Error> {
+        let mut out = Vec::new();
+        for set in self.store.key_sets().await? {
+            let keys = self.store.signing_keys(&set.id).await?;
+            out.push(KeySetView {
+                jwks: jwks_of(&keys)?,
+                set,
+                keys,
+            });
+        }
+        Ok(out)
+    }
+
+    /// One set by id or name.
+    pub async fn get(&self, id_or_name: &str) -> Result<KeySetView, Error> {
+        let set = self
+            .store
+            .key_sets()
+            .await?
+            .into_iter()
+            .find(|s| s.id == id_or_name || s.name == id_or_name)
+            .ok_or_else(|| Error::invalid(format!("no key set {id_or_name:?}")))?;
+        let keys = self.store.signing_keys(&set.id).await?;
+        Ok(KeySetView {
+            jwks: jwks_of(&keys)?,
+            set,
+            keys,
+        })
+    }
+
+    async fn find(&self, id: &str, version: &str) -> Result<KeySetView, Error> {
+        let expected: i64 = version
+            .trim()
+            .parse()
+            .map_err(|_| Error::invalid("the key set version is missing; reload the page"))?;
+        let view = self.get(id).await?;
+        if view.set.version != expected {
+            return Err(Error::Conflict(format!(
+                "the key set {:?} changed meanwhile (now version {}, you saw version {expected}); reload and retry",
+                view.set.name, view.set.version
+            )));
+        }
+        Ok(view)
+    }
+
+    async fn refuse(&self, actor: &Actor, action: &str, target: &str, err: Error) -> Error {
+        let draft = AuditDraft::new(actor, action, format!("key_set:{target}"), Outcome::Failure)
+            .with_details(json!({ "reason": err.to_string() }));
+        match self.store.apply_key_changes(&[], draft).await {
+            Ok(()) => err,
+            Err(e) => Error::Store(e),
+        }
+    }
+
+    async fn audited<T>(
+        &self,
+        actor: &Actor,
+        action: &str,
+        target: &str,
+        work: impl std::future::Future<Output = Result<T, Error>>,
+    ) -> Result<T, Error> {
+        match work.await {
+            Ok(t) => Ok(t),
+            Err(e) => Err(self.refuse(actor, action, target, e).await),
+        }
+    }
+
+    async fn commit(
+        &self,
+        actor: &Actor,
+        action: &str,
+        changes: &[KeyChange],
+        set: &str,
+        details: Value,
+    ) -> Result<(), Error> {
+        let event = AuditDraft::new(actor, action, format!("key_set:{set}"), Outcome::Success)
+            .with_details(details);
+        self.store
+            .apply_key_changes(changes, event)
+            .await
+            .map_err(|e| store_error(e, set))
+    }
+
+    /// A fresh key for `set` in `state`, its private half sealed (AAD: the key's id).
+    async fn new_key(
+        &self,
+        set: &KeySetRecord,
+        state: KeyState,
+        now: i64,
+    ) -> Result<SigningKeyRecord, Error> {
+        let alg = SigningAlg::parse(&set.alg)
+            .ok_or_else(|| Error::Internal(format!("set {}: unknown alg {}", set.id, set.alg)))?;
+        let generated = if alg == SigningAlg::RS256 {
+            let _permit = RSA_SLOTS
+                .try_acquire()
+                .map_err(|_| Error::Throttled { retry_after_s: 2 })?;
+            tokio::task::spawn_blocking(move || generate_key(alg.key_type()))
+                .await
+                .map_err(|e| Error::Internal(format!("key generation task: {e}")))?
+        } else {
+            generate_key(alg.key_type())
+        }
+        .map_err(|e| Error::Internal(format!("key generation: {e}")))?;
+        let jwk = public_jwk(alg, &generated.spki_der)?;
+        let kid = jwk
+            .kid
+            .clone()
+            .ok_or_else(|| Error::Internal("JWK without kid".into()))?;
+        let id = uuid::Uuid::new_v4().to_string();
+        let sealed = self.master_key.seal(&id, generated.pkcs8.expose_secret());
+        Ok(SigningKeyRecord {
+            id,
+            set_id: set.id.clone(),
+            kid,
+            alg: set.alg.clone(),
+            state: state.as_str().to_owned(),
+            public_jwk_json: serde_json::to_string(&jwk)
+                .map_err(|e| Error::Internal(e.to_string()))?,
+            sealed_private: Some(sealed),
+            created_at_ms: now,
+            activated_at_ms: (state == KeyState::Active).then_some(now),
+            retired_at_ms: None,
+            removed_at_ms: None,
+            revoked_at_ms: None,
+            revoke_reason: None,
+        })
+    }
+
+    fn bump(set: &KeySetRecord, now: i64) -> KeyChange {
+        KeyChange::UpdateSet {
+            record: KeySetRecord {
+                version: set.version + 1,
+                updated_at_ms: now,
+                ..set.clone()
+            },
+            replaces: set.version,
+        }
+    }
+
+    /// Creates a set and its first key, active at once: nobody can have cached a JWKS of a set
+    /// that did not exist, so the first key needs no cache window.
+    pub async fn create_set(
+        &self,
+        actor: &Actor,
+        settings: &SetSettings,
+    ) -> Result<KeySetView, Error> {
+        let action = "keys.create_set";
+        let name = settings.name.trim().to_owned();
+        self.audited(actor, action, &name, async {
+            check_name(&name)?;
+            let alg = SigningAlg::parse(&settings.alg).ok_or_else(|| {
+                Error::invalid(format!("algorithm {:?} is not offered: choose EdDSA, ES256 or RS256", settings.alg))
+            })?;
+            settings.timing.validate().map_err(Error::invalid)?;
+            let now = now_ms();
+            let set = KeySetRecord {
+                id: uuid::Uuid::new_v4().to_string(),
+                name: name.clone(),
+                alg: alg.label().to_owned(),
+                rotation_period_s: settings.timing.rotation_period_s,
+                cache_window_s: settings.timing.cache_window_s,
+                max_token_lifetime_s: settings.timing.max_token_lifetime_s,
+                leeway_s: settings.timing.leeway_s,
+                auto_rotate: settings.auto_rotate,
+                version: 1,
+                created_at_ms: now,
+                updated_at_ms: now,
+            };
+            let key = self.new_key(&set, KeyState::Active, now).await?;
+            let details = json!({
+                "alg": set.alg, "rotation_period_s": set.rotation_period_s,
+                "cache_window_s": set.cache_window_s, "max_token_lifetime_s": set.max_token_lifetime_s,
+                "leeway_s": set.leeway_s, "auto_rotate": set.auto_rotate, "first_key": key_json(&key),
+            });
+            self.commit(
+                actor,
+                action,
+                &[KeyChange::InsertSet(set.clone()), KeyChange::InsertKey(key.clone())],
+                &name,
+                details,
+            )
+            .await?;
+            Ok(KeySetView {
+                jwks: jwks_of(std::slice::from_ref(&key))?,
+                set,
+                keys: vec![key],
+            })
+        })
+        .await
+    }
+
+    /// Changes a set's timing and automatic rotation (its name and algorithm stay).
+    pub async fn update_set(
+        &self,
+        actor: &Actor,
+        id: &str,
+        version: &str,
+        timing: &SetTiming,
+        auto_rotate: bool,
+    ) -> Result<(), Error> {
+        let action = "keys.update_set";
+        self.audited(actor, action, id, async {
+            let view = self.find(id, version).await?;
+            timing.validate().map_err(Error::invalid)?;
+            let old = &view.set;
+            let now = now_ms();
+            let record = KeySetRecord {
+                rotation_period_s: timing.rotation_period_s,
+                cache_window_s: timing.cache_window_s,
+                max_token_lifetime_s: timing.max_token_lifetime_s,
+                leeway_s: timing.leeway_s,
+                auto_rotate,
+                version: old.version + 1,
+                updated_at_ms: now,
+                ..old.clone()
+            };
+            let details = json!({
+                "before": { "rotation_period_s": old.rotation_period_s, "cache_window_s": old.cache_window_s,
+                            "max_token_lifetime_s": old.max_token_lifetime_s, "leeway_s": old.leeway_s, "auto_rotate": old.auto_rotate },
+                "after": { "rotation_period_s": record.rotation_period_s, "cache_window_s": record.cache_window_s,
+                           "max_token_lifetime_s": record.max_token_lifetime_s, "leeway_s": record.leeway_s, "auto_rotate": record.auto_rotate },
+            });
+            let change = KeyChange::UpdateSet { record, replaces: old.version };
+            self.commit(actor, action, &[change], &old.name, details).await
+        })
+        .await
+    }
+
+    /// Applies one lifecycle step to the set as it is now (`view` was read just before).
+    async fn apply_step(
+        &self,
+        actor: &Actor,
+        view: &KeySetView,
+        step: &Step,
+        why: &str,
+        now: i64,
+    ) -> Result<String, Error> {
+        let set = &view.set;
+        let key = |id: &str| {
+            view.keys
+                .iter()
+                .find(|k| k.id == id)
+                .cloned()
+                .ok_or_else(|| Error::Internal(format!("key {id} vanished")))
+        };
+        match step {
+            Step::CreateNext => {
+                let next = self.new_key(set, KeyState::Next, now).await?;
+                let details = json!({ "step": "create_next", "why": why, "key": key_json(&next),
+                    "signs_from_earliest": chrono::DateTime::from_timestamp_millis(now + set.cache_window_s * 1000).map(|t| t.to_rfc3339()) });
+                self.commit(
+                    actor,
+                    "keys.create_next",
+                    &[Self::bump(set, now), KeyChange::InsertKey(next.clone())],
+                    &set.name,
+                    details,
+                )
+                .await?;
+                Ok(format!(
+                    "key {} published as next; it can sign after the cache window",
+                    next.kid
+                ))
+            }
+            Step::Promote { next_id, active_id } => {
+                let next = key(next_id)?;
+                let mut changes = vec![Self::bump(set, now)];
+                let mut details = json!({ "step": "promote", "why": why, "activated": next.kid });
+                if let Some(active_id) = active_id {
+                    let active = key(active_id)?;
+                    details["retired"] = json!(active.kid);
+                    details["published_until"] = json!(chrono::DateTime::from_timestamp_millis(
+                        now + (set.max_token_lifetime_s + set.leeway_s) * 1000
+                    )
+                    .map(|t| t.to_rfc3339()));
+                    changes.push(KeyChange::UpdateKey {
+                        record: SigningKeyRecord {
+                            state: KeyState::Retired.as_str().into(),
+                            retired_at_ms: Some(now),
+                            ..active
+                        },
+                        from_state: KeyState::Active.as_str().into(),
+                    });
+                }
+                changes.push(KeyChange::UpdateKey {
+                    record: SigningKeyRecord {
+                        state: KeyState::Active.as_str().into(),
+                        activated_at_ms: Some(now),
+                        ..next.clone()
+                    },
+                    from_state: KeyState::Next.as_str().into(),
+                });
+                self.commit(actor, "keys.promote", &changes, &set.name, details)
+                    .await?;
+                Ok(format!("key {} is now active", next.kid))
+            }
+            Step::Remove { id } => {
+                let k = key(id)?;
+                let details = json!({ "step": "remove", "why": why, "key": key_json(&k) });
+                let change = KeyChange::UpdateKey {
+                    record: SigningKeyRecord {
+                        state: KeyState::Removed.as_str().into(),
+                        removed_at_ms: Some(now),
+                        sealed_private: None,
+                        ..k.clone()
+                    },
+                    from_state: KeyState::Retired.as_str().into(),
+                };
+                self.commit(
+                    actor,
+                    "keys.remove",
+                    &[Self::bump(set, now), change],
+                    &set.name,
+                    details,
+                )
+                .await?;
+                Ok(format!("key {} removed from the JWKS", k.kid))
+            }
+        }
+    }
+
+    /// "Rotate now": publishes a next key, or promotes the next key once it has been published
+    /// for the cache window. Concurrent calls with the same `version`: one wins, the rest 409.
+    pub async fn rotate(&self, actor: &Actor, id: &str, version: &str) -> Result<String, Error> {
+        let action = "keys.rotate";
+        self.audited(actor, action, id, async {
+            let view = self.find(id, version).await?;
+            let times = view
+                .keys
+                .iter()
+                .map(times_of)
+                .collect::<Result<Vec<_>, _>>()?;
+            let now = now_ms();
+            let step = manual_rotation_check(&timing_of(&view.set), &times, now)
+                .map_err(Error::Conflict)?;
+            self.apply_step(actor, &view, &step, "manual rotation", now)
+                .await
+        })
+        .await
+    }
+
+    /// Emergency revoke: the key leaves the JWKS at once and its private half is erased. If it
+    /// was the active key, the next key takes over at once, or a new key is generated active.
+    pub async fn revoke(
+        &self,
+        actor: &Actor,
+        id: &str,
+        version: &str,
+        key_id: &str,
+        reason: &str,
+    ) -> Result<String, Error> {
+        let action = "keys.revoke";
+        self.audited(actor, action, id, async {
+            let reason = reason.trim();
+            if reason.chars().count() < 10 {
+                return Err(Error::invalid("say why the key is revoked (at least 10 characters); it goes into the audit log"));
+            }
+            let view = self.find(id, version).await?;
+            let set = &view.set;
+            let k = view
+                .keys
+                .iter()
+                .find(|k| k.id == key_id || k.kid == key_id)
+                .cloned()
+                .ok_or_else(|| Error::invalid("this key is not in the set"))?;
+            if !is_published(&k) {
+                return Err(Error::Conflict(format!("key {} is {} already", k.kid, k.state)));
+            }
+            let now = now_ms();
+            let mut changes = vec![
+                Self::bump(set, now),
+                KeyChange::UpdateKey {
+                    record: SigningKeyRecord {
+                        state: KeyState::Revoked.as_str().into(),
+                        revoked_at_ms: Some(now),
+                        revoke_reason: Some(reason.to_owned()),
+                        sealed_private: None,
+                        ..k.clone()
+                    },
+                    from_state: k.state.clone(),
+                },
+            ];
+            let mut details = json!({ "key": key_json(&k), "reason": reason });
+            let mut outcome = format!("key {} revoked and removed from the JWKS", k.kid);
+            if k.state == "active" {
+                let next = view.keys.iter().find(|x| x.state == "next");
+                let successor = match next {
+                    Some(n) => {
+                        changes.push(KeyChange::UpdateKey {
+                            record: SigningKeyRecord {
+                                state: KeyState::Active.as_str().into(),
+                                activated_at_ms: Some(now),
+                                ..n.clone()
+                            },
+                            from_state: KeyState::Next.as_str().into(),
+                        });
+                        n.kid.clone()
+                    }
+                    None => {
+                        let fresh = self.new_key(set, KeyState::Active, now).await?;
+                        changes.push(KeyChange::InsertKey(fresh.clone()));
+                        fresh.kid
+                    }
+                };
+                details["successor"] = json!(successor);
+                outcome.push_str(&format!("; key {successor} signs from now on"));
+            }
+            self.commit(actor, action, &changes, &set.name, details).await?;
+            Ok(outcome)
+        })
+        .await
+    }
+
+    /// The background job's pass: every due step of every automatically rotated set (and the
+    /// removal of expired retired keys of every set), each in its own transaction. Returns what was done; a failed step is logged and retried on the
+    /// next pass (the job is idempotent: it recomputes the plan from the stored state).
+    pub async fn run_due(&self, now: i64) -> Vec<Result<String, Error>> {
+        let actor = Actor {
+            name: "rotation job".into(),
+            ip: None,
+            user_agent: None,
+        };
+        let mut done = Vec::new();
+        let sets = match self.store.key_sets().await {
+            Ok(s) => s,
+            Err(e) => return vec![Err(e.into())],
+        };
+        for set in sets {
+            // One step at a time, re-reading the set after each, until nothing is due.
+            for _ in 0..8 {
+                let view = match self.get(&set.id).await {
+                    Ok(v) => v,
+                    Err(e) => {
+                        done.push(Err(e));
+                        break;
+                    }
+                };
+                let times = match view
+                    .keys
+                    .iter()
+                    .map(times_of)
+                    .collect::<Result<Vec<_>, _>>()
+                {
+                    Ok(t) => t,
+                    Err(e) => {
+                        done.push(Err(e));
+                        break;
+                    }
+                };
+                // A set rotated by hand still has its retired keys removed when their tokens expired.
+                let Some(step) = due_steps(&timing_of(&view.set), &times, now)
+                    .into_iter()
+                    .find(|s| view.set.auto_rotate || matches!(s, Step::Remove { .. }))
+                else {
+                    break;
+                };
+                let r = self
+                    .apply_step(&actor, &view, &step, "scheduled rotation", now)
+                    .await;
+                let failed = r.is_err();
+                done.push(r.map(|m| format!("{}: {m}", view.set.name)));
+                if failed {
+                    break;
+                }
+            }
+        }
+        done
+    }
+}
+
+fn check_name(name: &str) -> Result<(), Error> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "the key set name must be 1–64 letters, digits, '-', '_' or '.' (e.g. access-tokens)",
+        ))
+    }
+}
+
+/// A step of the rotation job's plan, for the page.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Planned {
+    pub at_ms: i64,
+    /// `create_next`, `promote` or `remove`.
+    pub step: &'static str,
+    /// The key concerned (the next key for `promote`); empty for a key not created yet.
+    pub key_id: String,
+    pub description: String,
+}
+
+/// The next steps the rotation job will take for this set, found by running [`due_steps`] (the
+/// job's own rule) over a projection of the set's keys at each instant a rule can fire.
+pub fn plan(view: &KeySetView) -> Vec<Planned> {
+    plan_at(view, now_ms())
+}
+
+pub fn plan_at(view: &KeySetView, now: i64) -> Vec<Planned> {
+    let timing = timing_of(&view.set);
+    let Ok(mut keys) = view
+        .keys
+        .iter()
+        .map(times_of)
+        .collect::<Result<Vec<_>, _>>()
+    else {
+        return Vec::new();
+    };
+    let kid_of = |id: &str| {
+        view.keys
+            .iter()
+            .find(|k| k.id == id)
+            .map(|k| k.kid.chars().take(10).collect::<String>() + "…")
+            .unwrap_or_else(|| "the new key".to_owned())
+    };
+    let mut out = Vec::new();
+    let mut t = now;
+    for round in 0..12 {
+        if out.len() >= 4 {
+            break;
+        }
+        // The instants at which a rule of `due_steps` can change its answer (and, first, now).
+        let mut candidates: Vec<i64> = if round == 0 { vec![t] } else { Vec::new() };
+        for k in &keys {
+            match k.state {
+                KeyState::Active => {
+                    let since = k.activated_at_ms.unwrap_or(k.created_at_ms);
+                    candidates
+                        .push(since + (timing.rotation_period_s - timing.cache_window_s) * 1000);
+                    candidates.push(since + timing.rotation_period_s * 1000);
+                }
+                KeyState::Next => candidates.push(k.created_at_ms + timing.cache_window_s * 1000),
+                KeyState::Retired => {
+                    if let Some(r) = k.retired_at_ms {
+                        candidates.push(r + (timing.max_token_lifetime_s + timing.leeway_s) * 1000);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let Some(at) = candidates.into_iter().filter(|c| *c >= t).min() else {
+            break;
+        };
+        let steps: Vec<Step> = due_steps(&timing, &keys, at)
+            .into_iter()
+            .filter(|s| view.set.auto_rotate || matches!(s, Step::Remove { .. }))
+            .collect();
+        if steps.is_empty() {
+            t = at + 1;
+            continue;
+        }
+        for step in steps {
+            match &step {
+                Step::CreateNext => {
+                    let id = format!("planned-{round}");
+                    out.push(Planned {
+                        at_ms: at,
+                        step: "create_next",
+                        key_id: String::new(),
+                        description: format!(
+                            "a new key is generated and published as next; it can sign from {} on",
+                            super::lifecycle::instant(at + timing.cache_window_s * 1000)
+                        ),
+                    });
+                    keys.push(KeyTimes {
+                        id,
+                        state: KeyState::Next,
+                        created_at_ms: at,
+                        activated_at_ms: None,
+                        retired_at_ms: None,
+                    });
+                }
+                Step::Promote { next_id, active_id } => {
+                    out.push(Planned {
+                        at_ms: at,
+                        step: "promote",
+                        key_id: next_id.clone(),
+                        description: match active_id {
+                            Some(a) => format!(
+                                "{} becomes active; {} is retired (published {} more)",
+                                kid_of(next_id),
+                                kid_of(a),
+                                super::lifecycle::span(
+                                    timing.max_token_lifetime_s + timing.leeway_s
+                                )
+                            ),
+                            None => format!("{} becomes active", kid_of(next_id)),
+                        },
+                    });
+                    for k in keys.iter_mut() {
+                        if Some(&k.id) == active_id.as_ref() {
+                            k.state = KeyState::Retired;
+                            k.retired_at_ms = Some(at);
+                        } else if &k.id == next_id {
+                            k.state = KeyState::Active;
+                            k.activated_at_ms = Some(at);
+                        }
+                    }
+                }
+                Step::Remove { id } => {
+                    out.push(Planned {
+                        at_ms: at,
+                        step: "remove",
+                        key_id: id.clone(),
+                        description: format!(
+                            "{} leaves the JWKS (every token it signed has expired) and its private key is erased",
+                            kid_of(id)
+                        ),
+                    });
+                    for k in keys.iter_mut().filter(|k| &k.id == id) {
+                        k.state = KeyState::Removed;
+                    }
+                }
+            }
+        }
+        t = at + 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(auto_rotate: bool) -> KeySetView {
+        let set = KeySetRecord {
+            id: "s".into(),
+            name: "access-tokens".into(),
+            alg: "EdDSA".into(),
+            rotation_period_s: 90 * 86_400,
+            cache_window_s: 3600,
+            max_token_lifetime_s: 900,
+            leeway_s: 60,
+            auto_rotate,
+            version: 1,
+            created_at_ms: 0,
+            updated_at_ms: 0,
+        };
+        let key = SigningKeyRecord {
+            id: "k1".into(),
+            set_id: "s".into(),
+            kid: "kid-one-abcdef".into(),
+            alg: "EdDSA".into(),
+            state: "active".into(),
+            public_jwk_json: "{}".into(),
+            sealed_private: Some(vec![1]),
+            created_at_ms: 0,
+            activated_at_ms: Some(0),
+            retired_at_ms: None,
+            removed_at_ms: None,
+            revoked_at_ms: None,
+            revoke_reason: None,
+        };
+        KeySetView {
+            set,
+            keys: vec![key],
+            jwks: JwkSet::default(),
+        }
+    }
+
+    #[test]
+    fn the_plan_is_the_jobs_own_schedule_of_one_full_rotation() {
+        let day = 86_400_000;
+        let p = plan_at(&view(true), 1000);
+        let steps: Vec<(&str, i64)> = p.iter().map(|s| (s.step, s.at_ms)).collect();
+        assert_eq!(
+            &steps[..3],
+            &[
+                ("create_next", 90 * day - 3_600_000),
+                ("promote", 90 * day),
+                ("remove", 90 * day + 960_000),
+            ]
+        );
+        assert_eq!(p[2].key_id, "k1");
+        // A set rotated by hand: the job only removes expired retired keys, so nothing is planned.
+        assert!(plan_at(&view(false), 1000).is_empty());
+    }
+}

@@ -1,0 +1,67 @@
+//! The SQLite implementation of [`domain::ports::sealed::SealedStore`].
+
+use async_trait::async_trait;
+use domain::audit::AuditDraft;
+use domain::ports::sealed::{SealedStore, SealedValue};
+use domain::ports::StoreError;
+use sqlx::Row;
+
+use crate::sqlite::{append, map_err, SqliteStore};
+
+/// Tables holding a `sealed_private` column, keyed by `id`.
+const TABLES: &[&str] = &["tls_keys", "signing_keys"];
+
+#[async_trait]
+impl SealedStore for SqliteStore {
+    async fn sealed_values(&self) -> Result<Vec<SealedValue>, StoreError> {
+        let mut out = Vec::new();
+        for table in TABLES {
+            let rows = sqlx::query(&format!(
+                "SELECT id, sealed_private FROM {table} WHERE sealed_private IS NOT NULL ORDER BY id"
+            ))
+            .fetch_all(&self.read)
+            .await
+            .map_err(map_err)?;
+            for r in rows {
+                out.push(SealedValue {
+                    table: (*table).to_owned(),
+                    id: r.try_get("id").map_err(map_err)?,
+                    sealed: r.try_get("sealed_private").map_err(map_err)?,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    async fn replace_sealed(
+        &self,
+        pairs: &[(SealedValue, Vec<u8>)],
+        event: AuditDraft,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write.begin().await.map_err(map_err)?;
+        for (old, new) in pairs {
+            let table = TABLES
+                .iter()
+                .find(|t| **t == old.table)
+                .ok_or_else(|| StoreError::Other(format!("unknown sealed table {}", old.table)))?;
+            let affected = sqlx::query(&format!(
+                "UPDATE {table} SET sealed_private = ? WHERE id = ? AND sealed_private = ?"
+            ))
+            .bind(new)
+            .bind(&old.id)
+            .bind(&old.sealed)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?
+            .rows_affected();
+            if affected != 1 {
+                return Err(StoreError::Conflict(format!(
+                    "{} {} changed during the rewrap; nothing was changed, run it again",
+                    old.table, old.id
+                )));
+            }
+        }
+        append(&mut tx, event).await.map_err(map_err)?;
+        tx.commit().await.map_err(map_err)
+    }
+}
