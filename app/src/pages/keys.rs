@@ -12,6 +12,14 @@ use crate::api::keys::{
 use crate::components::forms::{action_result, confirm};
 use crate::components::time::{duration, relative, utc};
 
+fn keys_count(n: usize) -> String {
+    if n == 1 {
+        "1 key".to_owned()
+    } else {
+        format!("{n} keys")
+    }
+}
+
 fn short(kid: &str) -> String {
     kid.chars().take(10).collect::<String>() + "…"
 }
@@ -178,13 +186,13 @@ fn KeySetCard(
         <section class="card" aria-labelledby=hid.clone()>
             <h2 id=hid_h2>{heading}</h2>
             <p class="help">{format!(
-                "Rotation every {}, {}; cache window {}; longest token lifetime {} + leeway {}. {} keys published.",
+                "Rotation every {}, {}; cache window {}; longest token lifetime {} + leeway {}. {} published.",
                 duration(set.rotation_period_s),
                 if set.auto_rotate { "automatic" } else { "manual only" },
                 duration(set.cache_window_s),
                 duration(set.max_token_lifetime_s),
                 duration(set.leeway_s),
-                published
+                keys_count(published)
             )}</p>
             <KeyTimeline set=set.clone()/>
             <h3>"What happens next"</h3>
@@ -236,7 +244,7 @@ fn KeySetCard(
                 </tbody>
             </table></div>
             <details>
-                <summary>{format!("JWKS of {} ({} keys)", set.name, published)}</summary>
+                <summary>{format!("JWKS of {} ({})", set.name, keys_count(published))}</summary>
                 <pre class="jwks" aria-label=format!("JWKS of {}", set.name)>{jwks}</pre>
                 <a href=download download=file>{format!("Download {}.jwks.json", set.name)}</a>
             </details>
@@ -297,7 +305,7 @@ impl SettingsForm {
     }
 }
 
-const X0: f64 = 130.0;
+const X0: f64 = 200.0;
 const X1: f64 = 860.0;
 const ROW: f64 = 26.0;
 const TOP: f64 = 30.0;
@@ -350,7 +358,6 @@ fn KeyTimeline(set: KeySetInfo) -> impl IntoView {
         + (set.cache_window_s * 1000);
     let span = (end - start).max(1) as f64;
     let x = move |t: i64| X0 + (t.clamp(start, end) - start) as f64 / span * (X1 - X0);
-    let height = TOP + ROW * keys.len().max(1) as f64 + 24.0;
     let mut rows = Vec::new();
     let mut summary = Vec::new();
     for (i, k) in keys.iter().enumerate() {

@@ -3,7 +3,8 @@
 //! of JWTs in [`jwt`], and the key lifecycle (`next → active → retired → removed`, plus
 //! `revoked`) with the plan the background rotation job runs, in [`lifecycle`].
 //!
-//! No storage, no clock (callers pass `now_ms`), no I/O: the key service generates a key with
+//! `jwk`, `jwt` and `lifecycle` are pure: no storage, no clock (callers pass `now_ms`), no I/O.
+//! [`service`] is the part with storage: it generates a key with
 //! [`crate::certs::generate_key`] (`alg.key_type()`), seals its PKCS #8 with
 //! [`crate::seal::MasterKey`], stores it with its public JWK from [`public_jwk`], and applies the
 //! [`Step`]s that [`due_steps`] plans.

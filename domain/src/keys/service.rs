@@ -596,6 +596,13 @@ fn check_name(name: &str) -> Result<(), Error> {
     }
 }
 
+/// `YYYY-MM-DD HH:MM UTC`, as the pages show instants.
+fn minute(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_else(|| format!("{ms} ms"))
+}
+
 /// A step of the rotation job's plan, for the page.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Planned {
@@ -675,8 +682,8 @@ pub fn plan_at(view: &KeySetView, now: i64) -> Vec<Planned> {
                         step: "create_next",
                         key_id: String::new(),
                         description: format!(
-                            "a new key is generated and published as next; it can sign from {} on",
-                            super::lifecycle::instant(at + timing.cache_window_s * 1000)
+                            "a new key is generated and published as next; it can sign from {}",
+                            minute(at + timing.cache_window_s * 1000)
                         ),
                     });
                     keys.push(KeyTimes {
@@ -691,7 +698,11 @@ pub fn plan_at(view: &KeySetView, now: i64) -> Vec<Planned> {
                     out.push(Planned {
                         at_ms: at,
                         step: "promote",
-                        key_id: next_id.clone(),
+                        key_id: if next_id.starts_with("planned-") {
+                            String::new()
+                        } else {
+                            next_id.clone()
+                        },
                         description: match active_id {
                             Some(a) => format!(
                                 "{} becomes active; {} is retired (published {} more)",

@@ -1,6 +1,6 @@
 // Issue #4 through the real UI: a native-app client with a redirect-URI linter error seen while
-// typing, a service client whose secret is copied once and never shown again, a key set rotated
-// with the new key seen as `next` in its JWKS, then an emergency revoke.
+// typing, a service client whose secret is copied once and never shown again, then rotated with
+// a grace period.
 import { test, expect } from '@playwright/test';
 import { startConsole, setupOwner, open, Console } from './console';
 
@@ -33,9 +33,18 @@ test('clients: native linter, service secret shown once and copied', async ({ pa
   const shop = page.getByRole('row').filter({ hasText: 'Shop app' });
   await expect(shop).toContainText('none + PKCE');
 
+  // A rate-limit policy to bind the service to (per-client limits).
+  await open(page, `${c.baseUrl}/rate-limits`);
+  await page.getByRole('textbox', { name: 'Policy name' }).fill('per client');
+  await page.getByRole('combobox', { name: 'Count per' }).selectOption('client');
+  await page.getByRole('button', { name: /Create policy/ }).click();
+  await expect(page.getByRole('status').filter({ hasText: 'Saved per client' })).toBeVisible();
+  await open(page, `${c.baseUrl}/clients`);
+
   // Service: the secret is shown once, copied, then gone for good.
   await page.getByRole('button', { name: 'New service' }).click();
   await page.getByRole('textbox', { name: 'Client name' }).fill('Billing');
+  await page.getByRole('combobox', { name: 'Bound rate-limit policy' }).selectOption({ label: 'per client' });
   await page.getByRole('button', { name: 'Register client' }).click();
   const panel = page.getByRole('region', { name: /New secret for Billing/ });
   await expect(panel).toBeVisible();
@@ -63,66 +72,16 @@ test('clients: native linter, service secret shown once and copied', async ({ pa
   await rotated.getByRole('button', { name: /I have stored it/ }).click();
   await expect(page.getByRole('row').filter({ hasText: 'Billing' })).toContainText('grace');
 
+  // The binding shows on both pages.
+  await expect(page.getByRole('row').filter({ hasText: 'Billing' })).toContainText('per client');
+  await open(page, `${c.baseUrl}/rate-limits`);
+  await expect(page.getByRole('row').filter({ hasText: 'per client' })).toContainText('Billing');
+
   await open(page, `${c.baseUrl}/audit`);
   await expect(page.getByRole('row').filter({ hasText: 'clients.create' })).toHaveCount(2);
   await expect(page.getByRole('row').filter({ hasText: 'clients.rotate_secret' })).toHaveCount(1);
   expect(await page.content()).not.toContain(secret);
   await open(page, `${c.baseUrl}/clients`);
   await page.screenshot({ path: 'test-results/clients.png', fullPage: true });
-  expect(errors).toEqual([]);
-});
-
-test('keys: create a set, rotate, see the next key in the JWKS, revoke', async ({ page }) => {
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  const dialogs: string[] = [];
-  page.on('dialog', async (d) => {
-    dialogs.push(d.message());
-    await d.accept(d.type() === 'prompt' ? 'key leaked in a CI log' : undefined);
-  });
-  await setupOwner(page, c, 'bob', 'Bob Example').catch(async () => {
-    // The console already has its owner from the first test: sign in as that owner instead.
-    await open(page, `${c.baseUrl}/login`);
-  });
-  await open(page, `${c.baseUrl}/keys`);
-  await page.getByRole('textbox', { name: 'Key set name' }).fill('access-tokens');
-  await page.getByRole('combobox', { name: 'Algorithm' }).selectOption('ES256');
-  await page.getByRole('button', { name: 'Create key set' }).click();
-  const card = page.getByRole('region', { name: 'access-tokens (ES256)' });
-  await expect(card).toBeVisible();
-  await expect(card.getByRole('img', { name: /Key timeline of access-tokens/ })).toBeVisible();
-  const jwksBefore = JSON.parse(await card.getByLabel('JWKS of access-tokens').textContent() ?? '{}');
-  expect(jwksBefore.keys).toHaveLength(1);
-
-  await card.getByRole('button', { name: 'Rotate access-tokens now' }).click();
-  expect(dialogs.at(-1)).toContain('publish a new next key');
-  await expect(page.getByRole('status').filter({ hasText: 'published as next' })).toBeVisible();
-  const fresh = page.getByRole('region', { name: 'access-tokens (ES256)' });
-  await expect(fresh.getByRole('row').filter({ hasText: 'next' })).toHaveCount(1);
-  const jwks = JSON.parse(await fresh.getByLabel('JWKS of access-tokens').textContent() ?? '{}');
-  expect(jwks.keys).toHaveLength(2);
-  const nextRow = fresh.getByRole('row').filter({ has: page.getByText('next', { exact: true }) });
-  const nextKid = await nextRow.locator('code').getAttribute('title');
-  expect(jwks.keys.map((k: { kid: string }) => k.kid)).toContain(nextKid);
-
-  // The download is the same JWKS, as application/jwk-set+json.
-  const res = await page.request.get(`${c.baseUrl}/download/jwks/access-tokens`);
-  expect(res.headers()['content-type']).toBe('application/jwk-set+json');
-  expect(await res.json()).toEqual(jwks);
-
-  // Emergency revoke of the active key: the confirmation says what happens to tokens in flight.
-  const activeRow = fresh.getByRole('row').filter({ has: page.getByText('active', { exact: true }) });
-  await activeRow.getByRole('button', { name: /^Revoke / }).click();
-  expect(dialogs.at(-1)).toContain('may still be in flight');
-  await expect(page.getByRole('status').filter({ hasText: 'revoked and removed from the JWKS' })).toBeVisible();
-  const after = JSON.parse(await page.getByRole('region', { name: 'access-tokens (ES256)' }).getByLabel('JWKS of access-tokens').textContent() ?? '{}');
-  expect(after.keys.map((k: { kid: string }) => k.kid)).toEqual([nextKid]);
-
-  await open(page, `${c.baseUrl}/audit`);
-  for (const action of ['keys.create_set', 'keys.create_next', 'keys.revoke']) {
-    await expect(page.getByRole('row').filter({ hasText: action })).toHaveCount(1);
-  }
-  await open(page, `${c.baseUrl}/keys`);
-  await page.screenshot({ path: 'test-results/keys.png', fullPage: true });
   expect(errors).toEqual([]);
 });

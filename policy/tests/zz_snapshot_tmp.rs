@@ -1,0 +1,367 @@
+//! TEMPORARY differential snapshot (removed before hand-back).
+use policy::redirect::{lint_redirect_uris, ClientKind};
+use std::io::Write;
+
+fn corpus() -> Vec<String> {
+    let hosts = [
+        "app.example.com",
+        "App.Example.COM",
+        "app.example.com.",
+        "app..example.com",
+        ".app.example.com",
+        "a",
+        "cb",
+        "localhost",
+        "LOCALHOST",
+        "LocalHost",
+        "localhost.",
+        "localhost..",
+        "app.localhost",
+        "app.localhost.",
+        "localhost.example",
+        "xlocalhost",
+        "127.0.0.1",
+        "127.0.0.1.",
+        "127.0.0.1..",
+        "127.1",
+        "127.0.1",
+        "2130706433",
+        "0x7f.0.0.1",
+        "0x7F.1",
+        "0X7f.0.0.1",
+        "0177.0.0.1",
+        "0177.1",
+        "017700000001",
+        "0x7f000001",
+        "127.0.0.2",
+        "127.255.255.255",
+        "128.0.0.1",
+        "0.0.0.0",
+        "0",
+        "0x",
+        "0x.0x.0x.0x",
+        "00",
+        "09",
+        "08.0.0.1",
+        "1.2.3.4.5",
+        "256.0.0.1",
+        "1.256.0.0",
+        "1.2.65535",
+        "1.2.65536",
+        "1.16777215",
+        "1.16777216",
+        "4294967295",
+        "4294967296",
+        "99999999999999999999",
+        "0xffffffff",
+        "0x100000000",
+        "192.0.2.10",
+        "192.000.002.010",
+        "0300.0.2.10",
+        "0xc0.0.2.10",
+        "example.123",
+        "example.0x1",
+        "123.example",
+        "1e1.2.3.4",
+        "0x1g",
+        "app.example.1a",
+        "a.0x",
+        "a.09",
+        "a.08",
+        "a.0",
+        "1..2",
+        ".1.2.3.4",
+        "..",
+        "a_b.example",
+        "a-b.example",
+        "-a.example",
+        "a-.example",
+        "a~b.example",
+        "a!b.example",
+        "a$b",
+        "a(b)",
+        "a;b",
+        "a=b",
+        "a+b",
+        "a,b",
+        "a'b",
+        "a&b",
+        "%41pp.example",
+        "%6cocalhost",
+        "127.0.0.%31",
+        "app%2eexample",
+        "%",
+        "%zz",
+        "%00",
+        "%25",
+        "%2f",
+        "bücher.example",
+        "BÜCHER.example",
+        "xn--bcher-kva.example",
+        "XN--BCHER-KVA.example",
+        "Xn--bcher-kva.example",
+        "xn--zz.example",
+        "xn--.example",
+        "xn--abc-.example",
+        "xn--abc.example",
+        "xn--a.example",
+        "xn--mnchen-3ya.de",
+        "xn--ls8h.la",
+        "xn--bcher-kva",
+        "xn--bcher-KVA.example",
+        "xn--a-ecp.example",
+        "xn--99999999.example",
+        "xn---.example",
+        "xn--ab-9ja.example",
+        "abc--def.example",
+        "ab--cd",
+        "xn--",
+        "xn--0.example",
+        "１２７.０.０.１",
+        "ex\u{ad}ample.com",
+        "例え.テスト",
+        "ß.example",
+        "ＡＰＰ.example",
+        "a\u{200b}b.example",
+        "[::1]",
+        "[::1].",
+        "[0:0:0:0:0:0:0:1]",
+        "[::0:1]",
+        "[::1%25eth0]",
+        "[::1%eth0]",
+        "[fe80::1%25en0]",
+        "[2001:db8::1]",
+        "[2001:DB8::1]",
+        "[::ffff:127.0.0.1]",
+        "[::ffff:7f00:1]",
+        "[::127.0.0.1]",
+        "[v1.x]",
+        "[V7.abc]",
+        "[::1",
+        "::1]",
+        "[]",
+        "[::]",
+        "[::1]x",
+        "[1:2:3:4:5:6:7:8]",
+        "[1:2:3:4:5:6:7:8:9]",
+        "[1::2::3]",
+        "[12345::]",
+        "[::ffff:1.2.3.256]",
+        "[::ffff:01.2.3.4]",
+        "[::1:2:3:4:5:6:7]",
+        "[1:2:3:4:5:6:7::]",
+        "[::1:2:3:4:5:6:7:8]",
+        "[:1]",
+        "[1:]",
+        "[::1.2.3]",
+        "[::1.2.3.4.5]",
+        "[::ffff:0x7f.0.0.1]",
+        "[1:2:3:4:5:6:1.2.3.4]",
+        "[1:2:3:4:5:6:7:1.2.3.4]",
+        "[::1]]",
+        "[[::1]]",
+        "a[b",
+        "a]b",
+        "a[b]",
+        "[example.com]",
+        "",
+        ".",
+        "a:b",
+        "[::1]:",
+        "localhost:",
+        "ab]",
+    ];
+    let ports = [
+        "",
+        ":",
+        ":0",
+        ":80",
+        ":443",
+        ":8080",
+        ":08080",
+        ":65535",
+        ":65536",
+        ":99999",
+        ":000000000080",
+        ":abc",
+        ":+80",
+        ":-1",
+        ":8o",
+        ":1_0",
+        ":١٢",
+        ":80:80",
+        ":0x50",
+        ":%38%30",
+    ];
+    let schemes = [
+        "https://",
+        "http://",
+        "HTTP://",
+        "HtTpS://",
+        "com.example.app://",
+        "myapp://",
+        "file://",
+        "ws://",
+        "ftp://",
+    ];
+    let mut out = Vec::new();
+    for s in schemes {
+        for h in hosts {
+            for p in ports {
+                for tail in ["/cb", ""] {
+                    out.push(format!("{s}{h}{p}{tail}"));
+                }
+            }
+        }
+    }
+    for h in hosts {
+        for tail in ["/cb?x=1", "?", "#f", "/cb/../x", "/*"] {
+            out.push(format!("http://{h}{tail}"));
+            out.push(format!("https://{h}{tail}"));
+            out.push(format!("https://u@{h}{tail}"));
+        }
+    }
+    for extra in [
+        "https:",
+        "https:/",
+        "https://",
+        "https:///",
+        "https:////cb",
+        "https:cb",
+        "http:cb",
+        "http:/cb",
+        "http:///cb",
+        "https:///cb",
+        "http://",
+        "HTTPS:",
+        "file:",
+        "file:/x",
+        "file:///x",
+        "file://localhost/x",
+        "com.example.app:",
+        "com.example.app:/",
+        "com.example.app://",
+        "com.example.app:///",
+        "com.example.app:////",
+        "javascript:alert(1)",
+        "data:text/html,hi",
+        "blob:https://app.example.com/1",
+        "about:blank",
+        "urn:ietf:wg:oauth:2.0:oob",
+        "\u{0}",
+        ":",
+        "a:",
+        "a://",
+        "https://[",
+        "https://]",
+        "http://[::1",
+        "http://@",
+        "http://:80",
+        "é:/x",
+        "com.example.app:",
+        "#",
+        "?",
+        "@",
+        "https://a.example/%",
+        "https://a.example/%zz",
+        "\u{feff}https://a.example/",
+        "https://a.example/é",
+        "https://a.example/?é",
+        "https://a.example:80",
+        "https://a.example:80?x",
+        "https://a.example:80#x",
+        "https://a.example?x",
+        "http://127.0.0.1?x",
+        "http://127.0.0.1#",
+        "http://[::1]?x",
+        "https://a.example/cb\u{7f}",
+        "https://app.example.com:8443/cb",
+        "https://app.example.com:99999/cb",
+        "https://[::1/cb",
+    ] {
+        out.push(extra.to_owned());
+    }
+    // Deterministic fuzz from fragments.
+    let frags = [
+        "https",
+        "http",
+        "HTTP",
+        "com.example.app",
+        ":",
+        "/",
+        "//",
+        "[",
+        "]",
+        "::1",
+        "127",
+        "0",
+        ".",
+        "0x",
+        "7f",
+        "1",
+        "@",
+        "%",
+        "%2e",
+        "?",
+        "#",
+        "a",
+        "localhost",
+        "ü",
+        "xn--",
+        ":80",
+        "*",
+        "..",
+        "65536",
+        "]:",
+        "::",
+        "ffff",
+        "v1",
+        "%25",
+        "-",
+        "_",
+        "example",
+        "256",
+        "09",
+        "0177",
+        "\\",
+        " ",
+        "\t",
+    ];
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    for _ in 0..60_000 {
+        let mut s = String::new();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let n = (x % 9) as usize + 1;
+        for k in 0..n {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let f = frags[(x % frags.len() as u64) as usize];
+            if k == 0 && x % 3 == 0 {
+                s.push_str(
+                    ["https://", "http://", "com.example.app://", "myapp:"][(x / 3 % 4) as usize],
+                );
+            }
+            s.push_str(f);
+        }
+        out.push(s);
+    }
+    out
+}
+
+#[test]
+fn snapshot() {
+    let Ok(path) = std::env::var("SNAPSHOT_OUT") else {
+        return;
+    };
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap_or_else(|_| panic!()));
+    for uri in corpus() {
+        for (kn, kind) in [("native", ClientKind::Native), ("web", ClientKind::Web)] {
+            let issues = lint_redirect_uris(kind, &[uri.clone()]);
+            let line = serde_json::json!({"kind": kn, "uri": uri, "issues": issues});
+            let _ = writeln!(f, "{line}");
+        }
+    }
+}
