@@ -1,6 +1,6 @@
 //! The wire model shared by the console and the gate.
 //!
-//! Pure Rust with serde, serde_json, url and base64 only (all already in the browser bundle), so
+//! Pure Rust with serde, serde_json and base64 only (all already in the browser bundle), so
 //! it builds for wasm32 (the console's browser code runs the same rules) and for the gate, which
 //! must never depend on `domain`, `store` or `app`. No clock, no I/O, no floating point in any
 //! decision: time comes in as integer nanoseconds.

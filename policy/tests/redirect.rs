@@ -520,3 +520,169 @@ fn odd_input_never_panics() {
     }
     assert!(has_errors(&lint1(Native, "a:")));
 }
+
+// ---- the host and port, checked without a URL library --------------------------------------
+
+#[test]
+fn every_ipv4_form_of_loopback_is_read_as_loopback() {
+    for host in [
+        "0x7f.0.0.1",
+        "0177.0.0.1",
+        "127.0.0.1.",
+        "0x7f000001",
+        "127.0.1",
+    ] {
+        let uri = format!("http://{host}/cb");
+        let i = assert_error(Native, &uri, "loopback_address");
+        assert!(i.message.contains(&format!("\"{host}\"")), "{}", i.message);
+        assert_eq!(lint1(Native, &uri).len(), 1, "{uri}");
+    }
+    // Another loopback address, however written, is named in canonical form.
+    let i = assert_error(Native, "http://0x7f.0.0.2/cb", "loopback_address");
+    assert!(i.message.contains("127.0.0.2"), "{}", i.message);
+    // Not loopback: an address in another form is still an address.
+    let i = assert_warning(Web, "https://0xc0.0.2.10/cb", "ip_literal");
+    assert!(i.message.contains("192.0.2.10"), "{}", i.message);
+    assert_error(Native, "http://0xc0.0.2.10/cb", "http_not_loopback");
+}
+
+#[test]
+fn a_name_ending_in_a_number_must_be_a_valid_address() {
+    for uri in [
+        "https://example.123/cb",
+        "https://256.0.0.1/cb",
+        "https://1.2.3.4.5/cb",
+        "https://09/cb",
+    ] {
+        let i = assert_error(Web, uri, "unparsable");
+        assert!(i.message.contains("IPv4"), "{}", i.message);
+    }
+    assert_clean(Web, "https://123.example/cb");
+}
+
+#[test]
+fn ipv6_literals() {
+    let i = assert_error(Native, "http://[::1%25eth0]/cb", "unparsable");
+    assert!(i.message.contains("zone identifier"), "{}", i.message);
+    assert!(i.message.contains("\"%25eth0\""), "{}", i.message);
+    assert_error(Web, "https://[fe80::1%25en0]/cb", "unparsable");
+    let i = assert_error(Web, "https://[v1.x]/cb", "unparsable");
+    assert!(i.message.contains("IPvFuture"), "{}", i.message);
+    for uri in [
+        "https://[::1]x/cb",
+        "https://[::1]]/cb",
+        "https://[]/cb",
+        "https://[1::2::3]/cb",
+        "https://[::1.2.3]/cb",
+        "https://::1]/cb",
+        "https://a[b/cb",
+        "com.example.app://[::1/cb",
+    ] {
+        assert_error(Native, uri, "unparsable");
+    }
+    assert_warning(Web, "https://[::ffff:192.0.2.1]/cb", "ip_literal");
+}
+
+#[test]
+fn a_non_ascii_host_asks_for_its_a_label() {
+    let i = assert_error(Web, "https://bücher.example/cb", "unparsable");
+    assert!(i.message.contains("\"bücher.example\""), "{}", i.message);
+    assert!(i.message.contains("punycode"), "{}", i.message);
+    assert!(i.message.contains("xn--"), "{}", i.message);
+    assert_eq!(lint1(Web, "https://bücher.example/cb").len(), 1);
+    // Characters a parser would fold into ASCII are not ASCII either.
+    assert_error(Native, "http://１２７.０.０.１/cb", "unparsable");
+    assert_error(Web, "https://ex\u{ad}ample.com/cb", "unparsable");
+    assert_clean(Web, "https://xn--bcher-kva.example/cb");
+    assert_clean(Web, "https://XN--BCHER-KVA.example/cb");
+    // An A-label that is not punycode.
+    for uri in [
+        "https://xn--zz.example/cb",
+        "https://xn--.example/cb",
+        "https://xn--abc-.example/cb",
+    ] {
+        let i = assert_error(Web, uri, "unparsable");
+        assert!(i.message.contains("punycode"), "{}", i.message);
+    }
+}
+
+#[test]
+fn a_host_is_letters_digits_hyphens_and_dots() {
+    assert_clean(Web, "https://App.Example.COM/cb");
+    assert_clean(Web, "https://app.example.com./cb");
+    assert_clean(Web, "https://a-b.example/cb");
+    let i = assert_error(Web, "https://a_b.example/cb", "unparsable");
+    assert!(i.message.contains("\"_\""), "{}", i.message);
+    assert_error(Web, "https://a~b.example/cb", "unparsable");
+    let i = assert_error(Web, "https://app..example.com/cb", "unparsable");
+    assert!(i.message.contains("empty label"), "{}", i.message);
+    assert_error(Web, "https://./cb", "unparsable");
+    assert_error(Web, "https://127.0.0.1../cb", "unparsable");
+    // A browser decodes these, the client may not: URIs are matched as written.
+    let i = assert_error(Web, "https://%61pp.example.com/cb", "unparsable");
+    assert!(i.message.contains("percent-encoded"), "{}", i.message);
+    assert_error(Native, "http://%6cocalhost/cb", "unparsable");
+    assert_error(Native, "http://127.0.0.%31/cb", "unparsable");
+    // localhost in any case, with the trailing dot.
+    assert_warning(Web, "https://LOCALHOST./cb", "https_localhost");
+    assert_error(Native, "http://App.LocalHost/cb", "loopback_localhost");
+}
+
+#[test]
+fn ports() {
+    for uri in [
+        "https://app.example.com:65536/cb",
+        "https://app.example.com:abc/cb",
+        "https://app.example.com:+80/cb",
+        "https://app.example.com:80:80/cb",
+        "http://[::1]:65536/cb",
+        "com.example.app://cb:abc/x",
+    ] {
+        let i = assert_error(Native, uri, "unparsable");
+        assert!(i.message.contains("the port"), "{}", i.message);
+    }
+    let i = assert_error(Web, "https://app.example.com:65536/cb", "unparsable");
+    assert!(i.message.contains("65535"), "{}", i.message);
+    let i = assert_error(Web, "https://app.example.com:abc/cb", "unparsable");
+    assert!(i.message.contains("\"abc\""), "{}", i.message);
+    assert_clean(Web, "https://app.example.com:65535/cb");
+    assert_clean(Web, "https://app.example.com:0443/cb");
+    // RFC 3986 §3.2.3 allows an empty port: the default one.
+    assert_clean(Web, "https://app.example.com:/cb");
+    assert_warning(Native, "http://127.0.0.1:65535/cb", "loopback_port");
+}
+
+#[test]
+fn a_port_needs_a_host() {
+    assert_error(Web, "https://:443/cb", "missing_host");
+    assert_error(Web, "https://", "missing_host");
+    assert_error(Native, "http://:8080/cb", "missing_host");
+    assert_error(Native, "com.example.app://:80/cb", "unparsable");
+}
+
+mod no_panic {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+        #[test]
+        fn on_any_text(s in "\\PC{0,40}") {
+            for kind in [Native, Web] {
+                let _ = lint1(kind, &s);
+            }
+        }
+
+        #[test]
+        fn on_uri_like_text(
+            scheme in "(https?|HTTP|com\\.example\\.app|myapp|file)",
+            authority in "[\\[\\]:@%.0-9a-fxXvV_ü\\-]{0,24}",
+            rest in "[/?#.%a-z0-9]{0,8}",
+        ) {
+            for kind in [Native, Web] {
+                let _ = lint1(kind, &format!("{scheme}://{authority}{rest}"));
+            }
+        }
+    }
+}

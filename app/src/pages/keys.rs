@@ -412,8 +412,38 @@ fn KeyTimeline(set: KeySetInfo) -> impl IntoView {
                 }).collect_view()}
                 {k.revoked_at_ms.map(|t| view! { <text class="revoked-mark" x=x(t) y=y + 17.0 text-anchor="middle">"✕"</text> })}
             </g>
-        });
+        }.into_any());
     }
+    // The key the job will create, once it is planned.
+    if let Some(created) = set
+        .plan
+        .iter()
+        .find(|p| p.step == "create_next")
+        .map(|p| p.at_ms)
+    {
+        let y = TOP + ROW * keys.len() as f64;
+        let promoted = set
+            .plan
+            .iter()
+            .find(|p| p.step == "promote" && p.key_id.is_empty())
+            .map(|p| p.at_ms);
+        let next_end = promoted.unwrap_or(end);
+        summary.push(format!("a new key planned for {}", utc(created)));
+        rows.push(view! {
+            <g>
+                <text class="tick-label" x=X0 - 6.0 y=y + 15.0 text-anchor="end">"new key (planned)"</text>
+                <rect class="phase-next projected" x=x(created) y=y + 4.0 width=(x(next_end) - x(created)).max(1.0) height=ROW - 8.0>
+                    <title>{format!("next: {} → {} (planned)", utc(created), utc(next_end))}</title>
+                </rect>
+                {promoted.map(|p| view! {
+                    <rect class="phase-active projected" x=x(p) y=y + 4.0 width=(x(end) - x(p)).max(1.0) height=ROW - 8.0>
+                        <title>{format!("active from {} (planned)", utc(p))}</title>
+                    </rect>
+                })}
+            </g>
+        }.into_any());
+    }
+    let height = TOP + ROW * rows.len().max(1) as f64 + 24.0;
     let label = format!(
         "Key timeline of {}: {}. From {} to {}.",
         set.name,

@@ -267,3 +267,60 @@ async fn fifty_concurrent_rotations_exactly_one_succeeds() {
         .collect();
     assert_eq!(states, vec!["active", "next"]);
 }
+
+/// QUALITY.md "expensive work": RSA key generation is bounded by a semaphore; requests beyond
+/// it are refused at once with 429 and Retry-After instead of queueing up CPU work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_concurrent_rsa_key_sets_are_bounded_and_the_rest_get_429() {
+    let app = std::sync::Arc::new(TestApp::spawn().await);
+    let cookie = app
+        .setup_owner(&mut SoftAuthenticator::new(), "alice")
+        .await;
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let (app, cookie) = (app.clone(), cookie.clone());
+        tasks.push(tokio::spawn(async move {
+            let name = format!("rsa-{i}");
+            let r = app
+                .call(
+                    "create_key_set",
+                    &[
+                        ("name", &name),
+                        ("alg", "RS256"),
+                        ("rotation_days", "90"),
+                        ("cache_window_min", "60"),
+                        ("max_token_lifetime_min", "15"),
+                        ("leeway_s", "60"),
+                        ("auto_rotate", "true"),
+                    ],
+                    Some(&cookie),
+                )
+                .await;
+            (r.status, r.headers.get("retry-after").is_some())
+        }));
+    }
+    let mut results = Vec::new();
+    for t in tasks {
+        results.push(t.await.expect("task"));
+    }
+    let ok = results.iter().filter(|(s, _)| *s == 200).count();
+    let refused = results.iter().filter(|(s, _)| *s == 429).count();
+    assert_eq!(ok + refused, 50, "only 200 or 429: {results:?}");
+    assert!(ok >= 1 && refused >= 1, "{ok} created, {refused} refused");
+    assert!(
+        results
+            .iter()
+            .filter(|(s, _)| *s == 429)
+            .all(|(_, retry)| *retry),
+        "429 carries Retry-After"
+    );
+    let sets = app.call("list_key_sets", &[], Some(&cookie)).await.json();
+    assert_eq!(
+        sets.as_array().map(Vec::len),
+        Some(ok),
+        "exactly the answered sets exist"
+    );
+    for s in sets.as_array().expect("sets") {
+        assert_eq!(s["keys"][0]["alg"], "RS256");
+    }
+}
