@@ -48,6 +48,7 @@ test('keys: create a set, rotate, see the next key in the JWKS, revoke', async (
   await activeRow.getByRole('button', { name: /^Revoke / }).click();
   expect(dialogs.at(-1)).toContain('may still be in flight');
   await expect(page.getByRole('status').filter({ hasText: 'revoked and removed from the JWKS' })).toBeVisible();
+  await expect(page.getByRole('region', { name: 'access-tokens (ES256)' }).getByRole('row').filter({ has: page.getByText('revoked', { exact: true }) })).toHaveCount(1);
   const after = JSON.parse(await page.getByRole('region', { name: 'access-tokens (ES256)' }).getByLabel('JWKS of access-tokens').textContent() ?? '{}');
   expect(after.keys.map((k: { kid: string }) => k.kid)).toEqual([nextKid]);
 

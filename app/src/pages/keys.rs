@@ -375,11 +375,10 @@ fn KeyTimeline(set: KeySetInfo) -> impl IntoView {
                 .then(|| promote_any.map(|t| (t, true)))
                 .flatten()
         });
-        let rem = k.removed_at_ms.map(|t| (t, false)).or_else(|| {
-            (k.state == "retired")
-                .then(|| planned("remove", &k.id).map(|t| (t, true)))
-                .flatten()
-        });
+        let rem = k
+            .removed_at_ms
+            .map(|t| (t, false))
+            .or_else(|| planned("remove", &k.id).map(|t| (t, true)));
         let stop = |t: i64| end_of_life.map_or(t, |e| t.min(e));
         let next_end = act.map(|a| a.0).or(end_of_life).unwrap_or(end);
         segs.push((

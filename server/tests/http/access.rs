@@ -49,6 +49,17 @@ const PROTECTED_FNS: &[&str] = &[
     "set_policy_mode",
     "move_policy",
     "delete_policy",
+    "list_clients",
+    "save_client",
+    "set_client_enabled",
+    "delete_client",
+    "rotate_client_secret",
+    "revoke_client_secret",
+    "list_key_sets",
+    "create_key_set",
+    "update_key_set",
+    "rotate_signing_key",
+    "revoke_signing_key",
 ];
 /// Server fns open to anonymous callers (setup and sign-in).
 const PUBLIC_FNS: &[&str] = &[
@@ -84,6 +95,7 @@ async fn anonymous_visitors_are_sent_to_login_and_server_fns_answer_401() {
     for path in [
         "/download/pinsets/api.example.com/android",
         "/download/csr/x",
+        "/download/jwks/access-tokens",
     ] {
         let r = app.get(path, None).await;
         assert_eq!(r.status, 303, "{path}");
@@ -116,8 +128,13 @@ async fn signed_in_admin_reaches_every_page() {
         assert_eq!(r.status, 200, "{page}");
         assert!(r.body.contains("Sign out"), "{page} shows the shell");
     }
-    let r = app.get("/keys", Some(&cookie)).await;
+    let r = app.get("/gates", Some(&cookie)).await;
     assert!(r.body.contains("Not built yet"), "unbuilt pages say so");
+    let r = app.get("/keys", Some(&cookie)).await;
+    assert!(
+        !r.body.contains("Not built yet") && r.body.contains("Signing keys"),
+        "/keys is built"
+    );
     assert_eq!(app.get("/no-such-page", Some(&cookie)).await.status, 404);
     // Visiting /login while signed in goes to the dashboard.
     assert_eq!(
