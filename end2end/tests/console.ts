@@ -27,11 +27,11 @@ async function freePort(): Promise<number> {
   });
 }
 
-export async function startConsole(): Promise<Console> {
+export async function startConsole(extraArgs: string[] = []): Promise<Console> {
   const bin = process.env.PALISADE_BIN || resolve(__dirname, '../../target/debug/palisade');
   const dataDir = mkdtempSync(join(tmpdir(), 'palisade-e2e-'));
   const port = await freePort();
-  const proc = spawn(bin, ['serve', '--addr', `127.0.0.1:${port}`, '--data-dir', dataDir], {
+  const proc = spawn(bin, ['serve', '--addr', `127.0.0.1:${port}`, '--data-dir', dataDir, ...extraArgs], {
     env: { ...process.env, PALISADE_LOG: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
