@@ -270,3 +270,72 @@ async fn a_crash_before_or_after_any_rotation_step_is_resumed_by_the_next_pass()
         }
     }
 }
+
+#[tokio::test]
+async fn the_token_lifetime_cannot_shrink_under_a_retired_key_that_still_covers_tokens() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir).await;
+    let master = Arc::new(MasterKey::generate());
+    let svc = KeysService::new(store.clone(), master.clone());
+    let actor = Actor::system();
+    let v = svc
+        .create_set(&actor, &settings("EdDSA"))
+        .await
+        .expect("create");
+    let t = timing();
+    // Publish and promote: the first key is retired at the period.
+    for o in [
+        t.rotation_period_s * 1000 - t.cache_window_s * 1000,
+        t.rotation_period_s * 1000,
+    ] {
+        for r in svc.run_due(v.set.created_at_ms + o).await {
+            r.expect("step");
+        }
+    }
+    let set = svc.get("access-tokens").await.expect("set");
+    assert!(set.keys.iter().any(|k| k.state == "retired"));
+    let shorter = SetTiming {
+        max_token_lifetime_s: 600,
+        ..t
+    };
+    let err = svc
+        .update_set(
+            &actor,
+            &set.set.id,
+            &set.set.version.to_string(),
+            &shorter,
+            true,
+        )
+        .await
+        .expect_err("refused while a retired key is published");
+    assert!(matches!(err, domain::Error::Conflict(_)), "{err}");
+    assert!(
+        err.to_string().contains("must stay published until"),
+        "{err}"
+    );
+    // Lengthening is always safe.
+    let longer = SetTiming {
+        max_token_lifetime_s: 7200,
+        ..t
+    };
+    svc.update_set(
+        &actor,
+        &set.set.id,
+        &(set.set.version + 1).to_string(),
+        &longer,
+        true,
+    )
+    .await
+    .map_err(|e| e.to_string())
+    .expect_err("the refusal did not bump the version: the old version is still current");
+    svc.update_set(
+        &actor,
+        &set.set.id,
+        &set.set.version.to_string(),
+        &longer,
+        true,
+    )
+    .await
+    .expect("longer lifetime accepted");
+    assert_invariants(&store, &set.set.id, &master).await;
+}

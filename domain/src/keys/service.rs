@@ -317,6 +317,22 @@ impl KeysService {
             let view = self.find(id, version).await?;
             timing.validate().map_err(Error::invalid)?;
             let old = &view.set;
+            // A retired key is removed `lifetime + leeway` after its retirement: shortening that
+            // now would drop it while tokens it signed under the old lifetime are still valid.
+            let old_grace = old.max_token_lifetime_s + old.leeway_s;
+            let new_grace = timing.max_token_lifetime_s + timing.leeway_s;
+            if new_grace < old_grace {
+                if let Some(k) = view.keys.iter().find(|k| k.state == "retired") {
+                    let safe = k.retired_at_ms.unwrap_or(0) + old_grace * 1000;
+                    return Err(Error::Conflict(format!(
+                        "key {} is retired and must stay published until {} (tokens it signed live up to {} + leeway); \
+                         shorten the token lifetime or leeway after that",
+                        k.kid.chars().take(10).collect::<String>(),
+                        minute(safe),
+                        super::lifecycle::span(old.max_token_lifetime_s)
+                    )));
+                }
+            }
             let now = now_ms();
             let record = KeySetRecord {
                 rotation_period_s: timing.rotation_period_s,
