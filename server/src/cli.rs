@@ -56,7 +56,29 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Holds `<data-dir>/console.lock` exclusively while the process lives: one console per data
+/// directory, and no `keys rewrap` under a running console (it would keep the old master key).
+fn lock_data_dir(config: &Config, doing: &str) -> anyhow::Result<std::fs::File> {
+    std::fs::create_dir_all(&config.data_dir)?;
+    let path = config.data_dir.join("console.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "a console is running on {} ({} is locked): stop it before {doing}",
+            config.data_dir.display(),
+            path.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => Err(e.into()),
+    }
+}
+
 async fn serve(config: Config) -> anyhow::Result<ExitCode> {
+    let _lock = lock_data_dir(&config, "starting another one")?;
     let app = Application::build(config).await?;
     tracing::info!(public_url = %app.public_url(), port = app.port(), "Palisade console listening");
     if let Some(url) = app.first_run_setup_url().await? {
@@ -170,6 +192,10 @@ async fn rewrap(config: Config, new_file: std::path::PathBuf) -> anyhow::Result<
         );
         return Ok(ExitCode::from(2));
     }
+    let _lock = lock_data_dir(
+        &config,
+        "rewrapping: it holds the current master key in memory",
+    )?;
     let new_key = crate::master_key::load_or_create(&new_file, true)?;
     let public_url = config.public_url_for_port(config.addr.port());
     let console = open_console(&config, &public_url).await?;

@@ -359,6 +359,29 @@ async fn keys_rewrap_reseals_every_private_key_under_the_new_master_key() {
         e.details
     );
 
+    // Refused while a console serves the data directory.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let (mut child, _) = start_binary(dir, port);
+    wait_ready(&format!("http://localhost:{port}")).await;
+    let (code, out) = palisade(
+        dir,
+        &[
+            "keys",
+            "rewrap",
+            "--new-master-key-file",
+            dir.join("other.key").to_str().expect("path"),
+        ],
+    );
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("a console is running"), "{out}");
+    assert!(!dir.join("other.key").exists(), "nothing was created");
+    child.kill().expect("kill");
+    child.wait().expect("reaped");
+
     // A second rewrap with the OLD key file as current fails cleanly and changes nothing.
     let (code, out) = palisade(
         dir,
