@@ -213,7 +213,7 @@ fn KeySetCard(
             <div class="table-wrap"><table>
                 <caption>{format!("Keys of {}", set.name)}</caption>
                 <thead><tr><th scope="col">"kid"</th><th scope="col">"State"</th><th scope="col">"Created"</th>
-                    <th scope="col">"Active from"</th><th scope="col">"Retired / revoked"</th><th scope="col">"Actions"</th></tr></thead>
+                    <th scope="col">"Active from"</th><th scope="col">"Retired / removed / revoked"</th><th scope="col">"Actions"</th></tr></thead>
                 <tbody>
                     {set.keys.iter().rev().map(|k| {
                         let live = matches!(k.state.as_str(), "next" | "active" | "retired");
@@ -227,7 +227,10 @@ fn KeySetCard(
                                 <td>{k.activated_at_ms.map(utc).unwrap_or_else(|| "—".into())}</td>
                                 <td>{match (k.revoked_at_ms, k.retired_at_ms) {
                                     (Some(t), _) => format!("revoked {}: {}", utc(t), k.revoke_reason.clone().unwrap_or_default()),
-                                    (None, Some(t)) => format!("retired {}", utc(t)),
+                                    (None, Some(t)) => match k.removed_at_ms {
+                                        Some(r) => format!("retired {}, removed {}", utc(t), utc(r)),
+                                        None => format!("retired {}", utc(t)),
+                                    },
                                     _ => "—".into(),
                                 }}</td>
                                 <td>{live.then(|| view! {
