@@ -89,7 +89,9 @@ pub fn DashboardPage() -> impl IntoView {
             <ul>
                 <li>"Passkey sign-in, sessions and the tamper-evident audit log: built."</li>
                 <li>"Certificates (internal CA, next-key rotation with the planner, CSRs, import) and pin sets (linter, exports, app releases): built."</li>
-                <li>"Clients, keys, rate limits, gates and admin management: not built yet (their pages say so)."</li>
+                <li>"Rate-limit policies (inline validation, preview, effective limit, shadow → enforce): built; nothing is enforced until gates exist."</li>
+                <li>"OAuth clients (templates, redirect-URI linter, secrets shown once, rotation with grace) and signing key sets (automatic rotation, JWKS, emergency revoke): built; no token is issued until gates exist."</li>
+                <li>"Gates and admin management: not built yet (their pages say so)."</li>
             </ul>
         </section>
     }
