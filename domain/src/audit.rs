@@ -84,12 +84,29 @@ pub struct AuditDraft {
     pub details: Value,
 }
 
+/// `s` with every control character (NUL included) replaced by U+FFFD: audit fields carry
+/// what callers typed (a username in a refused sign-in, a user agent), and no backend may refuse
+/// the event over it (PostgreSQL `TEXT` cannot hold NUL), nor a log viewer be fooled by it.
+fn printable(s: String) -> String {
+    if s.chars().any(char::is_control) {
+        s.chars()
+            .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+            .collect()
+    } else {
+        s
+    }
+}
+
 impl AuditDraft {
     pub fn new(actor: &Actor, action: &str, target: impl Into<String>, outcome: Outcome) -> Self {
         AuditDraft {
-            actor: actor.clone(),
-            action: action.to_owned(),
-            target: target.into(),
+            actor: Actor {
+                name: printable(actor.name.clone()),
+                ip: actor.ip.clone().map(printable),
+                user_agent: actor.user_agent.clone().map(printable),
+            },
+            action: printable(action.to_owned()),
+            target: printable(target.into()),
             outcome,
             details: Value::Object(Default::default()),
         }
@@ -293,6 +310,28 @@ pub fn verify_chain<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_in_audit_fields_are_replaced() {
+        let actor = Actor {
+            name: "ali\0ce".into(),
+            ip: Some("1.2.3.4".into()),
+            user_agent: Some("agent\r\nforged: line".into()),
+        };
+        let d = AuditDraft::new(
+            &actor,
+            "admin.sign_in",
+            "user:bo\0b\x1b[31m",
+            Outcome::Failure,
+        );
+        assert_eq!(d.actor.name, "ali\u{FFFD}ce");
+        assert_eq!(
+            d.actor.user_agent.as_deref(),
+            Some("agent\u{FFFD}\u{FFFD}forged: line")
+        );
+        assert_eq!(d.target, "user:bo\u{FFFD}b\u{FFFD}[31m");
+        assert!(!d.target.chars().any(char::is_control));
+    }
     use serde_json::json;
 
     fn chain(n: usize) -> Vec<AuditEvent> {

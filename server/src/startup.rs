@@ -44,12 +44,21 @@ pub struct Application {
 pub async fn open_console(config: &Config, public_url: &Url) -> anyhow::Result<Arc<Console>> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
-    let store = Arc::new(store::SqliteStore::open(&config.database_url()).await?);
-    let master_key = Arc::new(crate::master_key::load_or_create(
-        &config.master_key_path(),
-        true,
-    )?);
-    let console = Console::new(store, master_key, public_url, config.session_policy())?;
+    let url = config.database_url();
+    // Loaded once the store is open, as before: a database that cannot be opened leaves no
+    // freshly generated master key behind.
+    let master_key =
+        || crate::master_key::load_or_create(&config.master_key_path(), true).map(Arc::new);
+    let sessions = config.session_policy();
+    // The URL scheme picks the adapter; `SqliteStore::open` refuses any other scheme with the
+    // list of supported URLs.
+    let console = if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        let store = Arc::new(store::PgStore::open(&url).await?);
+        Console::new(store, master_key()?, public_url, sessions)?
+    } else {
+        let store = Arc::new(store::SqliteStore::open(&url).await?);
+        Console::new(store, master_key()?, public_url, sessions)?
+    };
     Ok(Arc::new(console))
 }
 

@@ -10,32 +10,14 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use domain::audit::{Actor, AuditDraft};
 use domain::keys::lifecycle::SetTiming;
-use domain::keys::service::{jwks_of, KeysService, SetSettings};
+use domain::keys::service::KeysService;
 use domain::ports::keys::{KeyChange, KeySetRecord, KeyStore, SigningKeyRecord};
 use domain::ports::{Store, StoreError};
 use domain::seal::MasterKey;
 use store::SqliteStore;
 
-const HOUR: i64 = 3_600_000;
-const DAY: i64 = 24 * HOUR;
-
-fn timing() -> SetTiming {
-    SetTiming {
-        rotation_period_s: 30 * 86_400,
-        cache_window_s: 6 * 3600,
-        max_token_lifetime_s: 3600,
-        leeway_s: 60,
-    }
-}
-
-fn settings(alg: &str) -> SetSettings {
-    SetSettings {
-        name: "access-tokens".into(),
-        alg: alg.into(),
-        timing: timing(),
-        auto_rotate: true,
-    }
-}
+mod common;
+use common::{assert_invariants, rotate_every_two_hours, settings, shape, timing, Rotation};
 
 async fn open(dir: &tempfile::TempDir) -> Arc<SqliteStore> {
     Arc::new(
@@ -43,46 +25,6 @@ async fn open(dir: &tempfile::TempDir) -> Arc<SqliteStore> {
             .await
             .expect("open"),
     )
-}
-
-/// QUALITY.md "No half state": checked on the stored rows, not on what the service says.
-async fn assert_invariants(
-    store: &SqliteStore,
-    set_id: &str,
-    key: &MasterKey,
-) -> Vec<SigningKeyRecord> {
-    let keys = store.signing_keys(set_id).await.expect("keys");
-    let count = |s: &str| keys.iter().filter(|k| k.state == s).count();
-    assert_eq!(count("active"), 1, "exactly one active key: {keys:#?}");
-    assert!(count("next") <= 1, "at most one next key");
-    for k in &keys {
-        let published = matches!(k.state.as_str(), "next" | "active" | "retired");
-        assert_eq!(k.sealed_private.is_some(), published, "{k:?}");
-        if let Some(sealed) = &k.sealed_private {
-            let pkcs8 = key.open(&k.id, sealed).expect("every published key opens");
-            domain::certs::load_pkcs8(&pkcs8).expect("and is a usable private key");
-        }
-    }
-    let jwks = jwks_of(&keys).expect("jwks");
-    assert_eq!(
-        jwks.keys.len(),
-        keys.iter()
-            .filter(|k| matches!(k.state.as_str(), "next" | "active" | "retired"))
-            .count()
-    );
-    for j in &jwks.keys {
-        let kid = j.kid.as_deref().expect("kid");
-        let k = keys
-            .iter()
-            .find(|k| k.kid == kid)
-            .expect("every JWKS kid resolves to a stored key");
-        assert_eq!(
-            domain::keys::thumbprint(j).expect("thumbprint"),
-            k.kid,
-            "kid = RFC 7638 thumbprint"
-        );
-    }
-    keys
 }
 
 #[tokio::test]
@@ -98,39 +40,10 @@ async fn half_a_year_of_automatic_rotation_keeps_every_invariant() {
         .expect("create");
     let set_id = view.set.id.clone();
     let t0 = view.set.created_at_ms;
-    let t = timing();
-    let mut promotions = 0;
-    let mut removals = 0;
-    let mut last: Vec<SigningKeyRecord> = assert_invariants(&store, &set_id, &master).await;
-    // Every 2 hours for 180 days.
-    for tick in 1..=(180 * 12) {
-        let now = t0 + tick * 2 * HOUR;
-        for r in svc.run_due(now).await {
-            r.expect("every due step applies");
-        }
-        let keys = assert_invariants(&store, &set_id, &master).await;
-        for k in &keys {
-            let before = last.iter().find(|o| o.id == k.id);
-            if k.state == "active" && before.is_some_and(|b| b.state == "next") {
-                promotions += 1;
-                assert!(
-                    k.activated_at_ms.expect("activated") - k.created_at_ms
-                        >= t.cache_window_s * 1000,
-                    "a next key signs only after the cache window"
-                );
-            }
-            if k.state == "removed" && before.is_some_and(|b| b.state == "retired") {
-                removals += 1;
-                let retired = k.retired_at_ms.expect("retired at");
-                assert!(
-                    k.removed_at_ms.expect("removed at") - retired
-                        >= (t.max_token_lifetime_s + t.leeway_s) * 1000,
-                    "a retired key stays published until its tokens expired + leeway"
-                );
-            }
-        }
-        last = keys;
-    }
+    let Rotation {
+        promotions,
+        removals,
+    } = rotate_every_two_hours(&store, &svc, &set_id, &master, t0, 180).await;
     // 180 days at a 30-day period: 5 or 6 promotions, every retired key but the newest removed.
     assert!((5..=6).contains(&promotions), "{promotions} promotions");
     assert!(removals >= promotions - 1, "{removals} removals");
@@ -150,7 +63,6 @@ async fn half_a_year_of_automatic_rotation_keeps_every_invariant() {
         .iter()
         .all(|e| e.outcome == domain::audit::Outcome::Success));
     assert!(store.verify_audit().await.expect("verify").is_ok());
-    let _ = DAY;
 }
 
 /// A store that "crashes" on its `n`-th batch: before the commit (nothing written) or after it
@@ -184,11 +96,6 @@ impl KeyStore for Crashing {
     async fn signing_keys(&self, set_id: &str) -> Result<Vec<SigningKeyRecord>, StoreError> {
         self.inner.signing_keys(set_id).await
     }
-}
-
-/// The states of a set's keys in creation order, e.g. `["removed", "retired", "active"]`.
-fn shape(keys: &[SigningKeyRecord]) -> Vec<String> {
-    keys.iter().map(|k| k.state.clone()).collect()
 }
 
 #[tokio::test]

@@ -1,0 +1,197 @@
+//! The PostgreSQL implementation of [`domain::ports::clients::ClientStore`].
+
+use async_trait::async_trait;
+use domain::audit::AuditDraft;
+use domain::ports::clients::{ClientChange, ClientRecord, ClientStore, SecretRecord};
+use domain::ports::StoreError;
+use sqlx::postgres::PgRow;
+use sqlx::Row;
+
+use crate::postgres::{append, map_err, PgStore};
+
+fn json_list(v: &[String]) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
+}
+
+fn list_of(r: &PgRow, col: &str) -> Result<Vec<String>, sqlx::Error> {
+    let text: String = r.try_get(col)?;
+    serde_json::from_str(&text).map_err(|e| sqlx::Error::Decode(Box::new(e)))
+}
+
+fn client_of(r: &PgRow) -> Result<ClientRecord, sqlx::Error> {
+    Ok(ClientRecord {
+        id: r.try_get("id")?,
+        client_id: r.try_get("client_id")?,
+        name: r.try_get("name")?,
+        description: r.try_get("description")?,
+        kind: r.try_get("kind")?,
+        platform: r.try_get("platform")?,
+        redirect_uris: list_of(r, "redirect_uris_json")?,
+        grant_types: list_of(r, "grant_types_json")?,
+        scopes: list_of(r, "scopes_json")?,
+        access_token_lifetime_s: r.try_get("access_token_lifetime_s")?,
+        auth_method: r.try_get("auth_method")?,
+        jwks_json: r.try_get("jwks_json")?,
+        policy_id: r.try_get("policy_id")?,
+        enabled: r.try_get::<i64, _>("enabled")? != 0,
+        version: r.try_get("version")?,
+        created_at_ms: r.try_get("created_at_ms")?,
+        updated_at_ms: r.try_get("updated_at_ms")?,
+    })
+}
+
+fn secret_of(r: &PgRow) -> Result<SecretRecord, sqlx::Error> {
+    Ok(SecretRecord {
+        id: r.try_get("id")?,
+        client_row_id: r.try_get("client_row_id")?,
+        phc_hash: r.try_get("phc_hash")?,
+        hint: r.try_get("hint")?,
+        created_at_ms: r.try_get("created_at_ms")?,
+        expires_at_ms: r.try_get("expires_at_ms")?,
+        last_used_at_ms: r.try_get("last_used_at_ms")?,
+        revoked_at_ms: r.try_get("revoked_at_ms")?,
+    })
+}
+
+#[async_trait]
+impl ClientStore for PgStore {
+    async fn apply_client_changes(
+        &self,
+        changes: &[ClientChange],
+        event: AuditDraft,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        for change in changes {
+            let affected = match change {
+                ClientChange::Insert(c) => sqlx::query(
+                    "INSERT INTO clients (id, client_id, name, description, kind, platform, redirect_uris_json, \
+                     grant_types_json, scopes_json, access_token_lifetime_s, auth_method, jwks_json, policy_id, \
+                     enabled, version, created_at_ms, updated_at_ms) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+                )
+                .bind(&c.id)
+                .bind(&c.client_id)
+                .bind(&c.name)
+                .bind(&c.description)
+                .bind(&c.kind)
+                .bind(&c.platform)
+                .bind(json_list(&c.redirect_uris))
+                .bind(json_list(&c.grant_types))
+                .bind(json_list(&c.scopes))
+                .bind(c.access_token_lifetime_s)
+                .bind(&c.auth_method)
+                .bind(&c.jwks_json)
+                .bind(&c.policy_id)
+                .bind(i64::from(c.enabled))
+                .bind(c.version)
+                .bind(c.created_at_ms)
+                .bind(c.updated_at_ms)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?
+                .rows_affected(),
+                ClientChange::Update { record: c, replaces } => sqlx::query(
+                    "UPDATE clients SET name = $1, description = $2, platform = $3, redirect_uris_json = $4, \
+                     grant_types_json = $5, scopes_json = $6, access_token_lifetime_s = $7, auth_method = $8, \
+                     jwks_json = $9, policy_id = $10, enabled = $11, version = $12, updated_at_ms = $13 \
+                     WHERE id = $14 AND version = $15",
+                )
+                .bind(&c.name)
+                .bind(&c.description)
+                .bind(&c.platform)
+                .bind(json_list(&c.redirect_uris))
+                .bind(json_list(&c.grant_types))
+                .bind(json_list(&c.scopes))
+                .bind(c.access_token_lifetime_s)
+                .bind(&c.auth_method)
+                .bind(&c.jwks_json)
+                .bind(&c.policy_id)
+                .bind(i64::from(c.enabled))
+                .bind(c.version)
+                .bind(c.updated_at_ms)
+                .bind(&c.id)
+                .bind(replaces)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?
+                .rows_affected(),
+                ClientChange::Delete { id, replaces } => {
+                    sqlx::query("DELETE FROM clients WHERE id = $1 AND version = $2")
+                        .bind(id)
+                        .bind(replaces)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(map_err)?
+                        .rows_affected()
+                }
+                ClientChange::AddSecret(s) => sqlx::query(
+                    "INSERT INTO client_secrets (id, client_row_id, phc_hash, hint, created_at_ms, expires_at_ms, \
+                     last_used_at_ms, revoked_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(&s.id)
+                .bind(&s.client_row_id)
+                .bind(&s.phc_hash)
+                .bind(&s.hint)
+                .bind(s.created_at_ms)
+                .bind(s.expires_at_ms)
+                .bind(s.last_used_at_ms)
+                .bind(s.revoked_at_ms)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?
+                .rows_affected(),
+                ClientChange::ExpireSecret { id, expires_at_ms } => sqlx::query(
+                    "UPDATE client_secrets SET expires_at_ms = $1 WHERE id = $2 AND revoked_at_ms IS NULL \
+                     AND (expires_at_ms IS NULL OR expires_at_ms > $1)",
+                )
+                .bind(expires_at_ms)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?
+                .rows_affected(),
+                ClientChange::RevokeSecret { id, revoked_at_ms } => sqlx::query(
+                    "UPDATE client_secrets SET revoked_at_ms = $1 WHERE id = $2 AND revoked_at_ms IS NULL",
+                )
+                .bind(revoked_at_ms)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?
+                .rows_affected(),
+            };
+            if affected != 1 {
+                return Err(StoreError::Conflict(
+                    "the client was changed by someone else meanwhile; reload and retry".into(),
+                ));
+            }
+        }
+        append(&mut tx, event).await.map_err(map_err)?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn clients(&self) -> Result<Vec<ClientRecord>, StoreError> {
+        // "C" collation: byte order, as SQLite sorts names.
+        let rows = sqlx::query("SELECT * FROM clients ORDER BY name COLLATE \"C\"")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+        rows.iter()
+            .map(client_of)
+            .collect::<Result<_, _>>()
+            .map_err(map_err)
+    }
+
+    async fn client_secrets(&self) -> Result<Vec<SecretRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM client_secrets ORDER BY created_at_ms DESC, id COLLATE \"C\"",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        rows.iter()
+            .map(secret_of)
+            .collect::<Result<_, _>>()
+            .map_err(map_err)
+    }
+}

@@ -1,0 +1,101 @@
+//! The PostgreSQL implementation of [`domain::ports::policies::PolicyStore`].
+
+use async_trait::async_trait;
+use domain::audit::AuditDraft;
+use domain::ports::policies::{PolicyChange, PolicyRecord, PolicyStore};
+use domain::ports::StoreError;
+use sqlx::Row;
+
+use crate::postgres::{append, map_err, PgStore};
+
+#[async_trait]
+impl PolicyStore for PgStore {
+    async fn apply_policy_changes(
+        &self,
+        changes: &[PolicyChange],
+        event: AuditDraft,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        for change in changes {
+            // An update or delete guarded by `version = $n` that meets a concurrent writer waits
+            // for its commit, then re-checks the guard against the committed row (READ
+            // COMMITTED): the loser updates nothing and gets `Conflict`.
+            let affected = match change {
+                PolicyChange::Insert(p) => sqlx::query(
+                    "INSERT INTO policies (id, name, position, enabled, mode, spec_json, version, created_at_ms, updated_at_ms) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(&p.id)
+                .bind(&p.name)
+                .bind(p.position)
+                .bind(i64::from(p.enabled))
+                .bind(&p.mode)
+                .bind(&p.spec_json)
+                .bind(p.version)
+                .bind(p.created_at_ms)
+                .bind(p.updated_at_ms)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?
+                .rows_affected(),
+                PolicyChange::Update { record: p, replaces } => sqlx::query(
+                    "UPDATE policies SET name = $1, position = $2, enabled = $3, mode = $4, spec_json = $5, \
+                     version = $6, updated_at_ms = $7 WHERE id = $8 AND version = $9",
+                )
+                .bind(&p.name)
+                .bind(p.position)
+                .bind(i64::from(p.enabled))
+                .bind(&p.mode)
+                .bind(&p.spec_json)
+                .bind(p.version)
+                .bind(p.updated_at_ms)
+                .bind(&p.id)
+                .bind(replaces)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?
+                .rows_affected(),
+                PolicyChange::Delete { id, replaces } => {
+                    sqlx::query("DELETE FROM policies WHERE id = $1 AND version = $2")
+                        .bind(id)
+                        .bind(replaces)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(map_err)?
+                        .rows_affected()
+                }
+            };
+            if affected != 1 {
+                return Err(StoreError::Conflict(
+                    "the policy was changed by someone else meanwhile; reload and retry".into(),
+                ));
+            }
+        }
+        append(&mut tx, event).await.map_err(map_err)?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn policies(&self) -> Result<Vec<PolicyRecord>, StoreError> {
+        // "C" collation: byte order, as SQLite sorts names.
+        let rows = sqlx::query("SELECT * FROM policies ORDER BY position, name COLLATE \"C\"")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(PolicyRecord {
+                    id: r.try_get("id")?,
+                    name: r.try_get("name")?,
+                    position: r.try_get("position")?,
+                    enabled: r.try_get::<i64, _>("enabled")? != 0,
+                    mode: r.try_get("mode")?,
+                    spec_json: r.try_get("spec_json")?,
+                    version: r.try_get("version")?,
+                    created_at_ms: r.try_get("created_at_ms")?,
+                    updated_at_ms: r.try_get("updated_at_ms")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(map_err)
+    }
+}

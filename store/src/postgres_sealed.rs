@@ -1,0 +1,68 @@
+//! The PostgreSQL implementation of [`domain::ports::sealed::SealedStore`].
+
+use async_trait::async_trait;
+use domain::audit::AuditDraft;
+use domain::ports::sealed::{SealedStore, SealedValue};
+use domain::ports::StoreError;
+use sqlx::Row;
+
+use crate::postgres::{append, map_err, PgStore};
+
+/// Tables holding a `sealed_private` column, keyed by `id`. These fixed names are the only
+/// identifiers formatted into SQL; every value is bound.
+const TABLES: &[&str] = &["tls_keys", "signing_keys"];
+
+#[async_trait]
+impl SealedStore for PgStore {
+    async fn sealed_values(&self) -> Result<Vec<SealedValue>, StoreError> {
+        let mut out = Vec::new();
+        for table in TABLES {
+            let rows = sqlx::query(&format!(
+                "SELECT id, sealed_private FROM {table} WHERE sealed_private IS NOT NULL ORDER BY id COLLATE \"C\""
+            ))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+            for r in rows {
+                out.push(SealedValue {
+                    table: (*table).to_owned(),
+                    id: r.try_get("id").map_err(map_err)?,
+                    sealed: r.try_get("sealed_private").map_err(map_err)?,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    async fn replace_sealed(
+        &self,
+        pairs: &[(SealedValue, Vec<u8>)],
+        event: AuditDraft,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        for (old, new) in pairs {
+            let table = TABLES
+                .iter()
+                .find(|t| **t == old.table)
+                .ok_or_else(|| StoreError::Other(format!("unknown sealed table {}", old.table)))?;
+            let affected = sqlx::query(&format!(
+                "UPDATE {table} SET sealed_private = $1 WHERE id = $2 AND sealed_private = $3"
+            ))
+            .bind(new)
+            .bind(&old.id)
+            .bind(&old.sealed)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?
+            .rows_affected();
+            if affected != 1 {
+                return Err(StoreError::Conflict(format!(
+                    "{} {} changed during the rewrap; nothing was changed, run it again",
+                    old.table, old.id
+                )));
+            }
+        }
+        append(&mut tx, event).await.map_err(map_err)?;
+        tx.commit().await.map_err(map_err)
+    }
+}
