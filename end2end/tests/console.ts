@@ -1,6 +1,6 @@
 // Helpers: start a real `palisade` console on a free port with a fresh data dir, and give a page
 // a CDP virtual WebAuthn authenticator (a platform passkey with user verification).
-import { spawn, ChildProcess } from 'node:child_process';
+import { spawn, execFileSync, ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -31,6 +31,14 @@ export async function startConsole(extraArgs: string[] = []): Promise<Console> {
   const bin = process.env.PALISADE_BIN || resolve(__dirname, '../../target/debug/palisade');
   const dataDir = mkdtempSync(join(tmpdir(), 'palisade-e2e-'));
   const port = await freePort();
+  // PALISADE_E2E_POSTGRES=postgres://user@host:port runs each console on a fresh PostgreSQL
+  // database instead of SQLite (created here with psql, left for inspection).
+  const pg = process.env.PALISADE_E2E_POSTGRES;
+  if (pg) {
+    const db = `palisade_e2e_${Date.now()}_${port}`;
+    execFileSync('psql', [`${pg}/postgres`, '-qc', `CREATE DATABASE ${db}`]);
+    extraArgs = ['--database-url', `${pg}/${db}`, ...extraArgs];
+  }
   const proc = spawn(bin, ['serve', '--addr', `127.0.0.1:${port}`, '--data-dir', dataDir, ...extraArgs], {
     env: { ...process.env, PALISADE_LOG: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
