@@ -69,6 +69,31 @@ impl RequestCtx {
         Err(AppError::from(domain::Error::Forbidden))
     }
 
+    /// [`Self::require_manager`], plus a passkey confirmation (step-up) from the last five
+    /// minutes in this session: for revoking keys and deleting clients. A refusal is audited.
+    pub async fn require_step_up(&self, action: &str) -> Result<&CurrentAdmin, AppError> {
+        use domain::audit::{AuditDraft, Outcome};
+        let current = self.require_manager(action).await?;
+        if current.stepped_up(domain::now_ms()) {
+            return Ok(current);
+        }
+        let draft = AuditDraft::new(
+            &self.actor,
+            action,
+            format!("admin:{}", current.admin.username),
+            Outcome::Denied,
+        )
+        .with_details(
+            serde_json::json!({ "reason": "no passkey confirmation in the last 5 minutes" }),
+        );
+        if let Err(e) = self.console.store.record(draft).await {
+            return Err(AppError::from(domain::Error::Store(e)));
+        }
+        let e = AppError::Forbidden(crate::error::STEP_UP_REQUIRED.to_owned());
+        e.apply_to_response();
+        Err(e)
+    }
+
     /// The signed-in admin, or 401.
     pub fn require_admin(&self) -> Result<&CurrentAdmin, AppError> {
         self.admin.as_ref().ok_or_else(|| {

@@ -7,6 +7,10 @@ use serde::{Deserialize, Serialize};
 use server_fn::codec::JsonEncoding;
 use server_fn::error::{FromServerFnError, ServerFnErrorErr};
 
+/// What a sensitive action answers (403) without a recent passkey confirmation.
+pub const STEP_UP_REQUIRED: &str =
+    "Confirm with your passkey first: this action needs a passkey confirmation from the last 5 minutes.";
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum AppError {
     /// 400: the input breaks a rule; the message says which.

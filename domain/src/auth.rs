@@ -20,7 +20,7 @@ use webauthn_rs::prelude::{
 use crate::admins::{Admin, DisplayName, Role, StoredPasskey, Username};
 use crate::audit::{Actor, AuditDraft, Outcome};
 use crate::ports::{Ceremony, NewOwner, NewSignIn, Store, StoreError};
-use crate::sessions::{SessionPolicy, SessionRecord};
+use crate::sessions::{SessionPolicy, SessionRecord, STEP_UP_VALID_MS};
 use crate::setup::{setup_url, SetupTokenError, SetupTokenRecord};
 use crate::throttle::{Throttle, PER_IP, PER_USER};
 use crate::{now_ms, tokens, Error};
@@ -47,6 +47,16 @@ pub struct SignedIn {
 pub struct CurrentAdmin {
     pub admin: Admin,
     pub session_hash: String,
+    /// When the admin last confirmed with a passkey in this session (step-up).
+    pub stepped_up_at_ms: Option<i64>,
+}
+
+impl CurrentAdmin {
+    /// Whether a step-up within [`STEP_UP_VALID_MS`] covers a sensitive action at `now_ms`.
+    pub fn stepped_up(&self, now_ms: i64) -> bool {
+        self.stepped_up_at_ms
+            .is_some_and(|t| now_ms >= t && now_ms - t < STEP_UP_VALID_MS)
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -60,6 +70,11 @@ enum CeremonyState {
     },
     SignIn {
         admin_id: Uuid,
+        auth: PasskeyAuthentication,
+    },
+    StepUp {
+        admin_id: Uuid,
+        session_hash: String,
         auth: PasskeyAuthentication,
     },
 }
@@ -340,6 +355,7 @@ impl AuthService {
         now: i64,
     ) -> SessionRecord {
         SessionRecord {
+            stepped_up_at_ms: None,
             id_hash: tokens::secret_hash(token),
             admin_id,
             created_at_ms: now,
@@ -457,6 +473,51 @@ impl AuthService {
             }
         };
         let target = format!("admin:{}", admin.username);
+        let (passkey, user_verified) =
+            match self.verify_assertion(&admin, &auth, credential).await? {
+                Ok(v) => v,
+                Err(reason) => {
+                    let public = if reason.starts_with("credential") {
+                        "credential is not registered to this admin"
+                    } else {
+                        "assertion refused"
+                    };
+                    return Err(self
+                        .refuse(fail(target, reason), Error::AuthFailed { reason: public })
+                        .await);
+                }
+            };
+        let now = now_ms();
+        let token = tokens::random_token();
+        let sign_in = NewSignIn {
+            session: self.new_session(&token, admin.id, actor, now),
+            replaces_session_hash: previous_session_hash,
+            passkey: Some(passkey.clone()),
+        };
+        let event = AuditDraft::new(
+            &Actor {
+                name: admin.username.clone(),
+                ..actor.clone()
+            },
+            "admin.sign_in",
+            &target,
+            Outcome::Success,
+        )
+        .with_details(
+            json!({ "credential_id": passkey.credential_id, "user_verified": user_verified }),
+        );
+        self.store.sign_in(&sign_in, event).await?;
+        Ok(SignedIn { token, admin })
+    }
+
+    /// Checks an assertion against a ceremony's state and the admin's stored passkeys; the
+    /// passkey with its updated counter, or the (audited, not shown) reason it was refused.
+    async fn verify_assertion(
+        &self,
+        admin: &Admin,
+        auth: &PasskeyAuthentication,
+        credential: &str,
+    ) -> Result<Result<(StoredPasskey, bool), String>, Error> {
         let result = match serde_json::from_str::<PublicKeyCredential>(credential)
             .map_err(|e| format!("malformed assertion: {e}"))
             .and_then(|c| {
@@ -465,16 +526,7 @@ impl AuthService {
                     .map_err(|e| format!("assertion refused: {e}"))
             }) {
             Ok(r) => r,
-            Err(reason) => {
-                return Err(self
-                    .refuse(
-                        fail(target, reason),
-                        Error::AuthFailed {
-                            reason: "assertion refused",
-                        },
-                    )
-                    .await)
-            }
+            Err(reason) => return Ok(Err(reason)),
         };
         let now = now_ms();
         let mut updated = None;
@@ -493,22 +545,98 @@ impl AuthService {
                 });
             }
         }
-        let Some(passkey) = updated else {
-            let reason = "credential is not registered to this admin";
-            return Err(self
-                .refuse(fail(target, reason.into()), Error::AuthFailed { reason })
-                .await);
+        Ok(match updated {
+            Some(passkey) => Ok((passkey, result.user_verified())),
+            None => Err("credential is not registered to this admin".to_owned()),
+        })
+    }
+
+    /// Step 1 of a step-up: an assertion challenge for the signed-in admin's own passkeys,
+    /// bound to this session.
+    pub async fn begin_step_up(&self, current: &CurrentAdmin) -> Result<Started, Error> {
+        let passkeys: Vec<Passkey> = self
+            .store
+            .passkeys_of(current.admin.id)
+            .await?
+            .iter()
+            .filter_map(|p| serde_json::from_str(&p.passkey_json).ok())
+            .collect();
+        if passkeys.is_empty() {
+            return Err(Error::invalid("you have no passkey to confirm with"));
+        }
+        let (rcr, auth) = self
+            .webauthn
+            .start_passkey_authentication(&passkeys)
+            .map_err(|e| Error::Internal(format!("start authentication: {e}")))?;
+        let options = serde_json::to_value(&rcr).map_err(|e| Error::Internal(e.to_string()))?;
+        let ceremony_id = self
+            .put_ceremony(
+                "step_up",
+                &CeremonyState::StepUp {
+                    admin_id: current.admin.id,
+                    session_hash: current.session_hash.clone(),
+                    auth,
+                },
+            )
+            .await?;
+        Ok(Started {
+            ceremony_id,
+            options,
+        })
+    }
+
+    /// Step 2 of a step-up: the assertion must come from this admin's passkey, for a ceremony
+    /// started in this same session; then sensitive actions are allowed for five minutes.
+    pub async fn finish_step_up(
+        &self,
+        current: &CurrentAdmin,
+        ceremony_id: &str,
+        credential: &str,
+        actor: &Actor,
+    ) -> Result<(), Error> {
+        let target = format!("admin:{}", current.admin.username);
+        let fail = |reason: String| {
+            AuditDraft::new(actor, "admin.step_up", &target, Outcome::Failure)
+                .with_details(json!({ "reason": reason }))
         };
-        let token = tokens::random_token();
-        let sign_in = NewSignIn {
-            session: self.new_session(&token, admin.id, actor, now),
-            replaces_session_hash: previous_session_hash,
-            passkey: Some(passkey.clone()),
+        let state = self.take_ceremony(ceremony_id).await?;
+        let auth = match state {
+            Some(CeremonyState::StepUp {
+                admin_id,
+                session_hash,
+                auth,
+            }) if admin_id == current.admin.id && session_hash == current.session_hash => auth,
+            _ => {
+                let reason = "step-up ceremony unknown, expired, used or of another session";
+                return Err(self
+                    .refuse(fail(reason.into()), Error::AuthFailed { reason })
+                    .await);
+            }
         };
-        let event = AuditDraft::new(&Actor { name: admin.username.clone(), ..actor.clone() }, "admin.sign_in", &target, Outcome::Success)
-            .with_details(json!({ "credential_id": passkey.credential_id, "user_verified": result.user_verified() }));
-        self.store.sign_in(&sign_in, event).await?;
-        Ok(SignedIn { token, admin })
+        let (passkey, user_verified) = match self
+            .verify_assertion(&current.admin, &auth, credential)
+            .await?
+        {
+            Ok(v) => v,
+            Err(reason) => {
+                return Err(self
+                    .refuse(
+                        fail(reason),
+                        Error::AuthFailed {
+                            reason: "assertion refused",
+                        },
+                    )
+                    .await)
+            }
+        };
+        let event = AuditDraft::new(actor, "admin.step_up", &target, Outcome::Success)
+            .with_details(
+                json!({ "credential_id": passkey.credential_id, "user_verified": user_verified }),
+            );
+        self.store
+            .step_up(&current.session_hash, &passkey, now_ms(), event)
+            .await?;
+        Ok(())
     }
 
     /// The admin behind a session cookie, if the session is live; refreshes `last_seen`.
@@ -536,6 +664,7 @@ impl AuthService {
         Ok(Some(CurrentAdmin {
             admin,
             session_hash: hash,
+            stepped_up_at_ms: rec.stepped_up_at_ms,
         }))
     }
 

@@ -30,7 +30,13 @@ pub struct SessionRecord {
     pub last_seen_at_ms: i64,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// When the admin last confirmed with a passkey in this session (step-up).
+    #[serde(default)]
+    pub stepped_up_at_ms: Option<i64>,
 }
+
+/// How long a step-up (a fresh passkey confirmation) covers sensitive actions.
+pub const STEP_UP_VALID_MS: i64 = 5 * 60 * 1000;
 
 /// Why a session no longer counts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,6 +71,7 @@ mod tests {
 
     fn rec(created: i64, seen: i64) -> SessionRecord {
         SessionRecord {
+            stepped_up_at_ms: None,
             id_hash: "h".into(),
             admin_id: Uuid::nil(),
             created_at_ms: created,

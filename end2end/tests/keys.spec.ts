@@ -43,7 +43,8 @@ test('keys: create a set, rotate, see the next key in the JWKS, revoke', async (
   expect(res.headers()['content-type']).toBe('application/jwk-set+json');
   expect(await res.json()).toEqual(jwks);
 
-  // Emergency revoke of the active key: the confirmation says what happens to tokens in flight.
+  // Emergency revoke of the active key: the confirmation says what happens to tokens in flight;
+  // the passkey (the virtual authenticator) confirms it.
   const activeRow = fresh.getByRole('row').filter({ has: page.getByText('active', { exact: true }) });
   await activeRow.getByRole('button', { name: /^Revoke / }).click();
   expect(dialogs.at(-1)).toContain('may still be in flight');
@@ -53,7 +54,8 @@ test('keys: create a set, rotate, see the next key in the JWKS, revoke', async (
   expect(after.keys.map((k: { kid: string }) => k.kid)).toEqual([nextKid]);
 
   await open(page, `${c.baseUrl}/audit`);
-  for (const action of ['keys.create_set', 'keys.create_next', 'keys.revoke']) {
+  // The revoke asked for a passkey confirmation first (step-up), audited too.
+  for (const action of ['keys.create_set', 'keys.create_next', 'admin.step_up', 'keys.revoke']) {
     await expect(page.getByRole('row').filter({ hasText: action })).toHaveCount(1);
   }
   await open(page, `${c.baseUrl}/keys`);

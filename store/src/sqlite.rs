@@ -391,9 +391,40 @@ impl Store for SqliteStore {
         tx.commit().await.map_err(map_err)
     }
 
+    async fn step_up(
+        &self,
+        id_hash: &str,
+        p: &StoredPasskey,
+        now_ms: i64,
+        event: AuditDraft,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write.begin().await.map_err(map_err)?;
+        let affected = sqlx::query("UPDATE sessions SET stepped_up_at_ms = ? WHERE id_hash = ?")
+            .bind(now_ms)
+            .bind(id_hash)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?
+            .rows_affected();
+        if affected != 1 {
+            return Err(StoreError::Conflict(
+                "the session ended; sign in again".into(),
+            ));
+        }
+        sqlx::query("UPDATE passkeys SET passkey_json = ?, last_used_at_ms = ? WHERE id = ?")
+            .bind(&p.passkey_json)
+            .bind(p.last_used_at_ms)
+            .bind(p.id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        append(&mut tx, event).await.map_err(map_err)?;
+        tx.commit().await.map_err(map_err)
+    }
+
     async fn session(&self, id_hash: &str) -> Result<Option<SessionRecord>, StoreError> {
         let row = sqlx::query(
-            "SELECT id_hash, admin_id, created_at_ms, last_seen_at_ms, ip, user_agent FROM sessions WHERE id_hash = ?",
+            "SELECT id_hash, admin_id, created_at_ms, last_seen_at_ms, ip, user_agent, stepped_up_at_ms FROM sessions WHERE id_hash = ?",
         )
         .bind(id_hash)
         .fetch_optional(&self.read)
@@ -408,6 +439,7 @@ impl Store for SqliteStore {
             last_seen_at_ms: r.try_get("last_seen_at_ms").map_err(map_err)?,
             ip: r.try_get("ip").map_err(map_err)?,
             user_agent: r.try_get("user_agent").map_err(map_err)?,
+            stepped_up_at_ms: r.try_get("stepped_up_at_ms").map_err(map_err)?,
         }))
     }
 

@@ -43,6 +43,7 @@ fn owner(token_hash: &str, username: &str) -> NewOwner {
             last_used_at_ms: None,
         },
         session: SessionRecord {
+            stepped_up_at_ms: None,
             id_hash: Uuid::new_v4().to_string(),
             admin_id: id,
             created_at_ms: 1,

@@ -156,3 +156,29 @@ fn admin_view(a: &domain::admins::Admin) -> AdminView {
         role: a.role.as_str().to_owned(),
     }
 }
+
+/// Starts a step-up: a passkey challenge for the signed-in admin, bound to this session.
+///
+/// **Permissions:** any signed-in admin. **Audit:** none until it finishes.
+#[server(endpoint = "start_step_up")]
+pub async fn start_step_up() -> Result<CeremonyView, AppError> {
+    let ctx = crate::ctx::RequestCtx::get()?;
+    let current = ctx.require_admin()?;
+    let started = ctx.console.auth.begin_step_up(current).await?;
+    Ok(ceremony_view(started))
+}
+
+/// Verifies the step-up assertion; sensitive actions are then allowed for five minutes.
+///
+/// **Permissions:** the signed-in admin whose session started the ceremony.
+/// **Audit:** `admin.step_up` (success or failure).
+#[server(endpoint = "finish_step_up")]
+pub async fn finish_step_up(ceremony_id: String, credential: String) -> Result<(), AppError> {
+    let ctx = crate::ctx::RequestCtx::get()?;
+    let current = ctx.require_admin()?;
+    Ok(ctx
+        .console
+        .auth
+        .finish_step_up(current, &ceremony_id, &credential, &ctx.actor)
+        .await?)
+}

@@ -181,11 +181,12 @@ pub async fn set_client_enabled(
 
 /// Deletes a client and its secrets.
 ///
-/// **Permissions:** owner or admin. **Audit:** `clients.delete` (with the client as it was).
+/// **Permissions:** owner or admin, with a passkey confirmation from the last 5 minutes.
+/// **Audit:** `clients.delete` (with the client as it was).
 #[server(endpoint = "delete_client")]
 pub async fn delete_client(id: String, version: String) -> Result<(), AppError> {
     let ctx = crate::ctx::RequestCtx::get()?;
-    ctx.require_manager("clients.delete").await?;
+    ctx.require_step_up("clients.delete").await?;
     Ok(ctx
         .console
         .clients

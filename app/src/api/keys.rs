@@ -210,7 +210,8 @@ pub async fn rotate_signing_key(id: String, version: String) -> Result<String, A
 /// Emergency revoke: the key leaves the JWKS now and its private half is erased; an active key
 /// is replaced at once.
 ///
-/// **Permissions:** owner or admin. **Audit:** `keys.revoke` (with the reason).
+/// **Permissions:** owner or admin, with a passkey confirmation from the last 5 minutes.
+/// **Audit:** `keys.revoke` (with the reason).
 #[server(endpoint = "revoke_signing_key")]
 pub async fn revoke_signing_key(
     id: String,
@@ -219,7 +220,7 @@ pub async fn revoke_signing_key(
     reason: String,
 ) -> Result<String, AppError> {
     let ctx = crate::ctx::RequestCtx::get()?;
-    ctx.require_manager("keys.revoke").await?;
+    ctx.require_step_up("keys.revoke").await?;
     Ok(ctx
         .console
         .keys

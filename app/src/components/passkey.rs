@@ -88,3 +88,31 @@ pub fn run_ceremony<F>(
         }
     });
 }
+
+/// Confirms the signed-in admin with a passkey (step-up) before a sensitive action: the server
+/// then allows such actions for five minutes in this session.
+pub async fn step_up() -> Result<(), String> {
+    let started = crate::api::auth::start_step_up()
+        .await
+        .map_err(|e| e.to_string())?;
+    let credential = get(started.options).await?;
+    crate::api::auth::finish_step_up(started.ceremony_id, credential)
+        .await
+        .map_err(|_| "The passkey confirmation failed: nothing was changed. Try again.".to_owned())
+}
+
+/// Runs [`step_up`], then `action` (which dispatches the sensitive server fn); a failed
+/// confirmation is shown in `error` and nothing is sent.
+pub fn confirm_then<F>(error: leptos::prelude::RwSignal<Option<String>>, action: F)
+where
+    F: FnOnce() + 'static,
+{
+    use leptos::prelude::Set;
+    error.set(None);
+    leptos::task::spawn_local(async move {
+        match step_up().await {
+            Ok(()) => action(),
+            Err(e) => error.set(Some(e)),
+        }
+    });
+}

@@ -13,6 +13,7 @@ use crate::api::clients::{
     SaveClient, SavedClient, SetClientEnabled,
 };
 use crate::components::forms::{confirm, copy_to_clipboard};
+use crate::components::passkey::confirm_then;
 use crate::components::time::{duration, utc};
 
 const GRANTS: &[(&str, &str)] = &[
@@ -191,6 +192,7 @@ pub fn ClientsPage() -> impl IntoView {
             .map(|e| view! { <p class="error" role="alert">{e.to_string()}</p> })
     };
     let grace = RwSignal::new("7".to_string());
+    let step_error = RwSignal::new(None::<String>);
 
     view! {
         <Title text="Clients · Palisade"/>
@@ -225,13 +227,14 @@ pub fn ClientsPage() -> impl IntoView {
                 <input id="grace-days" type="number" min="0" max="90" bind:value=grace/></div>
             {move || outcome(enable.value().get())}
             {move || outcome(delete.value().get())}
+            {move || step_error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
             {move || outcome(revoke.value().get())}
             {move || rotate.value().get().and_then(|r| r.err()).map(|e| view! { <p class="error" role="alert">{e.to_string()}</p> })}
             <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match data.await {
                         Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
-                        Ok(v) => view! { <ClientTable data=v form=form enable=enable delete=delete rotate=rotate revoke=revoke grace=grace/> }.into_any(),
+                        Ok(v) => view! { <ClientTable data=v form=form enable=enable delete=delete rotate=rotate revoke=revoke grace=grace step_error=step_error/> }.into_any(),
                     }
                 })}
             </Transition>
@@ -412,6 +415,7 @@ fn ClientTable(
     rotate: ServerAction<RotateClientSecret>,
     revoke: ServerAction<RevokeClientSecret>,
     grace: RwSignal<String>,
+    step_error: RwSignal<Option<String>>,
 ) -> impl IntoView {
     if data.clients.is_empty() {
         return view! { <p>"No client yet: choose a template above."</p> }.into_any();
@@ -492,8 +496,9 @@ fn ClientTable(
                                     enable.dispatch(SetClientEnabled { id: id2.clone(), enabled: !enabled, version: v2.clone() });
                                 }>{if enabled { format!("Disable {}", c.name) } else { format!("Enable {}", c.name) }}</button>
                                 <button type="button" class="secondary small" on:click=move |_| {
-                                    if confirm(&format!("Delete the client {n2}? It gets no new tokens and its secrets are erased; tokens already issued stay valid until they expire.")) {
-                                        delete.dispatch(DeleteClient { id: id3.clone(), version: v3.clone() });
+                                    if confirm(&format!("Delete the client {n2}? It gets no new tokens and its secrets are erased; tokens already issued stay valid until they expire. Your passkey confirms it next.")) {
+                                        let args = DeleteClient { id: id3.clone(), version: v3.clone() };
+                                        confirm_then(step_error, move || { delete.dispatch(args); });
                                     }
                                 }>{format!("Delete {}", c.name)}</button>
                             </td>

@@ -10,6 +10,7 @@ use crate::api::keys::{
     UpdateKeySet,
 };
 use crate::components::forms::{action_result, confirm};
+use crate::components::passkey::confirm_then;
 use crate::components::time::{duration, relative, utc};
 
 fn keys_count(n: usize) -> String {
@@ -30,6 +31,7 @@ pub fn KeysPage() -> impl IntoView {
     let update = ServerAction::<UpdateKeySet>::new();
     let rotate = ServerAction::<RotateSigningKey>::new();
     let revoke = ServerAction::<RevokeSigningKey>::new();
+    let step_error = RwSignal::new(None::<String>);
     let data = Resource::new(
         move || {
             (
@@ -69,6 +71,7 @@ pub fn KeysPage() -> impl IntoView {
             "set's cache window before it signs, so every relying party has it cached; a retired key stays published "
             "until every token it signed has expired (longest lifetime + leeway). kid = RFC 7638 thumbprint."
         </p>
+        {move || step_error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
         {action_result(rotate, |m| m)}
         {action_result(revoke, |m| m)}
         {action_result(update, |_| "Settings saved.".to_owned())}
@@ -77,7 +80,7 @@ pub fn KeysPage() -> impl IntoView {
                 match data.await {
                     Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
                     Ok(sets) if sets.is_empty() => view! { <p>"No key set yet: create one below."</p> }.into_any(),
-                    Ok(sets) => sets.into_iter().map(|s| view! { <KeySetCard set=s rotate=rotate revoke=revoke update=update/> }).collect_view().into_any(),
+                    Ok(sets) => sets.into_iter().map(|s| view! { <KeySetCard set=s rotate=rotate revoke=revoke update=update step_error=step_error/> }).collect_view().into_any(),
                 }
             })}
         </Transition>
@@ -146,6 +149,7 @@ fn KeySetCard(
     rotate: ServerAction<RotateSigningKey>,
     revoke: ServerAction<RevokeSigningKey>,
     update: ServerAction<UpdateKeySet>,
+    step_error: RwSignal<Option<String>>,
 ) -> impl IntoView {
     let heading = format!("{} ({})", set.name, set.alg);
     let hid = format!("set-{}", set.id);
@@ -235,9 +239,10 @@ fn KeySetCard(
                                 }}</td>
                                 <td>{live.then(|| view! {
                                     <button type="button" class="danger small" on:click=move |_| {
-                                        let message = format!("Emergency revoke of key {}: it leaves the JWKS now and its private key is erased.\n\n{warning}\n\nWhy is it revoked? (goes into the audit log)", short(&kid));
+                                        let message = format!("Emergency revoke of key {}: it leaves the JWKS now and its private key is erased.\n\n{warning}\n\nWhy is it revoked? (goes into the audit log; your passkey confirms it next)", short(&kid));
                                         if let Ok(Some(reason)) = window().prompt_with_message(&message) {
-                                            revoke.dispatch(RevokeSigningKey { id: sid.clone(), version: ver.clone(), key_id: key_id.clone(), reason });
+                                            let args = RevokeSigningKey { id: sid.clone(), version: ver.clone(), key_id: key_id.clone(), reason };
+                                            confirm_then(step_error, move || { revoke.dispatch(args); });
                                         }
                                     }>{format!("Revoke {}", short(&k.kid))}</button>
                                 })}</td>

@@ -60,6 +60,8 @@ const PROTECTED_FNS: &[&str] = &[
     "update_key_set",
     "rotate_signing_key",
     "revoke_signing_key",
+    "start_step_up",
+    "finish_step_up",
 ];
 /// Server fns open to anonymous callers (setup and sign-in).
 const PUBLIC_FNS: &[&str] = &[

@@ -78,9 +78,8 @@ fn database_bytes(app: &TestApp) -> String {
 #[tokio::test]
 async fn the_three_kinds_of_client_secrets_once_rotation_with_grace_and_revocation() {
     let app = TestApp::spawn().await;
-    let cookie = app
-        .setup_owner(&mut SoftAuthenticator::new(), "alice")
-        .await;
+    let mut soft = SoftAuthenticator::new();
+    let cookie = app.setup_owner(&mut soft, "alice").await;
 
     // Native app: public client, no secret; the linter refuses plain http to a remote host.
     let mut bad = draft("native", "Shop app");
@@ -275,9 +274,8 @@ async fn the_three_kinds_of_client_secrets_once_rotation_with_grace_and_revocati
 #[tokio::test]
 async fn private_key_jwt_needs_a_public_jwks_and_clients_bind_to_policies() {
     let app = TestApp::spawn().await;
-    let cookie = app
-        .setup_owner(&mut SoftAuthenticator::new(), "alice")
-        .await;
+    let mut soft = SoftAuthenticator::new();
+    let cookie = app.setup_owner(&mut soft, "alice").await;
 
     // RFC 7517 A.1's EC public key.
     let public = json!({"keys": [{"kty": "EC", "crv": "P-256",
@@ -390,19 +388,19 @@ async fn private_key_jwt_needs_a_public_jwks_and_clients_bind_to_policies() {
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(app.last_event().await.action, "clients.disable");
-    let r = app
-        .call(
-            "delete_client",
-            &[
-                ("id", metered["id"].as_str().expect("id")),
-                (
-                    "version",
-                    &(metered["version"].as_i64().expect("v") + 1).to_string(),
-                ),
-            ],
-            Some(&cookie),
-        )
-        .await;
+    let version = (metered["version"].as_i64().expect("v") + 1).to_string();
+    let delete_args = [
+        ("id", metered["id"].as_str().expect("id")),
+        ("version", version.as_str()),
+    ];
+    let r = app.call("delete_client", &delete_args, Some(&cookie)).await;
+    assert_eq!(
+        r.status, 403,
+        "deleting a client needs a passkey confirmation: {}",
+        r.body
+    );
+    assert_eq!(app.step_up(&mut soft, &cookie).await.status, 200);
+    let r = app.call("delete_client", &delete_args, Some(&cookie)).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(app.last_event().await.action, "clients.delete");
 }

@@ -59,9 +59,8 @@ async fn download(app: &TestApp, cookie: &str, name: &str) -> Value {
 #[tokio::test]
 async fn rotate_publishes_next_then_refuses_early_promotion_and_revoke_removes_at_once() {
     let app = TestApp::spawn().await;
-    let cookie = app
-        .setup_owner(&mut SoftAuthenticator::new(), "alice")
-        .await;
+    let mut soft = SoftAuthenticator::new();
+    let cookie = app.setup_owner(&mut soft, "alice").await;
 
     let r = app
         .call(
@@ -190,6 +189,49 @@ async fn rotate_publishes_next_then_refuses_early_promotion_and_revoke_removes_a
             app.call("revoke_signing_key", &pairs, Some(&cookie)).await
         }
     };
+    // Without a fresh passkey confirmation the revoke is refused (403) and audited.
+    let before = app.audit_count().await;
+    let r = call(args("private key found in a public repository")).await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(r.body.contains("Confirm with your passkey"), "{}", r.body);
+    assert_eq!(app.audit_count().await, before + 1);
+    assert_eq!(
+        app.last_event().await.outcome,
+        domain::audit::Outcome::Denied
+    );
+    assert_eq!(
+        kids(&download(&app, &cookie, "access-tokens").await).len(),
+        2,
+        "nothing revoked"
+    );
+    // A step-up ceremony started in another session does not count for this one.
+    let other = app.sign_in(&mut soft, "alice").await;
+    let started = app.call("start_step_up", &[], Some(&other)).await.json();
+    let options: Value =
+        serde_json::from_str(started["options"].as_str().expect("options")).expect("json");
+    let assertion = soft.authenticate(&options, &app.base);
+    let r = app
+        .call(
+            "finish_step_up",
+            &[
+                ("ceremony_id", started["ceremony_id"].as_str().expect("id")),
+                ("credential", &assertion.to_string()),
+            ],
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert_eq!(app.last_event().await.action, "admin.step_up");
+    assert_eq!(
+        call(args("private key found in a public repository"))
+            .await
+            .status,
+        403
+    );
+    // Confirmed with the passkey: the revoke goes through.
+    let r = app.step_up(&mut soft, &cookie).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(app.last_event().await.action, "admin.step_up");
     assert_eq!(call(args("oops")).await.status, 400);
     let r = call(args("private key found in a public repository")).await;
     assert_eq!(r.status, 200, "{}", r.body);
@@ -224,9 +266,8 @@ async fn rotate_publishes_next_then_refuses_early_promotion_and_revoke_removes_a
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_concurrent_rotations_exactly_one_succeeds() {
     let app = TestApp::spawn().await;
-    let cookie = app
-        .setup_owner(&mut SoftAuthenticator::new(), "alice")
-        .await;
+    let mut soft = SoftAuthenticator::new();
+    let cookie = app.setup_owner(&mut soft, "alice").await;
     let created = create(&app, &cookie, "race", "ES256").await;
     let id = created["id"].as_str().expect("id").to_owned();
     let version = created["version"].to_string();
@@ -273,9 +314,8 @@ async fn fifty_concurrent_rotations_exactly_one_succeeds() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_concurrent_rsa_key_sets_are_bounded_and_the_rest_get_429() {
     let app = std::sync::Arc::new(TestApp::spawn().await);
-    let cookie = app
-        .setup_owner(&mut SoftAuthenticator::new(), "alice")
-        .await;
+    let mut soft = SoftAuthenticator::new();
+    let cookie = app.setup_owner(&mut soft, "alice").await;
     let mut tasks = Vec::new();
     for i in 0..50 {
         let (app, cookie) = (app.clone(), cookie.clone());

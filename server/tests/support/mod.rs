@@ -206,6 +206,25 @@ impl TestApp {
         .await
     }
 
+    /// Confirms the session's admin with a passkey (step-up) so sensitive actions pass.
+    pub async fn step_up(&self, soft: &mut SoftAuthenticator, cookie: &str) -> Reply {
+        let r = self.call("start_step_up", &[], Some(cookie)).await;
+        assert_eq!(r.status, 200, "start_step_up: {}", r.body);
+        let v = r.json();
+        let options: Value =
+            serde_json::from_str(v["options"].as_str().expect("options")).expect("options json");
+        let assertion = soft.authenticate(&options, &self.base);
+        self.call(
+            "finish_step_up",
+            &[
+                ("ceremony_id", v["ceremony_id"].as_str().expect("id")),
+                ("credential", &assertion.to_string()),
+            ],
+            Some(cookie),
+        )
+        .await
+    }
+
     /// A full passkey sign-in; returns the new session cookie.
     pub async fn sign_in(&self, soft: &mut SoftAuthenticator, username: &str) -> String {
         let (id, options) = self.start_login(username).await;
