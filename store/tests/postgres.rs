@@ -162,7 +162,16 @@ async fn migrations_apply_once_and_reopening_is_idempotent() {
             .expect("migrations table");
     assert_eq!(
         applied,
-        vec![(1, true), (2, true), (3, true), (4, true)],
+        migration_files("postgres")
+            .iter()
+            .map(|f| (
+                f.split('_')
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(-1),
+                true
+            ))
+            .collect::<Vec<(i64, bool)>>(),
         "each migration applied exactly once"
     );
     raw.close().await.expect("close");
@@ -568,4 +577,29 @@ async fn the_audit_table_refuses_update_delete_and_truncate() {
     }
     assert_eq!(s.verify_audit().await.expect("walk"), Ok(3));
     assert_eq!(audit_rows(&s).await, 3);
+}
+
+/// The migration file names of one backend, sorted.
+fn migration_files(backend: &str) -> Vec<String> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../migrations")
+        .join(backend);
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .expect("migrations dir")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".sql"))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn the_two_backends_have_the_same_migrations() {
+    let pg = migration_files("postgres");
+    assert!(pg.len() >= 5, "{pg:?}");
+    assert_eq!(
+        migration_files("sqlite"),
+        pg,
+        "every migration exists for both backends, same name"
+    );
 }
