@@ -6,7 +6,7 @@ export CARGO_TARGET_DIR
 TARGET := $(abspath $(CARGO_TARGET_DIR))
 SITE := $(CURDIR)/target/site
 
-.PHONY: run test deps site release rust-test wasm-deps e2e fmt-check
+.PHONY: run test deps site release rust-test wasm-deps e2e e2e-postgres fmt-check
 
 run: release
 	$(TARGET)/release/palisade serve
@@ -21,7 +21,7 @@ site: deps
 release: site
 	cargo build --locked --release -p server
 
-test: deps site rust-test wasm-deps e2e
+test: deps site rust-test wasm-deps e2e e2e-postgres
 
 rust-test:
 	cargo test --locked -p policy -p domain -p store -p app -p server
@@ -35,6 +35,12 @@ wasm-deps:
 e2e:
 	cargo build --locked -p server
 	cd end2end && PALISADE_BIN=$(TARGET)/debug/palisade PALISADE_SITE_ROOT=$(SITE) npx playwright test
+
+# The same browser suite with every console on a fresh PostgreSQL database (local server).
+PALISADE_E2E_POSTGRES ?= postgres://postgres@127.0.0.1:5432
+e2e-postgres:
+	cargo build --locked -p server
+	cd end2end && PALISADE_E2E_POSTGRES=$(PALISADE_E2E_POSTGRES) PALISADE_BIN=$(TARGET)/debug/palisade PALISADE_SITE_ROOT=$(SITE) npx playwright test
 
 fmt-check:
 	cargo fmt --all --check

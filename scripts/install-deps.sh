@@ -20,10 +20,12 @@ if [ "$have" != "$want" ]; then
 fi
 
 # Debian's Chromium for the browser suite; the openssl CLI, which the tests compare pins and
-# CSRs against.
+# CSRs against; psql for the PostgreSQL browser run.
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+# psql creates the fresh databases the PostgreSQL browser run uses (make e2e-postgres).
+command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "installing Debian packages: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -32,10 +32,10 @@ export async function startConsole(extraArgs: string[] = []): Promise<Console> {
   const dataDir = mkdtempSync(join(tmpdir(), 'palisade-e2e-'));
   const port = await freePort();
   // PALISADE_E2E_POSTGRES=postgres://user@host:port runs each console on a fresh PostgreSQL
-  // database instead of SQLite (created here with psql, left for inspection).
+  // database instead of SQLite (created here with psql, dropped when the console stops).
   const pg = process.env.PALISADE_E2E_POSTGRES;
+  const db = pg ? `palisade_e2e_${Date.now()}_${port}` : '';
   if (pg) {
-    const db = `palisade_e2e_${Date.now()}_${port}`;
     execFileSync('psql', [`${pg}/postgres`, '-qc', `CREATE DATABASE ${db}`]);
     extraArgs = ['--database-url', `${pg}/${db}`, ...extraArgs];
   }
@@ -69,6 +69,7 @@ export async function startConsole(extraArgs: string[] = []): Promise<Console> {
       proc.kill('SIGTERM');
       await new Promise((r) => proc.once('exit', r));
       rmSync(dataDir, { recursive: true, force: true });
+      if (pg) execFileSync('psql', [`${pg}/postgres`, '-qc', `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`]);
     },
   };
 }
