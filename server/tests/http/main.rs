@@ -8,6 +8,7 @@ mod access;
 mod certs;
 mod cli;
 mod clients;
+mod faults;
 mod keys;
 mod passkeys;
 mod policies;
