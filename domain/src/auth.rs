@@ -522,7 +522,7 @@ impl AuthService {
             .map_err(|e| format!("malformed assertion: {e}"))
             .and_then(|c| {
                 self.webauthn
-                    .finish_passkey_authentication(&c, &auth)
+                    .finish_passkey_authentication(&c, auth)
                     .map_err(|e| format!("assertion refused: {e}"))
             }) {
             Ok(r) => r,
