@@ -40,6 +40,7 @@ fn key_of(r: &PgRow) -> Result<SigningKeyRecord, sqlx::Error> {
         removed_at_ms: r.try_get("removed_at_ms")?,
         revoked_at_ms: r.try_get("revoked_at_ms")?,
         revoke_reason: r.try_get("revoke_reason")?,
+        promote_at_ms: r.try_get("promote_at_ms")?,
     })
 }
 
@@ -97,8 +98,8 @@ impl KeyStore for PgStore {
                 .rows_affected(),
                 KeyChange::InsertKey(k) => sqlx::query(
                     "INSERT INTO signing_keys (id, set_id, kid, alg, state, public_jwk_json, sealed_private, created_at_ms, \
-                     activated_at_ms, retired_at_ms, removed_at_ms, revoked_at_ms, revoke_reason) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                     activated_at_ms, retired_at_ms, removed_at_ms, revoked_at_ms, revoke_reason, promote_at_ms) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
                 )
                 .bind(&k.id)
                 .bind(&k.set_id)
@@ -113,6 +114,7 @@ impl KeyStore for PgStore {
                 .bind(k.removed_at_ms)
                 .bind(k.revoked_at_ms)
                 .bind(&k.revoke_reason)
+                .bind(k.promote_at_ms)
                 .execute(&mut *tx)
                 .await
                 .map_err(map_err)?

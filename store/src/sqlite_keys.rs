@@ -40,6 +40,7 @@ fn key_of(r: &SqliteRow) -> Result<SigningKeyRecord, sqlx::Error> {
         removed_at_ms: r.try_get("removed_at_ms")?,
         revoked_at_ms: r.try_get("revoked_at_ms")?,
         revoke_reason: r.try_get("revoke_reason")?,
+        promote_at_ms: r.try_get("promote_at_ms")?,
     })
 }
 
@@ -92,8 +93,8 @@ impl KeyStore for SqliteStore {
                 .rows_affected(),
                 KeyChange::InsertKey(k) => sqlx::query(
                     "INSERT INTO signing_keys (id, set_id, kid, alg, state, public_jwk_json, sealed_private, created_at_ms, \
-                     activated_at_ms, retired_at_ms, removed_at_ms, revoked_at_ms, revoke_reason) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     activated_at_ms, retired_at_ms, removed_at_ms, revoked_at_ms, revoke_reason, promote_at_ms) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 )
                 .bind(&k.id)
                 .bind(&k.set_id)
@@ -108,6 +109,7 @@ impl KeyStore for SqliteStore {
                 .bind(k.removed_at_ms)
                 .bind(k.revoked_at_ms)
                 .bind(&k.revoke_reason)
+                .bind(k.promote_at_ms)
                 .execute(&mut *tx)
                 .await
                 .map_err(map_err)?

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use domain::audit::{Actor, AuditDraft};
 use domain::keys::lifecycle::SetTiming;
-use domain::keys::service::KeysService;
+use domain::keys::service::{KeysService, SetSettings};
 use domain::ports::keys::{KeyChange, KeySetRecord, KeyStore, SigningKeyRecord};
 use domain::ports::{Store, StoreError};
 use domain::seal::MasterKey;
@@ -245,4 +245,58 @@ async fn the_token_lifetime_cannot_shrink_under_a_retired_key_that_still_covers_
     .await
     .expect("longer lifetime accepted");
     assert_invariants(&store, &set.set.id, &master).await;
+}
+
+#[tokio::test]
+async fn rotate_now_finishes_by_itself_when_the_cache_window_ends_even_on_a_manual_set() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir).await;
+    let master = Arc::new(MasterKey::generate());
+    let svc = KeysService::new(store.clone(), master.clone());
+    let actor = Actor::system();
+    let manual = SetSettings {
+        auto_rotate: false,
+        ..settings("EdDSA")
+    };
+    let v = svc.create_set(&actor, &manual).await.expect("create");
+    let message = svc
+        .rotate(&actor, &v.set.id, &v.set.version.to_string())
+        .await
+        .expect("rotate now");
+    assert!(message.contains("takes over automatically"), "{message}");
+    let keys = store.signing_keys(&v.set.id).await.expect("keys");
+    let next = keys
+        .iter()
+        .find(|k| k.state == "next")
+        .expect("next key")
+        .clone();
+    let at = next.promote_at_ms.expect("promotion requested");
+    assert_eq!(at, next.created_at_ms + timing().cache_window_s * 1000);
+    // Pressing again meanwhile says when the rotation completes.
+    let again = svc
+        .rotate(&actor, &v.set.id, &(v.set.version + 1).to_string())
+        .await;
+    assert!(again
+        .expect_err("under way")
+        .to_string()
+        .contains("already under way"));
+    // The job leaves it alone before the window, promotes it at the instant.
+    assert!(svc.run_due(at - 1).await.is_empty());
+    for r in svc.run_due(at).await {
+        r.expect("promotion");
+    }
+    let keys = assert_invariants(&store, &v.set.id, &master).await;
+    assert_eq!(
+        keys.iter()
+            .find(|k| k.id == next.id)
+            .map(|k| k.state.as_str()),
+        Some("active")
+    );
+    assert_eq!(keys.iter().filter(|k| k.state == "retired").count(), 1);
+    // A manual set is otherwise left alone: no new next key is created by the job.
+    assert!(svc
+        .run_due(at + 100 * 86_400_000)
+        .await
+        .iter()
+        .all(|r| r.as_ref().is_ok_and(|m| m.contains("removed"))));
 }

@@ -19,6 +19,8 @@ pub struct KeyInfo {
     pub removed_at_ms: Option<i64>,
     pub revoked_at_ms: Option<i64>,
     pub revoke_reason: Option<String>,
+    /// For a next key published by "Rotate now": when it takes over.
+    pub promote_at_ms: Option<i64>,
 }
 
 /// A step the rotation job will take, and when.
@@ -87,6 +89,7 @@ fn info(v: domain::keys::service::KeySetView, now: i64) -> KeySetInfo {
                 removed_at_ms: k.removed_at_ms,
                 revoked_at_ms: k.revoked_at_ms,
                 revoke_reason: k.revoke_reason,
+                promote_at_ms: k.promote_at_ms,
             })
             .collect(),
         plan,

@@ -161,6 +161,12 @@ fn KeySetCard(
             short(&n.kid),
             duration(set.max_token_lifetime_s + set.leeway_s)
         ),
+        Some(n) if n.promote_at_ms.is_some() => format!(
+            "A rotation is under way: key {} takes over automatically at {} (after the cache window of {})",
+            short(&n.kid),
+            utc(n.promote_at_ms.unwrap_or(set.now_ms).max(n.created_at_ms + set.cache_window_s * 1000)),
+            duration(set.cache_window_s)
+        ),
         Some(n) => format!(
             "Rotate now is refused until {} (the next key {} must be published for the cache window of {} first)",
             utc(n.created_at_ms + set.cache_window_s * 1000),
@@ -168,7 +174,7 @@ fn KeySetCard(
             duration(set.cache_window_s)
         ),
         None => format!(
-            "Rotate now: publish a new next key in the JWKS; it can sign after the cache window ({})",
+            "Rotate now: publish a new next key in the JWKS; it takes over automatically after the cache window ({}), and the current key stays published until its tokens expire",
             duration(set.cache_window_s)
         ),
     };

@@ -221,6 +221,10 @@ pub struct KeyTimes {
     pub activated_at_ms: Option<i64>,
     /// When it was retired; a retired key without it is never removed (kept published).
     pub retired_at_ms: Option<i64>,
+    /// For a next key published by "Rotate now": when it should take over (the end of its cache
+    /// window) instead of at the end of the active key's period.
+    #[serde(default)]
+    pub promote_at_ms: Option<i64>,
 }
 
 impl KeyTimes {
@@ -279,8 +283,9 @@ pub fn promotion_safe_at_ms(timing: &SetTiming, next_created_at_ms: i64) -> i64 
 /// - `CreateNext` when there is no next key and either no active key or the active key has
 ///   been active for at least `rotation period − cache window`.
 /// - `Promote` when the next key has been published for at least the cache window (or is the
-///   [`bootstrap_key`]) and either there is no active key or it has been active for at least
-///   the rotation period. The old active key is retired at the same instant.
+///   [`bootstrap_key`]) and either there is no active key, or it has been active for at least
+///   the rotation period, or a manual rotation asked for this key at a `promote_at_ms` that
+///   has come. The old active key is retired at the same instant.
 /// - `Remove` for every retired key with `retired_at + max token lifetime + leeway ≤ now`.
 ///
 /// `timing` is expected to be valid ([`SetTiming::validate`]); any input gives a plan without
@@ -300,7 +305,8 @@ pub fn due_steps(timing: &SetTiming, keys: &[KeyTimes], now_ms: i64) -> Vec<Step
         Some(next) => {
             let published_for = now_ms.saturating_sub(next.created_at_ms);
             let safe = published_for >= timing.cache_window_ms() || bootstrap_key(keys).is_some();
-            let due = active_age.is_none_or(|age| age >= timing.period_ms());
+            let requested = next.promote_at_ms.is_some_and(|t| now_ms >= t);
+            let due = requested || active_age.is_none_or(|age| age >= timing.period_ms());
             if safe && due {
                 steps.push(Step::Promote {
                     next_id: next.id.clone(),
@@ -457,6 +463,7 @@ mod tests {
             created_at_ms: created,
             activated_at_ms: activated,
             retired_at_ms: retired,
+            promote_at_ms: None,
         }
     }
 
@@ -1025,5 +1032,26 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_requested_promotion_happens_at_its_instant_but_never_before_the_cache_window() {
+        let t = timing(30 * 86_400, 3600, 900, 60);
+        let mut next = key("n", KeyState::Next, 1_000_000, None, None);
+        next.promote_at_ms = Some(1_000_000 + 3_600_000);
+        let keys = vec![key("a", KeyState::Active, 0, Some(0), None), next.clone()];
+        assert_eq!(due_steps(&t, &keys, 1_000_000 + 3_599_999), vec![]);
+        assert_eq!(
+            due_steps(&t, &keys, 1_000_000 + 3_600_000),
+            vec![promote("n", Some("a"))]
+        );
+        // A request earlier than the cache window still waits for the window.
+        next.promote_at_ms = Some(1_000_000);
+        let keys = vec![key("a", KeyState::Active, 0, Some(0), None), next];
+        assert_eq!(due_steps(&t, &keys, 1_000_000 + 1), vec![]);
+        assert_eq!(
+            due_steps(&t, &keys, 1_000_000 + 3_600_000),
+            vec![promote("n", Some("a"))]
+        );
     }
 }

@@ -20,6 +20,9 @@ use crate::ports::StoreError;
 use crate::seal::MasterKey;
 use crate::{now_ms, Error};
 
+/// Why a step was taken, as audited: by "Rotate now" (see also [`job_applies`]).
+const MANUAL: &str = "manual rotation";
+
 /// RSA key generation costs up to seconds of CPU: at most two at a time, the rest are refused
 /// with 429 (QUALITY.md "expensive work").
 static RSA_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
@@ -59,6 +62,7 @@ fn times_of(k: &SigningKeyRecord) -> Result<KeyTimes, Error> {
         created_at_ms: k.created_at_ms,
         activated_at_ms: k.activated_at_ms,
         retired_at_ms: k.retired_at_ms,
+        promote_at_ms: k.promote_at_ms,
     })
 }
 
@@ -237,6 +241,7 @@ impl KeysService {
             removed_at_ms: None,
             revoked_at_ms: None,
             revoke_reason: None,
+            promote_at_ms: None,
         })
     }
 
@@ -366,6 +371,7 @@ impl KeysService {
         now: i64,
     ) -> Result<String, Error> {
         let set = &view.set;
+        let manual = why == MANUAL;
         let key = |id: &str| {
             view.keys
                 .iter()
@@ -375,9 +381,15 @@ impl KeysService {
         };
         match step {
             Step::CreateNext => {
-                let next = self.new_key(set, KeyState::Next, now).await?;
+                let mut next = self.new_key(set, KeyState::Next, now).await?;
+                // "Rotate now" finishes by itself: the key takes over when its window ends.
+                let takes_over = now + set.cache_window_s * 1000;
+                if manual {
+                    next.promote_at_ms = Some(takes_over);
+                }
                 let details = json!({ "step": "create_next", "why": why, "key": key_json(&next),
-                    "signs_from_earliest": chrono::DateTime::from_timestamp_millis(now + set.cache_window_s * 1000).map(|t| t.to_rfc3339()) });
+                    "signs_from_earliest": chrono::DateTime::from_timestamp_millis(takes_over).map(|t| t.to_rfc3339()),
+                    "takes_over_at": next.promote_at_ms.and_then(chrono::DateTime::from_timestamp_millis).map(|t| t.to_rfc3339()) });
                 self.commit(
                     actor,
                     "keys.create_next",
@@ -386,10 +398,18 @@ impl KeysService {
                     details,
                 )
                 .await?;
-                Ok(format!(
-                    "key {} published as next; it can sign after the cache window",
-                    next.kid
-                ))
+                Ok(if manual {
+                    format!(
+                        "key {} published as next; it takes over automatically at {} (after the cache window)",
+                        next.kid.chars().take(10).collect::<String>() + "…",
+                        minute(takes_over)
+                    )
+                } else {
+                    format!(
+                        "key {} published as next; it can sign after the cache window",
+                        next.kid
+                    )
+                })
             }
             Step::Promote { next_id, active_id } => {
                 let next = key(next_id)?;
@@ -460,10 +480,22 @@ impl KeysService {
                 .map(times_of)
                 .collect::<Result<Vec<_>, _>>()?;
             let now = now_ms();
-            let step = manual_rotation_check(&timing_of(&view.set), &times, now)
-                .map_err(Error::Conflict)?;
-            self.apply_step(actor, &view, &step, "manual rotation", now)
-                .await
+            let step =
+                manual_rotation_check(&timing_of(&view.set), &times, now).map_err(
+                    |m| match view
+                        .keys
+                        .iter()
+                        .find(|k| k.state == "next" && k.promote_at_ms.is_some())
+                    {
+                        Some(k) => Error::Conflict(format!(
+                        "a rotation is already under way: key {}… takes over automatically at {}",
+                        k.kid.chars().take(10).collect::<String>(),
+                        minute(k.promote_at_ms.unwrap_or(now))
+                    )),
+                        None => Error::Conflict(m),
+                    },
+                )?;
+            self.apply_step(actor, &view, &step, MANUAL, now).await
         })
         .await
     }
@@ -579,7 +611,7 @@ impl KeysService {
                 // A set rotated by hand still has its retired keys removed when their tokens expired.
                 let Some(step) = due_steps(&timing_of(&view.set), &times, now)
                     .into_iter()
-                    .find(|s| view.set.auto_rotate || matches!(s, Step::Remove { .. }))
+                    .find(|s| job_applies(view.set.auto_rotate, s, &times))
                 else {
                     break;
                 };
@@ -595,6 +627,20 @@ impl KeysService {
         }
         done
     }
+}
+
+/// Which due steps the rotation job applies: all of them for an automatically rotated set; for a
+/// set rotated by hand, the removal of expired retired keys and the promotion a "Rotate now"
+/// asked for.
+fn job_applies(auto_rotate: bool, step: &Step, keys: &[KeyTimes]) -> bool {
+    auto_rotate
+        || match step {
+            Step::Remove { .. } => true,
+            Step::Promote { next_id, .. } => keys
+                .iter()
+                .any(|k| &k.id == next_id && k.promote_at_ms.is_some()),
+            Step::CreateNext => false,
+        }
 }
 
 fn check_name(name: &str) -> Result<(), Error> {
@@ -669,7 +715,10 @@ pub fn plan_at(view: &KeySetView, now: i64) -> Vec<Planned> {
                         .push(since + (timing.rotation_period_s - timing.cache_window_s) * 1000);
                     candidates.push(since + timing.rotation_period_s * 1000);
                 }
-                KeyState::Next => candidates.push(k.created_at_ms + timing.cache_window_s * 1000),
+                KeyState::Next => {
+                    candidates.push(k.created_at_ms + timing.cache_window_s * 1000);
+                    candidates.extend(k.promote_at_ms);
+                }
                 KeyState::Retired => {
                     if let Some(r) = k.retired_at_ms {
                         candidates.push(r + (timing.max_token_lifetime_s + timing.leeway_s) * 1000);
@@ -683,7 +732,7 @@ pub fn plan_at(view: &KeySetView, now: i64) -> Vec<Planned> {
         };
         let steps: Vec<Step> = due_steps(&timing, &keys, at)
             .into_iter()
-            .filter(|s| view.set.auto_rotate || matches!(s, Step::Remove { .. }))
+            .filter(|s| job_applies(view.set.auto_rotate, s, &keys))
             .collect();
         if steps.is_empty() {
             t = at + 1;
@@ -708,6 +757,7 @@ pub fn plan_at(view: &KeySetView, now: i64) -> Vec<Planned> {
                         created_at_ms: at,
                         activated_at_ms: None,
                         retired_at_ms: None,
+                        promote_at_ms: None,
                     });
                 }
                 Step::Promote { next_id, active_id } => {
@@ -794,6 +844,7 @@ mod tests {
             removed_at_ms: None,
             revoked_at_ms: None,
             revoke_reason: None,
+            promote_at_ms: None,
         };
         KeySetView {
             set,

@@ -41,6 +41,8 @@ pub struct SigningKeyRecord {
     pub removed_at_ms: Option<i64>,
     pub revoked_at_ms: Option<i64>,
     pub revoke_reason: Option<String>,
+    /// For a next key published by "Rotate now": when it takes over (end of its cache window).
+    pub promote_at_ms: Option<i64>,
 }
 
 #[derive(Clone, Debug)]

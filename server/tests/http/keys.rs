@@ -141,6 +141,18 @@ async fn rotate_publishes_next_then_refuses_early_promotion_and_revoke_removes_a
         .find(|k| k["state"] == "next")
         .expect("next key")
         .clone();
+    // "Rotate now" finishes by itself: the plan promotes the key when its 60-minute window ends.
+    let takes_over = next["created_at_ms"].as_i64().expect("created") + 60 * 60_000;
+    assert_eq!(next["promote_at_ms"].as_i64(), Some(takes_over));
+    assert!(
+        s["plan"]
+            .as_array()
+            .expect("plan")
+            .iter()
+            .any(|p| p["step"] == "promote" && p["at_ms"] == takes_over),
+        "{}",
+        s["plan"]
+    );
     let jwks = download(&app, &cookie, "access-tokens").await;
     assert_eq!(jwks["keys"].as_array().expect("keys").len(), 2);
     assert!(kids(&jwks).contains(&next["kid"].as_str().expect("kid").to_owned()));
