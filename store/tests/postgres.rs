@@ -334,6 +334,7 @@ fn signing_key(set_id: &str, state: &str) -> SigningKeyRecord {
         removed_at_ms: None,
         revoked_at_ms: None,
         revoke_reason: None,
+        promote_at_ms: None,
     }
 }
 
