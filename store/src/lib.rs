@@ -18,6 +18,7 @@ mod postgres_clients;
 mod postgres_keys;
 mod postgres_policies;
 mod postgres_sealed;
+mod rows;
 mod sqlite;
 mod sqlite_certs;
 mod sqlite_clients;

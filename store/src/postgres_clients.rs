@@ -4,54 +4,9 @@ use async_trait::async_trait;
 use domain::audit::AuditDraft;
 use domain::ports::clients::{ClientChange, ClientRecord, ClientStore, SecretRecord};
 use domain::ports::StoreError;
-use sqlx::postgres::PgRow;
-use sqlx::Row;
 
 use crate::postgres::{append, map_err, PgStore};
-
-fn json_list(v: &[String]) -> String {
-    serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
-}
-
-fn list_of(r: &PgRow, col: &str) -> Result<Vec<String>, sqlx::Error> {
-    let text: String = r.try_get(col)?;
-    serde_json::from_str(&text).map_err(|e| sqlx::Error::Decode(Box::new(e)))
-}
-
-fn client_of(r: &PgRow) -> Result<ClientRecord, sqlx::Error> {
-    Ok(ClientRecord {
-        id: r.try_get("id")?,
-        client_id: r.try_get("client_id")?,
-        name: r.try_get("name")?,
-        description: r.try_get("description")?,
-        kind: r.try_get("kind")?,
-        platform: r.try_get("platform")?,
-        redirect_uris: list_of(r, "redirect_uris_json")?,
-        grant_types: list_of(r, "grant_types_json")?,
-        scopes: list_of(r, "scopes_json")?,
-        access_token_lifetime_s: r.try_get("access_token_lifetime_s")?,
-        auth_method: r.try_get("auth_method")?,
-        jwks_json: r.try_get("jwks_json")?,
-        policy_id: r.try_get("policy_id")?,
-        enabled: r.try_get::<i64, _>("enabled")? != 0,
-        version: r.try_get("version")?,
-        created_at_ms: r.try_get("created_at_ms")?,
-        updated_at_ms: r.try_get("updated_at_ms")?,
-    })
-}
-
-fn secret_of(r: &PgRow) -> Result<SecretRecord, sqlx::Error> {
-    Ok(SecretRecord {
-        id: r.try_get("id")?,
-        client_row_id: r.try_get("client_row_id")?,
-        phc_hash: r.try_get("phc_hash")?,
-        hint: r.try_get("hint")?,
-        created_at_ms: r.try_get("created_at_ms")?,
-        expires_at_ms: r.try_get("expires_at_ms")?,
-        last_used_at_ms: r.try_get("last_used_at_ms")?,
-        revoked_at_ms: r.try_get("revoked_at_ms")?,
-    })
-}
+use crate::rows::{client_of, json_list, secret_of};
 
 #[async_trait]
 impl ClientStore for PgStore {

@@ -4,45 +4,9 @@ use async_trait::async_trait;
 use domain::audit::AuditDraft;
 use domain::ports::keys::{KeyChange, KeySetRecord, KeyStore, SigningKeyRecord};
 use domain::ports::StoreError;
-use sqlx::sqlite::SqliteRow;
-use sqlx::Row;
 
+use crate::rows::{key_of, set_of};
 use crate::sqlite::{append, map_err, SqliteStore};
-
-fn set_of(r: &SqliteRow) -> Result<KeySetRecord, sqlx::Error> {
-    Ok(KeySetRecord {
-        id: r.try_get("id")?,
-        name: r.try_get("name")?,
-        alg: r.try_get("alg")?,
-        rotation_period_s: r.try_get("rotation_period_s")?,
-        cache_window_s: r.try_get("cache_window_s")?,
-        max_token_lifetime_s: r.try_get("max_token_lifetime_s")?,
-        leeway_s: r.try_get("leeway_s")?,
-        auto_rotate: r.try_get::<i64, _>("auto_rotate")? != 0,
-        version: r.try_get("version")?,
-        created_at_ms: r.try_get("created_at_ms")?,
-        updated_at_ms: r.try_get("updated_at_ms")?,
-    })
-}
-
-fn key_of(r: &SqliteRow) -> Result<SigningKeyRecord, sqlx::Error> {
-    Ok(SigningKeyRecord {
-        id: r.try_get("id")?,
-        set_id: r.try_get("set_id")?,
-        kid: r.try_get("kid")?,
-        alg: r.try_get("alg")?,
-        state: r.try_get("state")?,
-        public_jwk_json: r.try_get("public_jwk_json")?,
-        sealed_private: r.try_get("sealed_private")?,
-        created_at_ms: r.try_get("created_at_ms")?,
-        activated_at_ms: r.try_get("activated_at_ms")?,
-        retired_at_ms: r.try_get("retired_at_ms")?,
-        removed_at_ms: r.try_get("removed_at_ms")?,
-        revoked_at_ms: r.try_get("revoked_at_ms")?,
-        revoke_reason: r.try_get("revoke_reason")?,
-        promote_at_ms: r.try_get("promote_at_ms")?,
-    })
-}
 
 #[async_trait]
 impl KeyStore for SqliteStore {

@@ -4,8 +4,8 @@ use async_trait::async_trait;
 use domain::audit::AuditDraft;
 use domain::ports::policies::{PolicyChange, PolicyRecord, PolicyStore};
 use domain::ports::StoreError;
-use sqlx::Row;
 
+use crate::rows::policy_of;
 use crate::sqlite::{append, map_err, SqliteStore};
 
 #[async_trait]
@@ -76,19 +76,7 @@ impl PolicyStore for SqliteStore {
             .await
             .map_err(map_err)?;
         rows.iter()
-            .map(|r| {
-                Ok(PolicyRecord {
-                    id: r.try_get("id")?,
-                    name: r.try_get("name")?,
-                    position: r.try_get("position")?,
-                    enabled: r.try_get::<i64, _>("enabled")? != 0,
-                    mode: r.try_get("mode")?,
-                    spec_json: r.try_get("spec_json")?,
-                    version: r.try_get("version")?,
-                    created_at_ms: r.try_get("created_at_ms")?,
-                    updated_at_ms: r.try_get("updated_at_ms")?,
-                })
-            })
+            .map(policy_of)
             .collect::<Result<_, sqlx::Error>>()
             .map_err(map_err)
     }
