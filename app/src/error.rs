@@ -89,6 +89,15 @@ mod ssr {
                 },
                 Error::SetupToken(t) => AppError::Invalid(t.to_string()),
                 Error::Store(StoreError::Conflict(m)) => AppError::Conflict(m),
+                // A service that expects a duplicate or a reference failure names it; one that
+                // reaches here says what happened without the database's own message.
+                Error::Store(e @ (StoreError::Duplicate { .. } | StoreError::InUse { .. })) => {
+                    tracing::info!(error = ?e, "unexpected constraint failure");
+                    AppError::Conflict(
+                        "another change to the same object landed meanwhile; reload and retry"
+                            .into(),
+                    )
+                }
                 Error::Store(StoreError::Unavailable(m)) => {
                     tracing::warn!(detail = %m, "database unavailable");
                     AppError::Unavailable

@@ -79,10 +79,10 @@ fn parse_version(v: &str) -> Result<i64, Error> {
 
 fn conflict(e: StoreError, name: &str) -> Error {
     match e {
-        StoreError::Conflict(m) if m.contains("UNIQUE") => {
+        StoreError::Duplicate { .. } => {
             Error::Conflict(format!("a policy named {name:?} exists already"))
         }
-        StoreError::Conflict(m) if m.contains("FOREIGN KEY") => Error::Conflict(format!(
+        StoreError::InUse { .. } => Error::Conflict(format!(
             "the policy {name:?} is bound to clients: unbind it on the Clients page first"
         )),
         StoreError::Conflict(m) => Error::Conflict(m),

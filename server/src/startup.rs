@@ -50,15 +50,9 @@ pub async fn open_console(config: &Config, public_url: &Url) -> anyhow::Result<A
     let master_key =
         || crate::master_key::load_or_create(&config.master_key_path(), true).map(Arc::new);
     let sessions = config.session_policy();
-    // The URL scheme picks the adapter; `SqliteStore::open` refuses any other scheme with the
-    // list of supported URLs.
-    let console = if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        let store = Arc::new(store::PgStore::open(&url).await?);
-        Console::new(store, master_key()?, public_url, sessions)?
-    } else {
-        let store = Arc::new(store::SqliteStore::open(&url).await?);
-        Console::new(store, master_key()?, public_url, sessions)?
-    };
+    // The URL scheme picks the database; any other scheme is refused with the supported URLs.
+    let store = Arc::new(store::SqlStore::open(&url).await?);
+    let console = Console::new(store, master_key()?, public_url, sessions)?;
     Ok(Arc::new(console))
 }
 

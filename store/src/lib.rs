@@ -1,4 +1,5 @@
-//! sqlx adapters for the domain's storage ports.
+//! sqlx adapters for the domain's storage ports: one type, [`SqlStore`], on SQLite or
+//! PostgreSQL, each query written once (see [`db`] for what differs between the two).
 //!
 //! SQLite is the embedded default (WAL, `synchronous = FULL` so an answered change survives
 //! `kill -9`, foreign keys on, a busy timeout). Writes go through a single-connection pool, so
@@ -10,24 +11,19 @@
 //! chain never forks there either; a lock timeout turns a stuck writer into `Unavailable`.
 //!
 //! Both apply mirrored, numbered migrations (`migrations/sqlite`, `migrations/postgres`) at
-//! open and implement the same ports with the same semantics.
+//! open. Modules follow the domain's nouns: one file per port.
 
-mod postgres;
-mod postgres_certs;
-mod postgres_clients;
-mod postgres_keys;
-mod postgres_policies;
-mod postgres_sealed;
+mod admins;
+mod audit;
+mod certs;
+mod clients;
+pub mod db;
+mod keys;
+mod policies;
 mod rows;
-mod sqlite;
-mod sqlite_certs;
-mod sqlite_clients;
-mod sqlite_keys;
-mod sqlite_policies;
-mod sqlite_sealed;
+mod sealed;
 
-pub use postgres::PgStore;
-pub use sqlite::SqliteStore;
+pub use db::{Dialect, SqlStore, AUDIT_LOCK};
 
 /// Why the store could not be opened.
 #[derive(Debug, thiserror::Error)]

@@ -1,50 +1,67 @@
-//! Row → record mapping shared by the SQLite and PostgreSQL adapters: the two schemas mirror
-//! each other column for column (flags as 0/1 integers, lists as JSON text), so one function per
-//! record reads a row of either backend.
+//! Row → record mapping, one function per record, for both databases: the two schemas mirror
+//! each other column for column (flags as 0/1 integers, lists as JSON text), and sqlx's `Any`
+//! row presents either. A column that does not decode (a corrupt JSON list, an unknown role) is
+//! an error everywhere, never read as a default.
 
+use domain::admins::{Admin, Role, StoredPasskey};
+use domain::audit::{AuditEvent, Outcome};
+use domain::ports::certs::{
+    AppRecord, CertRecord, CsrRecord, HostnameRecord, PinsetRecord, ReleaseRecord, TlsKeyRecord,
+};
 use domain::ports::clients::{ClientRecord, SecretRecord};
 use domain::ports::keys::{KeySetRecord, SigningKeyRecord};
 use domain::ports::policies::PolicyRecord;
-use sqlx::{ColumnIndex, Decode, Row, Type};
+use domain::sessions::SessionRecord;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+use uuid::Uuid;
 
-/// What a row of either backend must decode: text, 64-bit integers and bytes, by column name.
-pub(crate) trait Columns<'r>: Row {
-    fn text(&'r self, col: &str) -> Result<String, sqlx::Error>;
-    fn opt_text(&'r self, col: &str) -> Result<Option<String>, sqlx::Error>;
-    fn int(&'r self, col: &str) -> Result<i64, sqlx::Error>;
-    fn opt_int(&'r self, col: &str) -> Result<Option<i64>, sqlx::Error>;
-    fn opt_bytes(&'r self, col: &str) -> Result<Option<Vec<u8>>, sqlx::Error>;
-    /// A 0/1 integer flag.
-    fn flag(&'r self, col: &str) -> Result<bool, sqlx::Error> {
-        Ok(self.int(col)? != 0)
-    }
-    /// A JSON array of strings stored as text.
-    fn list(&'r self, col: &str) -> Result<Vec<String>, sqlx::Error> {
-        serde_json::from_str(&self.text(col)?).map_err(|e| sqlx::Error::Decode(Box::new(e)))
+fn decode_error(col: &str, e: impl std::fmt::Display) -> sqlx::Error {
+    sqlx::Error::ColumnDecode {
+        index: col.to_owned(),
+        source: e.to_string().into(),
     }
 }
 
-impl<'r, R> Columns<'r> for R
-where
-    R: Row,
-    for<'a> &'a str: ColumnIndex<R>,
-    String: Decode<'r, R::Database> + Type<R::Database>,
-    i64: Decode<'r, R::Database> + Type<R::Database>,
-    Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
-{
-    fn text(&'r self, col: &str) -> Result<String, sqlx::Error> {
+/// Typed reads of one column by name.
+trait Columns {
+    fn text(&self, col: &str) -> Result<String, sqlx::Error>;
+    fn opt_text(&self, col: &str) -> Result<Option<String>, sqlx::Error>;
+    fn int(&self, col: &str) -> Result<i64, sqlx::Error>;
+    fn opt_int(&self, col: &str) -> Result<Option<i64>, sqlx::Error>;
+    fn bytes(&self, col: &str) -> Result<Vec<u8>, sqlx::Error>;
+    fn opt_bytes(&self, col: &str) -> Result<Option<Vec<u8>>, sqlx::Error>;
+    /// A 0/1 integer flag.
+    fn flag(&self, col: &str) -> Result<bool, sqlx::Error> {
+        Ok(self.int(col)? != 0)
+    }
+    /// A JSON array of strings stored as text.
+    fn list(&self, col: &str) -> Result<Vec<String>, sqlx::Error> {
+        serde_json::from_str(&self.text(col)?).map_err(|e| decode_error(col, e))
+    }
+    /// A UUID stored as text.
+    fn uuid(&self, col: &str) -> Result<Uuid, sqlx::Error> {
+        Uuid::parse_str(&self.text(col)?).map_err(|e| decode_error(col, e))
+    }
+}
+
+impl Columns for AnyRow {
+    fn text(&self, col: &str) -> Result<String, sqlx::Error> {
         self.try_get(col)
     }
-    fn opt_text(&'r self, col: &str) -> Result<Option<String>, sqlx::Error> {
+    fn opt_text(&self, col: &str) -> Result<Option<String>, sqlx::Error> {
         self.try_get(col)
     }
-    fn int(&'r self, col: &str) -> Result<i64, sqlx::Error> {
+    fn int(&self, col: &str) -> Result<i64, sqlx::Error> {
         self.try_get(col)
     }
-    fn opt_int(&'r self, col: &str) -> Result<Option<i64>, sqlx::Error> {
+    fn opt_int(&self, col: &str) -> Result<Option<i64>, sqlx::Error> {
         self.try_get(col)
     }
-    fn opt_bytes(&'r self, col: &str) -> Result<Option<Vec<u8>>, sqlx::Error> {
+    fn bytes(&self, col: &str) -> Result<Vec<u8>, sqlx::Error> {
+        self.try_get(col)
+    }
+    fn opt_bytes(&self, col: &str) -> Result<Option<Vec<u8>>, sqlx::Error> {
         self.try_get(col)
     }
 }
@@ -54,7 +71,71 @@ pub(crate) fn json_list(v: &[String]) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
 }
 
-pub(crate) fn policy_of<'r>(r: &'r impl Columns<'r>) -> Result<PolicyRecord, sqlx::Error> {
+pub(crate) const ADMIN_COLUMNS: &str = "id, username, display_name, role, disabled, created_at_ms";
+
+pub(crate) fn admin_of(r: &AnyRow) -> Result<Admin, sqlx::Error> {
+    let role = r.text("role")?;
+    Ok(Admin {
+        id: r.uuid("id")?,
+        username: r.text("username")?,
+        display_name: r.text("display_name")?,
+        role: Role::parse(&role).ok_or_else(|| decode_error("role", format!("unknown role {role}")))?,
+        disabled: r.flag("disabled")?,
+        created_at_ms: r.int("created_at_ms")?,
+    })
+}
+
+pub(crate) const PASSKEY_COLUMNS: &str =
+    "id, admin_id, credential_id, passkey_json, created_at_ms, last_used_at_ms";
+
+pub(crate) fn passkey_of(r: &AnyRow) -> Result<StoredPasskey, sqlx::Error> {
+    Ok(StoredPasskey {
+        id: r.uuid("id")?,
+        admin_id: r.uuid("admin_id")?,
+        credential_id: r.text("credential_id")?,
+        passkey_json: r.text("passkey_json")?,
+        created_at_ms: r.int("created_at_ms")?,
+        last_used_at_ms: r.opt_int("last_used_at_ms")?,
+    })
+}
+
+pub(crate) const SESSION_COLUMNS: &str =
+    "id_hash, admin_id, created_at_ms, last_seen_at_ms, ip, user_agent, stepped_up_at_ms";
+
+pub(crate) fn session_of(r: &AnyRow) -> Result<SessionRecord, sqlx::Error> {
+    Ok(SessionRecord {
+        id_hash: r.text("id_hash")?,
+        admin_id: r.uuid("admin_id")?,
+        created_at_ms: r.int("created_at_ms")?,
+        last_seen_at_ms: r.int("last_seen_at_ms")?,
+        ip: r.opt_text("ip")?,
+        user_agent: r.opt_text("user_agent")?,
+        stepped_up_at_ms: r.opt_int("stepped_up_at_ms")?,
+    })
+}
+
+pub(crate) const EVENT_COLUMNS: &str =
+    "seq, at, actor, ip, user_agent, action, target, outcome, details, prev_hash, hash";
+
+pub(crate) fn event_of(r: &AnyRow) -> Result<AuditEvent, sqlx::Error> {
+    let outcome = r.text("outcome")?;
+    Ok(AuditEvent {
+        seq: r.int("seq")?,
+        at: r.text("at")?,
+        actor: r.text("actor")?,
+        ip: r.opt_text("ip")?,
+        user_agent: r.opt_text("user_agent")?,
+        action: r.text("action")?,
+        target: r.text("target")?,
+        // An unknown outcome text is tampering; `Denied` with a hash mismatch reports it.
+        outcome: Outcome::parse(&outcome).unwrap_or(Outcome::Denied),
+        details: r.text("details")?,
+        prev_hash: r.text("prev_hash")?,
+        hash: r.text("hash")?,
+    })
+}
+
+pub(crate) fn policy_of(r: &AnyRow) -> Result<PolicyRecord, sqlx::Error> {
     Ok(PolicyRecord {
         id: r.text("id")?,
         name: r.text("name")?,
@@ -68,7 +149,7 @@ pub(crate) fn policy_of<'r>(r: &'r impl Columns<'r>) -> Result<PolicyRecord, sql
     })
 }
 
-pub(crate) fn client_of<'r>(r: &'r impl Columns<'r>) -> Result<ClientRecord, sqlx::Error> {
+pub(crate) fn client_of(r: &AnyRow) -> Result<ClientRecord, sqlx::Error> {
     Ok(ClientRecord {
         id: r.text("id")?,
         client_id: r.text("client_id")?,
@@ -90,7 +171,7 @@ pub(crate) fn client_of<'r>(r: &'r impl Columns<'r>) -> Result<ClientRecord, sql
     })
 }
 
-pub(crate) fn secret_of<'r>(r: &'r impl Columns<'r>) -> Result<SecretRecord, sqlx::Error> {
+pub(crate) fn secret_of(r: &AnyRow) -> Result<SecretRecord, sqlx::Error> {
     Ok(SecretRecord {
         id: r.text("id")?,
         client_row_id: r.text("client_row_id")?,
@@ -103,7 +184,7 @@ pub(crate) fn secret_of<'r>(r: &'r impl Columns<'r>) -> Result<SecretRecord, sql
     })
 }
 
-pub(crate) fn set_of<'r>(r: &'r impl Columns<'r>) -> Result<KeySetRecord, sqlx::Error> {
+pub(crate) fn set_of(r: &AnyRow) -> Result<KeySetRecord, sqlx::Error> {
     Ok(KeySetRecord {
         id: r.text("id")?,
         name: r.text("name")?,
@@ -119,7 +200,7 @@ pub(crate) fn set_of<'r>(r: &'r impl Columns<'r>) -> Result<KeySetRecord, sqlx::
     })
 }
 
-pub(crate) fn key_of<'r>(r: &'r impl Columns<'r>) -> Result<SigningKeyRecord, sqlx::Error> {
+pub(crate) fn key_of(r: &AnyRow) -> Result<SigningKeyRecord, sqlx::Error> {
     Ok(SigningKeyRecord {
         id: r.text("id")?,
         set_id: r.text("set_id")?,
@@ -135,5 +216,100 @@ pub(crate) fn key_of<'r>(r: &'r impl Columns<'r>) -> Result<SigningKeyRecord, sq
         revoked_at_ms: r.opt_int("revoked_at_ms")?,
         revoke_reason: r.opt_text("revoke_reason")?,
         promote_at_ms: r.opt_int("promote_at_ms")?,
+    })
+}
+
+pub(crate) fn tls_key_of(r: &AnyRow) -> Result<TlsKeyRecord, sqlx::Error> {
+    Ok(TlsKeyRecord {
+        id: r.text("id")?,
+        key_type: r.text("key_type")?,
+        spki_der: r.bytes("spki_der")?,
+        pin: r.text("pin")?,
+        sealed_private: r.opt_bytes("sealed_private")?,
+        created_at_ms: r.int("created_at_ms")?,
+    })
+}
+
+pub(crate) const CERT_COLUMNS: &str =
+    "id, kind, hostname, subject, issuer, sans_json, serial_hex, key_type, not_before, not_after, \
+     spki_pin, cert_sha256, cert_pem, chain_pem, key_id, issuer_id, status, created_at_ms";
+
+pub(crate) fn cert_of(r: &AnyRow) -> Result<CertRecord, sqlx::Error> {
+    Ok(CertRecord {
+        id: r.text("id")?,
+        kind: r.text("kind")?,
+        hostname: r.opt_text("hostname")?,
+        subject: r.text("subject")?,
+        issuer: r.text("issuer")?,
+        sans: r.list("sans_json")?,
+        serial_hex: r.text("serial_hex")?,
+        key_type: r.text("key_type")?,
+        not_before: r.text("not_before")?,
+        not_after: r.text("not_after")?,
+        spki_pin: r.text("spki_pin")?,
+        cert_sha256: r.text("cert_sha256")?,
+        cert_pem: r.text("cert_pem")?,
+        chain_pem: r.text("chain_pem")?,
+        key_id: r.opt_text("key_id")?,
+        issuer_id: r.opt_text("issuer_id")?,
+        status: r.text("status")?,
+        created_at_ms: r.int("created_at_ms")?,
+    })
+}
+
+pub(crate) fn hostname_of(r: &AnyRow) -> Result<HostnameRecord, sqlx::Error> {
+    Ok(HostnameRecord {
+        hostname: r.text("hostname")?,
+        ca_id: r.opt_text("ca_id")?,
+        current_cert_id: r.opt_text("current_cert_id")?,
+        next_key_id: r.opt_text("next_key_id")?,
+        created_at_ms: r.int("created_at_ms")?,
+    })
+}
+
+pub(crate) fn csr_of(r: &AnyRow) -> Result<CsrRecord, sqlx::Error> {
+    Ok(CsrRecord {
+        id: r.text("id")?,
+        hostname: r.text("hostname")?,
+        key_id: r.text("key_id")?,
+        csr_pem: r.text("csr_pem")?,
+        created_at_ms: r.int("created_at_ms")?,
+        fulfilled_by: r.opt_text("fulfilled_by")?,
+    })
+}
+
+pub(crate) fn pinset_of(r: &AnyRow) -> Result<PinsetRecord, sqlx::Error> {
+    Ok(PinsetRecord {
+        hostname: r.text("hostname")?,
+        include_subdomains: r.flag("include_subdomains")?,
+        expires_on: r.text("expires_on")?,
+        version: r.int("version")?,
+        pins_json: r.text("pins_json")?,
+        updated_at_ms: r.int("updated_at_ms")?,
+    })
+}
+
+pub(crate) fn app_of(r: &AnyRow) -> Result<AppRecord, sqlx::Error> {
+    Ok(AppRecord {
+        id: r.text("id")?,
+        name: r.text("name")?,
+        platform: r.text("platform")?,
+        bundle_id: r.text("bundle_id")?,
+        created_at_ms: r.int("created_at_ms")?,
+    })
+}
+
+pub(crate) fn release_of(r: &AnyRow) -> Result<ReleaseRecord, sqlx::Error> {
+    Ok(ReleaseRecord {
+        id: r.text("id")?,
+        app_id: r.text("app_id")?,
+        version: r.text("version")?,
+        released_on: r.text("released_on")?,
+        hostname: r.text("hostname")?,
+        pinset_version: r.int("pinset_version")?,
+        pinset_json: r.text("pinset_json")?,
+        export_format: r.text("export_format")?,
+        supported: r.flag("supported")?,
+        created_at_ms: r.int("created_at_ms")?,
     })
 }

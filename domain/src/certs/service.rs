@@ -574,7 +574,7 @@ impl CertsService {
             .apply_cert_changes(&changes, event)
             .await
             .map_err(|e| match e {
-                StoreError::Conflict(_) => Error::Conflict(format!(
+                StoreError::Duplicate { .. } | StoreError::Conflict(_) => Error::Conflict(format!(
                     "{host} already has a certificate; rotate it instead"
                 )),
                 other => Error::Store(other),
@@ -792,6 +792,9 @@ impl CertsService {
             .apply_cert_changes(&changes, event)
             .await
             .map_err(|e| match e {
+                StoreError::Duplicate { .. } => Error::Conflict(format!(
+                    "another change to {host} landed meanwhile; reload and retry"
+                )),
                 StoreError::Conflict(m) => Error::Conflict(format!(
                     "another change to {host} landed meanwhile; reload and retry ({m})"
                 )),

@@ -87,10 +87,10 @@ fn parse_version(v: &str) -> Result<i64, Error> {
 
 fn store_error(e: StoreError, name: &str) -> Error {
     match e {
-        StoreError::Conflict(m) if m.contains("clients.name") => {
-            Error::Conflict(format!("a client named {name:?} exists already"))
-        }
-        StoreError::Conflict(m) if m.contains("FOREIGN KEY") => Error::Conflict(
+        StoreError::Duplicate {
+            table: "clients", ..
+        } => Error::Conflict(format!("a client named {name:?} exists already")),
+        StoreError::InUse { .. } => Error::Conflict(
             "the chosen rate-limit policy no longer exists; reload and choose another".into(),
         ),
         StoreError::Conflict(m) => Error::Conflict(m),

@@ -95,10 +95,13 @@ fn key_json(k: &SigningKeyRecord) -> Value {
 
 fn store_error(e: StoreError, name: &str) -> Error {
     match e {
-        StoreError::Conflict(m) if m.contains("key_sets.name") => {
-            Error::Conflict(format!("a key set named {name:?} exists already"))
-        }
-        StoreError::Conflict(m) if m.contains("signing_keys") => Error::Conflict(
+        StoreError::Duplicate {
+            table: "key_sets", ..
+        } => Error::Conflict(format!("a key set named {name:?} exists already")),
+        StoreError::Duplicate {
+            table: "signing_keys",
+            ..
+        } => Error::Conflict(
             "another rotation of this key set won meanwhile; reload to see its keys".into(),
         ),
         StoreError::Conflict(m) => Error::Conflict(m),

@@ -589,7 +589,7 @@ impl PinsetsService {
                 "pins": set.pins.iter().map(|p| p.pin.to_base64()).collect::<Vec<_>>(),
             }));
             self.store.apply_cert_changes(&changes, event).await.map_err(|e| match e {
-                StoreError::Conflict(_) => Error::Conflict(format!(
+                StoreError::Duplicate { .. } | StoreError::Conflict(_) => Error::Conflict(format!(
                     "{} {} already has a recorded release for {}",
                     app.name, release.version, set.hostname
                 )),

@@ -13,9 +13,27 @@ use crate::audit::{AuditDraft, AuditEvent, ChainError};
 use crate::sessions::SessionRecord;
 use crate::setup::SetupTokenRecord;
 
+/// Why a store call failed. The adapters produce the typed variants from the database's error
+/// codes, so services never read a database's message to tell a duplicate name from a row in use.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// A uniqueness or precondition check failed inside the transaction.
+    /// A row of `table` with the same unique value (a name, a hostname) exists already.
+    #[error("duplicate in {table}")]
+    Duplicate {
+        table: &'static str,
+        /// The database's message, for the log only.
+        detail: String,
+    },
+    /// A foreign key of `table` failed: the row is still referred to (delete), or the row it
+    /// refers to is gone (insert, update).
+    #[error("row of {table} in use or missing reference")]
+    InUse {
+        table: &'static str,
+        /// The database's message, for the log only.
+        detail: String,
+    },
+    /// A precondition checked inside the transaction failed (a stale version, a token used
+    /// meanwhile); the message is written by the adapter for the admin.
     #[error("conflict: {0}")]
     Conflict(String),
     /// The database is locked, full or unreachable; the caller may retry later.

@@ -61,7 +61,7 @@ async fn audit_verify_passes_on_an_intact_chain_and_names_the_first_bad_row() {
         assert!(out.contains("intact"), "{out}");
 
         let url = format!("sqlite://{}", app.dir.path().join("palisade.db").display());
-        let raw = store::SqliteStore::open(&url).await.expect("open");
+        let raw = store::SqlStore::open(&url).await.expect("open");
         // The triggers stop the application from editing history; an attacker with the file
         // drops them first. The chain must catch it anyway.
         sqlx_exec(&raw, "DROP TRIGGER audit_events_no_update").await;
@@ -82,7 +82,7 @@ async fn audit_verify_passes_on_an_intact_chain_and_names_the_first_bad_row() {
     }
 }
 
-async fn sqlx_exec(store: &store::SqliteStore, sql: &str) {
+async fn sqlx_exec(store: &store::SqlStore, sql: &str) {
     store.execute_raw(sql).await.expect("raw sql");
 }
 
@@ -90,7 +90,7 @@ async fn sqlx_exec(store: &store::SqliteStore, sql: &str) {
 async fn audit_triggers_stop_in_place_edits() {
     let app = chain_with_events().await;
     let url = format!("sqlite://{}", app.dir.path().join("palisade.db").display());
-    let raw = store::SqliteStore::open(&url).await.expect("open");
+    let raw = store::SqlStore::open(&url).await.expect("open");
     assert!(raw
         .execute_raw("UPDATE audit_events SET actor = 'x' WHERE seq = 1")
         .await
@@ -210,7 +210,7 @@ async fn answered_changes_survive_kill_9_and_the_chain_still_verifies() {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("client"),
-        store: std::sync::Arc::new(store::SqliteStore::open(&url).await.expect("open")),
+        store: std::sync::Arc::new(store::SqlStore::open(&url).await.expect("open")),
         dir,
     };
     let mut soft = SoftAuthenticator::new();
@@ -291,7 +291,7 @@ async fn keys_rewrap_reseals_every_private_key_under_the_new_master_key() {
         &std::fs::read_to_string(dir.join("master.key")).expect("old key file"),
     )
     .expect("old key");
-    let db = store::SqliteStore::open(&format!("sqlite://{}", dir.join("palisade.db").display()))
+    let db = store::SqlStore::open(&format!("sqlite://{}", dir.join("palisade.db").display()))
         .await
         .expect("open");
     use domain::ports::sealed::SealedStore;
@@ -421,7 +421,7 @@ async fn a_trace_log_of_the_real_binary_never_contains_a_client_secret() {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("client"),
-        store: std::sync::Arc::new(store::SqliteStore::open(&url).await.expect("open")),
+        store: std::sync::Arc::new(store::SqlStore::open(&url).await.expect("open")),
         dir,
     };
     let cookie = app

@@ -153,7 +153,7 @@ async fn the_three_kinds_of_client_secrets_once_rotation_with_grace_and_revocati
 
     // Stored only as an Argon2id hash (OWASP parameters) that verifies the secret.
     let stored: Vec<domain::ports::clients::SecretRecord> = {
-        let s = store::SqliteStore::open(&format!(
+        let s = store::SqlStore::open(&format!(
             "sqlite://{}",
             app.dir.path().join("palisade.db").display()
         ))

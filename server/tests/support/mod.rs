@@ -74,7 +74,7 @@ impl TestApp {
         tokio::spawn(app.run_until_stopped());
         let url = format!("sqlite://{}", dir.path().join("palisade.db").display());
         let store: Arc<dyn Store> = Arc::new(
-            store::SqliteStore::open(&url)
+            store::SqlStore::open(&url)
                 .await
                 .expect("second connection"),
         );

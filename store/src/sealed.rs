@@ -1,4 +1,4 @@
-//! The PostgreSQL implementation of [`domain::ports::sealed::SealedStore`].
+//! Storage of [`domain::ports::sealed::SealedStore`].
 
 use async_trait::async_trait;
 use domain::audit::AuditDraft;
@@ -6,21 +6,22 @@ use domain::ports::sealed::{SealedStore, SealedValue};
 use domain::ports::StoreError;
 use sqlx::Row;
 
-use crate::postgres::{append, map_err, PgStore};
+use crate::db::{map_err, map_err_on, SqlStore};
 
 /// Tables holding a `sealed_private` column, keyed by `id`. These fixed names are the only
 /// identifiers formatted into SQL; every value is bound.
 const TABLES: &[&str] = &["tls_keys", "signing_keys"];
 
 #[async_trait]
-impl SealedStore for PgStore {
+impl SealedStore for SqlStore {
     async fn sealed_values(&self) -> Result<Vec<SealedValue>, StoreError> {
         let mut out = Vec::new();
         for table in TABLES {
             let rows = sqlx::query(&format!(
-                "SELECT id, sealed_private FROM {table} WHERE sealed_private IS NOT NULL ORDER BY id COLLATE \"C\""
+                "SELECT id, sealed_private FROM {table} WHERE sealed_private IS NOT NULL ORDER BY id{}",
+                self.dialect.bytewise()
             ))
-            .fetch_all(&self.pool)
+            .fetch_all(&self.read)
             .await
             .map_err(map_err)?;
             for r in rows {
@@ -43,7 +44,8 @@ impl SealedStore for PgStore {
         for (old, new) in pairs {
             let table = TABLES
                 .iter()
-                .find(|t| **t == old.table)
+                .copied()
+                .find(|t| *t == old.table)
                 .ok_or_else(|| StoreError::Other(format!("unknown sealed table {}", old.table)))?;
             let affected = sqlx::query(&format!(
                 "UPDATE {table} SET sealed_private = $1 WHERE id = $2 AND sealed_private = $3"
@@ -53,7 +55,7 @@ impl SealedStore for PgStore {
             .bind(&old.sealed)
             .execute(&mut *tx)
             .await
-            .map_err(map_err)?
+            .map_err(map_err_on(table))?
             .rows_affected();
             if affected != 1 {
                 return Err(StoreError::Conflict(format!(
@@ -62,7 +64,6 @@ impl SealedStore for PgStore {
                 )));
             }
         }
-        append(&mut tx, event).await.map_err(map_err)?;
-        tx.commit().await.map_err(map_err)
+        self.commit(tx, event).await.map(|_| ())
     }
 }

@@ -1,15 +1,15 @@
-//! The PostgreSQL implementation of [`domain::ports::keys::KeyStore`].
+//! Storage of [`domain::ports::keys::KeyStore`].
 
 use async_trait::async_trait;
 use domain::audit::AuditDraft;
 use domain::ports::keys::{KeyChange, KeySetRecord, KeyStore, SigningKeyRecord};
 use domain::ports::StoreError;
 
-use crate::postgres::{append, map_err, PgStore};
+use crate::db::{map_err_on, SqlStore};
 use crate::rows::{key_of, set_of};
 
 #[async_trait]
-impl KeyStore for PgStore {
+impl KeyStore for SqlStore {
     async fn apply_key_changes(
         &self,
         changes: &[KeyChange],
@@ -39,7 +39,7 @@ impl KeyStore for PgStore {
                 .bind(s.updated_at_ms)
                 .execute(&mut *tx)
                 .await
-                .map_err(map_err)?
+                .map_err(map_err_on("key_sets"))?
                 .rows_affected(),
                 KeyChange::UpdateSet { record: s, replaces } => sqlx::query(
                     "UPDATE key_sets SET name = $1, rotation_period_s = $2, cache_window_s = $3, \
@@ -58,7 +58,7 @@ impl KeyStore for PgStore {
                 .bind(replaces)
                 .execute(&mut *tx)
                 .await
-                .map_err(map_err)?
+                .map_err(map_err_on("key_sets"))?
                 .rows_affected(),
                 KeyChange::InsertKey(k) => sqlx::query(
                     "INSERT INTO signing_keys (id, set_id, kid, alg, state, public_jwk_json, sealed_private, created_at_ms, \
@@ -81,7 +81,7 @@ impl KeyStore for PgStore {
                 .bind(k.promote_at_ms)
                 .execute(&mut *tx)
                 .await
-                .map_err(map_err)?
+                .map_err(map_err_on("signing_keys"))?
                 .rows_affected(),
                 KeyChange::UpdateKey { record: k, from_state } => sqlx::query(
                     "UPDATE signing_keys SET state = $1, sealed_private = $2, activated_at_ms = $3, retired_at_ms = $4, \
@@ -98,7 +98,7 @@ impl KeyStore for PgStore {
                 .bind(from_state)
                 .execute(&mut *tx)
                 .await
-                .map_err(map_err)?
+                .map_err(map_err_on("signing_keys"))?
                 .rows_affected(),
             };
             if affected != 1 {
@@ -108,33 +108,19 @@ impl KeyStore for PgStore {
                 ));
             }
         }
-        append(&mut tx, event).await.map_err(map_err)?;
-        tx.commit().await.map_err(map_err)
+        self.commit(tx, event).await.map(|_| ())
     }
 
     async fn key_sets(&self) -> Result<Vec<KeySetRecord>, StoreError> {
-        // "C" collation: byte order, as SQLite sorts names.
-        let rows = sqlx::query("SELECT * FROM key_sets ORDER BY name COLLATE \"C\"")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(map_err)?;
-        rows.iter()
-            .map(set_of)
-            .collect::<Result<_, _>>()
-            .map_err(map_err)
+        let sql = format!("SELECT * FROM key_sets ORDER BY name{}", self.dialect.bytewise());
+        self.all(sqlx::query(&sql), set_of).await
     }
 
     async fn signing_keys(&self, set_id: &str) -> Result<Vec<SigningKeyRecord>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT * FROM signing_keys WHERE set_id = $1 ORDER BY created_at_ms, id COLLATE \"C\"",
-        )
-        .bind(set_id)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(map_err)?;
-        rows.iter()
-            .map(key_of)
-            .collect::<Result<_, _>>()
-            .map_err(map_err)
+        let sql = format!(
+            "SELECT * FROM signing_keys WHERE set_id = $1 ORDER BY created_at_ms, id{}",
+            self.dialect.bytewise()
+        );
+        self.all(sqlx::query(&sql).bind(set_id), key_of).await
     }
 }

@@ -1,26 +1,29 @@
-//! The SQLite implementation of [`domain::ports::policies::PolicyStore`].
+//! Storage of [`domain::ports::policies::PolicyStore`].
 
 use async_trait::async_trait;
 use domain::audit::AuditDraft;
 use domain::ports::policies::{PolicyChange, PolicyRecord, PolicyStore};
 use domain::ports::StoreError;
 
+use crate::db::{map_err_on, SqlStore};
 use crate::rows::policy_of;
-use crate::sqlite::{append, map_err, SqliteStore};
 
 #[async_trait]
-impl PolicyStore for SqliteStore {
+impl PolicyStore for SqlStore {
     async fn apply_policy_changes(
         &self,
         changes: &[PolicyChange],
         event: AuditDraft,
     ) -> Result<(), StoreError> {
-        let mut tx = self.write.begin().await.map_err(map_err)?;
+        let mut tx = self.begin().await?;
         for change in changes {
+            // An update or delete guarded by `version = $n` that meets a concurrent writer waits
+            // for its commit, then re-checks the guard against the committed row (READ
+            // COMMITTED): the loser updates nothing and gets `Conflict`.
             let affected = match change {
                 PolicyChange::Insert(p) => sqlx::query(
                     "INSERT INTO policies (id, name, position, enabled, mode, spec_json, version, created_at_ms, updated_at_ms) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 )
                 .bind(&p.id)
                 .bind(&p.name)
@@ -33,11 +36,11 @@ impl PolicyStore for SqliteStore {
                 .bind(p.updated_at_ms)
                 .execute(&mut *tx)
                 .await
-                .map_err(map_err)?
+                .map_err(map_err_on("policies"))?
                 .rows_affected(),
                 PolicyChange::Update { record: p, replaces } => sqlx::query(
-                    "UPDATE policies SET name = ?, position = ?, enabled = ?, mode = ?, spec_json = ?, version = ?, \
-                     updated_at_ms = ? WHERE id = ? AND version = ?",
+                    "UPDATE policies SET name = $1, position = $2, enabled = $3, mode = $4, spec_json = $5, \
+                     version = $6, updated_at_ms = $7 WHERE id = $8 AND version = $9",
                 )
                 .bind(&p.name)
                 .bind(p.position)
@@ -50,15 +53,17 @@ impl PolicyStore for SqliteStore {
                 .bind(replaces)
                 .execute(&mut *tx)
                 .await
-                .map_err(map_err)?
+                .map_err(map_err_on("policies"))?
                 .rows_affected(),
-                PolicyChange::Delete { id, replaces } => sqlx::query("DELETE FROM policies WHERE id = ? AND version = ?")
-                    .bind(id)
-                    .bind(replaces)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(map_err)?
-                    .rows_affected(),
+                PolicyChange::Delete { id, replaces } => {
+                    sqlx::query("DELETE FROM policies WHERE id = $1 AND version = $2")
+                        .bind(id)
+                        .bind(replaces)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(map_err_on("policies"))?
+                        .rows_affected()
+                }
             };
             if affected != 1 {
                 return Err(StoreError::Conflict(
@@ -66,18 +71,14 @@ impl PolicyStore for SqliteStore {
                 ));
             }
         }
-        append(&mut tx, event).await.map_err(map_err)?;
-        tx.commit().await.map_err(map_err)
+        self.commit(tx, event).await.map(|_| ())
     }
 
     async fn policies(&self) -> Result<Vec<PolicyRecord>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM policies ORDER BY position, name")
-            .fetch_all(&self.read)
-            .await
-            .map_err(map_err)?;
-        rows.iter()
-            .map(policy_of)
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(map_err)
+        let sql = format!(
+            "SELECT * FROM policies ORDER BY position, name{}",
+            self.dialect.bytewise()
+        );
+        self.all(sqlx::query(&sql), policy_of).await
     }
 }

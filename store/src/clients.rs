@@ -1,27 +1,28 @@
-//! The SQLite implementation of [`domain::ports::clients::ClientStore`].
+//! Storage of [`domain::ports::clients::ClientStore`].
 
 use async_trait::async_trait;
 use domain::audit::AuditDraft;
 use domain::ports::clients::{ClientChange, ClientRecord, ClientStore, SecretRecord};
 use domain::ports::StoreError;
 
+use crate::db::{map_err_on, SqlStore};
 use crate::rows::{client_of, json_list, secret_of};
-use crate::sqlite::{append, map_err, SqliteStore};
 
 #[async_trait]
-impl ClientStore for SqliteStore {
+impl ClientStore for SqlStore {
     async fn apply_client_changes(
         &self,
         changes: &[ClientChange],
         event: AuditDraft,
     ) -> Result<(), StoreError> {
-        let mut tx = self.write.begin().await.map_err(map_err)?;
+        let mut tx = self.begin().await?;
         for change in changes {
             let affected = match change {
                 ClientChange::Insert(c) => sqlx::query(
                     "INSERT INTO clients (id, client_id, name, description, kind, platform, redirect_uris_json, \
                      grant_types_json, scopes_json, access_token_lifetime_s, auth_method, jwks_json, policy_id, \
-                     enabled, version, created_at_ms, updated_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     enabled, version, created_at_ms, updated_at_ms) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
                 )
                 .bind(&c.id)
                 .bind(&c.client_id)
@@ -42,13 +43,13 @@ impl ClientStore for SqliteStore {
                 .bind(c.updated_at_ms)
                 .execute(&mut *tx)
                 .await
-                .map_err(map_err)?
+                .map_err(map_err_on("clients"))?
                 .rows_affected(),
                 ClientChange::Update { record: c, replaces } => sqlx::query(
-                    "UPDATE clients SET name = ?, description = ?, platform = ?, redirect_uris_json = ?, \
-                     grant_types_json = ?, scopes_json = ?, access_token_lifetime_s = ?, auth_method = ?, \
-                     jwks_json = ?, policy_id = ?, enabled = ?, version = ?, updated_at_ms = ? \
-                     WHERE id = ? AND version = ?",
+                    "UPDATE clients SET name = $1, description = $2, platform = $3, redirect_uris_json = $4, \
+                     grant_types_json = $5, scopes_json = $6, access_token_lifetime_s = $7, auth_method = $8, \
+                     jwks_json = $9, policy_id = $10, enabled = $11, version = $12, updated_at_ms = $13 \
+                     WHERE id = $14 AND version = $15",
                 )
                 .bind(&c.name)
                 .bind(&c.description)
@@ -67,20 +68,20 @@ impl ClientStore for SqliteStore {
                 .bind(replaces)
                 .execute(&mut *tx)
                 .await
-                .map_err(map_err)?
+                .map_err(map_err_on("clients"))?
                 .rows_affected(),
                 ClientChange::Delete { id, replaces } => {
-                    sqlx::query("DELETE FROM clients WHERE id = ? AND version = ?")
+                    sqlx::query("DELETE FROM clients WHERE id = $1 AND version = $2")
                         .bind(id)
                         .bind(replaces)
                         .execute(&mut *tx)
                         .await
-                        .map_err(map_err)?
+                        .map_err(map_err_on("clients"))?
                         .rows_affected()
                 }
                 ClientChange::AddSecret(s) => sqlx::query(
                     "INSERT INTO client_secrets (id, client_row_id, phc_hash, hint, created_at_ms, expires_at_ms, \
-                     last_used_at_ms, revoked_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                     last_used_at_ms, revoked_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 )
                 .bind(&s.id)
                 .bind(&s.client_row_id)
@@ -92,27 +93,26 @@ impl ClientStore for SqliteStore {
                 .bind(s.revoked_at_ms)
                 .execute(&mut *tx)
                 .await
-                .map_err(map_err)?
+                .map_err(map_err_on("client_secrets"))?
                 .rows_affected(),
                 ClientChange::ExpireSecret { id, expires_at_ms } => sqlx::query(
-                    "UPDATE client_secrets SET expires_at_ms = ? WHERE id = ? AND revoked_at_ms IS NULL \
-                     AND (expires_at_ms IS NULL OR expires_at_ms > ?)",
+                    "UPDATE client_secrets SET expires_at_ms = $1 WHERE id = $2 AND revoked_at_ms IS NULL \
+                     AND (expires_at_ms IS NULL OR expires_at_ms > $1)",
                 )
                 .bind(expires_at_ms)
                 .bind(id)
-                .bind(expires_at_ms)
                 .execute(&mut *tx)
                 .await
-                .map_err(map_err)?
+                .map_err(map_err_on("client_secrets"))?
                 .rows_affected(),
                 ClientChange::RevokeSecret { id, revoked_at_ms } => sqlx::query(
-                    "UPDATE client_secrets SET revoked_at_ms = ? WHERE id = ? AND revoked_at_ms IS NULL",
+                    "UPDATE client_secrets SET revoked_at_ms = $1 WHERE id = $2 AND revoked_at_ms IS NULL",
                 )
                 .bind(revoked_at_ms)
                 .bind(id)
                 .execute(&mut *tx)
                 .await
-                .map_err(map_err)?
+                .map_err(map_err_on("client_secrets"))?
                 .rows_affected(),
             };
             if affected != 1 {
@@ -121,29 +121,19 @@ impl ClientStore for SqliteStore {
                 ));
             }
         }
-        append(&mut tx, event).await.map_err(map_err)?;
-        tx.commit().await.map_err(map_err)
+        self.commit(tx, event).await.map(|_| ())
     }
 
     async fn clients(&self) -> Result<Vec<ClientRecord>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM clients ORDER BY name")
-            .fetch_all(&self.read)
-            .await
-            .map_err(map_err)?;
-        rows.iter()
-            .map(client_of)
-            .collect::<Result<_, _>>()
-            .map_err(map_err)
+        let sql = format!("SELECT * FROM clients ORDER BY name{}", self.dialect.bytewise());
+        self.all(sqlx::query(&sql), client_of).await
     }
 
     async fn client_secrets(&self) -> Result<Vec<SecretRecord>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM client_secrets ORDER BY created_at_ms DESC, id")
-            .fetch_all(&self.read)
-            .await
-            .map_err(map_err)?;
-        rows.iter()
-            .map(secret_of)
-            .collect::<Result<_, _>>()
-            .map_err(map_err)
+        let sql = format!(
+            "SELECT * FROM client_secrets ORDER BY created_at_ms DESC, id{}",
+            self.dialect.bytewise()
+        );
+        self.all(sqlx::query(&sql), secret_of).await
     }
 }

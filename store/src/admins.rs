@@ -1,0 +1,328 @@
+//! [`domain::ports::Store`]: admins and their passkeys, the setup link, WebAuthn ceremonies,
+//! sessions, and reading and verifying the audit chain.
+
+use async_trait::async_trait;
+use domain::admins::{Admin, StoredPasskey};
+use domain::audit::{AuditDraft, AuditEvent, ChainError, ChainVerifier};
+use domain::ports::{Ceremony, NewOwner, NewSignIn, Store, StoreError};
+use domain::sessions::SessionRecord;
+use domain::setup::SetupTokenRecord;
+use futures_util::TryStreamExt;
+use sqlx::AnyConnection;
+use uuid::Uuid;
+
+use crate::db::{map_err, map_err_on, SqlStore};
+use crate::rows::{
+    admin_of, event_of, passkey_of, session_of, ADMIN_COLUMNS, EVENT_COLUMNS, PASSKEY_COLUMNS,
+    SESSION_COLUMNS,
+};
+
+async fn insert_passkey(conn: &mut AnyConnection, p: &StoredPasskey) -> Result<(), StoreError> {
+    sqlx::query(&format!(
+        "INSERT INTO passkeys ({PASSKEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
+    ))
+    .bind(p.id.to_string())
+    .bind(p.admin_id.to_string())
+    .bind(&p.credential_id)
+    .bind(&p.passkey_json)
+    .bind(p.created_at_ms)
+    .bind(p.last_used_at_ms)
+    .execute(conn)
+    .await
+    .map(|_| ())
+    .map_err(map_err_on("passkeys"))
+}
+
+async fn update_passkey(conn: &mut AnyConnection, p: &StoredPasskey) -> Result<(), StoreError> {
+    sqlx::query("UPDATE passkeys SET passkey_json = $1, last_used_at_ms = $2 WHERE id = $3")
+        .bind(&p.passkey_json)
+        .bind(p.last_used_at_ms)
+        .bind(p.id.to_string())
+        .execute(conn)
+        .await
+        .map(|_| ())
+        .map_err(map_err_on("passkeys"))
+}
+
+async fn insert_session(conn: &mut AnyConnection, s: &SessionRecord) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO sessions (id_hash, admin_id, created_at_ms, last_seen_at_ms, ip, user_agent) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&s.id_hash)
+    .bind(s.admin_id.to_string())
+    .bind(s.created_at_ms)
+    .bind(s.last_seen_at_ms)
+    .bind(&s.ip)
+    .bind(&s.user_agent)
+    .execute(conn)
+    .await
+    .map(|_| ())
+    .map_err(map_err_on("sessions"))
+}
+
+async fn delete_session(conn: &mut AnyConnection, id_hash: &str) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+        .bind(id_hash)
+        .execute(conn)
+        .await
+        .map(|_| ())
+        .map_err(map_err_on("sessions"))
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn ready(&self) -> Result<(), StoreError> {
+        self.schema_current().await
+    }
+
+    async fn count_admins(&self) -> Result<i64, StoreError> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM admins")
+            .fetch_one(&self.read)
+            .await
+            .map_err(map_err)
+    }
+
+    async fn admin_by_username(&self, username: &str) -> Result<Option<Admin>, StoreError> {
+        let sql = format!("SELECT {ADMIN_COLUMNS} FROM admins WHERE username = $1");
+        self.one(sqlx::query(&sql).bind(username), admin_of).await
+    }
+
+    async fn admin_by_id(&self, id: Uuid) -> Result<Option<Admin>, StoreError> {
+        let sql = format!("SELECT {ADMIN_COLUMNS} FROM admins WHERE id = $1");
+        self.one(sqlx::query(&sql).bind(id.to_string()), admin_of)
+            .await
+    }
+
+    async fn passkeys_of(&self, admin_id: Uuid) -> Result<Vec<StoredPasskey>, StoreError> {
+        let sql = format!(
+            "SELECT {PASSKEY_COLUMNS} FROM passkeys WHERE admin_id = $1 ORDER BY created_at_ms"
+        );
+        self.all(sqlx::query(&sql).bind(admin_id.to_string()), passkey_of)
+            .await
+    }
+
+    async fn setup_token(&self, token_hash: &str) -> Result<Option<SetupTokenRecord>, StoreError> {
+        sqlx::query_as::<_, (String, i64, i64, Option<i64>)>(
+            "SELECT token_hash, created_at_ms, expires_at_ms, used_at_ms FROM setup_tokens \
+             WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.read)
+        .await
+        .map(|r| {
+            r.map(
+                |(token_hash, created_at_ms, expires_at_ms, used_at_ms)| SetupTokenRecord {
+                    token_hash,
+                    created_at_ms,
+                    expires_at_ms,
+                    used_at_ms,
+                },
+            )
+        })
+        .map_err(map_err)
+    }
+
+    async fn issue_setup_token(
+        &self,
+        record: &SetupTokenRecord,
+        event: AuditDraft,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO setup_tokens (token_hash, created_at_ms, expires_at_ms, used_at_ms) \
+             VALUES ($1, $2, $3, NULL)",
+        )
+        .bind(&record.token_hash)
+        .bind(record.created_at_ms)
+        .bind(record.expires_at_ms)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err_on("setup_tokens"))?;
+        self.commit(tx, event).await.map(|_| ())
+    }
+
+    async fn create_owner(
+        &self,
+        owner: &NewOwner,
+        now_ms: i64,
+        event: AuditDraft,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        // A concurrent consumer of the same token waits for this row (SQLite's single writer;
+        // PostgreSQL's row lock under READ COMMITTED, then a re-check of `used_at_ms IS NULL`
+        // against the committed row) and updates nothing.
+        let used = sqlx::query(
+            "UPDATE setup_tokens SET used_at_ms = $1 \
+             WHERE token_hash = $2 AND used_at_ms IS NULL AND expires_at_ms > $1",
+        )
+        .bind(now_ms)
+        .bind(&owner.setup_token_hash)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err_on("setup_tokens"))?;
+        if used.rows_affected() != 1 {
+            return Err(StoreError::Conflict(
+                "the setup link was used or expired meanwhile".into(),
+            ));
+        }
+        let a = &owner.admin;
+        sqlx::query(&format!(
+            "INSERT INTO admins ({ADMIN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
+        ))
+        .bind(a.id.to_string())
+        .bind(&a.username)
+        .bind(&a.display_name)
+        .bind(a.role.as_str())
+        .bind(i64::from(a.disabled))
+        .bind(a.created_at_ms)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| match map_err_on("admins")(e) {
+            StoreError::Duplicate { .. } => {
+                StoreError::Conflict(format!("the username {} is taken", a.username))
+            }
+            other => other,
+        })?;
+        insert_passkey(&mut tx, &owner.passkey).await?;
+        insert_session(&mut tx, &owner.session).await?;
+        self.commit(tx, event).await.map(|_| ())
+    }
+
+    async fn put_ceremony(&self, c: &Ceremony) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO ceremonies (id_hash, kind, state_json, expires_at_ms) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&c.id_hash)
+        .bind(&c.kind)
+        .bind(&c.state_json)
+        .bind(c.expires_at_ms)
+        .execute(&self.write)
+        .await
+        .map(|_| ())
+        .map_err(map_err_on("ceremonies"))
+    }
+
+    async fn take_ceremony(&self, id_hash: &str) -> Result<Option<Ceremony>, StoreError> {
+        sqlx::query_as::<_, (String, String, String, i64)>(
+            "DELETE FROM ceremonies WHERE id_hash = $1 RETURNING id_hash, kind, state_json, expires_at_ms",
+        )
+        .bind(id_hash)
+        .fetch_optional(&self.write)
+        .await
+        .map(|r| {
+            r.map(|(id_hash, kind, state_json, expires_at_ms)| Ceremony {
+                id_hash,
+                kind,
+                state_json,
+                expires_at_ms,
+            })
+        })
+        .map_err(map_err)
+    }
+
+    async fn sign_in(&self, s: &NewSignIn, event: AuditDraft) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        if let Some(old) = &s.replaces_session_hash {
+            delete_session(&mut tx, old).await?;
+        }
+        if let Some(p) = &s.passkey {
+            update_passkey(&mut tx, p).await?;
+        }
+        insert_session(&mut tx, &s.session).await?;
+        self.commit(tx, event).await.map(|_| ())
+    }
+
+    async fn step_up(
+        &self,
+        id_hash: &str,
+        p: &StoredPasskey,
+        now_ms: i64,
+        event: AuditDraft,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        let affected = sqlx::query("UPDATE sessions SET stepped_up_at_ms = $1 WHERE id_hash = $2")
+            .bind(now_ms)
+            .bind(id_hash)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err_on("sessions"))?
+            .rows_affected();
+        if affected != 1 {
+            return Err(StoreError::Conflict(
+                "the session ended; sign in again".into(),
+            ));
+        }
+        update_passkey(&mut tx, p).await?;
+        self.commit(tx, event).await.map(|_| ())
+    }
+
+    async fn session(&self, id_hash: &str) -> Result<Option<SessionRecord>, StoreError> {
+        let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id_hash = $1");
+        self.one(sqlx::query(&sql).bind(id_hash), session_of).await
+    }
+
+    async fn touch_session(&self, id_hash: &str, now_ms: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sessions SET last_seen_at_ms = $1 WHERE id_hash = $2")
+            .bind(now_ms)
+            .bind(id_hash)
+            .execute(&self.write)
+            .await
+            .map(|_| ())
+            .map_err(map_err_on("sessions"))
+    }
+
+    async fn sign_out(&self, id_hash: &str, event: AuditDraft) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        delete_session(&mut tx, id_hash).await?;
+        self.commit(tx, event).await.map(|_| ())
+    }
+
+    async fn purge_expired(
+        &self,
+        now_ms: i64,
+        idle_ms: i64,
+        absolute_ms: i64,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.begin().await?;
+        let s =
+            sqlx::query("DELETE FROM sessions WHERE last_seen_at_ms <= $1 OR created_at_ms <= $2")
+                .bind(now_ms - idle_ms)
+                .bind(now_ms - absolute_ms)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err_on("sessions"))?;
+        let c = sqlx::query("DELETE FROM ceremonies WHERE expires_at_ms <= $1")
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err_on("ceremonies"))?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(s.rows_affected() + c.rows_affected())
+    }
+
+    async fn record(&self, event: AuditDraft) -> Result<AuditEvent, StoreError> {
+        let tx = self.begin().await?;
+        self.commit(tx, event).await
+    }
+
+    async fn recent_audit(&self, limit: i64) -> Result<Vec<AuditEvent>, StoreError> {
+        let sql = format!("SELECT {EVENT_COLUMNS} FROM audit_events ORDER BY seq DESC LIMIT $1");
+        self.all(sqlx::query(&sql).bind(limit), event_of).await
+    }
+
+    async fn verify_audit(&self) -> Result<Result<i64, ChainError>, StoreError> {
+        let mut verifier = ChainVerifier::default();
+        // One statement, so one snapshot: the walk sees a consistent prefix of the chain even
+        // while other writers append.
+        let sql = format!("SELECT {EVENT_COLUMNS} FROM audit_events ORDER BY seq");
+        let mut rows = sqlx::query(&sql).fetch(&self.read);
+        while let Some(row) = rows.try_next().await.map_err(map_err)? {
+            let event = event_of(&row).map_err(map_err)?;
+            if let Err(e) = verifier.check(&event) {
+                return Ok(Err(e));
+            }
+        }
+        Ok(Ok(verifier.verified()))
+    }
+}
