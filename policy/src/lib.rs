@@ -19,8 +19,9 @@
 //!
 //! - [`client`]: the OAuth client registration form and its three templates.
 //!
-//! The bundle format arrives with the gate issue.
+//! - [`bundle`]: the signed config bundle the console sends every gate (format, envelope, checks).
 
+pub mod bundle;
 pub mod cidr;
 pub mod client;
 pub mod effective;

@@ -191,6 +191,15 @@ pub fn validate(p: &Policy) -> Vec<Issue> {
     v.0
 }
 
+/// Issues of a path and a method list, by the rules of a policy's match: the gate's routes in
+/// the config bundle ([`crate::bundle::Route`]) match requests the same way.
+pub fn validate_path_and_methods(path: &PathMatch, methods: &[String]) -> Vec<Issue> {
+    let mut v = Issues::default();
+    check_path(path, &mut v);
+    check_methods(methods, &mut v);
+    v.0
+}
+
 /// Issues of a set of policies taken together: duplicate ids, names and orders, and policies
 /// that can never be counted because an earlier one always decides first (see
 /// [`crate::model`] for the evaluation rule and [`crate::model::Match::covers`] for "covers").

@@ -1,32 +1,21 @@
 //! Public JWKs of signing keys (RFC 7517 §4, RFC 7518 §6, RFC 8037 §2) and their RFC 7638
-//! thumbprints, which are the keys' `kid`s. Built from the DER SubjectPublicKeyInfo that
+//! thumbprints, which are the keys' `kid`s. Built here from the DER SubjectPublicKeyInfo that
 //! [`crate::certs::generate_key`] returns, after the key policy of [`crate::certs`] accepted it;
-//! read back (for verification) with every member checked: right type for the `alg`, strict
-//! base64url (no padding, canonical), exact lengths, RSA 2048–8192 bits with e = 65537.
+//! the JWK encoding, the thumbprint and the strict reading back (for verification) are the
+//! `jose` crate's, shared with the gate; this module wraps them in [`KeyError`].
 //!
 //! Encodings: OKP `x` is the 32-byte Ed25519 public key; EC `x` and `y` are the 32-byte
 //! coordinates of the uncompressed P-256 point; RSA `n` and `e` are big-endian unsigned integers
 //! without leading zero bytes. All base64url without padding (RFC 7515 §2).
 
-use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
+use jose::{JoseError, PublicParts};
 use policy::jwk::Jwk;
-use sha2::{Digest, Sha256};
 use x509_parser::prelude::FromDer;
 use x509_parser::public_key::PublicKey as X509PublicKey;
 use x509_parser::x509::SubjectPublicKeyInfo;
 
-use super::{truncate, KeyError, SigningAlg};
-use crate::certs::{public_key_kind, KeyKind};
-
-/// Size in bytes of an Ed25519 public key and of each P-256 coordinate.
-const POINT_LEN: usize = 32;
-
-/// The raw public parts of a key, before base64url.
-pub(super) enum PublicParts {
-    Okp { x: Vec<u8> },
-    Ec { x: Vec<u8>, y: Vec<u8> },
-    Rsa { n: Vec<u8>, e: Vec<u8> },
-}
+use super::{KeyError, SigningAlg};
+use crate::certs::{public_key_kind, CertError, KeyKind};
 
 /// The public JWK of a signing key given as DER SubjectPublicKeyInfo, with `alg`, `use: "sig"`
 /// and `kid` = its [`thumbprint`]. The key must be of `alg`'s type and pass the key policy.
@@ -72,273 +61,103 @@ pub fn public_jwk(alg: SigningAlg, spki_der: &[u8]) -> Result<Jwk, KeyError> {
         }
         SigningAlg::RS256 => match spki.parsed() {
             Ok(X509PublicKey::RSA(rsa)) => PublicParts::Rsa {
-                n: strip_zeros(rsa.modulus).to_vec(),
-                e: strip_zeros(rsa.exponent).to_vec(),
+                n: jose::jwk::strip_zeros(rsa.modulus).to_vec(),
+                e: jose::jwk::strip_zeros(rsa.exponent).to_vec(),
             },
             _ => return Err(malformed("the RSA public key is not an RSAPublicKey")),
         },
     };
-    jwk_from_parts(alg, &parts)
+    Ok(jose::jwk_from_parts(jose_alg(alg), &parts)?)
 }
 
-/// The JWK of `parts` for `alg`, its `kid` set to its thumbprint.
-pub(super) fn jwk_from_parts(alg: SigningAlg, parts: &PublicParts) -> Result<Jwk, KeyError> {
-    let b64 = |bytes: &[u8]| Some(URL_SAFE_NO_PAD.encode(bytes));
-    let mut jwk = Jwk {
-        kty: String::new(),
-        crv: None,
-        x: None,
-        y: None,
-        n: None,
-        e: None,
-        kid: None,
-        alg: Some(alg.label().to_string()),
-        use_: Some("sig".to_string()),
-    };
-    match parts {
-        PublicParts::Okp { x } => {
-            jwk.kty = "OKP".into();
-            jwk.crv = Some("Ed25519".into());
-            jwk.x = b64(x);
-        }
-        PublicParts::Ec { x, y } => {
-            jwk.kty = "EC".into();
-            jwk.crv = Some("P-256".into());
-            jwk.x = b64(x);
-            jwk.y = b64(y);
-        }
-        PublicParts::Rsa { n, e } => {
-            jwk.kty = "RSA".into();
-            jwk.n = b64(strip_zeros(n));
-            jwk.e = b64(strip_zeros(e));
-        }
-    }
-    jwk.kid = Some(thumbprint(&jwk)?);
-    Ok(jwk)
-}
-
-/// The RFC 7638 JWK thumbprint with SHA-256, base64url without padding: the hash of a JSON
-/// object holding only the key type's required members (RSA: `e`, `kty`, `n`; EC: `crv`,
-/// `kty`, `x`, `y`; OKP, RFC 8037 §2: `crv`, `kty`, `x`) in lexicographic order, without
-/// whitespace. Other members (`kid`, `alg`, `use`) do not count. Member values are taken as
-/// they are; [`check_jwk`] is what validates them.
+/// The RFC 7638 JWK thumbprint with SHA-256 (see [`jose::thumbprint`]).
 pub fn thumbprint(jwk: &Jwk) -> Result<String, KeyError> {
-    let member = |name: &'static str, value: &Option<String>| match value.as_deref() {
-        Some(v) if !v.is_empty() => Ok((name, v.to_string())),
-        _ => Err(KeyError::JwkInvalid {
-            detail: format!("a \"{}\" key needs a \"{name}\" member", jwk.kty),
-        }),
-    };
-    let kty = Some(jwk.kty.clone());
-    // Each list is in lexicographic order of the member names (RFC 7638 §3.3).
-    let members = match jwk.kty.as_str() {
-        "RSA" => [
-            member("e", &jwk.e)?,
-            member("kty", &kty)?,
-            member("n", &jwk.n)?,
-        ]
-        .to_vec(),
-        "EC" => [
-            member("crv", &jwk.crv)?,
-            member("kty", &kty)?,
-            member("x", &jwk.x)?,
-            member("y", &jwk.y)?,
-        ]
-        .to_vec(),
-        "OKP" => [
-            member("crv", &jwk.crv)?,
-            member("kty", &kty)?,
-            member("x", &jwk.x)?,
-        ]
-        .to_vec(),
-        other => {
-            return Err(KeyError::JwkInvalid {
-                detail: format!(
-                    "key type \"{}\" is not supported; expected OKP, EC or RSA",
-                    truncate(other)
-                ),
-            })
-        }
-    };
-    let mut json = String::from("{");
-    for (i, (name, value)) in members.iter().enumerate() {
-        if i > 0 {
-            json.push(',');
-        }
-        // serde_json writes the minimal JSON string escaping RFC 7638 §3.3 asks for.
-        let value = serde_json::to_string(value).map_err(|e| KeyError::Crypto(e.to_string()))?;
-        json.push('"');
-        json.push_str(name);
-        json.push_str("\":");
-        json.push_str(&value);
-    }
-    json.push('}');
-    Ok(URL_SAFE_NO_PAD.encode(Sha256::digest(json.as_bytes())))
+    Ok(jose::thumbprint(jwk)?)
 }
 
-/// Checks a published JWK the way a verifier will read it: `alg` is EdDSA, ES256 or RS256 and
-/// matches `kty`/`crv`; `use`, when present, is "sig"; the members decode to a valid key of
-/// that type (RSA within the key policy); and `kid` is its [`thumbprint`]. Returns the `alg`.
+/// Checks a published JWK the way a verifier will read it (see [`jose::check_jwk`]): right
+/// members for its `alg`, a valid key, and `kid` = its [`thumbprint`]. Returns the `alg`.
 pub fn check_jwk(jwk: &Jwk) -> Result<SigningAlg, KeyError> {
-    let (alg, _) = verification_key(jwk)?;
-    let expected = thumbprint(jwk)?;
-    match jwk.kid.as_deref() {
-        Some(kid) if kid == expected => Ok(alg),
-        Some(kid) => Err(KeyError::KidMismatch {
-            kid: truncate(kid),
-            expected,
-        }),
-        None => Err(KeyError::JwkInvalid {
-            detail: "it has no kid".into(),
-        }),
+    Ok(signing_alg(jose::check_jwk(jwk)?))
+}
+
+/// Reads a JWK into a verification key, every member checked (see [`jose::verification_key`]);
+/// what this module's tests check the strict reading through.
+#[cfg(test)]
+pub(super) fn verification_key(jwk: &Jwk) -> Result<(SigningAlg, jose::VerifyKey), KeyError> {
+    let key = jose::verification_key(jwk)?;
+    Ok((signing_alg(key.alg()), key))
+}
+
+/// The `jose` algorithm of a key set's algorithm.
+pub(super) fn jose_alg(alg: SigningAlg) -> jose::Alg {
+    match alg {
+        SigningAlg::EdDSA => jose::Alg::EdDSA,
+        SigningAlg::ES256 => jose::Alg::ES256,
+        SigningAlg::RS256 => jose::Alg::RS256,
     }
 }
 
-/// A public key ready for verification, decoded from a JWK.
-pub(super) enum VerifyKey {
-    Ed25519(Vec<u8>),
-    /// The uncompressed SEC1 point `04 || x || y`.
-    P256(Vec<u8>),
-    Rsa {
-        n: Vec<u8>,
-        e: Vec<u8>,
-    },
+fn signing_alg(alg: jose::Alg) -> SigningAlg {
+    match alg {
+        jose::Alg::EdDSA => SigningAlg::EdDSA,
+        jose::Alg::ES256 => SigningAlg::ES256,
+        jose::Alg::RS256 => SigningAlg::RS256,
+    }
 }
 
-impl VerifyKey {
-    /// Whether `signature` is a valid signature of `message` under this key (ring).
-    pub(super) fn verifies(&self, message: &[u8], signature: &[u8]) -> bool {
-        use ring::signature as sig;
-        match self {
-            VerifyKey::Ed25519(x) => sig::UnparsedPublicKey::new(&sig::ED25519, x)
-                .verify(message, signature)
-                .is_ok(),
-            VerifyKey::P256(point) => {
-                sig::UnparsedPublicKey::new(&sig::ECDSA_P256_SHA256_FIXED, point)
-                    .verify(message, signature)
-                    .is_ok()
+/// `jose`'s refusals as this crate's [`KeyError`], with the same codes and messages as before
+/// the logic moved there (RSA key policy failures are [`CertError`]s of "the JWK").
+impl From<JoseError> for KeyError {
+    fn from(e: JoseError) -> Self {
+        let what = || "the JWK".to_string();
+        match e {
+            JoseError::UnsupportedAlg { alg } => KeyError::UnsupportedAlg { alg },
+            JoseError::PrivateKeyRejected { alg, detail } => KeyError::PrivateKeyRejected {
+                alg: signing_alg(alg),
+                detail,
+            },
+            JoseError::KidMismatch { kid, expected } => KeyError::KidMismatch { kid, expected },
+            JoseError::JwkInvalid { detail } => KeyError::JwkInvalid { detail },
+            JoseError::RsaTooSmall { bits } => CertError::RsaTooSmall { what: what(), bits }.into(),
+            JoseError::RsaTooLarge { bits } => CertError::RsaTooLarge { what: what(), bits }.into(),
+            JoseError::RsaBadExponent { exponent } => CertError::RsaBadExponent {
+                what: what(),
+                exponent,
             }
-            VerifyKey::Rsa { n, e } => sig::RsaPublicKeyComponents { n, e }
-                .verify(&sig::RSA_PKCS1_2048_8192_SHA256, message, signature)
-                .is_ok(),
-        }
-    }
-}
-
-/// Reads a JWK into a verification key, checking every member (see [`check_jwk`]; the `kid`
-/// is not checked here: verification looks keys up by `kid` and trusts the set it was given).
-pub(super) fn verification_key(jwk: &Jwk) -> Result<(SigningAlg, VerifyKey), KeyError> {
-    let invalid = |detail: String| KeyError::JwkInvalid { detail };
-    let alg = match jwk.alg.as_deref() {
-        Some(a) => {
-            SigningAlg::parse(a).ok_or_else(|| KeyError::UnsupportedAlg { alg: truncate(a) })?
-        }
-        None => return Err(invalid("it has no alg".into())),
-    };
-    if let Some(u) = jwk.use_.as_deref() {
-        if u != "sig" {
-            return Err(invalid(format!(
-                "its use is \"{}\", not \"sig\"",
-                truncate(u)
-            )));
-        }
-    }
-    let (kty, crv) = match alg {
-        SigningAlg::EdDSA => ("OKP", Some("Ed25519")),
-        SigningAlg::ES256 => ("EC", Some("P-256")),
-        SigningAlg::RS256 => ("RSA", None),
-    };
-    if jwk.kty != kty {
-        return Err(invalid(format!(
-            "alg {alg} needs kty \"{kty}\", not \"{}\"",
-            truncate(&jwk.kty)
-        )));
-    }
-    if jwk.crv.as_deref() != crv {
-        return Err(invalid(format!(
-            "alg {alg} needs crv {}, not {}",
-            crv.map_or("absent".into(), |c| format!("\"{c}\"")),
-            jwk.crv
-                .as_deref()
-                .map_or("absent".into(), |c| format!("\"{}\"", truncate(c)))
-        )));
-    }
-    let foreign = match alg {
-        SigningAlg::EdDSA => vec![("y", &jwk.y), ("n", &jwk.n), ("e", &jwk.e)],
-        SigningAlg::ES256 => vec![("n", &jwk.n), ("e", &jwk.e)],
-        SigningAlg::RS256 => vec![("x", &jwk.x), ("y", &jwk.y)],
-    };
-    if let Some((name, _)) = foreign.iter().find(|(_, v)| v.is_some()) {
-        return Err(invalid(format!("a {kty} key has no \"{name}\" member")));
-    }
-    let key = match alg {
-        SigningAlg::EdDSA => VerifyKey::Ed25519(decode_fixed("x", &jwk.x, POINT_LEN)?),
-        SigningAlg::ES256 => {
-            let mut point = vec![0x04];
-            point.extend(decode_fixed("x", &jwk.x, POINT_LEN)?);
-            point.extend(decode_fixed("y", &jwk.y, POINT_LEN)?);
-            if p256::PublicKey::from_sec1_bytes(&point).is_err() {
-                return Err(invalid("x and y are not a point on P-256".into()));
+            .into(),
+            JoseError::ClaimsNotObject => KeyError::ClaimsNotObject,
+            JoseError::TokenTooLarge { size, limit } => KeyError::TokenTooLarge { size, limit },
+            JoseError::TokenMalformed { detail } | JoseError::TokenTyp { detail } => {
+                KeyError::TokenMalformed { detail }
             }
-            VerifyKey::P256(point)
+            JoseError::TokenAlgRefused { alg } => KeyError::TokenAlgRefused { alg },
+            JoseError::TokenHeaderRefused { name } => KeyError::TokenHeaderRefused { name },
+            JoseError::TokenNoKid => KeyError::TokenNoKid,
+            JoseError::TokenUnknownKid { kid } => KeyError::TokenUnknownKid { kid },
+            JoseError::TokenAlgMismatch { alg, kid, key_alg } => KeyError::TokenAlgMismatch {
+                alg: signing_alg(alg),
+                kid,
+                key_alg: signing_alg(key_alg),
+            },
+            JoseError::TokenBadSignature => KeyError::TokenBadSignature,
+            JoseError::Crypto(m) => KeyError::Crypto(m),
+            other @ (JoseError::ClaimMissing { .. }
+            | JoseError::ClaimInvalid { .. }
+            | JoseError::Expired
+            | JoseError::NotYetValid
+            | JoseError::IssuedInFuture
+            | JoseError::WrongIssuer
+            | JoseError::WrongAudience
+            | JoseError::NotAccessToken) => KeyError::TokenMalformed {
+                detail: other.to_string(),
+            },
+            other @ (JoseError::PublicKeyInvalid { .. }
+            | JoseError::WrongKey { .. }
+            | JoseError::BadSignature
+            | JoseError::Corrupt { .. }) => KeyError::Crypto(other.to_string()),
         }
-        SigningAlg::RS256 => {
-            // 8192 bits = 1024 bytes = 1366 base64url characters: refuse more before decoding.
-            let n = decode_uint("n", &jwk.n, 1366)?;
-            let e = decode_uint("e", &jwk.e, 12)?;
-            let bits = (n.len() - 1) * 8 + (8 - n[0].leading_zeros() as usize);
-            let exponent =
-                (e.len() <= 8).then(|| e.iter().fold(0u64, |a, &b| (a << 8) | u64::from(b)));
-            KeyKind::Rsa { bits, exponent }.check("the JWK")?;
-            VerifyKey::Rsa { n, e }
-        }
-    };
-    Ok((alg, key))
-}
-
-fn decode(name: &str, value: &Option<String>, max_chars: usize) -> Result<Vec<u8>, KeyError> {
-    let invalid = |detail: String| KeyError::JwkInvalid { detail };
-    let value = value
-        .as_deref()
-        .ok_or_else(|| invalid(format!("it has no \"{name}\" member")))?;
-    if value.len() > max_chars {
-        return Err(invalid(format!(
-            "\"{name}\" is {} characters; at most {max_chars} are expected",
-            value.len()
-        )));
     }
-    URL_SAFE_NO_PAD
-        .decode(value)
-        .map_err(|_| invalid(format!("\"{name}\" is not unpadded base64url")))
-}
-
-fn decode_fixed(name: &str, value: &Option<String>, len: usize) -> Result<Vec<u8>, KeyError> {
-    let bytes = decode(name, value, len.div_ceil(3) * 4)?;
-    if bytes.len() != len {
-        return Err(KeyError::JwkInvalid {
-            detail: format!("\"{name}\" is {} bytes; it must be {len}", bytes.len()),
-        });
-    }
-    Ok(bytes)
-}
-
-/// A Base64urlUInt (RFC 7518 §2): non-empty, no leading zero byte.
-fn decode_uint(name: &str, value: &Option<String>, max_chars: usize) -> Result<Vec<u8>, KeyError> {
-    let bytes = decode(name, value, max_chars)?;
-    match bytes.first() {
-        None => Err(KeyError::JwkInvalid {
-            detail: format!("\"{name}\" is empty"),
-        }),
-        Some(0) => Err(KeyError::JwkInvalid {
-            detail: format!("\"{name}\" has a leading zero byte"),
-        }),
-        Some(_) => Ok(bytes),
-    }
-}
-
-fn strip_zeros(be: &[u8]) -> &[u8] {
-    let start = be.iter().position(|&b| b != 0).unwrap_or(be.len());
-    &be[start..]
 }
 
 fn expected_key(alg: SigningAlg) -> &'static str {
@@ -353,6 +172,8 @@ fn expected_key(alg: SigningAlg) -> &'static str {
 mod tests {
     use super::*;
     use crate::certs::generate_key;
+    use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
+    use sha2::{Digest, Sha256};
 
     /// RFC 7638 §3.1: the RSA key of RFC 7517 Appendix A.1 (kid "2011-04-29").
     const RFC7638_N: &str = "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw";

@@ -1,0 +1,2 @@
+//! `palisade-gate`.
+fn main() {}
