@@ -22,6 +22,9 @@ pub enum AppError {
     /// 403
     #[error("{0}")]
     Forbidden(String),
+    /// 404: the object does not exist (any more).
+    #[error("{0}")]
+    NotFound(String),
     /// 409
     #[error("{0}")]
     Conflict(String),
@@ -66,6 +69,7 @@ mod ssr {
                 AppError::Invalid(_) | AppError::Request(_) => StatusCode::BAD_REQUEST,
                 AppError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
                 AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+                AppError::NotFound(_) => StatusCode::NOT_FOUND,
                 AppError::Conflict(_) => StatusCode::CONFLICT,
                 AppError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
                 AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -83,6 +87,7 @@ mod ssr {
                 e @ Error::Unauthenticated => AppError::Unauthenticated(e.to_string()),
                 e @ Error::Forbidden => AppError::Forbidden(e.to_string()),
                 Error::Conflict(m) => AppError::Conflict(m),
+                Error::NotFound(m) => AppError::NotFound(m),
                 e @ Error::Throttled { retry_after_s } => AppError::Throttled {
                     message: e.to_string(),
                     retry_after_s,

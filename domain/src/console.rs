@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use crate::audit::{Actor, AuditDraft, AuditEvent, ChainError, Outcome};
+use crate::audited::Audit;
 use crate::auth::AuthService;
 use crate::certs::service::CertsService;
 use crate::clients::service::ClientsService;
@@ -74,11 +75,17 @@ impl Console {
     ) -> Result<Self, Error> {
         let store: Arc<dyn Store> = stores.clone();
         let auth = AuthService::new(store.clone(), public_url, sessions)?;
-        let pinsets = Arc::new(PinsetsService::new(stores.clone()));
-        let certs = CertsService::new(stores.clone(), pinsets.clone(), master_key.clone());
-        let policies = PoliciesService::new(stores.clone());
-        let clients = ClientsService::new(stores.clone(), stores.clone());
-        let keys = KeysService::new(stores.clone(), master_key.clone());
+        let audit = Audit::new(store.clone());
+        let pinsets = Arc::new(PinsetsService::new(stores.clone(), audit.clone()));
+        let certs = CertsService::new(
+            stores.clone(),
+            pinsets.clone(),
+            master_key.clone(),
+            audit.clone(),
+        );
+        let policies = PoliciesService::new(stores.clone(), audit.clone());
+        let clients = ClientsService::new(stores.clone(), stores.clone(), audit.clone());
+        let keys = KeysService::new(stores.clone(), master_key.clone(), audit.clone());
         Ok(Console {
             store,
             auth,

@@ -18,6 +18,9 @@ pub enum Error {
     Forbidden,
     #[error("{0}")]
     Conflict(String),
+    /// The object asked for does not exist (any more); the message names it.
+    #[error("{0}")]
+    NotFound(String),
     #[error("Too many attempts. Try again in {retry_after_s} s.")]
     Throttled { retry_after_s: u64 },
     #[error(transparent)]

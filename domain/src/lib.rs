@@ -8,6 +8,7 @@
 
 pub mod admins;
 pub mod audit;
+pub mod audited;
 pub mod auth;
 pub mod certs;
 pub mod clients;

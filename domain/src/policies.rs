@@ -12,7 +12,8 @@ use policy::model::{Mode, Policy};
 use policy::validate::{has_errors, normalize, validate, validate_set, Issue, SetIssue};
 use serde_json::{json, Value};
 
-use crate::audit::{Actor, AuditDraft, Outcome};
+use crate::audit::Actor;
+use crate::audited::{action, Audit, Target, Version};
 use crate::ports::policies::{PolicyChange, PolicyRecord, PolicyStore};
 use crate::ports::StoreError;
 use crate::{now_ms, Error};
@@ -53,7 +54,7 @@ fn to_policy(r: &PolicyRecord) -> Result<Policy, Error> {
     Ok(p)
 }
 
-fn record_of(p: &Policy, version: i64, created_at_ms: i64) -> Result<PolicyRecord, Error> {
+fn record_of(p: &Policy, version: Version, created_at_ms: i64) -> Result<PolicyRecord, Error> {
     Ok(PolicyRecord {
         id: p.id.clone(),
         name: p.name.trim().to_owned(),
@@ -61,7 +62,7 @@ fn record_of(p: &Policy, version: i64, created_at_ms: i64) -> Result<PolicyRecor
         enabled: p.enabled,
         mode: mode_str(p.mode).to_owned(),
         spec_json: serde_json::to_string(p).map_err(|e| Error::Internal(e.to_string()))?,
-        version,
+        version: version.get(),
         created_at_ms,
         updated_at_ms: now_ms(),
     })
@@ -69,12 +70,6 @@ fn record_of(p: &Policy, version: i64, created_at_ms: i64) -> Result<PolicyRecor
 
 fn as_json(p: &Policy) -> Value {
     serde_json::to_value(p).unwrap_or(Value::Null)
-}
-
-fn parse_version(v: &str) -> Result<i64, Error> {
-    v.trim()
-        .parse()
-        .map_err(|_| Error::invalid("the policy version is missing; reload the page"))
 }
 
 fn conflict(e: StoreError, name: &str) -> Error {
@@ -92,11 +87,12 @@ fn conflict(e: StoreError, name: &str) -> Error {
 
 pub struct PoliciesService {
     store: Arc<dyn PolicyStore>,
+    audit: Audit,
 }
 
 impl PoliciesService {
-    pub fn new(store: Arc<dyn PolicyStore>) -> Self {
-        PoliciesService { store }
+    pub fn new(store: Arc<dyn PolicyStore>, audit: Audit) -> Self {
+        PoliciesService { store, audit }
     }
 
     pub async fn list(&self) -> Result<PoliciesOverview, Error> {
@@ -118,43 +114,27 @@ impl PoliciesService {
     }
 
     async fn find(&self, id: &str, version: &str) -> Result<(PolicyRecord, Policy), Error> {
-        let expected = parse_version(version)?;
+        let expected = Version::parse(version, "policy")?;
         let r = self
             .store
-            .policies()
+            .policy(id)
             .await?
-            .into_iter()
-            .find(|r| r.id == id)
-            .ok_or_else(|| Error::invalid("this policy no longer exists; reload the page"))?;
-        if r.version != expected {
-            return Err(Error::Conflict(format!(
-                "the policy {:?} changed meanwhile (now version {}, you edited version {expected}); reload and retry",
-                r.name, r.version
-            )));
-        }
+            .ok_or_else(|| Error::NotFound("this policy no longer exists; reload the page".into()))?;
+        expected.expect(r.version, &format!("the policy {:?}", r.name))?;
         let p = to_policy(&r)?;
         Ok((r, p))
-    }
-
-    async fn refuse(&self, actor: &Actor, action: &str, target: &str, err: Error) -> Error {
-        let draft = AuditDraft::new(actor, action, format!("policy:{target}"), Outcome::Failure)
-            .with_details(json!({ "reason": err.to_string() }));
-        match self.store.apply_policy_changes(&[], draft).await {
-            Ok(()) => err,
-            Err(e) => Error::Store(e),
-        }
     }
 
     async fn commit(
         &self,
         actor: &Actor,
         action: &str,
+        target: &Target,
         changes: Vec<PolicyChange>,
         name: &str,
         details: Value,
     ) -> Result<(), Error> {
-        let event = AuditDraft::new(actor, action, format!("policy:{name}"), Outcome::Success)
-            .with_details(details);
+        let event = Audit::success(actor, action, target, details);
         self.store
             .apply_policy_changes(&changes, event)
             .await
@@ -171,21 +151,24 @@ impl PoliciesService {
     ) -> Result<PolicyState, Error> {
         let parsed: Result<Policy, Error> = serde_json::from_str(spec_json)
             .map_err(|e| Error::invalid(format!("the policy is malformed: {e}")));
-        let name = parsed
-            .as_ref()
-            .map(|p| p.name.trim().to_owned())
-            .unwrap_or_default();
         let creating = version.trim().is_empty();
         let action = if creating {
-            "policies.create"
+            action::POLICIES_CREATE
         } else {
-            "policies.update"
+            action::POLICIES_UPDATE
         };
-        let result = async {
+        // One target for the attempt and its outcome: a new policy's id is chosen up front.
+        let id = match (&parsed, creating) {
+            (_, true) => uuid::Uuid::new_v4().to_string(),
+            (Ok(p), false) => p.id.clone(),
+            (Err(_), false) => String::new(),
+        };
+        let target = Target::policy(&id);
+        self.audit.run(actor, action, &target, async {
             let mut p = parsed?;
             if creating {
                 let existing = self.store.policies().await?;
-                p.id = uuid::Uuid::new_v4().to_string();
+                p.id = id.clone();
                 p.mode = Mode::Shadow;
                 p.order = existing
                     .iter()
@@ -209,10 +192,11 @@ impl PoliciesService {
                 )));
             }
             if creating {
-                let rec = record_of(&p, 1, now_ms())?;
+                let rec = record_of(&p, Version::FIRST, now_ms())?;
                 self.commit(
                     actor,
                     action,
+                    &target,
                     vec![PolicyChange::Insert(rec.clone())],
                     &p.name,
                     json!({ "after": as_json(&p) }),
@@ -227,7 +211,7 @@ impl PoliciesService {
                 let (old_rec, old) = self.find(&p.id, version).await?;
                 p.mode = old.mode;
                 p.order = old.order;
-                let rec = record_of(&p, old_rec.version + 1, old_rec.created_at_ms)?;
+                let rec = record_of(&p, Version::new(old_rec.version).next(), old_rec.created_at_ms)?;
                 let change = PolicyChange::Update {
                     record: rec.clone(),
                     replaces: old_rec.version,
@@ -235,6 +219,7 @@ impl PoliciesService {
                 self.commit(
                     actor,
                     action,
+                    &target,
                     vec![change],
                     &p.name,
                     json!({ "before": as_json(&old), "after": as_json(&p) }),
@@ -246,12 +231,8 @@ impl PoliciesService {
                     issues,
                 })
             }
-        }
-        .await;
-        match result {
-            Ok(s) => Ok(s),
-            Err(e) => Err(self.refuse(actor, action, &name, e).await),
-        }
+        })
+        .await
     }
 
     async fn change_one(
@@ -262,11 +243,12 @@ impl PoliciesService {
         version: &str,
         edit: impl FnOnce(&mut Policy) -> Result<(), Error>,
     ) -> Result<(), Error> {
-        let result = async {
+        let target = Target::policy(id);
+        self.audit.run(actor, action, &target, async {
             let (old_rec, old) = self.find(id, version).await?;
             let mut p = old.clone();
             edit(&mut p)?;
-            let rec = record_of(&p, old_rec.version + 1, old_rec.created_at_ms)?;
+            let rec = record_of(&p, Version::new(old_rec.version).next(), old_rec.created_at_ms)?;
             let change = PolicyChange::Update {
                 record: rec,
                 replaces: old_rec.version,
@@ -274,17 +256,14 @@ impl PoliciesService {
             self.commit(
                 actor,
                 action,
+                &target,
                 vec![change],
                 &p.name,
                 json!({ "before": as_json(&old), "after": as_json(&p) }),
             )
             .await
-        }
-        .await;
-        match result {
-            Ok(()) => Ok(()),
-            Err(e) => Err(self.refuse(actor, action, id, e).await),
-        }
+        })
+        .await
     }
 
     pub async fn set_enabled(
@@ -295,9 +274,9 @@ impl PoliciesService {
         version: &str,
     ) -> Result<(), Error> {
         let action = if enabled {
-            "policies.enable"
+            action::POLICIES_ENABLE
         } else {
-            "policies.disable"
+            action::POLICIES_DISABLE
         };
         self.change_one(actor, action, id, version, |p| {
             p.enabled = enabled;
@@ -316,8 +295,8 @@ impl PoliciesService {
         version: &str,
     ) -> Result<(), Error> {
         let (target, action) = match mode {
-            "enforce" => (Mode::Enforce, "policies.enforce"),
-            "shadow" => (Mode::Shadow, "policies.shadow"),
+            "enforce" => (Mode::Enforce, action::POLICIES_ENFORCE),
+            "shadow" => (Mode::Shadow, action::POLICIES_SHADOW),
             _ => return Err(Error::invalid("mode must be shadow or enforce")),
         };
         self.change_one(actor, action, id, version, |p| {
@@ -335,8 +314,9 @@ impl PoliciesService {
         direction: &str,
         version: &str,
     ) -> Result<(), Error> {
-        let action = "policies.reorder";
-        let result = async {
+        let action = action::POLICIES_REORDER;
+        let target = Target::policy(id);
+        self.audit.run(actor, action, &target, async {
             let (rec, p) = self.find(id, version).await?;
             let all = self.store.policies().await?;
             let i = all.iter().position(|r| r.id == rec.id).ok_or_else(|| Error::invalid("unknown policy"))?;
@@ -361,21 +341,18 @@ impl PoliciesService {
                     }
                     q.order = want;
                 }
-                changes.push(PolicyChange::Update { record: record_of(&q, r.version + 1, r.created_at_ms)?, replaces: r.version });
+                changes.push(PolicyChange::Update { record: record_of(&q, Version::new(r.version).next(), r.created_at_ms)?, replaces: r.version });
             }
             let details = json!({ "policy": p.name, "direction": direction, "before": i + 1, "after": j + 1 });
-            self.commit(actor, action, changes, &p.name, details).await
-        }
-        .await;
-        match result {
-            Ok(()) => Ok(()),
-            Err(e) => Err(self.refuse(actor, action, id, e).await),
-        }
+            self.commit(actor, action, &target, changes, &p.name, details).await
+        })
+        .await
     }
 
     pub async fn delete(&self, actor: &Actor, id: &str, version: &str) -> Result<(), Error> {
-        let action = "policies.delete";
-        let result = async {
+        let action = action::POLICIES_DELETE;
+        let target = Target::policy(id);
+        self.audit.run(actor, action, &target, async {
             let (rec, p) = self.find(id, version).await?;
             let change = PolicyChange::Delete {
                 id: rec.id.clone(),
@@ -384,16 +361,13 @@ impl PoliciesService {
             self.commit(
                 actor,
                 action,
+                &target,
                 vec![change],
                 &p.name,
                 json!({ "before": as_json(&p) }),
             )
             .await
-        }
-        .await;
-        match result {
-            Ok(()) => Ok(()),
-            Err(e) => Err(self.refuse(actor, action, id, e).await),
-        }
+        })
+        .await
     }
 }

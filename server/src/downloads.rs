@@ -5,8 +5,22 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+use app::error::AppError;
+
 use crate::middleware::plain;
 use crate::startup::AppState;
+
+/// A refused download answers like a refused server fn: the same [`AppError`] status and
+/// message (internal details only in the log, under the reference the message gives).
+fn refused(e: domain::Error) -> Response {
+    let app = AppError::from(e);
+    (
+        app.status(),
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        format!("{app}\n"),
+    )
+        .into_response()
+}
 
 fn attachment(filename: &str, content_type: &'static str, body: String) -> Response {
     let disposition = HeaderValue::from_str(&format!(
@@ -32,11 +46,8 @@ pub async fn csr(State(state): State<AppState>, Path(id): Path<String>) -> Respo
             "application/pkcs10",
             c.csr_pem,
         ),
-        Ok(None) => plain(StatusCode::NOT_FOUND, "no such CSR\n"),
-        Err(e) => {
-            tracing::warn!(error = %e, "CSR download failed");
-            plain(StatusCode::SERVICE_UNAVAILABLE, "try again\n")
-        }
+        Ok(None) => refused(domain::Error::NotFound("no such CSR".into())),
+        Err(e) => refused(e),
     }
 }
 
@@ -55,11 +66,7 @@ pub async fn pinset(
             };
             attachment(&e.filename, ct, e.text)
         }
-        Err(domain::Error::Invalid(m)) => (StatusCode::UNPROCESSABLE_ENTITY, m).into_response(),
-        Err(e) => {
-            tracing::warn!(error = %e, "pin-set download failed");
-            plain(StatusCode::SERVICE_UNAVAILABLE, "try again\n")
-        }
+        Err(e) => refused(e),
     }
 }
 
@@ -79,10 +86,6 @@ pub async fn jwks(State(state): State<AppState>, Path(set): Path<String>) -> Res
                 "cannot encode the JWKS\n",
             ),
         },
-        Err(domain::Error::Invalid(_)) => plain(StatusCode::NOT_FOUND, "no such key set\n"),
-        Err(e) => {
-            tracing::warn!(error = %e, "JWKS download failed");
-            plain(StatusCode::SERVICE_UNAVAILABLE, "try again\n")
-        }
+        Err(e) => refused(e),
     }
 }

@@ -136,4 +136,17 @@ impl ClientStore for SqlStore {
         );
         self.all(sqlx::query(&sql), secret_of).await
     }
+
+    async fn client(&self, id: &str) -> Result<Option<ClientRecord>, StoreError> {
+        let q = sqlx::query("SELECT * FROM clients WHERE id = $1").bind(id);
+        self.one(q, client_of).await
+    }
+
+    async fn secrets_of(&self, client_row_id: &str) -> Result<Vec<SecretRecord>, StoreError> {
+        let sql = format!(
+            "SELECT * FROM client_secrets WHERE client_row_id = $1 ORDER BY created_at_ms DESC, id{}",
+            self.dialect.bytewise()
+        );
+        self.all(sqlx::query(&sql).bind(client_row_id), secret_of).await
+    }
 }

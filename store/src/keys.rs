@@ -116,6 +116,16 @@ impl KeyStore for SqlStore {
         self.all(sqlx::query(&sql), set_of).await
     }
 
+    async fn key_set(&self, id_or_name: &str) -> Result<Option<KeySetRecord>, StoreError> {
+        // An id match wins over a name that happens to equal another set's id.
+        let q = sqlx::query(
+            "SELECT * FROM key_sets WHERE id = $1 OR name = $1 \
+             ORDER BY CASE WHEN id = $1 THEN 0 ELSE 1 END LIMIT 1",
+        )
+        .bind(id_or_name);
+        self.one(q, set_of).await
+    }
+
     async fn signing_keys(&self, set_id: &str) -> Result<Vec<SigningKeyRecord>, StoreError> {
         let sql = format!(
             "SELECT * FROM signing_keys WHERE set_id = $1 ORDER BY created_at_ms, id{}",

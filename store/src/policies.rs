@@ -81,4 +81,9 @@ impl PolicyStore for SqlStore {
         );
         self.all(sqlx::query(&sql), policy_of).await
     }
+
+    async fn policy(&self, id: &str) -> Result<Option<PolicyRecord>, StoreError> {
+        let q = sqlx::query("SELECT * FROM policies WHERE id = $1").bind(id);
+        self.one(q, policy_of).await
+    }
 }

@@ -15,6 +15,7 @@ use serde_json::json;
 
 use crate::admins::Role;
 use crate::audit::{Actor, AuditDraft, Outcome};
+use crate::audited::{action, Audit, Target};
 use crate::certs::{
     accept_signed_cert, create_csr, create_root_ca, generate_key, import_chain, issue_server_cert,
     parse_sans, pins_in_pem, CaMaterial, CaParams, CertError, CertInfo, FoundPin, GeneratedKey,
@@ -105,6 +106,7 @@ pub struct RotationPlan {
 }
 
 pub struct CertsService {
+    audit: Audit,
     store: Arc<dyn CertStore>,
     pinsets: Arc<PinsetsService>,
     master_key: Arc<MasterKey>,
@@ -195,11 +197,13 @@ impl CertsService {
         store: Arc<dyn CertStore>,
         pinsets: Arc<PinsetsService>,
         master_key: Arc<MasterKey>,
+        audit: Audit,
     ) -> Self {
         CertsService {
             store,
             pinsets,
             master_key,
+            audit,
             rsa_in_flight: AtomicUsize::new(0),
         }
     }
@@ -304,15 +308,6 @@ impl CertsService {
         ))
     }
 
-    async fn audit_failure(&self, actor: &Actor, action: &str, target: &str, err: Error) -> Error {
-        let draft = AuditDraft::new(actor, action, target, Outcome::Failure)
-            .with_details(json!({ "reason": err.to_string() }));
-        match self.store.apply_cert_changes(&[], draft).await {
-            Ok(()) => err,
-            Err(e) => Error::Store(e),
-        }
-    }
-
     pub async fn overview(&self) -> Result<CertsOverview, Error> {
         let certificates = self.store.certificates().await?;
         let cas: Vec<CertRecord> = certificates
@@ -394,7 +389,7 @@ impl CertsService {
         key_type: &str,
         validity_days: &str,
     ) -> Result<CertRecord, Error> {
-        let action = "certs.create_ca";
+        let action = action::CERTS_CREATE_CA;
         let result = async {
             let parent = match parent_id {
                 Some(id) => Some(self.ca_material(id).await?),
@@ -423,7 +418,7 @@ impl CertsService {
             Ok(r) => r,
             Err(e) => {
                 return Err(self
-                    .audit_failure(actor, action, &format!("ca:{}", common_name.trim()), e)
+                    .audit.refused(actor, action, &Target::ca(common_name), e)
                     .await)
             }
         };
@@ -477,8 +472,8 @@ impl CertsService {
         key_type: &str,
         validity_days: &str,
     ) -> Result<CertRecord, Error> {
-        let action = "certs.issue";
-        let target = format!("hostname:{}", hostname.trim());
+        let action = action::CERTS_ISSUE;
+        let target = Target::hostname(hostname);
         match self
             .issue_inner(
                 actor,
@@ -492,7 +487,7 @@ impl CertsService {
             .await
         {
             Ok(c) => Ok(c),
-            Err(e) => Err(self.audit_failure(actor, action, &target, e).await),
+            Err(e) => Err(self.audit.refused(actor, action, &target, e).await),
         }
     }
 
@@ -549,7 +544,7 @@ impl CertsService {
             Some(ca.id.clone()),
         );
         let set = initial_set(&host, current.pin(), next.pin(), Utc::now().date_naive());
-        let event = AuditDraft::new(actor, action, format!("hostname:{host}"), Outcome::Success).with_details(json!({
+        let event = AuditDraft::new(actor, action, Target::hostname(&host).as_str(), Outcome::Success).with_details(json!({
             "ca": ca.subject, "serial": cert.serial_hex, "sans": cert.sans, "key_type": cert.key_type,
             "validity_days": validity, "not_after": cert.not_after,
             "current_pin": current_key.pin, "next_pin": next_key.pin, "pinset_version": set.version,
@@ -633,11 +628,11 @@ impl CertsService {
         target: &str,
         override_reason: &str,
     ) -> Result<CertRecord, Error> {
-        let action = "certs.rotate";
-        let audit_target = format!("hostname:{}", hostname.trim());
+        let action = action::CERTS_ROTATE;
+        let audit_target = Target::hostname(hostname);
         let plan = match self.plan(hostname, target).await {
             Ok(p) => p,
-            Err(e) => return Err(self.audit_failure(actor, action, &audit_target, e).await),
+            Err(e) => return Err(self.audit.refused(actor, action, &audit_target, e).await),
         };
         let broken: Vec<String> = plan
             .verdicts
@@ -662,7 +657,7 @@ impl CertsService {
             if reason.chars().count() < 10 {
                 let e =
                     Error::invalid("Write the reason for the override (at least 10 characters).");
-                return Err(self.audit_failure(actor, action, &audit_target, e).await);
+                return Err(self.audit.refused(actor, action, &audit_target, e).await);
             }
         }
         match self
@@ -676,7 +671,7 @@ impl CertsService {
             .await
         {
             Ok(c) => Ok(c),
-            Err(e) => Err(self.audit_failure(actor, action, &audit_target, e).await),
+            Err(e) => Err(self.audit.refused(actor, action, &audit_target, e).await),
         }
     }
 
@@ -684,11 +679,11 @@ impl CertsService {
         &self,
         actor: &Actor,
         action: &str,
-        target: &str,
+        target: &Target,
         err: &Error,
         broken: &[String],
     ) -> Error {
-        let draft = AuditDraft::new(actor, action, target, Outcome::Denied)
+        let draft = AuditDraft::new(actor, action, target.as_str(), Outcome::Denied)
             .with_details(json!({ "reason": err.to_string(), "would_break": broken }));
         match self.store.apply_cert_changes(&[], draft).await {
             Ok(()) => match err {
@@ -783,7 +778,7 @@ impl CertsService {
             record: to_record(&new_set)?,
             replaces: old_set.as_ref().map(|s| i64::from(s.version)),
         });
-        let event = AuditDraft::new(actor, action, format!("hostname:{host}"), Outcome::Success).with_details(json!({
+        let event = AuditDraft::new(actor, action, Target::hostname(&host).as_str(), Outcome::Success).with_details(json!({
             "target": plan.target.as_str(), "old_serial": old.as_ref().map(|c| c.serial_hex.clone()),
             "new_serial": cert.serial_hex, "new_pin": leaf_pin, "next_pin": next_key.pin,
             "pinset_version": new_set.version, "override_reason": override_reason, "would_break": broken,
@@ -817,11 +812,11 @@ impl CertsService {
         actor: &Actor,
         hostname: &str,
     ) -> Result<(CsrRecord, String), Error> {
-        let action = "certs.create_csr";
-        let target = format!("hostname:{}", hostname.trim());
+        let action = action::CERTS_CREATE_CSR;
+        let target = Target::hostname(hostname);
         match self.create_csr_inner(actor, action, hostname).await {
             Ok(r) => Ok(r),
-            Err(e) => Err(self.audit_failure(actor, action, &target, e).await),
+            Err(e) => Err(self.audit.refused(actor, action, &target, e).await),
         }
     }
 
@@ -873,7 +868,7 @@ impl CertsService {
             fulfilled_by: None,
         };
         changes.push(CertChange::InsertCsr(csr.clone()));
-        let event = AuditDraft::new(actor, action, format!("hostname:{host}"), Outcome::Success)
+        let event = AuditDraft::new(actor, action, Target::hostname(&host).as_str(), Outcome::Success)
             .with_details(json!({ "csr": csr.id, "key_pin": pin }));
         self.store.apply_cert_changes(&changes, event).await?;
         Ok((csr, pin))
@@ -886,7 +881,7 @@ impl CertsService {
         csr_id: &str,
         chain_pem: &str,
     ) -> Result<CertRecord, Error> {
-        let action = "certs.accept_signed";
+        let action = action::CERTS_ACCEPT_SIGNED;
         let result = async {
             let csr = self
                 .store
@@ -917,7 +912,7 @@ impl CertsService {
         match result {
             Ok(c) => Ok(c),
             Err(e) => Err(self
-                .audit_failure(actor, action, &format!("csr:{csr_id}"), e)
+                .audit.refused(actor, action, &Target::csr(csr_id), e)
                 .await),
         }
     }
@@ -930,7 +925,7 @@ impl CertsService {
         chain_pem: &str,
         key_pem: &str,
     ) -> Result<CertRecord, Error> {
-        let action = "certs.import";
+        let action = action::CERTS_IMPORT;
         let result = async {
             let key_pem = key_pem.trim();
             let chain = import_chain(
@@ -963,7 +958,7 @@ impl CertsService {
             let event = AuditDraft::new(
                 actor,
                 action,
-                format!("hostname:{host}"),
+                Target::hostname(&host).as_str(),
                 Outcome::Success,
             )
             .with_details(json!({
@@ -977,7 +972,7 @@ impl CertsService {
         match result {
             Ok(c) => Ok(c),
             Err(e) => Err(self
-                .audit_failure(actor, action, &format!("hostname:{}", hostname.trim()), e)
+                .audit.refused(actor, action, &Target::hostname(hostname), e)
                 .await),
         }
     }
@@ -1031,7 +1026,7 @@ impl CertsService {
                 cert_id: cert.id.clone(),
             });
         }
-        let event = AuditDraft::new(actor, action, format!("hostname:{host}"), Outcome::Success).with_details(json!({
+        let event = AuditDraft::new(actor, action, Target::hostname(&host).as_str(), Outcome::Success).with_details(json!({
             "csr": csr_id, "subject": cert.subject, "issuer": cert.issuer, "serial": cert.serial_hex,
             "spki_pin": cert.spki_pin, "warnings": warnings,
         }));
@@ -1128,7 +1123,7 @@ impl CertsService {
     /// Connects to `target` (`host:port`) and returns the pins of the chain it presents.
     /// Link-local and metadata addresses are refused (SSRF guard); the attempt is audited.
     pub async fn probe(&self, actor: &Actor, target: &str) -> Result<Vec<FoundPin>, Error> {
-        let action = "certs.probe";
+        let action = action::CERTS_PROBE;
         let audit_target = format!(
             "probe:{}",
             target.trim().chars().take(200).collect::<String>()

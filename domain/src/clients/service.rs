@@ -12,7 +12,8 @@ use serde_json::{json, Value};
 
 use super::secrets::{generate_secret, hash_secret, hint_of};
 use super::{check, uses_secret, ClientDraft};
-use crate::audit::{Actor, AuditDraft, Outcome};
+use crate::audit::Actor;
+use crate::audited::{action, Audit, Target, Version};
 use crate::ports::clients::{ClientChange, ClientRecord, ClientStore, SecretRecord};
 use crate::ports::policies::PolicyStore;
 use crate::ports::StoreError;
@@ -79,12 +80,6 @@ fn as_json(c: &ClientRecord) -> Value {
     })
 }
 
-fn parse_version(v: &str) -> Result<i64, Error> {
-    v.trim()
-        .parse()
-        .map_err(|_| Error::invalid("the client version is missing; reload the page"))
-}
-
 fn store_error(e: StoreError, name: &str) -> Error {
     match e {
         StoreError::Duplicate {
@@ -101,11 +96,16 @@ fn store_error(e: StoreError, name: &str) -> Error {
 pub struct ClientsService {
     store: Arc<dyn ClientStore>,
     policies: Arc<dyn PolicyStore>,
+    audit: Audit,
 }
 
 impl ClientsService {
-    pub fn new(store: Arc<dyn ClientStore>, policies: Arc<dyn PolicyStore>) -> Self {
-        ClientsService { store, policies }
+    pub fn new(store: Arc<dyn ClientStore>, policies: Arc<dyn PolicyStore>, audit: Audit) -> Self {
+        ClientsService {
+            store,
+            policies,
+            audit,
+        }
     }
 
     pub async fn list(&self) -> Result<Vec<ClientView>, Error> {
@@ -138,60 +138,28 @@ impl ClientsService {
     }
 
     async fn find(&self, id: &str, version: &str) -> Result<ClientRecord, Error> {
-        let expected = parse_version(version)?;
-        let c = self
-            .store
-            .clients()
-            .await?
-            .into_iter()
-            .find(|c| c.id == id)
-            .ok_or_else(|| Error::invalid("this client no longer exists; reload the page"))?;
-        if c.version != expected {
-            return Err(Error::Conflict(format!(
-                "the client {:?} changed meanwhile (now version {}, you edited version {expected}); reload and retry",
-                c.name, c.version
-            )));
-        }
+        let expected = Version::parse(version, "client")?;
+        let c = self.store.client(id).await?.ok_or_else(|| {
+            Error::NotFound("this client no longer exists; reload the page".into())
+        })?;
+        expected.expect(c.version, &format!("the client {:?}", c.name))?;
         Ok(c)
-    }
-
-    async fn refuse(&self, actor: &Actor, action: &str, target: &str, err: Error) -> Error {
-        let draft = AuditDraft::new(actor, action, format!("client:{target}"), Outcome::Failure)
-            .with_details(json!({ "reason": err.to_string() }));
-        match self.store.apply_client_changes(&[], draft).await {
-            Ok(()) => err,
-            Err(e) => Error::Store(e),
-        }
     }
 
     async fn commit(
         &self,
         actor: &Actor,
         action: &str,
+        target: &Target,
         changes: &[ClientChange],
         name: &str,
         details: Value,
     ) -> Result<(), Error> {
-        let event = AuditDraft::new(actor, action, format!("client:{name}"), Outcome::Success)
-            .with_details(details);
+        let event = Audit::success(actor, action, target, details);
         self.store
             .apply_client_changes(changes, event)
             .await
             .map_err(|e| store_error(e, name))
-    }
-
-    /// Runs `work`; a failure is audited as a refused `action` on `target` before it returns.
-    async fn audited<T>(
-        &self,
-        actor: &Actor,
-        action: &str,
-        target: &str,
-        work: impl std::future::Future<Output = Result<T, Error>>,
-    ) -> Result<T, Error> {
-        match work.await {
-            Ok(t) => Ok(t),
-            Err(e) => Err(self.refuse(actor, action, target, e).await),
-        }
     }
 
     async fn check_policy(&self, policy_id: &str) -> Result<Option<String>, Error> {
@@ -235,13 +203,16 @@ impl ClientsService {
     /// Registers a client; a client authenticating with a secret gets its first one, returned
     /// here and nowhere else.
     pub async fn create(&self, actor: &Actor, draft: &ClientDraft) -> Result<Created, Error> {
-        let action = "clients.create";
-        self.audited(actor, action, draft.name.trim(), async {
+        let action = action::CLIENTS_CREATE;
+        // One target for the attempt and its outcome: the new client's id is chosen up front.
+        let id = uuid::Uuid::new_v4().to_string();
+        let target = Target::client(&id);
+        self.audit.run(actor, action, &target, async {
             let checked = check(draft)?;
             let d = &checked.draft;
             let now = now_ms();
             let record = ClientRecord {
-                id: uuid::Uuid::new_v4().to_string(),
+                id: id.clone(),
                 client_id: new_client_id(),
                 name: d.name.clone(),
                 description: d.description.clone(),
@@ -255,7 +226,7 @@ impl ClientsService {
                 jwks_json: checked.jwks_json.clone(),
                 policy_id: self.check_policy(&d.policy_id).await?,
                 enabled: true,
-                version: 1,
+                version: Version::FIRST.get(),
                 created_at_ms: now,
                 updated_at_ms: now,
             };
@@ -269,7 +240,7 @@ impl ClientsService {
             } else {
                 None
             };
-            self.commit(actor, action, &changes, &record.name, details)
+            self.commit(actor, action, &target, &changes, &record.name, details)
                 .await?;
             Ok(Created {
                 client: record,
@@ -289,8 +260,8 @@ impl ClientsService {
         version: &str,
         draft: &ClientDraft,
     ) -> Result<Created, Error> {
-        let action = "clients.update";
-        self.audited(actor, action, id, async {
+        let action = action::CLIENTS_UPDATE;
+        self.audit.run(actor, action, &Target::client(id), async {
             let old = self.find(id, version).await?;
             if draft.kind.trim() != old.kind {
                 return Err(Error::invalid(format!(
@@ -312,7 +283,7 @@ impl ClientsService {
                 auth_method: d.auth_method.clone(),
                 jwks_json: checked.jwks_json.clone(),
                 policy_id: self.check_policy(&d.policy_id).await?,
-                version: old.version + 1,
+                version: Version::new(old.version).next().get(),
                 updated_at_ms: now,
                 ..old.clone()
             };
@@ -323,10 +294,10 @@ impl ClientsService {
             let mut details = json!({ "before": as_json(&old), "after": as_json(&record) });
             let secrets: Vec<SecretRecord> = self
                 .store
-                .client_secrets()
+                .secrets_of(&old.id)
                 .await?
                 .into_iter()
-                .filter(|s| s.client_row_id == old.id && valid(s, now))
+                .filter(|s| valid(s, now))
                 .collect();
             let mut secret = None;
             if uses_secret(&record.auth_method) && secrets.is_empty() {
@@ -341,7 +312,7 @@ impl ClientsService {
                     revoked_at_ms: now,
                 }));
             }
-            self.commit(actor, action, &changes, &record.name, details).await?;
+            self.commit(actor, action, &Target::client(id), &changes, &record.name, details).await?;
             Ok(Created {
                 client: record,
                 secret,
@@ -359,15 +330,15 @@ impl ClientsService {
         version: &str,
     ) -> Result<(), Error> {
         let action = if enabled {
-            "clients.enable"
+            action::CLIENTS_ENABLE
         } else {
-            "clients.disable"
+            action::CLIENTS_DISABLE
         };
-        self.audited(actor, action, id, async {
+        self.audit.run(actor, action, &Target::client(id), async {
             let old = self.find(id, version).await?;
             let record = ClientRecord {
                 enabled,
-                version: old.version + 1,
+                version: Version::new(old.version).next().get(),
                 updated_at_ms: now_ms(),
                 ..old.clone()
             };
@@ -378,6 +349,7 @@ impl ClientsService {
             self.commit(
                 actor,
                 action,
+                &Target::client(id),
                 &[change],
                 &old.name,
                 json!({ "client_id": old.client_id }),
@@ -389,8 +361,8 @@ impl ClientsService {
 
     /// Deletes the client and its secrets.
     pub async fn delete(&self, actor: &Actor, id: &str, version: &str) -> Result<(), Error> {
-        let action = "clients.delete";
-        self.audited(actor, action, id, async {
+        let action = action::CLIENTS_DELETE;
+        self.audit.run(actor, action, &Target::client(id), async {
             let old = self.find(id, version).await?;
             let change = ClientChange::Delete {
                 id: old.id.clone(),
@@ -399,6 +371,7 @@ impl ClientsService {
             self.commit(
                 actor,
                 action,
+                &Target::client(id),
                 &[change],
                 &old.name,
                 json!({ "before": as_json(&old) }),
@@ -417,8 +390,8 @@ impl ClientsService {
         version: &str,
         grace_days: i64,
     ) -> Result<Created, Error> {
-        let action = "clients.rotate_secret";
-        self.audited(actor, action, id, async {
+        let action = action::CLIENTS_ROTATE_SECRET;
+        self.audit.run(actor, action, &Target::client(id), async {
             if !(0..=MAX_GRACE_DAYS).contains(&grace_days) {
                 return Err(Error::invalid(format!(
                     "the grace period must be between 0 and {MAX_GRACE_DAYS} days"
@@ -435,14 +408,14 @@ impl ClientsService {
             let until = now + grace_days * DAY_MS;
             let previous: Vec<SecretRecord> = self
                 .store
-                .client_secrets()
+                .secrets_of(&old.id)
                 .await?
                 .into_iter()
-                .filter(|s| s.client_row_id == old.id && valid(s, now))
+                .filter(|s| valid(s, now))
                 .collect();
             let (secret, rec) = self.new_secret(&old.id, now).await?;
             let bump = ClientRecord {
-                version: old.version + 1,
+                version: Version::new(old.version).next().get(),
                 updated_at_ms: now,
                 ..old.clone()
             };
@@ -469,7 +442,7 @@ impl ClientsService {
                 "previous_secret_ids": shortened.iter().map(|s| &s.id).collect::<Vec<_>>(),
                 "previous_valid_until": chrono::DateTime::from_timestamp_millis(until).map(|t| t.to_rfc3339()),
             });
-            self.commit(actor, action, &changes, &old.name, details).await?;
+            self.commit(actor, action, &Target::client(id), &changes, &old.name, details).await?;
             Ok(Created {
                 client: bump,
                 secret: Some(secret),
@@ -487,22 +460,22 @@ impl ClientsService {
         version: &str,
         secret_id: &str,
     ) -> Result<(), Error> {
-        let action = "clients.revoke_secret";
-        self.audited(actor, action, id, async {
+        let action = action::CLIENTS_REVOKE_SECRET;
+        self.audit.run(actor, action, &Target::client(id), async {
             let old = self.find(id, version).await?;
             let now = now_ms();
             let s = self
                 .store
-                .client_secrets()
+                .secrets_of(&old.id)
                 .await?
                 .into_iter()
-                .find(|s| s.id == secret_id && s.client_row_id == old.id)
+                .find(|s| s.id == secret_id)
                 .ok_or_else(|| Error::invalid("this secret does not belong to the client"))?;
             if s.revoked_at_ms.is_some() {
                 return Err(Error::Conflict("this secret is revoked already".into()));
             }
             let bump = ClientRecord {
-                version: old.version + 1,
+                version: Version::new(old.version).next().get(),
                 updated_at_ms: now,
                 ..old.clone()
             };
@@ -517,7 +490,7 @@ impl ClientsService {
                 },
             ];
             let details = json!({ "client_id": old.client_id, "secret_id": s.id, "was": secret_status(&s, now) });
-            self.commit(actor, action, &changes, &old.name, details).await
+            self.commit(actor, action, &Target::client(id), &changes, &old.name, details).await
         })
         .await
     }

@@ -13,7 +13,8 @@ use serde_json::{json, Value};
 use super::jwk::public_jwk;
 use super::lifecycle::{due_steps, manual_rotation_check, KeyState, KeyTimes, SetTiming, Step};
 use super::SigningAlg;
-use crate::audit::{Actor, AuditDraft, Outcome};
+use crate::audit::Actor;
+use crate::audited::{action, Audit, Target, Version};
 use crate::certs::generate_key;
 use crate::ports::keys::{KeyChange, KeySetRecord, KeyStore, SigningKeyRecord};
 use crate::ports::StoreError;
@@ -112,11 +113,16 @@ fn store_error(e: StoreError, name: &str) -> Error {
 pub struct KeysService {
     store: Arc<dyn KeyStore>,
     master_key: Arc<MasterKey>,
+    audit: Audit,
 }
 
 impl KeysService {
-    pub fn new(store: Arc<dyn KeyStore>, master_key: Arc<MasterKey>) -> Self {
-        KeysService { store, master_key }
+    pub fn new(store: Arc<dyn KeyStore>, master_key: Arc<MasterKey>, audit: Audit) -> Self {
+        KeysService {
+            store,
+            master_key,
+            audit,
+        }
     }
 
     pub async fn list(&self) -> Result<Vec<KeySetView>, Error> {
@@ -136,11 +142,9 @@ impl KeysService {
     pub async fn get(&self, id_or_name: &str) -> Result<KeySetView, Error> {
         let set = self
             .store
-            .key_sets()
+            .key_set(id_or_name)
             .await?
-            .into_iter()
-            .find(|s| s.id == id_or_name || s.name == id_or_name)
-            .ok_or_else(|| Error::invalid(format!("no key set {id_or_name:?}")))?;
+            .ok_or_else(|| Error::NotFound(format!("no key set {id_or_name:?}")))?;
         let keys = self.store.signing_keys(&set.id).await?;
         Ok(KeySetView {
             jwks: jwks_of(&keys)?,
@@ -150,40 +154,10 @@ impl KeysService {
     }
 
     async fn find(&self, id: &str, version: &str) -> Result<KeySetView, Error> {
-        let expected: i64 = version
-            .trim()
-            .parse()
-            .map_err(|_| Error::invalid("the key set version is missing; reload the page"))?;
+        let expected = Version::parse(version, "key set")?;
         let view = self.get(id).await?;
-        if view.set.version != expected {
-            return Err(Error::Conflict(format!(
-                "the key set {:?} changed meanwhile (now version {}, you saw version {expected}); reload and retry",
-                view.set.name, view.set.version
-            )));
-        }
+        expected.expect(view.set.version, &format!("the key set {:?}", view.set.name))?;
         Ok(view)
-    }
-
-    async fn refuse(&self, actor: &Actor, action: &str, target: &str, err: Error) -> Error {
-        let draft = AuditDraft::new(actor, action, format!("key_set:{target}"), Outcome::Failure)
-            .with_details(json!({ "reason": err.to_string() }));
-        match self.store.apply_key_changes(&[], draft).await {
-            Ok(()) => err,
-            Err(e) => Error::Store(e),
-        }
-    }
-
-    async fn audited<T>(
-        &self,
-        actor: &Actor,
-        action: &str,
-        target: &str,
-        work: impl std::future::Future<Output = Result<T, Error>>,
-    ) -> Result<T, Error> {
-        match work.await {
-            Ok(t) => Ok(t),
-            Err(e) => Err(self.refuse(actor, action, target, e).await),
-        }
     }
 
     async fn commit(
@@ -191,15 +165,14 @@ impl KeysService {
         actor: &Actor,
         action: &str,
         changes: &[KeyChange],
-        set: &str,
+        set: &KeySetRecord,
         details: Value,
     ) -> Result<(), Error> {
-        let event = AuditDraft::new(actor, action, format!("key_set:{set}"), Outcome::Success)
-            .with_details(details);
+        let event = Audit::success(actor, action, &Target::key_set(&set.id), details);
         self.store
             .apply_key_changes(changes, event)
             .await
-            .map_err(|e| store_error(e, set))
+            .map_err(|e| store_error(e, &set.name))
     }
 
     /// A fresh key for `set` in `state`, its private half sealed (AAD: the key's id).
@@ -251,7 +224,7 @@ impl KeysService {
     fn bump(set: &KeySetRecord, now: i64) -> KeyChange {
         KeyChange::UpdateSet {
             record: KeySetRecord {
-                version: set.version + 1,
+                version: Version::new(set.version).next().get(),
                 updated_at_ms: now,
                 ..set.clone()
             },
@@ -266,9 +239,11 @@ impl KeysService {
         actor: &Actor,
         settings: &SetSettings,
     ) -> Result<KeySetView, Error> {
-        let action = "keys.create_set";
+        let action = action::KEYS_CREATE_SET;
         let name = settings.name.trim().to_owned();
-        self.audited(actor, action, &name, async {
+        // One target for the attempt and its outcome: the new set's id is chosen up front.
+        let id = uuid::Uuid::new_v4().to_string();
+        self.audit.run(actor, action, &Target::key_set(&id), async {
             check_name(&name)?;
             let alg = SigningAlg::parse(&settings.alg).ok_or_else(|| {
                 Error::invalid(format!("algorithm {:?} is not offered: choose EdDSA, ES256 or RS256", settings.alg))
@@ -276,7 +251,7 @@ impl KeysService {
             settings.timing.validate().map_err(Error::invalid)?;
             let now = now_ms();
             let set = KeySetRecord {
-                id: uuid::Uuid::new_v4().to_string(),
+                id: id.clone(),
                 name: name.clone(),
                 alg: alg.label().to_owned(),
                 rotation_period_s: settings.timing.rotation_period_s,
@@ -284,7 +259,7 @@ impl KeysService {
                 max_token_lifetime_s: settings.timing.max_token_lifetime_s,
                 leeway_s: settings.timing.leeway_s,
                 auto_rotate: settings.auto_rotate,
-                version: 1,
+                version: Version::FIRST.get(),
                 created_at_ms: now,
                 updated_at_ms: now,
             };
@@ -298,7 +273,7 @@ impl KeysService {
                 actor,
                 action,
                 &[KeyChange::InsertSet(set.clone()), KeyChange::InsertKey(key.clone())],
-                &name,
+                &set,
                 details,
             )
             .await?;
@@ -320,8 +295,8 @@ impl KeysService {
         timing: &SetTiming,
         auto_rotate: bool,
     ) -> Result<(), Error> {
-        let action = "keys.update_set";
-        self.audited(actor, action, id, async {
+        let action = action::KEYS_UPDATE_SET;
+        self.audit.run(actor, action, &Target::key_set(id), async {
             let view = self.find(id, version).await?;
             timing.validate().map_err(Error::invalid)?;
             let old = &view.set;
@@ -348,7 +323,7 @@ impl KeysService {
                 max_token_lifetime_s: timing.max_token_lifetime_s,
                 leeway_s: timing.leeway_s,
                 auto_rotate,
-                version: old.version + 1,
+                version: Version::new(old.version).next().get(),
                 updated_at_ms: now,
                 ..old.clone()
             };
@@ -359,7 +334,7 @@ impl KeysService {
                            "max_token_lifetime_s": record.max_token_lifetime_s, "leeway_s": record.leeway_s, "auto_rotate": record.auto_rotate },
             });
             let change = KeyChange::UpdateSet { record, replaces: old.version };
-            self.commit(actor, action, &[change], &old.name, details).await
+            self.commit(actor, action, &[change], old, details).await
         })
         .await
     }
@@ -395,9 +370,9 @@ impl KeysService {
                     "takes_over_at": next.promote_at_ms.and_then(chrono::DateTime::from_timestamp_millis).map(|t| t.to_rfc3339()) });
                 self.commit(
                     actor,
-                    "keys.create_next",
+                    action::KEYS_CREATE_NEXT,
                     &[Self::bump(set, now), KeyChange::InsertKey(next.clone())],
-                    &set.name,
+                    set,
                     details,
                 )
                 .await?;
@@ -442,7 +417,7 @@ impl KeysService {
                     },
                     from_state: KeyState::Next.as_str().into(),
                 });
-                self.commit(actor, "keys.promote", &changes, &set.name, details)
+                self.commit(actor, action::KEYS_PROMOTE, &changes, set, details)
                     .await?;
                 Ok(format!("key {} is now active", next.kid))
             }
@@ -460,9 +435,9 @@ impl KeysService {
                 };
                 self.commit(
                     actor,
-                    "keys.remove",
+                    action::KEYS_REMOVE,
                     &[Self::bump(set, now), change],
-                    &set.name,
+                    set,
                     details,
                 )
                 .await?;
@@ -474,8 +449,8 @@ impl KeysService {
     /// "Rotate now": publishes a next key, or promotes the next key once it has been published
     /// for the cache window. Concurrent calls with the same `version`: one wins, the rest 409.
     pub async fn rotate(&self, actor: &Actor, id: &str, version: &str) -> Result<String, Error> {
-        let action = "keys.rotate";
-        self.audited(actor, action, id, async {
+        let action = action::KEYS_ROTATE;
+        self.audit.run(actor, action, &Target::key_set(id), async {
             let view = self.find(id, version).await?;
             let times = view
                 .keys
@@ -513,8 +488,8 @@ impl KeysService {
         key_id: &str,
         reason: &str,
     ) -> Result<String, Error> {
-        let action = "keys.revoke";
-        self.audited(actor, action, id, async {
+        let action = action::KEYS_REVOKE;
+        self.audit.run(actor, action, &Target::key_set(id), async {
             let reason = reason.trim();
             if reason.chars().count() < 10 {
                 return Err(Error::invalid("say why the key is revoked (at least 10 characters); it goes into the audit log"));
@@ -569,7 +544,7 @@ impl KeysService {
                 details["successor"] = json!(successor);
                 outcome.push_str(&format!("; key {successor} signs from now on"));
             }
-            self.commit(actor, action, &changes, &set.name, details).await?;
+            self.commit(actor, action, &changes, set, details).await?;
             Ok(outcome)
         })
         .await

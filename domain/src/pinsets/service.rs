@@ -9,6 +9,7 @@ use chrono::{Months, NaiveDate, Utc};
 use serde_json::json;
 
 use crate::audit::{Actor, AuditDraft, Outcome};
+use crate::audited::{action, Audit, Target};
 use crate::pins::Pin;
 use crate::pinsets::{
     blocks_export, expiry_note, lint, parse_hostname, parse_pin_input, render, ExportFormat,
@@ -201,17 +202,18 @@ fn conflict(e: StoreError) -> Error {
 
 pub struct PinsetsService {
     store: Arc<dyn CertStore>,
+    audit: Audit,
 }
 
 impl PinsetsService {
-    pub fn new(store: Arc<dyn CertStore>) -> Self {
-        PinsetsService { store }
+    pub fn new(store: Arc<dyn CertStore>, audit: Audit) -> Self {
+        PinsetsService { store, audit }
     }
 
     async fn load(&self, hostname: &str) -> Result<PinSet, Error> {
         let host = parse_hostname(hostname).map_err(|e| Error::invalid(e.to_string()))?;
         let rec = self.store.pinset(&host).await?.ok_or_else(|| {
-            Error::invalid(format!(
+            Error::NotFound(format!(
                 "no pin set for {host}: issue a certificate for it first"
             ))
         })?;
@@ -276,7 +278,7 @@ impl PinsetsService {
         before: &PinSet,
         after: PinSet,
     ) -> Result<PinsetState, Error> {
-        let event = AuditDraft::new(actor, action, format!("pinset:{}", after.hostname), Outcome::Success).with_details(json!({
+        let event = AuditDraft::new(actor, action, Target::pinset(&after.hostname).as_str(), Outcome::Success).with_details(json!({
             "before": { "version": before.version, "include_subdomains": before.include_subdomains,
                         "expires_on": before.expires_on.to_string(), "pins": before.pins.iter().map(|p| p.pin.to_base64()).collect::<Vec<_>>() },
             "after": { "version": after.version, "include_subdomains": after.include_subdomains,
@@ -293,26 +295,6 @@ impl PinsetsService {
         self.state(after).await
     }
 
-    async fn refuse(&self, actor: &Actor, action: &str, hostname: &str, err: Error) -> Error {
-        let draft = AuditDraft::new(
-            actor,
-            action,
-            format!("pinset:{}", hostname.trim()),
-            Outcome::Failure,
-        )
-        .with_details(json!({ "reason": err.to_string() }));
-        match self.store_record(draft).await {
-            Ok(()) => err,
-            Err(e) => e,
-        }
-    }
-
-    async fn store_record(&self, draft: AuditDraft) -> Result<(), Error> {
-        self.store
-            .apply_cert_changes(&[], draft)
-            .await
-            .map_err(Error::Store)
-    }
 
     async fn checked(&self, hostname: &str, version: &str) -> Result<PinSet, Error> {
         let set = self.load(hostname).await?;
@@ -348,7 +330,7 @@ impl PinsetsService {
         .await;
         match result {
             Ok((before, after)) => self.save(actor, action, &before, after).await,
-            Err(e) => Err(self.refuse(actor, action, hostname, e).await),
+            Err(e) => Err(self.audit.refused(actor, action, &Target::pinset(hostname), e).await),
         }
     }
 
@@ -363,7 +345,7 @@ impl PinsetsService {
     ) -> Result<PinsetState, Error> {
         self.edit(
             actor,
-            "pinsets.update",
+            action::PINSETS_UPDATE,
             hostname,
             version,
             async |set: &PinSet| {
@@ -421,7 +403,7 @@ impl PinsetsService {
     ) -> Result<PinsetState, Error> {
         self.edit(
             actor,
-            "pinsets.add_pin",
+            action::PINSETS_ADD_PIN,
             hostname,
             version,
             async |set: &PinSet| {
@@ -465,7 +447,7 @@ impl PinsetsService {
     ) -> Result<PinsetState, Error> {
         self.edit(
             actor,
-            "pinsets.remove_pin",
+            action::PINSETS_REMOVE_PIN,
             hostname,
             version,
             async |set: &PinSet| {
@@ -529,7 +511,7 @@ impl PinsetsService {
         version: &str,
         released_on: &str,
     ) -> Result<Export, Error> {
-        let action = "pinsets.export_for_release";
+        let action = action::PINSETS_EXPORT_FOR_RELEASE;
         let result = async {
             let (set, export) = self.render_checked(hostname, format).await?;
             let app_name = app_name.trim();
@@ -583,7 +565,7 @@ impl PinsetsService {
                 created_at_ms: now,
             };
             changes.push(CertChange::InsertRelease(release.clone()));
-            let event = AuditDraft::new(actor, action, format!("pinset:{}", set.hostname), Outcome::Success).with_details(json!({
+            let event = AuditDraft::new(actor, action, Target::pinset(&set.hostname).as_str(), Outcome::Success).with_details(json!({
                 "app": app.name, "platform": app.platform, "bundle_id": app.bundle_id, "version": release.version,
                 "format": export.format, "pinset_version": set.version,
                 "pins": set.pins.iter().map(|p| p.pin.to_base64()).collect::<Vec<_>>(),
@@ -600,7 +582,7 @@ impl PinsetsService {
         .await;
         match result {
             Ok(e) => Ok(e),
-            Err(e) => Err(self.refuse(actor, action, hostname, e).await),
+            Err(e) => Err(self.audit.refused(actor, action, &Target::pinset(hostname), e).await),
         }
     }
 
@@ -651,21 +633,22 @@ impl PinsetsService {
         let releases = self.releases().await?;
         let Some(r) = releases.iter().find(|r| r.release.id == id) else {
             return Err(self
-                .refuse(
+                .audit
+                .refused(
                     actor,
-                    "releases.set_supported",
-                    "unknown",
-                    Error::invalid("unknown release"),
+                    action::RELEASES_SET_SUPPORTED,
+                    &Target::release(id),
+                    Error::NotFound("unknown release".into()),
                 )
                 .await);
         };
-        let event = AuditDraft::new(
+        let event = Audit::success(
             actor,
-            "releases.set_supported",
-            format!("release:{} {}", r.app.name, r.release.version),
-            Outcome::Success,
-        )
-        .with_details(json!({ "before": r.release.supported, "after": supported }));
+            action::RELEASES_SET_SUPPORTED,
+            &Target::release(id),
+            json!({ "app": r.app.name, "version": r.release.version,
+                    "before": r.release.supported, "after": supported }),
+        );
         self.store
             .apply_cert_changes(
                 &[CertChange::SetReleaseSupported {

@@ -81,4 +81,7 @@ pub trait ClientStore: Send + Sync + 'static {
     async fn clients(&self) -> Result<Vec<ClientRecord>, StoreError>;
     /// Every secret of every client, newest first.
     async fn client_secrets(&self) -> Result<Vec<SecretRecord>, StoreError>;
+    async fn client(&self, id: &str) -> Result<Option<ClientRecord>, StoreError>;
+    /// The secrets of one client (its row id), newest first.
+    async fn secrets_of(&self, client_row_id: &str) -> Result<Vec<SecretRecord>, StoreError>;
 }

@@ -71,6 +71,8 @@ pub trait KeyStore: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// All key sets by name.
     async fn key_sets(&self) -> Result<Vec<KeySetRecord>, StoreError>;
+    /// One set by id or by name.
+    async fn key_set(&self, id_or_name: &str) -> Result<Option<KeySetRecord>, StoreError>;
     /// Every key of the set, oldest first.
     async fn signing_keys(&self, set_id: &str) -> Result<Vec<SigningKeyRecord>, StoreError>;
 }

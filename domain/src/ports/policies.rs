@@ -44,4 +44,5 @@ pub trait PolicyStore: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// All policies in evaluation order.
     async fn policies(&self) -> Result<Vec<PolicyRecord>, StoreError>;
+    async fn policy(&self, id: &str) -> Result<Option<PolicyRecord>, StoreError>;
 }

@@ -1,0 +1,223 @@
+//! How every service writes an audited change, so each does it the same way: the object's
+//! [`Target`] is named once and used for the success event and for a refusal alike; a refused
+//! attempt is recorded (outcome `failure`, the reason in the details) through
+//! [`Store::record`]; a stored row's [`Version`] is parsed and compared in one place; action
+//! names are the constants of [`action`].
+//!
+//! The change itself and its success event still commit together through the noun's own port
+//! (`apply_*_changes(changes, event)`), which is what makes them atomic.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use crate::audit::{Actor, AuditDraft, Outcome};
+use crate::ports::Store;
+use crate::Error;
+
+/// The object an audit event is about, as `<kind>:<key>`. Objects with a generated id are
+/// named by it (names change; the id does not), objects whose natural key is their identity
+/// (a hostname) by that key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target(String);
+
+impl Target {
+    pub fn policy(id: &str) -> Target {
+        Target(format!("policy:{id}"))
+    }
+    pub fn client(id: &str) -> Target {
+        Target(format!("client:{id}"))
+    }
+    pub fn key_set(id: &str) -> Target {
+        Target(format!("key_set:{id}"))
+    }
+    pub fn pinset(hostname: &str) -> Target {
+        Target(format!("pinset:{}", hostname.trim()))
+    }
+    pub fn hostname(hostname: &str) -> Target {
+        Target(format!("hostname:{}", hostname.trim()))
+    }
+    pub fn release(id: &str) -> Target {
+        Target(format!("release:{id}"))
+    }
+    pub fn csr(id: &str) -> Target {
+        Target(format!("csr:{id}"))
+    }
+    pub fn ca(subject: &str) -> Target {
+        Target(format!("ca:{}", subject.trim()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The optimistic-concurrency version of a stored row: the page sends back the version it
+/// showed, and a change applies only if the row still has it (else `Conflict`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Version(i64);
+
+impl Version {
+    /// A row's first version.
+    pub const FIRST: Version = Version(1);
+
+    pub fn new(v: i64) -> Version {
+        Version(v)
+    }
+
+    /// The version a form sent back for a `noun` ("policy", "client" …).
+    pub fn parse(text: &str, noun: &str) -> Result<Version, Error> {
+        text.trim()
+            .parse()
+            .map(Version)
+            .map_err(|_| Error::invalid(format!("the {noun} version is missing; reload the page")))
+    }
+
+    /// The version a change writes.
+    pub fn next(self) -> Version {
+        Version(self.0 + 1)
+    }
+
+    pub fn get(self) -> i64 {
+        self.0
+    }
+
+    /// `Ok` when the stored row still has the version the admin edited, else the conflict
+    /// message naming both.
+    pub fn expect(self, stored: i64, what: &str) -> Result<(), Error> {
+        if stored == self.0 {
+            Ok(())
+        } else {
+            Err(Error::Conflict(format!(
+                "{what} changed meanwhile (now version {stored}, you edited version {}); reload and retry",
+                self.0
+            )))
+        }
+    }
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Records refusals and builds success events; shared by every service.
+#[derive(Clone)]
+pub struct Audit {
+    log: Arc<dyn Store>,
+}
+
+impl Audit {
+    pub fn new(log: Arc<dyn Store>) -> Audit {
+        Audit { log }
+    }
+
+    /// The success event of a change, to commit with it.
+    pub fn success(actor: &Actor, action: &str, target: &Target, details: Value) -> AuditDraft {
+        AuditDraft::new(actor, action, target.as_str(), Outcome::Success).with_details(details)
+    }
+
+    /// Records that `action` on `target` was refused with `err` and returns `err` (or, when
+    /// even the refusal cannot be written, the store's error: fail closed).
+    pub async fn refused(&self, actor: &Actor, action: &str, target: &Target, err: Error) -> Error {
+        let draft = AuditDraft::new(actor, action, target.as_str(), Outcome::Failure)
+            .with_details(json!({ "reason": err.to_string() }));
+        match self.log.record(draft).await {
+            Ok(_) => err,
+            Err(e) => Error::Store(e),
+        }
+    }
+
+    /// Runs `work`, which commits its own success event; if it fails, records the refusal.
+    pub async fn run<T>(
+        &self,
+        actor: &Actor,
+        action: &str,
+        target: &Target,
+        work: impl Future<Output = Result<T, Error>>,
+    ) -> Result<T, Error> {
+        match work.await {
+            Ok(t) => Ok(t),
+            Err(e) => Err(self.refused(actor, action, target, e).await),
+        }
+    }
+}
+
+/// Audit action names, one constant each, so the services, the pages that filter on them and
+/// the tests agree.
+pub mod action {
+    pub const POLICIES_CREATE: &str = "policies.create";
+    pub const POLICIES_UPDATE: &str = "policies.update";
+    pub const POLICIES_DELETE: &str = "policies.delete";
+    pub const POLICIES_ENABLE: &str = "policies.enable";
+    pub const POLICIES_DISABLE: &str = "policies.disable";
+    pub const POLICIES_ENFORCE: &str = "policies.enforce";
+    pub const POLICIES_SHADOW: &str = "policies.shadow";
+    pub const POLICIES_REORDER: &str = "policies.reorder";
+
+    pub const CLIENTS_CREATE: &str = "clients.create";
+    pub const CLIENTS_UPDATE: &str = "clients.update";
+    pub const CLIENTS_DELETE: &str = "clients.delete";
+    pub const CLIENTS_ENABLE: &str = "clients.enable";
+    pub const CLIENTS_DISABLE: &str = "clients.disable";
+    pub const CLIENTS_ROTATE_SECRET: &str = "clients.rotate_secret";
+    pub const CLIENTS_REVOKE_SECRET: &str = "clients.revoke_secret";
+
+    pub const KEYS_CREATE_SET: &str = "keys.create_set";
+    pub const KEYS_UPDATE_SET: &str = "keys.update_set";
+    pub const KEYS_ROTATE: &str = "keys.rotate";
+    pub const KEYS_CREATE_NEXT: &str = "keys.create_next";
+    pub const KEYS_PROMOTE: &str = "keys.promote";
+    pub const KEYS_REMOVE: &str = "keys.remove";
+    pub const KEYS_REVOKE: &str = "keys.revoke";
+    pub const KEYS_REWRAP_MASTER_KEY: &str = "keys.rewrap_master_key";
+
+    pub const CERTS_CREATE_CA: &str = "certs.create_ca";
+    pub const CERTS_ISSUE: &str = "certs.issue";
+    pub const CERTS_ROTATE: &str = "certs.rotate";
+    pub const CERTS_CREATE_CSR: &str = "certs.create_csr";
+    pub const CERTS_ACCEPT_SIGNED: &str = "certs.accept_signed";
+    pub const CERTS_IMPORT: &str = "certs.import";
+    pub const CERTS_PROBE: &str = "certs.probe";
+
+    pub const PINSETS_UPDATE: &str = "pinsets.update";
+    pub const PINSETS_ADD_PIN: &str = "pinsets.add_pin";
+    pub const PINSETS_REMOVE_PIN: &str = "pinsets.remove_pin";
+    pub const PINSETS_EXPORT_FOR_RELEASE: &str = "pinsets.export_for_release";
+    pub const RELEASES_SET_SUPPORTED: &str = "releases.set_supported";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_parse_from_forms_and_compare() {
+        assert_eq!(Version::parse(" 3 ", "policy").ok(), Some(Version::new(3)));
+        let missing = Version::parse("", "client").expect_err("empty");
+        assert_eq!(
+            missing.to_string(),
+            "the client version is missing; reload the page"
+        );
+        assert_eq!(Version::FIRST.next(), Version::new(2));
+        assert!(Version::new(2).expect(2, "the policy \"a\"").is_ok());
+        let stale = Version::new(2)
+            .expect(3, "the policy \"a\"")
+            .expect_err("stale");
+        assert!(stale.to_string().contains("now version 3, you edited version 2"));
+    }
+
+    #[test]
+    fn targets_name_one_object_the_same_way() {
+        assert_eq!(Target::client("c1").as_str(), "client:c1");
+        assert_eq!(Target::pinset(" api.example.com ").as_str(), "pinset:api.example.com");
+    }
+}
