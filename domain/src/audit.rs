@@ -368,7 +368,8 @@ mod tests {
     #[test]
     fn edit_of_any_field_is_detected_at_that_row() {
         let base = chain(4);
-        let edits: Vec<Box<dyn Fn(&mut AuditEvent)>> = vec![
+        type Edit = Box<dyn Fn(&mut AuditEvent)>;
+        let edits: Vec<Edit> = vec![
             Box::new(|e| e.actor = "mallory".into()),
             Box::new(|e| e.ip = None),
             Box::new(|e| e.user_agent = Some(String::new())),

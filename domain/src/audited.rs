@@ -212,12 +212,17 @@ mod tests {
         let stale = Version::new(2)
             .expect(3, "the policy \"a\"")
             .expect_err("stale");
-        assert!(stale.to_string().contains("now version 3, you edited version 2"));
+        assert!(stale
+            .to_string()
+            .contains("now version 3, you edited version 2"));
     }
 
     #[test]
     fn targets_name_one_object_the_same_way() {
         assert_eq!(Target::client("c1").as_str(), "client:c1");
-        assert_eq!(Target::pinset(" api.example.com ").as_str(), "pinset:api.example.com");
+        assert_eq!(
+            Target::pinset(" api.example.com ").as_str(),
+            "pinset:api.example.com"
+        );
     }
 }

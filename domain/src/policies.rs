@@ -115,11 +115,9 @@ impl PoliciesService {
 
     async fn find(&self, id: &str, version: &str) -> Result<(PolicyRecord, Policy), Error> {
         let expected = Version::parse(version, "policy")?;
-        let r = self
-            .store
-            .policy(id)
-            .await?
-            .ok_or_else(|| Error::NotFound("this policy no longer exists; reload the page".into()))?;
+        let r = self.store.policy(id).await?.ok_or_else(|| {
+            Error::NotFound("this policy no longer exists; reload the page".into())
+        })?;
         expected.expect(r.version, &format!("the policy {:?}", r.name))?;
         let p = to_policy(&r)?;
         Ok((r, p))
@@ -164,75 +162,80 @@ impl PoliciesService {
             (Err(_), false) => String::new(),
         };
         let target = Target::policy(&id);
-        self.audit.run(actor, action, &target, async {
-            let mut p = parsed?;
-            if creating {
-                let existing = self.store.policies().await?;
-                p.id = id.clone();
-                p.mode = Mode::Shadow;
-                p.order = existing
-                    .iter()
-                    .map(|r| u32::try_from(r.position).unwrap_or(0))
-                    .max()
-                    .map_or(1, |m| m + 1);
-            }
-            p.name = p.name.trim().to_owned();
-            // The rewrites the warnings announce (e.g. a CIDR with host bits set) are applied.
-            normalize(&mut p);
-            let issues = validate(&p);
-            if has_errors(&issues) {
-                let msgs: Vec<String> = issues
-                    .iter()
-                    .filter(|i| i.is_error())
-                    .map(|i| i.to_string())
-                    .collect();
-                return Err(Error::invalid(format!(
-                    "The policy is not valid: {}",
-                    msgs.join("; ")
-                )));
-            }
-            if creating {
-                let rec = record_of(&p, Version::FIRST, now_ms())?;
-                self.commit(
-                    actor,
-                    action,
-                    &target,
-                    vec![PolicyChange::Insert(rec.clone())],
-                    &p.name,
-                    json!({ "after": as_json(&p) }),
-                )
-                .await?;
-                Ok(PolicyState {
-                    record: rec,
-                    policy: p,
-                    issues,
-                })
-            } else {
-                let (old_rec, old) = self.find(&p.id, version).await?;
-                p.mode = old.mode;
-                p.order = old.order;
-                let rec = record_of(&p, Version::new(old_rec.version).next(), old_rec.created_at_ms)?;
-                let change = PolicyChange::Update {
-                    record: rec.clone(),
-                    replaces: old_rec.version,
-                };
-                self.commit(
-                    actor,
-                    action,
-                    &target,
-                    vec![change],
-                    &p.name,
-                    json!({ "before": as_json(&old), "after": as_json(&p) }),
-                )
-                .await?;
-                Ok(PolicyState {
-                    record: rec,
-                    policy: p,
-                    issues,
-                })
-            }
-        })
-        .await
+        self.audit
+            .run(actor, action, &target, async {
+                let mut p = parsed?;
+                if creating {
+                    let existing = self.store.policies().await?;
+                    p.id = id.clone();
+                    p.mode = Mode::Shadow;
+                    p.order = existing
+                        .iter()
+                        .map(|r| u32::try_from(r.position).unwrap_or(0))
+                        .max()
+                        .map_or(1, |m| m + 1);
+                }
+                p.name = p.name.trim().to_owned();
+                // The rewrites the warnings announce (e.g. a CIDR with host bits set) are applied.
+                normalize(&mut p);
+                let issues = validate(&p);
+                if has_errors(&issues) {
+                    let msgs: Vec<String> = issues
+                        .iter()
+                        .filter(|i| i.is_error())
+                        .map(|i| i.to_string())
+                        .collect();
+                    return Err(Error::invalid(format!(
+                        "The policy is not valid: {}",
+                        msgs.join("; ")
+                    )));
+                }
+                if creating {
+                    let rec = record_of(&p, Version::FIRST, now_ms())?;
+                    self.commit(
+                        actor,
+                        action,
+                        &target,
+                        vec![PolicyChange::Insert(rec.clone())],
+                        &p.name,
+                        json!({ "after": as_json(&p) }),
+                    )
+                    .await?;
+                    Ok(PolicyState {
+                        record: rec,
+                        policy: p,
+                        issues,
+                    })
+                } else {
+                    let (old_rec, old) = self.find(&p.id, version).await?;
+                    p.mode = old.mode;
+                    p.order = old.order;
+                    let rec = record_of(
+                        &p,
+                        Version::new(old_rec.version).next(),
+                        old_rec.created_at_ms,
+                    )?;
+                    let change = PolicyChange::Update {
+                        record: rec.clone(),
+                        replaces: old_rec.version,
+                    };
+                    self.commit(
+                        actor,
+                        action,
+                        &target,
+                        vec![change],
+                        &p.name,
+                        json!({ "before": as_json(&old), "after": as_json(&p) }),
+                    )
+                    .await?;
+                    Ok(PolicyState {
+                        record: rec,
+                        policy: p,
+                        issues,
+                    })
+                }
+            })
+            .await
     }
 
     async fn change_one(
@@ -244,26 +247,31 @@ impl PoliciesService {
         edit: impl FnOnce(&mut Policy) -> Result<(), Error>,
     ) -> Result<(), Error> {
         let target = Target::policy(id);
-        self.audit.run(actor, action, &target, async {
-            let (old_rec, old) = self.find(id, version).await?;
-            let mut p = old.clone();
-            edit(&mut p)?;
-            let rec = record_of(&p, Version::new(old_rec.version).next(), old_rec.created_at_ms)?;
-            let change = PolicyChange::Update {
-                record: rec,
-                replaces: old_rec.version,
-            };
-            self.commit(
-                actor,
-                action,
-                &target,
-                vec![change],
-                &p.name,
-                json!({ "before": as_json(&old), "after": as_json(&p) }),
-            )
+        self.audit
+            .run(actor, action, &target, async {
+                let (old_rec, old) = self.find(id, version).await?;
+                let mut p = old.clone();
+                edit(&mut p)?;
+                let rec = record_of(
+                    &p,
+                    Version::new(old_rec.version).next(),
+                    old_rec.created_at_ms,
+                )?;
+                let change = PolicyChange::Update {
+                    record: rec,
+                    replaces: old_rec.version,
+                };
+                self.commit(
+                    actor,
+                    action,
+                    &target,
+                    vec![change],
+                    &p.name,
+                    json!({ "before": as_json(&old), "after": as_json(&p) }),
+                )
+                .await
+            })
             .await
-        })
-        .await
     }
 
     pub async fn set_enabled(
@@ -352,22 +360,23 @@ impl PoliciesService {
     pub async fn delete(&self, actor: &Actor, id: &str, version: &str) -> Result<(), Error> {
         let action = action::POLICIES_DELETE;
         let target = Target::policy(id);
-        self.audit.run(actor, action, &target, async {
-            let (rec, p) = self.find(id, version).await?;
-            let change = PolicyChange::Delete {
-                id: rec.id.clone(),
-                replaces: rec.version,
-            };
-            self.commit(
-                actor,
-                action,
-                &target,
-                vec![change],
-                &p.name,
-                json!({ "before": as_json(&p) }),
-            )
+        self.audit
+            .run(actor, action, &target, async {
+                let (rec, p) = self.find(id, version).await?;
+                let change = PolicyChange::Delete {
+                    id: rec.id.clone(),
+                    replaces: rec.version,
+                };
+                self.commit(
+                    actor,
+                    action,
+                    &target,
+                    vec![change],
+                    &p.name,
+                    json!({ "before": as_json(&p) }),
+                )
+                .await
+            })
             .await
-        })
-        .await
     }
 }

@@ -125,7 +125,10 @@ impl ClientStore for SqlStore {
     }
 
     async fn clients(&self) -> Result<Vec<ClientRecord>, StoreError> {
-        let sql = format!("SELECT * FROM clients ORDER BY name{}", self.dialect.bytewise());
+        let sql = format!(
+            "SELECT * FROM clients ORDER BY name{}",
+            self.dialect.bytewise()
+        );
         self.all(sqlx::query(&sql), client_of).await
     }
 
@@ -147,6 +150,7 @@ impl ClientStore for SqlStore {
             "SELECT * FROM client_secrets WHERE client_row_id = $1 ORDER BY created_at_ms DESC, id{}",
             self.dialect.bytewise()
         );
-        self.all(sqlx::query(&sql).bind(client_row_id), secret_of).await
+        self.all(sqlx::query(&sql).bind(client_row_id), secret_of)
+            .await
     }
 }

@@ -193,7 +193,10 @@ impl SqlStore {
         of: fn(&AnyRow) -> Result<T, sqlx::Error>,
     ) -> Result<Vec<T>, StoreError> {
         let rows = query.fetch_all(&self.read).await.map_err(map_err)?;
-        rows.iter().map(of).collect::<Result<_, _>>().map_err(map_err)
+        rows.iter()
+            .map(of)
+            .collect::<Result<_, _>>()
+            .map_err(map_err)
     }
 
     /// The row a read query returns, if any, mapped by `of`.
@@ -320,7 +323,10 @@ mod tests {
 
     #[test]
     fn urls_pick_their_dialect_and_others_are_refused() {
-        assert_eq!(Dialect::of_url("sqlite:///x.db").ok(), Some(Dialect::Sqlite));
+        assert_eq!(
+            Dialect::of_url("sqlite:///x.db").ok(),
+            Some(Dialect::Sqlite)
+        );
         assert_eq!(
             Dialect::of_url("postgresql://db/x").ok(),
             Some(Dialect::Postgres)

@@ -112,7 +112,10 @@ impl KeyStore for SqlStore {
     }
 
     async fn key_sets(&self) -> Result<Vec<KeySetRecord>, StoreError> {
-        let sql = format!("SELECT * FROM key_sets ORDER BY name{}", self.dialect.bytewise());
+        let sql = format!(
+            "SELECT * FROM key_sets ORDER BY name{}",
+            self.dialect.bytewise()
+        );
         self.all(sqlx::query(&sql), set_of).await
     }
 

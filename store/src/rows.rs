@@ -79,7 +79,8 @@ pub(crate) fn admin_of(r: &AnyRow) -> Result<Admin, sqlx::Error> {
         id: r.uuid("id")?,
         username: r.text("username")?,
         display_name: r.text("display_name")?,
-        role: Role::parse(&role).ok_or_else(|| decode_error("role", format!("unknown role {role}")))?,
+        role: Role::parse(&role)
+            .ok_or_else(|| decode_error("role", format!("unknown role {role}")))?,
         disabled: r.flag("disabled")?,
         created_at_ms: r.int("created_at_ms")?,
     })

@@ -175,6 +175,21 @@ pub fn parse_sans<S: AsRef<str>>(inputs: &[S]) -> Result<Vec<San>, CertError> {
     validate_sans(&sans)
 }
 
+/// The names as rcgen's subjectAltName entries (for certificates and CSRs alike).
+pub(crate) fn to_rcgen(sans: &[San]) -> Result<Vec<rcgen::SanType>, CertError> {
+    sans.iter()
+        .map(|s| match s {
+            San::Dns(d) => rcgen::string::Ia5String::try_from(d.as_str())
+                .map(rcgen::SanType::DnsName)
+                .map_err(|e| CertError::SanInvalid {
+                    value: d.clone(),
+                    reason: e.to_string(),
+                }),
+            San::Ip(ip) => Ok(rcgen::SanType::IpAddress(*ip)),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,19 +288,4 @@ mod tests {
             2
         );
     }
-}
-
-/// The names as rcgen's subjectAltName entries (for certificates and CSRs alike).
-pub(crate) fn to_rcgen(sans: &[San]) -> Result<Vec<rcgen::SanType>, CertError> {
-    sans.iter()
-        .map(|s| match s {
-            San::Dns(d) => rcgen::string::Ia5String::try_from(d.as_str())
-                .map(rcgen::SanType::DnsName)
-                .map_err(|e| CertError::SanInvalid {
-                    value: d.clone(),
-                    reason: e.to_string(),
-                }),
-            San::Ip(ip) => Ok(rcgen::SanType::IpAddress(*ip)),
-        })
-        .collect()
 }

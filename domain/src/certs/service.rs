@@ -418,7 +418,8 @@ impl CertsService {
             Ok(r) => r,
             Err(e) => {
                 return Err(self
-                    .audit.refused(actor, action, &Target::ca(common_name), e)
+                    .audit
+                    .refused(actor, action, &Target::ca(common_name), e)
                     .await)
             }
         };
@@ -778,7 +779,7 @@ impl CertsService {
             record: to_record(&new_set)?,
             replaces: old_set.as_ref().map(|s| i64::from(s.version)),
         });
-        let event = AuditDraft::new(actor, action, Target::hostname(&host).as_str(), Outcome::Success).with_details(json!({
+        let event = AuditDraft::new(actor, action, Target::hostname(host).as_str(), Outcome::Success).with_details(json!({
             "target": plan.target.as_str(), "old_serial": old.as_ref().map(|c| c.serial_hex.clone()),
             "new_serial": cert.serial_hex, "new_pin": leaf_pin, "next_pin": next_key.pin,
             "pinset_version": new_set.version, "override_reason": override_reason, "would_break": broken,
@@ -868,8 +869,13 @@ impl CertsService {
             fulfilled_by: None,
         };
         changes.push(CertChange::InsertCsr(csr.clone()));
-        let event = AuditDraft::new(actor, action, Target::hostname(&host).as_str(), Outcome::Success)
-            .with_details(json!({ "csr": csr.id, "key_pin": pin }));
+        let event = AuditDraft::new(
+            actor,
+            action,
+            Target::hostname(&host).as_str(),
+            Outcome::Success,
+        )
+        .with_details(json!({ "csr": csr.id, "key_pin": pin }));
         self.store.apply_cert_changes(&changes, event).await?;
         Ok((csr, pin))
     }
@@ -912,7 +918,8 @@ impl CertsService {
         match result {
             Ok(c) => Ok(c),
             Err(e) => Err(self
-                .audit.refused(actor, action, &Target::csr(csr_id), e)
+                .audit
+                .refused(actor, action, &Target::csr(csr_id), e)
                 .await),
         }
     }
@@ -972,7 +979,8 @@ impl CertsService {
         match result {
             Ok(c) => Ok(c),
             Err(e) => Err(self
-                .audit.refused(actor, action, &Target::hostname(hostname), e)
+                .audit
+                .refused(actor, action, &Target::hostname(hostname), e)
                 .await),
         }
     }
@@ -1026,7 +1034,7 @@ impl CertsService {
                 cert_id: cert.id.clone(),
             });
         }
-        let event = AuditDraft::new(actor, action, Target::hostname(&host).as_str(), Outcome::Success).with_details(json!({
+        let event = AuditDraft::new(actor, action, Target::hostname(host).as_str(), Outcome::Success).with_details(json!({
             "csr": csr_id, "subject": cert.subject, "issuer": cert.issuer, "serial": cert.serial_hex,
             "spki_pin": cert.spki_pin, "warnings": warnings,
         }));

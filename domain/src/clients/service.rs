@@ -207,48 +207,49 @@ impl ClientsService {
         // One target for the attempt and its outcome: the new client's id is chosen up front.
         let id = uuid::Uuid::new_v4().to_string();
         let target = Target::client(&id);
-        self.audit.run(actor, action, &target, async {
-            let checked = check(draft)?;
-            let d = &checked.draft;
-            let now = now_ms();
-            let record = ClientRecord {
-                id: id.clone(),
-                client_id: new_client_id(),
-                name: d.name.clone(),
-                description: d.description.clone(),
-                kind: d.kind.clone(),
-                platform: d.platform.clone(),
-                redirect_uris: d.redirect_uris.clone(),
-                grant_types: d.grant_types.clone(),
-                scopes: d.scopes.clone(),
-                access_token_lifetime_s: d.access_token_lifetime_s,
-                auth_method: d.auth_method.clone(),
-                jwks_json: checked.jwks_json.clone(),
-                policy_id: self.check_policy(&d.policy_id).await?,
-                enabled: true,
-                version: Version::FIRST.get(),
-                created_at_ms: now,
-                updated_at_ms: now,
-            };
-            let mut changes = vec![ClientChange::Insert(record.clone())];
-            let mut details = json!({ "after": as_json(&record) });
-            let secret = if uses_secret(&record.auth_method) {
-                let (secret, rec) = self.new_secret(&record.id, now).await?;
-                details["secret_id"] = json!(rec.id);
-                changes.push(ClientChange::AddSecret(rec));
-                Some(secret)
-            } else {
-                None
-            };
-            self.commit(actor, action, &target, &changes, &record.name, details)
-                .await?;
-            Ok(Created {
-                client: record,
-                secret,
-                warnings: checked.warnings,
+        self.audit
+            .run(actor, action, &target, async {
+                let checked = check(draft)?;
+                let d = &checked.draft;
+                let now = now_ms();
+                let record = ClientRecord {
+                    id: id.clone(),
+                    client_id: new_client_id(),
+                    name: d.name.clone(),
+                    description: d.description.clone(),
+                    kind: d.kind.clone(),
+                    platform: d.platform.clone(),
+                    redirect_uris: d.redirect_uris.clone(),
+                    grant_types: d.grant_types.clone(),
+                    scopes: d.scopes.clone(),
+                    access_token_lifetime_s: d.access_token_lifetime_s,
+                    auth_method: d.auth_method.clone(),
+                    jwks_json: checked.jwks_json.clone(),
+                    policy_id: self.check_policy(&d.policy_id).await?,
+                    enabled: true,
+                    version: Version::FIRST.get(),
+                    created_at_ms: now,
+                    updated_at_ms: now,
+                };
+                let mut changes = vec![ClientChange::Insert(record.clone())];
+                let mut details = json!({ "after": as_json(&record) });
+                let secret = if uses_secret(&record.auth_method) {
+                    let (secret, rec) = self.new_secret(&record.id, now).await?;
+                    details["secret_id"] = json!(rec.id);
+                    changes.push(ClientChange::AddSecret(rec));
+                    Some(secret)
+                } else {
+                    None
+                };
+                self.commit(actor, action, &target, &changes, &record.name, details)
+                    .await?;
+                Ok(Created {
+                    client: record,
+                    secret,
+                    warnings: checked.warnings,
+                })
             })
-        })
-        .await
+            .await
     }
 
     /// Edits a client (its type and client_id stay). Switching to a secret-based method issues
@@ -334,51 +335,53 @@ impl ClientsService {
         } else {
             action::CLIENTS_DISABLE
         };
-        self.audit.run(actor, action, &Target::client(id), async {
-            let old = self.find(id, version).await?;
-            let record = ClientRecord {
-                enabled,
-                version: Version::new(old.version).next().get(),
-                updated_at_ms: now_ms(),
-                ..old.clone()
-            };
-            let change = ClientChange::Update {
-                record,
-                replaces: old.version,
-            };
-            self.commit(
-                actor,
-                action,
-                &Target::client(id),
-                &[change],
-                &old.name,
-                json!({ "client_id": old.client_id }),
-            )
+        self.audit
+            .run(actor, action, &Target::client(id), async {
+                let old = self.find(id, version).await?;
+                let record = ClientRecord {
+                    enabled,
+                    version: Version::new(old.version).next().get(),
+                    updated_at_ms: now_ms(),
+                    ..old.clone()
+                };
+                let change = ClientChange::Update {
+                    record,
+                    replaces: old.version,
+                };
+                self.commit(
+                    actor,
+                    action,
+                    &Target::client(id),
+                    &[change],
+                    &old.name,
+                    json!({ "client_id": old.client_id }),
+                )
+                .await
+            })
             .await
-        })
-        .await
     }
 
     /// Deletes the client and its secrets.
     pub async fn delete(&self, actor: &Actor, id: &str, version: &str) -> Result<(), Error> {
         let action = action::CLIENTS_DELETE;
-        self.audit.run(actor, action, &Target::client(id), async {
-            let old = self.find(id, version).await?;
-            let change = ClientChange::Delete {
-                id: old.id.clone(),
-                replaces: old.version,
-            };
-            self.commit(
-                actor,
-                action,
-                &Target::client(id),
-                &[change],
-                &old.name,
-                json!({ "before": as_json(&old) }),
-            )
+        self.audit
+            .run(actor, action, &Target::client(id), async {
+                let old = self.find(id, version).await?;
+                let change = ClientChange::Delete {
+                    id: old.id.clone(),
+                    replaces: old.version,
+                };
+                self.commit(
+                    actor,
+                    action,
+                    &Target::client(id),
+                    &[change],
+                    &old.name,
+                    json!({ "before": as_json(&old) }),
+                )
+                .await
+            })
             .await
-        })
-        .await
     }
 
     /// Issues a new secret; every other valid secret stays valid for `grace_days` more (0 =

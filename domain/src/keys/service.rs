@@ -156,7 +156,10 @@ impl KeysService {
     async fn find(&self, id: &str, version: &str) -> Result<KeySetView, Error> {
         let expected = Version::parse(version, "key set")?;
         let view = self.get(id).await?;
-        expected.expect(view.set.version, &format!("the key set {:?}", view.set.name))?;
+        expected.expect(
+            view.set.version,
+            &format!("the key set {:?}", view.set.name),
+        )?;
         Ok(view)
     }
 
@@ -450,32 +453,33 @@ impl KeysService {
     /// for the cache window. Concurrent calls with the same `version`: one wins, the rest 409.
     pub async fn rotate(&self, actor: &Actor, id: &str, version: &str) -> Result<String, Error> {
         let action = action::KEYS_ROTATE;
-        self.audit.run(actor, action, &Target::key_set(id), async {
-            let view = self.find(id, version).await?;
-            let times = view
-                .keys
-                .iter()
-                .map(times_of)
-                .collect::<Result<Vec<_>, _>>()?;
-            let now = now_ms();
-            let step =
-                manual_rotation_check(&timing_of(&view.set), &times, now).map_err(
-                    |m| match view
-                        .keys
-                        .iter()
-                        .find(|k| k.state == "next" && k.promote_at_ms.is_some())
-                    {
-                        Some(k) => Error::Conflict(format!(
+        self.audit
+            .run(actor, action, &Target::key_set(id), async {
+                let view = self.find(id, version).await?;
+                let times = view
+                    .keys
+                    .iter()
+                    .map(times_of)
+                    .collect::<Result<Vec<_>, _>>()?;
+                let now = now_ms();
+                let step =
+                    manual_rotation_check(&timing_of(&view.set), &times, now).map_err(|m| {
+                        match view
+                            .keys
+                            .iter()
+                            .find(|k| k.state == "next" && k.promote_at_ms.is_some())
+                        {
+                            Some(k) => Error::Conflict(format!(
                         "a rotation is already under way: key {}… takes over automatically at {}",
                         k.kid.chars().take(10).collect::<String>(),
                         minute(k.promote_at_ms.unwrap_or(now))
                     )),
-                        None => Error::Conflict(m),
-                    },
-                )?;
-            self.apply_step(actor, &view, &step, MANUAL, now).await
-        })
-        .await
+                            None => Error::Conflict(m),
+                        }
+                    })?;
+                self.apply_step(actor, &view, &step, MANUAL, now).await
+            })
+            .await
     }
 
     /// Emergency revoke: the key leaves the JWKS at once and its private half is erased. If it

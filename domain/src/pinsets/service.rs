@@ -295,7 +295,6 @@ impl PinsetsService {
         self.state(after).await
     }
 
-
     async fn checked(&self, hostname: &str, version: &str) -> Result<PinSet, Error> {
         let set = self.load(hostname).await?;
         let expected = parse_version(version)?;
@@ -330,7 +329,10 @@ impl PinsetsService {
         .await;
         match result {
             Ok((before, after)) => self.save(actor, action, &before, after).await,
-            Err(e) => Err(self.audit.refused(actor, action, &Target::pinset(hostname), e).await),
+            Err(e) => Err(self
+                .audit
+                .refused(actor, action, &Target::pinset(hostname), e)
+                .await),
         }
     }
 
@@ -582,7 +584,10 @@ impl PinsetsService {
         .await;
         match result {
             Ok(e) => Ok(e),
-            Err(e) => Err(self.audit.refused(actor, action, &Target::pinset(hostname), e).await),
+            Err(e) => Err(self
+                .audit
+                .refused(actor, action, &Target::pinset(hostname), e)
+                .await),
         }
     }
 

@@ -327,7 +327,11 @@ async fn export_is_refused_while_the_linter_fails() {
         .get("/download/pinsets/api.example.com/ios", Some(&cookie))
         .await;
     assert_eq!(download.status, 400, "{}", download.body);
-    assert!(download.body.contains("Export refused"), "{}", download.body);
+    assert!(
+        download.body.contains("Export refused"),
+        "{}",
+        download.body
+    );
     // A stale version is a conflict, not a silent overwrite.
     let stale = app
         .call(
