@@ -1,2 +1,5 @@
-//! `palisade-gate`.
-fn main() {}
+//! `palisade-gate`: the gate binary. Everything lives in the `gate` library; see `cli`.
+
+fn main() -> std::process::ExitCode {
+    gate::cli::main()
+}

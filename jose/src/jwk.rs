@@ -426,7 +426,7 @@ mod tests {
             ..rfc7638_jwk()
         };
         let refused = |jwk: Jwk, needle: &str| {
-            let e = verification_key(&jwk).err().expect("refused");
+            let e = verification_key(&jwk).expect_err("refused");
             assert!(e.to_string().contains(needle), "{e} (wanted {needle})");
         };
         refused(

@@ -1,0 +1,286 @@
+//! Receiving a bundle (push, pull or the last-known-good on disk) and applying it.
+//!
+//! In this order, one bundle at a time: the envelope parses (size cap first); its key id names
+//! the trusted console key and the Ed25519 signature verifies over the payload bytes; the
+//! version is greater than the applied one (equal with the same payload: "current"; lower, or
+//! equal with other content: refused, no replay); [`policy::bundle::validate_bundle`] finds
+//! nothing (every policy through the console's own `policy::validate`); every published JWK is
+//! a valid key whose `kid` is its thumbprint. Only then is the whole [`Enforcement`] built and
+//! swapped in at once; then the envelope is written to `bundle.json` (write, fsync, rename).
+//! A refused bundle changes nothing: the applied one stays in force.
+//!
+//! Trusted key: the `bundle_public_key` of `console.json`; without it, the key given with
+//! `--bundle-public-key`; without either, every bundle is refused.
+
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
+
+use jose::ed25519::PublicKey;
+use policy::bundle::{validate_bundle, SignedBundle};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::data_dir::{DataDir, BUNDLE_JSON};
+use crate::metrics::Metrics;
+use crate::state::{Enforcement, Limits};
+
+/// What every part of the gate shares: the applied state, the metrics, the clock.
+pub struct Shared {
+    current: RwLock<Option<Arc<Enforcement>>>,
+    pub metrics: Metrics,
+    started: Instant,
+}
+
+impl Shared {
+    pub fn new() -> Self {
+        Shared {
+            current: RwLock::new(None),
+            metrics: Metrics::default(),
+            started: Instant::now(),
+        }
+    }
+
+    /// The applied state, if any: one pointer read under a read lock.
+    pub fn current(&self) -> Option<Arc<Enforcement>> {
+        self.current
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn swap(&self, next: Arc<Enforcement>) {
+        *self
+            .current
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(next);
+    }
+
+    /// Monotonic nanoseconds since start: the rate limiters' clock.
+    pub fn now_ns(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+}
+
+impl Default for Shared {
+    fn default() -> Self {
+        Shared::new()
+    }
+}
+
+/// The answer to one bundle: the push response (ACK/NACK) and what is reported to the console.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ApplyResult {
+    Applied {
+        version: u64,
+    },
+    Current {
+        version: u64,
+    },
+    /// 409: older, or the applied version with other content (replay).
+    Stale {
+        reason: String,
+        applied: Option<u64>,
+    },
+    /// 422: bad signature, wrong key, corrupt, invalid.
+    Invalid {
+        reason: String,
+        applied: Option<u64>,
+    },
+}
+
+impl ApplyResult {
+    pub fn status(&self) -> u16 {
+        match self {
+            ApplyResult::Applied { .. } | ApplyResult::Current { .. } => 200,
+            ApplyResult::Stale { .. } => 409,
+            ApplyResult::Invalid { .. } => 422,
+        }
+    }
+
+    /// The JSON body of the push response.
+    pub fn body(&self) -> serde_json::Value {
+        match self {
+            ApplyResult::Applied { version } => json!({"status": "applied", "version": version}),
+            ApplyResult::Current { version } => json!({"status": "current", "version": version}),
+            ApplyResult::Stale { reason, applied } | ApplyResult::Invalid { reason, applied } => {
+                json!({"status": "refused", "reason": reason, "applied_version": applied})
+            }
+        }
+    }
+
+    pub fn refusal(&self) -> Option<&str> {
+        match self {
+            ApplyResult::Stale { reason, .. } | ApplyResult::Invalid { reason, .. } => Some(reason),
+            _ => None,
+        }
+    }
+}
+
+/// What was applied last: version and payload hash.
+#[derive(Clone, Debug, Default)]
+struct Applied {
+    version: Option<u64>,
+    payload_sha256: [u8; 32],
+}
+
+/// Applies bundles one at a time.
+pub struct Applier {
+    shared: Arc<Shared>,
+    dir: DataDir,
+    trusted: Option<PublicKey>,
+    limits: Limits,
+    applied: tokio::sync::Mutex<Applied>,
+    last_error: Mutex<Option<String>>,
+}
+
+impl Applier {
+    pub fn new(
+        shared: Arc<Shared>,
+        dir: DataDir,
+        trusted: Option<PublicKey>,
+        limits: Limits,
+    ) -> Self {
+        Applier {
+            shared,
+            dir,
+            trusted,
+            limits,
+            applied: tokio::sync::Mutex::new(Applied::default()),
+            last_error: Mutex::new(None),
+        }
+    }
+
+    pub async fn applied_version(&self) -> Option<u64> {
+        self.applied.lock().await.version
+    }
+
+    /// The last refusal or persistence failure since the last clean apply.
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn set_last_error(&self, e: Option<String>) {
+        *self
+            .last_error
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = e;
+    }
+
+    /// Verifies and applies an envelope; `persist` writes it to `bundle.json` once applied
+    /// (false for the copy just read from there). `source` is for the log.
+    pub async fn apply(&self, bytes: &[u8], persist: bool, source: &str) -> ApplyResult {
+        let mut applied = self.applied.lock().await;
+        let result = self.check_and_swap(bytes, &mut applied);
+        let m = &self.shared.metrics;
+        use std::sync::atomic::Ordering::Relaxed;
+        match &result {
+            ApplyResult::Applied { version } => {
+                m.applies_applied.fetch_add(1, Relaxed);
+                m.bundle_version.store(*version, Relaxed);
+                tracing::info!(version, source, "bundle applied");
+                self.set_last_error(None);
+                if persist {
+                    let dir = self.dir.clone();
+                    let bytes = bytes.to_vec();
+                    let written = tokio::task::spawn_blocking(move || {
+                        dir.write_atomic(BUNDLE_JSON, &bytes, 0o644)
+                    })
+                    .await;
+                    let failure = match written {
+                        Ok(Ok(())) => None,
+                        Ok(Err(e)) => Some(e.to_string()),
+                        Err(e) => Some(e.to_string()),
+                    };
+                    if let Some(e) = failure {
+                        m.persist_errors.fetch_add(1, Relaxed);
+                        tracing::error!(version, error = %e, "bundle applied but not written to disk");
+                        self.set_last_error(Some(format!(
+                            "version {version} applied but not saved as last-known-good: {e}"
+                        )));
+                    }
+                }
+            }
+            ApplyResult::Current { version } => {
+                m.applies_current.fetch_add(1, Relaxed);
+                tracing::debug!(version, source, "bundle already applied");
+            }
+            ApplyResult::Stale { reason, .. } | ApplyResult::Invalid { reason, .. } => {
+                m.applies_refused.fetch_add(1, Relaxed);
+                tracing::warn!(source, reason = %reason, "bundle refused; the applied one stays in force");
+                self.set_last_error(Some(reason.clone()));
+            }
+        }
+        result
+    }
+
+    fn check_and_swap(&self, bytes: &[u8], applied: &mut Applied) -> ApplyResult {
+        let current = applied.version;
+        let invalid = |reason: String| ApplyResult::Invalid {
+            reason,
+            applied: current,
+        };
+        let Some(trusted) = &self.trusted else {
+            return invalid(
+                "no trusted bundle key: the gate is not enrolled (no console.json) and no \
+                 --bundle-public-key was given"
+                    .into(),
+            );
+        };
+        let signed = match SignedBundle::from_json(bytes) {
+            Ok(s) => s,
+            Err(e) => return invalid(format!("corrupt envelope: {e}")),
+        };
+        let (bundle, payload) = match jose::envelope::open(&signed, trusted) {
+            Ok(x) => x,
+            Err(e) => return invalid(format!("{e} [{}]", e.code())),
+        };
+        let hash: [u8; 32] = Sha256::digest(&payload).into();
+        if let Some(v) = current {
+            if bundle.version == v && hash == applied.payload_sha256 {
+                return ApplyResult::Current { version: v };
+            }
+            if bundle.version <= v {
+                return ApplyResult::Stale {
+                    reason: if bundle.version == v {
+                        format!("version {v} is already applied with other content")
+                    } else {
+                        format!(
+                            "version {} is older than the applied version {v} (replay refused)",
+                            bundle.version
+                        )
+                    },
+                    applied: current,
+                };
+            }
+        }
+        let issues = validate_bundle(&bundle);
+        if !issues.is_empty() {
+            return invalid(policy::bundle::BundleError::Invalid(issues).to_string());
+        }
+        let version = bundle.version;
+        let previous = self.shared.current();
+        let next = match Enforcement::build(
+            bundle,
+            previous.as_deref(),
+            self.limits,
+            &self.shared.metrics,
+        ) {
+            Ok(e) => e,
+            Err(e) => return invalid(format!("the bundle is invalid: {e}")),
+        };
+        if next
+            .policies
+            .iter()
+            .any(|p| p.scope == policy::model::Scope::Cluster)
+        {
+            crate::proxy::warn_cluster_scope_once();
+        }
+        self.shared.swap(Arc::new(next));
+        applied.version = Some(version);
+        applied.payload_sha256 = hash;
+        ApplyResult::Applied { version }
+    }
+}

@@ -1,0 +1,214 @@
+//! The `palisade-gate` command line: `serve` and `enroll`, every flag also a `PALISADE_GATE_*`
+//! environment variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+use crate::console::ConsoleClient;
+use crate::data_dir::{ConsoleLink, DataDir};
+use crate::serve::{Gate, Settings};
+use crate::state::Limits;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "palisade-gate",
+    version,
+    about = "Palisade gate: enforces the console's signed bundles (JWT, rate limits) in front of an API"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the gate: the reverse proxy and the admin listener.
+    Serve(ServeArgs),
+    /// Register this gate with a console using a one-time token, and store the console's
+    /// bundle key in the data directory.
+    Enroll(EnrollArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address of the proxy listener.
+    #[arg(long, env = "PALISADE_GATE_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Address of the admin listener (/healthz, /readyz, /metrics, POST /v1/bundle).
+    #[arg(
+        long,
+        env = "PALISADE_GATE_ADMIN_LISTEN",
+        default_value = "127.0.0.1:9090"
+    )]
+    pub admin_listen: SocketAddr,
+    /// The API behind the gate: http://host:port[/prefix].
+    #[arg(long, env = "PALISADE_GATE_UPSTREAM")]
+    pub upstream: String,
+    /// Identity key, console.json, last-known-good bundle.
+    #[arg(long, env = "PALISADE_GATE_DATA_DIR", default_value = "./gate-data")]
+    pub data_dir: PathBuf,
+    /// Console URL, overriding the one stored at enrolment.
+    #[arg(long, env = "PALISADE_GATE_CONSOLE")]
+    pub console: Option<String>,
+    /// Peers whose X-Forwarded-For is believed (CIDR; repeat or separate with commas).
+    #[arg(
+        long = "trusted-proxy",
+        env = "PALISADE_GATE_TRUSTED_PROXY",
+        value_delimiter = ','
+    )]
+    pub trusted_proxy: Vec<String>,
+    /// Seconds between two pulls from the console.
+    #[arg(long, env = "PALISADE_GATE_PULL_INTERVAL_SECS", default_value_t = 30)]
+    pub pull_interval_secs: u64,
+    /// For a gate that is not enrolled: the console's bundle key (base64url of the raw 32
+    /// bytes). Bundles signed by any other key are refused.
+    #[arg(long, env = "PALISADE_GATE_BUNDLE_PUBLIC_KEY")]
+    pub bundle_public_key: Option<String>,
+    /// Largest request body proxied, in bytes (413 beyond).
+    #[arg(long, env = "PALISADE_GATE_MAX_BODY_BYTES", default_value_t = 10 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Seconds a client has to send its request headers.
+    #[arg(
+        long,
+        env = "PALISADE_GATE_HEADER_READ_TIMEOUT_SECS",
+        default_value_t = 10
+    )]
+    pub header_read_timeout_secs: u64,
+    /// Seconds the upstream has to answer (504 beyond).
+    #[arg(
+        long,
+        env = "PALISADE_GATE_UPSTREAM_TIMEOUT_SECS",
+        default_value_t = 30
+    )]
+    pub upstream_timeout_secs: u64,
+    /// Keys held per rate-limit policy (16 bytes each, allocated when the bundle is applied).
+    #[arg(
+        long,
+        env = "PALISADE_GATE_LIMITER_MAX_KEYS",
+        default_value_t = 100_000
+    )]
+    pub limiter_max_keys: usize,
+    /// Verified tokens cached (0 turns the cache off).
+    #[arg(
+        long,
+        env = "PALISADE_GATE_TOKEN_CACHE_ENTRIES",
+        default_value_t = 10_000
+    )]
+    pub token_cache_entries: usize,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct EnrollArgs {
+    /// The console's URL (http://host:port).
+    #[arg(long, env = "PALISADE_GATE_CONSOLE")]
+    pub console: String,
+    /// The one-time enrolment token shown by the console.
+    #[arg(long, env = "PALISADE_GATE_ENROLL_TOKEN")]
+    pub token: String,
+    #[arg(long, env = "PALISADE_GATE_DATA_DIR", default_value = "./gate-data")]
+    pub data_dir: PathBuf,
+}
+
+impl ServeArgs {
+    pub fn settings(&self) -> Settings {
+        Settings {
+            listen: self.listen,
+            admin_listen: self.admin_listen,
+            upstream: self.upstream.clone(),
+            data_dir: self.data_dir.clone(),
+            console: self.console.clone(),
+            trusted_proxies: self.trusted_proxy.clone(),
+            pull_interval: Duration::from_secs(self.pull_interval_secs.max(1)),
+            bundle_public_key: self.bundle_public_key.clone(),
+            max_body_bytes: self.max_body_bytes,
+            header_read_timeout: Duration::from_secs(self.header_read_timeout_secs.max(1)),
+            upstream_timeout: Duration::from_secs(self.upstream_timeout_secs.max(1)),
+            limits: Limits {
+                limiter_max_keys: self.limiter_max_keys,
+                token_cache_entries: self.token_cache_entries,
+            },
+        }
+    }
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_env("PALISADE_GATE_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => serve(args).await,
+            Command::Enroll(args) => enroll(args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let gate = Gate::start(args.settings()).await?;
+    shutdown_signal().await;
+    tracing::info!("stopping");
+    gate.stop().await;
+    Ok(())
+}
+
+/// `enroll`: creates the identity key if missing, registers it, writes `console.json`.
+pub async fn enroll(args: EnrollArgs) -> anyhow::Result<()> {
+    let dir = DataDir::open(&args.data_dir)?;
+    let key = dir.identity()?;
+    let client = ConsoleClient::new(&args.console)?;
+    let enrolled = client.enroll(&args.token, &key).await?;
+    // Check the key before storing it: a gate must never trust garbage.
+    jose::ed25519::PublicKey::from_b64(&enrolled.bundle_public_key)?;
+    dir.write_console_link(&ConsoleLink {
+        console_url: args.console.trim_end_matches('/').to_string(),
+        gate_id: enrolled.gate_id.clone(),
+        bundle_public_key: enrolled.bundle_public_key,
+    })?;
+    println!(
+        "enrolled as gate {} with console {} ({})",
+        enrolled.gate_id, enrolled.console_id, args.console
+    );
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

@@ -1,0 +1,263 @@
+//! Startup: the data directory, the trusted bundle key, the last-known-good bundle applied at
+//! once, the two listeners, the pull loop. [`Gate::start`] is what `palisade-gate serve` runs and
+//! what the tests start on port 0.
+//!
+//! Both listeners: `TCP_NODELAY` on every accepted socket (no Nagle stalls on small answers),
+//! HTTP/1.1 and HTTP/2, a header-read timeout (slowloris), at most 100 header fields (hyper's
+//! default; more is a 431).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
+use jose::ed25519::PublicKey;
+use policy::cidr::Cidr;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tower::ServiceExt as _;
+
+use crate::admin::{router, AdminState};
+use crate::apply::{Applier, Shared};
+use crate::console::{ConsoleClient, Link};
+use crate::data_dir::DataDir;
+use crate::error::GateError;
+use crate::proxy::{Proxy, Upstream};
+use crate::state::Limits;
+
+/// Everything `serve` needs.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub admin_listen: SocketAddr,
+    pub upstream: String,
+    pub data_dir: PathBuf,
+    /// Overrides the console URL of `console.json`.
+    pub console: Option<String>,
+    pub trusted_proxies: Vec<String>,
+    pub pull_interval: Duration,
+    /// Base64url raw 32-byte key, for a gate without `console.json`.
+    pub bundle_public_key: Option<String>,
+    pub max_body_bytes: usize,
+    pub header_read_timeout: Duration,
+    pub upstream_timeout: Duration,
+    pub limits: Limits,
+}
+
+/// A running gate.
+pub struct Gate {
+    pub addr: SocketAddr,
+    pub admin_addr: SocketAddr,
+    pub shared: Arc<Shared>,
+    pub applier: Arc<Applier>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Gate {
+    /// Binds both listeners, applies the last-known-good bundle, starts pulling if enrolled.
+    pub async fn start(s: Settings) -> Result<Gate, GateError> {
+        let trusted_proxies = s
+            .trusted_proxies
+            .iter()
+            .map(|c| {
+                Cidr::parse(c).map_err(|e| GateError::Config(format!("--trusted-proxy {c:?}: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let upstream = Upstream::parse(&s.upstream)?;
+        let dir = DataDir::open(&s.data_dir)?;
+        let link = dir.console_link()?;
+        let flag_key = s
+            .bundle_public_key
+            .as_deref()
+            .map(PublicKey::from_b64)
+            .transpose()
+            .map_err(|e| GateError::Config(format!("--bundle-public-key: {e}")))?;
+        let trusted = match (&link, flag_key) {
+            (Some(l), Some(k)) if l.bundle_key()? != k => {
+                return Err(GateError::Config(
+                    "--bundle-public-key differs from the key in console.json; drop the flag \
+                     (an enrolled gate trusts its console's key) or re-enrol"
+                        .into(),
+                ))
+            }
+            (Some(l), _) => Some(l.bundle_key()?),
+            (None, k) => k,
+        };
+        if trusted.is_none() {
+            tracing::warn!("not enrolled and no --bundle-public-key: every bundle will be refused");
+        }
+        let console_link = match link {
+            Some(mut l) => {
+                if let Some(url) = &s.console {
+                    l.console_url = url.clone();
+                }
+                let client = ConsoleClient::new(&l.console_url)?;
+                let key = dir.identity()?;
+                Some(Arc::new(Link {
+                    client,
+                    link: l,
+                    key,
+                }))
+            }
+            None => {
+                if s.console.is_some() {
+                    tracing::warn!("--console given but the gate is not enrolled (no console.json): not pulling; run `palisade-gate enroll` first");
+                }
+                None
+            }
+        };
+        let shared = Arc::new(Shared::new());
+        let applier = Arc::new(Applier::new(shared.clone(), dir.clone(), trusted, s.limits));
+        if let Some(bytes) = dir.read_bundle()? {
+            match applier.apply(&bytes, false, "disk").await {
+                r @ crate::apply::ApplyResult::Applied { .. } => {
+                    tracing::info!(?r, "last-known-good bundle applied from disk")
+                }
+                r => tracing::error!(
+                    ?r,
+                    "the bundle on disk was refused; waiting for a push or pull"
+                ),
+            }
+        }
+        let listener = TcpListener::bind(s.listen)
+            .await
+            .map_err(|e| GateError::Config(format!("--listen {}: {e}", s.listen)))?;
+        let admin_listener = TcpListener::bind(s.admin_listen)
+            .await
+            .map_err(|e| GateError::Config(format!("--admin-listen {}: {e}", s.admin_listen)))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| GateError::io("listener", e))?;
+        let admin_addr = admin_listener
+            .local_addr()
+            .map_err(|e| GateError::io("admin listener", e))?;
+        let (stop, stopped) = watch::channel(false);
+        let proxy = Arc::new(Proxy::new(
+            shared.clone(),
+            upstream,
+            trusted_proxies,
+            s.max_body_bytes,
+            s.upstream_timeout,
+        ));
+        let admin = router(AdminState {
+            shared: shared.clone(),
+            applier: applier.clone(),
+            link: console_link.clone(),
+        });
+        let timeout = s.header_read_timeout;
+        let mut tasks = vec![
+            tokio::spawn(accept_loop(
+                listener,
+                stopped.clone(),
+                timeout,
+                move |peer| {
+                    let proxy = proxy.clone();
+                    hyper::service::service_fn(move |req| {
+                        let proxy = proxy.clone();
+                        async move { Ok::<_, std::convert::Infallible>(proxy.handle(peer, req).await) }
+                    })
+                },
+            )),
+            tokio::spawn(accept_loop(
+                admin_listener,
+                stopped.clone(),
+                timeout,
+                move |_peer| {
+                    let admin = admin.clone();
+                    hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                        admin.clone().oneshot(req)
+                    })
+                },
+            )),
+        ];
+        if let Some(l) = console_link {
+            tasks.push(tokio::spawn(l.pull_loop(applier.clone(), s.pull_interval)));
+        }
+        tracing::info!(%addr, %admin_addr, "palisade-gate listening");
+        Ok(Gate {
+            addr,
+            admin_addr,
+            shared,
+            applier,
+            stop,
+            tasks,
+        })
+    }
+
+    /// Stops accepting, ends the pull loop, and gives open connections up to 5 s.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let deadline = tokio::time::sleep(Duration::from_secs(5));
+        tokio::pin!(deadline);
+        for mut t in self.tasks {
+            tokio::select! {
+                _ = &mut t => {}
+                _ = &mut deadline => { t.abort(); }
+            }
+        }
+    }
+}
+
+/// Accepts connections until `stopped` turns true; each connection is served by hyper with
+/// `TCP_NODELAY`, a header-read timeout and headers of up to 1 MiB + 64 KiB in all (so that a
+/// 1 MB bearer token reaches the token check and gets its 401).
+async fn accept_loop<F, S, B>(
+    listener: TcpListener,
+    mut stopped: watch::Receiver<bool>,
+    header_timeout: Duration,
+    make: F,
+) where
+    F: Fn(SocketAddr) -> S,
+    S: hyper::service::Service<http::Request<hyper::body::Incoming>, Response = http::Response<B>>
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = stopped.changed() => break,
+        };
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY not set");
+        }
+        let mut builder = Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(header_timeout)
+            .max_buf_size(1024 * 1024 + 64 * 1024);
+        builder.http2().timer(TokioTimer::new());
+        let conn = graceful.watch(
+            builder
+                .serve_connection(TokioIo::new(stream), make(peer))
+                .into_owned(),
+        );
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection closed with an error");
+            }
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        _ = graceful.shutdown() => {}
+        _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+    }
+}
