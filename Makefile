@@ -6,7 +6,7 @@ export CARGO_TARGET_DIR
 TARGET := $(abspath $(CARGO_TARGET_DIR))
 SITE := $(CURDIR)/target/site
 
-.PHONY: run test deps site release rust-test wasm-deps e2e e2e-postgres fmt-check
+.PHONY: run test deps site release rust-test wasm-deps gate-deps e2e e2e-postgres fmt-check
 
 run: release
 	$(TARGET)/release/palisade serve
@@ -19,17 +19,21 @@ site: deps
 	@scripts/build-site.sh
 
 release: site
-	cargo build --locked --release -p server
+	cargo build --locked --release -p server -p gate
 
-test: deps site rust-test wasm-deps e2e e2e-postgres
+test: deps site rust-test wasm-deps gate-deps e2e e2e-postgres
 
 rust-test:
-	cargo test --locked -p policy -p domain -p store -p app -p server
+	cargo test --locked -p policy -p jose -p domain -p store -p app -p server -p gate
 
 # The policy crate is shared with the browser: it must keep building for wasm32.
 wasm-deps:
 	@scripts/check-wasm-deps.sh
 	cargo build --locked -p policy --target wasm32-unknown-unknown
+
+# The gate must never depend on domain, store or app.
+gate-deps:
+	@scripts/check-gate-deps.sh
 
 # Playwright in Debian's Chromium against the debug binary the Rust tests built.
 e2e:
