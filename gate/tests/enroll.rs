@@ -38,23 +38,41 @@ struct FakeConsole {
 
 type Shared = Arc<Mutex<FakeConsole>>;
 
-fn authenticated(s: &FakeConsole, headers: &HeaderMap, method: &str, pq: &str, body: &[u8]) -> bool {
+fn authenticated(
+    s: &FakeConsole,
+    headers: &HeaderMap,
+    method: &str,
+    pq: &str,
+    body: &[u8],
+) -> bool {
     let Some(key) = s.gate_key else { return false };
     let Some(auth) = headers.get("authorization").and_then(|v| v.to_str().ok()) else {
         return false;
     };
-    let Ok(parsed) = jose::gate_auth::parse(auth) else { return false };
+    let Ok(parsed) = jose::gate_auth::parse(auth) else {
+        return false;
+    };
     let fresh = (parsed.ts_ms / 1000 - now_s()).abs() < 60;
-    parsed.gate_id == "gate-7" && fresh && jose::gate_auth::verify(&parsed, &key, method, pq, body).is_ok()
+    parsed.gate_id == "gate-7"
+        && fresh
+        && jose::gate_auth::verify(&parsed, &key, method, pq, body).is_ok()
 }
 
 async fn enroll(State(s): State<Shared>, Json(body): Json<Value>) -> Response {
     let mut s = s.lock().expect("lock");
     if body["token"] != "one-time-token" || s.token_used {
-        return (StatusCode::UNAUTHORIZED, Json(json!({"error": "the token is unknown, used or expired"}))).into_response();
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"error": "the token is unknown, used or expired"})),
+        )
+            .into_response();
     }
     let Ok(key) = PublicKey::from_b64(body["public_key"].as_str().unwrap_or_default()) else {
-        return (StatusCode::BAD_REQUEST, Json(json!({"error": "bad public key"}))).into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "bad public key"})),
+        )
+            .into_response();
     };
     s.token_used = true;
     s.gate_key = Some(key);
@@ -65,12 +83,21 @@ async fn bundle_get(State(s): State<Shared>, headers: HeaderMap) -> Response {
     let mut s = s.lock().expect("lock");
     if !authenticated(&s, &headers, "GET", "/gate-api/v1/bundle", b"") {
         s.bad_signatures += 1;
-        return (StatusCode::UNAUTHORIZED, Json(json!({"error": "bad gate signature"}))).into_response();
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"error": "bad gate signature"})),
+        )
+            .into_response();
     }
-    let inm = headers.get("if-none-match").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let inm = headers
+        .get("if-none-match")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     s.pulls.push(inm.clone());
     match &s.bundle {
-        Some((v, _)) if inm.as_deref() == Some(&format!("\"{v}\"")) => StatusCode::NOT_MODIFIED.into_response(),
+        Some((v, _)) if inm.as_deref() == Some(&format!("\"{v}\"")) => {
+            StatusCode::NOT_MODIFIED.into_response()
+        }
         Some((_, bytes)) => (StatusCode::OK, bytes.clone()).into_response(),
         None => StatusCode::NOT_FOUND.into_response(),
     }
@@ -82,7 +109,8 @@ async fn status(State(s): State<Shared>, headers: HeaderMap, body: axum::body::B
         s.bad_signatures += 1;
         return StatusCode::UNAUTHORIZED.into_response();
     }
-    s.statuses.push(serde_json::from_slice(&body).expect("status JSON"));
+    s.statuses
+        .push(serde_json::from_slice(&body).expect("status JSON"));
     StatusCode::NO_CONTENT.into_response()
 }
 
@@ -92,7 +120,9 @@ async fn fake_console(state: Shared) -> SocketAddr {
         .route("/gate-api/v1/bundle", get(bundle_get))
         .route("/gate-api/v1/status", post(status))
         .with_state(state);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
@@ -130,7 +160,19 @@ async fn enroll_then_pull_converges_and_reports() {
     // A wrong token is refused with the console's message; nothing is written.
     let out = tokio::task::spawn_blocking({
         let (url, d) = (console_url.clone(), dir.path().to_path_buf());
-        move || Command::new(GATE).args(["enroll", "--console", &url, "--token", "wrong", "--data-dir"]).arg(&d).output()
+        move || {
+            Command::new(GATE)
+                .args([
+                    "enroll",
+                    "--console",
+                    &url,
+                    "--token",
+                    "wrong",
+                    "--data-dir",
+                ])
+                .arg(&d)
+                .output()
+        }
     })
     .await
     .expect("join")
@@ -153,9 +195,19 @@ async fn enroll_then_pull_converges_and_reports() {
     .await
     .expect("join")
     .expect("run enroll");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let link: Value = serde_json::from_slice(&std::fs::read(dir.path().join("console.json")).expect("console.json")).expect("json");
-    assert_eq!(link, json!({"console_url": console_url, "gate_id": "gate-7", "bundle_public_key": console.public_b64()}));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let link: Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join("console.json")).expect("console.json"),
+    )
+    .expect("json");
+    assert_eq!(
+        link,
+        json!({"console_url": console_url, "gate_id": "gate-7", "bundle_public_key": console.public_b64()})
+    );
     let registered = state.lock().expect("lock").gate_key.expect("registered");
     let on_disk = std::fs::read_to_string(dir.path().join("identity.pub")).expect("identity.pub");
     assert_eq!(on_disk.trim_end(), registered.to_b64());
@@ -182,23 +234,40 @@ async fn enroll_then_pull_converges_and_reports() {
                 break;
             }
         }
-        assert!(Instant::now() < deadline, "the gate never became ready from a pull");
+        assert!(
+            Instant::now() < deadline,
+            "the gate never became ready from a pull"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let r = c.get(format!("http://{listen}/public/x")).send().await.expect("proxied");
+    let r = c
+        .get(format!("http://{listen}/public/x"))
+        .send()
+        .await
+        .expect("proxied");
     assert_eq!(r.status(), 200);
 
     // The console publishes version 2: the gate converges within a pull interval and reports.
     let published = Instant::now();
     state.lock().expect("lock").bundle = Some((2, console.sign(&bundle(2, vec![], vec![]))));
     wait_for("status report of version 2", || {
-        state.lock().expect("lock").statuses.iter().any(|s| s["applied_version"] == 2)
+        state
+            .lock()
+            .expect("lock")
+            .statuses
+            .iter()
+            .any(|s| s["applied_version"] == 2)
     })
     .await;
     println!("pull converged on version 2 in {:?}", published.elapsed());
     // Later pulls say which version they hold and get 304.
     wait_for("a pull with If-None-Match \"2\"", || {
-        state.lock().expect("lock").pulls.iter().any(|p| p.as_deref() == Some("\"2\""))
+        state
+            .lock()
+            .expect("lock")
+            .pulls
+            .iter()
+            .any(|p| p.as_deref() == Some("\"2\""))
     })
     .await;
     // A refused bundle (signed by another key) is reported with its reason; version 2 stays.
@@ -206,13 +275,30 @@ async fn enroll_then_pull_converges_and_reports() {
     state.lock().expect("lock").bundle = Some((3, other.sign(&bundle(3, vec![], vec![]))));
     wait_for("status report of the refusal", || {
         state.lock().expect("lock").statuses.iter().any(|s| {
-            s["applied_version"] == 2 && s["last_error"].as_str().is_some_and(|e| e.contains("trusted key"))
+            s["applied_version"] == 2
+                && s["last_error"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("trusted key"))
         })
     })
     .await;
-    let metrics = c.get(format!("http://{admin}/metrics")).send().await.expect("metrics").text().await.expect("text");
-    assert_eq!(sample(&parse_prometheus(&metrics), "palisade_gate_bundle_version"), 2.0);
-    assert_eq!(state.lock().expect("lock").bad_signatures, 0, "every call was signed correctly");
+    let metrics = c
+        .get(format!("http://{admin}/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert_eq!(
+        sample(&parse_prometheus(&metrics), "palisade_gate_bundle_version"),
+        2.0
+    );
+    assert_eq!(
+        state.lock().expect("lock").bad_signatures,
+        0,
+        "every call was signed correctly"
+    );
     let _ = child.kill();
     let _ = child.wait();
 }

@@ -65,11 +65,15 @@ async fn forged_tokens_get_401_and_real_ones_200() {
     let removed = TokenKey::new(Alg::EdDSA);
     let hs256 = {
         use ring::hmac;
-        let header = URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"HS256","typ":"at+jwt","kid":"{kid}"}}"#));
+        let header =
+            URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"HS256","typ":"at+jwt","kid":"{kid}"}}"#));
         let body = URL_SAFE_NO_PAD.encode(claims().to_string());
         let input = format!("{header}.{body}");
         let secret = serde_json::to_vec(&k.active.jwk).expect("jwk");
-        let mac = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, &secret), input.as_bytes());
+        let mac = hmac::sign(
+            &hmac::Key::new(hmac::HMAC_SHA256, &secret),
+            input.as_bytes(),
+        );
         format!("{input}.{}", URL_SAFE_NO_PAD.encode(mac.as_ref()))
     };
     let none = format!(
@@ -81,31 +85,130 @@ async fn forged_tokens_get_401_and_real_ones_200() {
     let forged: Vec<(&str, String)> = vec![
         ("alg none", none),
         ("HS256 keyed with the public key", hs256),
-        ("unknown kid", removed.raw(&format!(r#"{{"alg":"EdDSA","typ":"at+jwt","kid":"{}"}}"#, "nope"), &claims())),
-        ("kid with a path payload", k.active.raw(r#"{"alg":"EdDSA","typ":"at+jwt","kid":"../../../../etc/passwd"}"#, &claims())),
-        ("kid with SQL", k.active.raw(r#"{"alg":"EdDSA","typ":"at+jwt","kid":"x' OR '1'='1"}"#, &claims())),
-        ("jku header", k.active.raw(&format!(r#"{{"alg":"EdDSA","typ":"at+jwt","kid":"{kid}","jku":"http://evil/jwks"}}"#), &claims())),
-        ("x5u header", k.active.raw(&format!(r#"{{"alg":"EdDSA","typ":"at+jwt","kid":"{kid}","x5u":"http://evil/cert"}}"#), &claims())),
-        ("embedded jwk header", removed.raw(&format!(r#"{{"alg":"EdDSA","typ":"at+jwt","kid":"{}","jwk":{embedded_jwk}}}"#, removed.kid()), &claims())),
-        ("expired beyond leeway", k.active.token(&with("exp", json!(now - 31)))),
-        ("not yet valid beyond leeway", k.active.token(&with("nbf", json!(now + 60)))),
-        ("issued in the future", k.active.token(&with("iat", json!(now + 60)))),
-        ("wrong iss", k.active.token(&with("iss", json!("https://evil.test")))),
-        ("wrong aud", k.active.token(&with("aud", json!("someone-else")))),
-        ("no exp", { let mut c = claims(); c.as_object_mut().expect("obj").remove("exp"); k.active.token(&c) }),
-        ("typ JWT where at+jwt is required", k.active.token_typed(Typ::Jwt, &claims())),
+        (
+            "unknown kid",
+            removed.raw(
+                &format!(r#"{{"alg":"EdDSA","typ":"at+jwt","kid":"{}"}}"#, "nope"),
+                &claims(),
+            ),
+        ),
+        (
+            "kid with a path payload",
+            k.active.raw(
+                r#"{"alg":"EdDSA","typ":"at+jwt","kid":"../../../../etc/passwd"}"#,
+                &claims(),
+            ),
+        ),
+        (
+            "kid with SQL",
+            k.active.raw(
+                r#"{"alg":"EdDSA","typ":"at+jwt","kid":"x' OR '1'='1"}"#,
+                &claims(),
+            ),
+        ),
+        (
+            "jku header",
+            k.active.raw(
+                &format!(
+                    r#"{{"alg":"EdDSA","typ":"at+jwt","kid":"{kid}","jku":"http://evil/jwks"}}"#
+                ),
+                &claims(),
+            ),
+        ),
+        (
+            "x5u header",
+            k.active.raw(
+                &format!(
+                    r#"{{"alg":"EdDSA","typ":"at+jwt","kid":"{kid}","x5u":"http://evil/cert"}}"#
+                ),
+                &claims(),
+            ),
+        ),
+        (
+            "embedded jwk header",
+            removed.raw(
+                &format!(
+                    r#"{{"alg":"EdDSA","typ":"at+jwt","kid":"{}","jwk":{embedded_jwk}}}"#,
+                    removed.kid()
+                ),
+                &claims(),
+            ),
+        ),
+        (
+            "expired beyond leeway",
+            k.active.token(&with("exp", json!(now - 31))),
+        ),
+        (
+            "not yet valid beyond leeway",
+            k.active.token(&with("nbf", json!(now + 60))),
+        ),
+        (
+            "issued in the future",
+            k.active.token(&with("iat", json!(now + 60))),
+        ),
+        (
+            "wrong iss",
+            k.active.token(&with("iss", json!("https://evil.test"))),
+        ),
+        (
+            "wrong aud",
+            k.active.token(&with("aud", json!("someone-else"))),
+        ),
+        ("no exp", {
+            let mut c = claims();
+            c.as_object_mut().expect("obj").remove("exp");
+            k.active.token(&c)
+        }),
+        (
+            "typ JWT where at+jwt is required",
+            k.active.token_typed(Typ::Jwt, &claims()),
+        ),
         ("key no longer in the bundle", removed.token(&claims())),
-        ("key published as next (does not sign yet)", k.next.token(&claims())),
-        ("disabled client", k.active.token(&with("client_id", json!("app-off")))),
-        ("unregistered client", k.active.token(&with("client_id", json!("app-x")))),
-        ("alg of another key type", k.active.raw(&format!(r#"{{"alg":"ES256","typ":"at+jwt","kid":"{kid}"}}"#), &claims())),
-        ("deeply nested claims", k.active.raw(&format!(r#"{{"alg":"EdDSA","typ":"at+jwt","kid":"{kid}"}}"#), &serde_json::from_str::<Value>(&format!("{{\"a\":{}{}}}", "[".repeat(100), "]".repeat(100))).expect("json"))),
+        (
+            "key published as next (does not sign yet)",
+            k.next.token(&claims()),
+        ),
+        (
+            "disabled client",
+            k.active.token(&with("client_id", json!("app-off"))),
+        ),
+        (
+            "unregistered client",
+            k.active.token(&with("client_id", json!("app-x"))),
+        ),
+        (
+            "alg of another key type",
+            k.active.raw(
+                &format!(r#"{{"alg":"ES256","typ":"at+jwt","kid":"{kid}"}}"#),
+                &claims(),
+            ),
+        ),
+        (
+            "deeply nested claims",
+            k.active.raw(
+                &format!(r#"{{"alg":"EdDSA","typ":"at+jwt","kid":"{kid}"}}"#),
+                &serde_json::from_str::<Value>(&format!(
+                    "{{\"a\":{}{}}}",
+                    "[".repeat(100),
+                    "]".repeat(100)
+                ))
+                .expect("json"),
+            ),
+        ),
         ("tampered claims", {
             let t = k.active.token(&claims());
             let p: Vec<&str> = t.split('.').collect();
-            format!("{}.{}.{}", p[0], URL_SAFE_NO_PAD.encode(with("scope", json!("read write admin")).to_string()), p[2])
+            format!(
+                "{}.{}.{}",
+                p[0],
+                URL_SAFE_NO_PAD.encode(with("scope", json!("read write admin")).to_string()),
+                p[2]
+            )
         }),
-        ("1 MB token", format!("{}.{}.{}", "a".repeat(10), "b".repeat(1024 * 1024), "c")),
+        (
+            "1 MB token",
+            format!("{}.{}.{}", "a".repeat(10), "b".repeat(1024 * 1024), "c"),
+        ),
     ];
     for (what, token) in &forged {
         let (status, headers, body) = get(&gate, "/api/items", Some(token)).await;
@@ -114,11 +217,19 @@ async fn forged_tokens_get_401_and_real_ones_200() {
             .get("www-authenticate")
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default();
-        assert!(challenge.starts_with("Bearer realm=\"palisade\", error=\"invalid_token\""), "{what}: {challenge}");
+        assert!(
+            challenge.starts_with("Bearer realm=\"palisade\", error=\"invalid_token\""),
+            "{what}: {challenge}"
+        );
         assert_eq!(body["error"], "invalid_token", "{what}");
     }
     // Within the leeway: still accepted.
-    let (status, _, _) = get(&gate, "/api/items", Some(&k.active.token(&with("exp", json!(now - 5))))).await;
+    let (status, _, _) = get(
+        &gate,
+        "/api/items",
+        Some(&k.active.token(&with("exp", json!(now - 5)))),
+    )
+    .await;
     assert_eq!(status, 200);
     // No token: 401 without an error code (RFC 6750 §3.1); not a Bearer token: 400.
     let (status, headers, _) = get(&gate, "/api/items", None).await;
@@ -134,15 +245,34 @@ async fn forged_tokens_get_401_and_real_ones_200() {
     // A missing scope: 403 insufficient_scope naming it.
     let (status, headers, _) = get(&gate, "/admin/users", Some(&k.active.token(&claims()))).await;
     assert_eq!(status, 403);
-    assert!(headers["www-authenticate"].to_str().expect("ascii").contains("error=\"insufficient_scope\", scope=\"admin\""));
+    assert!(headers["www-authenticate"]
+        .to_str()
+        .expect("ascii")
+        .contains("error=\"insufficient_scope\", scope=\"admin\""));
     // A scope in the token that the client's registration lacks does not count.
-    let (status, _, _) = get(&gate, "/admin/users", Some(&k.active.token(&with("scope", json!("read admin"))))).await;
+    let (status, _, _) = get(
+        &gate,
+        "/admin/users",
+        Some(&k.active.token(&with("scope", json!("read admin")))),
+    )
+    .await;
     assert_eq!(status, 403);
     // Nothing above was a 5xx, and the metrics counted the refusals.
     let text = metrics(&gate).await;
     let parsed = parse_prometheus(&text);
-    assert!(sample(&parsed, "palisade_gate_requests_total{outcome=\"unauthorized\"}") >= forged.len() as f64 + 1.0);
-    assert_eq!(sample(&parsed, "palisade_gate_requests_total{outcome=\"upstream_error\"}"), 0.0);
+    assert!(
+        sample(
+            &parsed,
+            "palisade_gate_requests_total{outcome=\"unauthorized\"}"
+        ) >= forged.len() as f64 + 1.0
+    );
+    assert_eq!(
+        sample(
+            &parsed,
+            "palisade_gate_requests_total{outcome=\"upstream_error\"}"
+        ),
+        0.0
+    );
     assert!(sample(&parsed, "palisade_gate_jwt_verify_seconds_count") >= 3.0);
     gate.stop().await;
 }
@@ -154,16 +284,27 @@ async fn a_token_is_cached_but_never_past_its_exp_nor_past_a_key_removal() {
     let console = Console::new();
     let gate = start(dir.path(), up, &console).await;
     let k = keys();
-    assert_eq!(push(&gate, console.sign(&bundle(1, published(&k), vec![]))).await.0, 200);
+    assert_eq!(
+        push(&gate, console.sign(&bundle(1, published(&k), vec![])))
+            .await
+            .0,
+        200
+    );
     let token = k.active.token(&claims());
     for _ in 0..3 {
         assert_eq!(get(&gate, "/api/a", Some(&token)).await.0, 200);
     }
     let parsed = parse_prometheus(&metrics(&gate).await);
-    assert_eq!(sample(&parsed, "palisade_gate_token_cache_total{result=\"hit\"}"), 2.0);
+    assert_eq!(
+        sample(&parsed, "palisade_gate_token_cache_total{result=\"hit\"}"),
+        2.0
+    );
     // Remove the key: the next bundle refuses the cached token at once.
     let rest = vec![k.retired.bundle_key("active")];
-    assert_eq!(push(&gate, console.sign(&bundle(2, rest, vec![]))).await.0, 200);
+    assert_eq!(
+        push(&gate, console.sign(&bundle(2, rest, vec![]))).await.0,
+        200
+    );
     assert_eq!(get(&gate, "/api/a", Some(&token)).await.0, 401);
     // A token whose exp passes while cached (leeway 0 for this key set) is refused after it.
     let mut b = bundle(3, published(&k), vec![]);
@@ -183,7 +324,12 @@ async fn spoofed_palisade_headers_never_reach_the_upstream() {
     let console = Console::new();
     let gate = start(dir.path(), up, &console).await;
     let k = keys();
-    assert_eq!(push(&gate, console.sign(&bundle(1, published(&k), vec![]))).await.0, 200);
+    assert_eq!(
+        push(&gate, console.sign(&bundle(1, published(&k), vec![])))
+            .await
+            .0,
+        200
+    );
     let send = |path: &str, token: Option<String>| {
         let mut r = http()
             .get(format!("http://{}{path}", gate.addr))
@@ -197,14 +343,30 @@ async fn spoofed_palisade_headers_never_reach_the_upstream() {
         }
         r.send()
     };
-    let body: Value = send("/public/x?q=1", None).await.expect("send").json().await.expect("json");
+    let body: Value = send("/public/x?q=1", None)
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
     let h = &body["headers"];
     assert!(h.get("x-palisade-client").is_none(), "{body}");
     assert!(h.get("x-palisade-subject").is_none(), "{body}");
-    assert!(h.get("x-drop-me").is_none(), "Connection-listed fields are hop-by-hop: {body}");
-    assert_eq!(h["x-forwarded-for"], "127.0.0.1", "an untrusted peer's XFF is replaced: {body}");
+    assert!(
+        h.get("x-drop-me").is_none(),
+        "Connection-listed fields are hop-by-hop: {body}"
+    );
+    assert_eq!(
+        h["x-forwarded-for"], "127.0.0.1",
+        "an untrusted peer's XFF is replaced: {body}"
+    );
     assert_eq!(body["path"], "/public/x?q=1");
-    let body: Value = send("/api/x", Some(k.active.token(&claims()))).await.expect("send").json().await.expect("json");
+    let body: Value = send("/api/x", Some(k.active.token(&claims())))
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(body["headers"]["x-palisade-client"], "app-1");
     assert_eq!(body["headers"]["x-palisade-subject"], "user-1");
     // Dot segments are resolved before routing: /public/../api needs a token.

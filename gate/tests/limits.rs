@@ -26,35 +26,109 @@ async fn enforce_gives_429_with_headers_after_exactly_burst_plus_one() {
         s.matcher.path = policy::model::PathMatch::Prefix("/public".into());
         s
     };
-    assert_eq!(push(&gate, console.sign(&bundle(1, vec![], vec![p.clone(), shadow.clone()]))).await.0, 200);
+    assert_eq!(
+        push(
+            &gate,
+            console.sign(&bundle(1, vec![], vec![p.clone(), shadow.clone()]))
+        )
+        .await
+        .0,
+        200
+    );
     for i in 0..5 {
-        assert_eq!(get(&gate, "/limited/x", None).await.0, 200, "request {}", i + 1);
+        assert_eq!(
+            get(&gate, "/limited/x", None).await.0,
+            200,
+            "request {}",
+            i + 1
+        );
     }
     let (status, h, body) = get(&gate, "/limited/x", None).await;
     assert_eq!(status, 429, "{body}");
-    let retry: u64 = h["retry-after"].to_str().expect("ascii").parse().expect("seconds");
+    let retry: u64 = h["retry-after"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("seconds");
     assert!((59..=60).contains(&retry), "{retry}");
     assert_eq!(h["ratelimit-policy"], "\"per-ip\";q=1;w=60");
-    assert_eq!(h["ratelimit"].to_str().expect("ascii"), format!("\"per-ip\";r=0;t={retry}"));
+    assert_eq!(
+        h["ratelimit"].to_str().expect("ascii"),
+        format!("\"per-ip\";r=0;t={retry}")
+    );
     assert_eq!(body["error"], "rate_limited");
     // Shadow: never refused, but counted.
     for _ in 0..10 {
         assert_eq!(get(&gate, "/public/y", None).await.0, 200);
     }
     // The state survives a swap that keeps the policy; a changed limit starts fresh.
-    assert_eq!(push(&gate, console.sign(&bundle(2, vec![], vec![p.clone(), shadow.clone()]))).await.0, 200);
-    assert_eq!(get(&gate, "/limited/x", None).await.0, 429, "limiter state kept across the swap");
+    assert_eq!(
+        push(
+            &gate,
+            console.sign(&bundle(2, vec![], vec![p.clone(), shadow.clone()]))
+        )
+        .await
+        .0,
+        200
+    );
+    assert_eq!(
+        get(&gate, "/limited/x", None).await.0,
+        429,
+        "limiter state kept across the swap"
+    );
     let mut looser = p.clone();
     looser.limit.burst = 5;
-    assert_eq!(push(&gate, console.sign(&bundle(3, vec![], vec![looser, shadow]))).await.0, 200);
-    assert_eq!(get(&gate, "/limited/x", None).await.0, 200, "a changed limit starts fresh");
+    assert_eq!(
+        push(
+            &gate,
+            console.sign(&bundle(3, vec![], vec![looser, shadow]))
+        )
+        .await
+        .0,
+        200
+    );
+    assert_eq!(
+        get(&gate, "/limited/x", None).await.0,
+        200,
+        "a changed limit starts fresh"
+    );
 
     let parsed = parse_prometheus(&metrics(&gate).await);
-    assert_eq!(sample(&parsed, "palisade_gate_decisions_total{policy=\"per-ip\",outcome=\"reject\"}"), 2.0);
-    assert_eq!(sample(&parsed, "palisade_gate_decisions_total{policy=\"per-ip\",outcome=\"allow\"}"), 6.0);
-    assert_eq!(sample(&parsed, "palisade_gate_decisions_total{policy=\"shadow\",outcome=\"shadow_reject\"}"), 9.0);
-    assert_eq!(sample(&parsed, "palisade_gate_decisions_total{policy=\"shadow\",outcome=\"reject\"}"), 0.0);
-    assert_eq!(sample(&parsed, "palisade_gate_requests_total{outcome=\"rate_limited\"}"), 2.0);
+    assert_eq!(
+        sample(
+            &parsed,
+            "palisade_gate_decisions_total{policy=\"per-ip\",outcome=\"reject\"}"
+        ),
+        2.0
+    );
+    assert_eq!(
+        sample(
+            &parsed,
+            "palisade_gate_decisions_total{policy=\"per-ip\",outcome=\"allow\"}"
+        ),
+        6.0
+    );
+    assert_eq!(
+        sample(
+            &parsed,
+            "palisade_gate_decisions_total{policy=\"shadow\",outcome=\"shadow_reject\"}"
+        ),
+        9.0
+    );
+    assert_eq!(
+        sample(
+            &parsed,
+            "palisade_gate_decisions_total{policy=\"shadow\",outcome=\"reject\"}"
+        ),
+        0.0
+    );
+    assert_eq!(
+        sample(
+            &parsed,
+            "palisade_gate_requests_total{outcome=\"rate_limited\"}"
+        ),
+        2.0
+    );
     gate.stop().await;
 }
 
@@ -65,7 +139,12 @@ async fn forged_forwarded_for_from_an_untrusted_peer_lands_in_the_peers_bucket()
     let console = Console::new();
     let gate = start(dir.path(), up, &console).await;
     let p = policy("per-ip", 1, 1, Period::Minute, 0, Mode::Enforce);
-    assert_eq!(push(&gate, console.sign(&bundle(1, vec![], vec![p]))).await.0, 200);
+    assert_eq!(
+        push(&gate, console.sign(&bundle(1, vec![], vec![p])))
+            .await
+            .0,
+        200
+    );
     let c = http();
     let mut statuses = Vec::new();
     for i in 0..3 {
@@ -88,20 +167,43 @@ async fn a_hundred_swaps_under_load_lose_no_request() {
     let console = Arc::new(Console::new());
     let gate = Arc::new(start(dir.path(), up, &console).await);
     let key = Arc::new(TokenKey::new(Alg::EdDSA));
-    let generous = policy("per-ip", 1, 1_000_000, Period::Second, 1_000_000, Mode::Enforce);
-    let make = |v: u64| console.sign(&bundle(v, vec![key.bundle_key("active")], vec![generous.clone()]));
+    let generous = policy(
+        "per-ip",
+        1,
+        1_000_000,
+        Period::Second,
+        1_000_000,
+        Mode::Enforce,
+    );
+    let make = |v: u64| {
+        console.sign(&bundle(
+            v,
+            vec![key.bundle_key("active")],
+            vec![generous.clone()],
+        ))
+    };
     assert_eq!(push(&gate, make(1)).await.0, 200);
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let ok = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
     let mut workers = Vec::new();
     for w in 0..4 {
-        let (gate, stop, ok, failed, key) = (gate.clone(), stop.clone(), ok.clone(), failed.clone(), key.clone());
+        let (gate, stop, ok, failed, key) = (
+            gate.clone(),
+            stop.clone(),
+            ok.clone(),
+            failed.clone(),
+            key.clone(),
+        );
         workers.push(tokio::spawn(async move {
             let c = http();
             let token = key.token(&claims());
             while !stop.load(Ordering::Relaxed) {
-                let path = if w % 2 == 0 { "/api/load" } else { "/limited/load" };
+                let path = if w % 2 == 0 {
+                    "/api/load"
+                } else {
+                    "/limited/load"
+                };
                 let r = c
                     .get(format!("http://{}{path}", gate.addr))
                     .header("authorization", format!("Bearer {token}"))

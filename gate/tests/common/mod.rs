@@ -276,7 +276,11 @@ pub async fn get(gate: &Gate, path: &str, token: Option<&str>) -> (u16, HeaderMa
     let status = r.status().as_u16();
     let headers = r.headers().clone();
     let text = r.text().await.expect("body");
-    (status, headers, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    (
+        status,
+        headers,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
 }
 
 pub async fn metrics(gate: &Gate) -> String {
@@ -313,7 +317,9 @@ pub fn parse_prometheus(text: &str) -> Vec<(String, f64)> {
         }
         assert!(!line.starts_with('#'), "stray comment {line}");
         let (series, value) = line.rsplit_once(' ').expect("series value");
-        let value: f64 = value.parse().unwrap_or_else(|_| panic!("bad value in {line}"));
+        let value: f64 = value
+            .parse()
+            .unwrap_or_else(|_| panic!("bad value in {line}"));
         let name = series.split('{').next().expect("name");
         assert!(
             name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
@@ -324,7 +330,10 @@ pub fn parse_prometheus(text: &str) -> Vec<(String, f64)> {
                 assert!(labels.starts_with('{') && labels.ends_with('}'), "{line}");
                 for pair in labels[1..labels.len() - 1].split("\",") {
                     let (k, v) = pair.split_once("=\"").expect("label=\"value\"");
-                    assert!(k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'), "{line}");
+                    assert!(
+                        k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+                        "{line}"
+                    );
                     let _ = v;
                 }
             }
