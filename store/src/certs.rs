@@ -179,7 +179,20 @@ async fn apply_one(conn: &mut AnyConnection, change: &CertChange) -> Result<(), 
                 .await
         }
     };
-    done.map(|_| ()).map_err(map_err_on(table))
+    let affected = done.map_err(map_err_on(table))?.rows_affected();
+    // An update of a row that does not exist changed nothing: refuse the batch rather than
+    // commit an audit event for a change that never happened.
+    let updates_existing = matches!(
+        change,
+        CertChange::SupersedeCert { .. } | CertChange::SetReleaseSupported { .. }
+    );
+    if updates_existing && affected != 1 {
+        return Err(StoreError::Conflict(format!(
+            "the {} row was removed meanwhile; reload and retry",
+            table.trim_end_matches('s')
+        )));
+    }
+    Ok(())
 }
 
 #[async_trait]
@@ -234,7 +247,7 @@ impl CertStore for SqlStore {
     }
 
     async fn csrs(&self) -> Result<Vec<CsrRecord>, StoreError> {
-        let q = sqlx::query("SELECT * FROM csrs ORDER BY created_at_ms DESC");
+        let q = sqlx::query("SELECT * FROM csrs ORDER BY created_at_ms DESC, id");
         self.all(q, csr_of).await
     }
 
@@ -263,7 +276,7 @@ impl CertStore for SqlStore {
     }
 
     async fn releases(&self) -> Result<Vec<ReleaseRecord>, StoreError> {
-        let q = sqlx::query("SELECT * FROM app_releases ORDER BY created_at_ms DESC");
+        let q = sqlx::query("SELECT * FROM app_releases ORDER BY created_at_ms DESC, id");
         self.all(q, release_of).await
     }
 }

@@ -1,0 +1,288 @@
+//! The audit chain: a change is written with its event or not at all (on every port),
+//! concurrent appends keep one unbroken chain, answered appends survive a restart, and the table
+//! refuses edits. PostgreSQL-only: replicas appending at once, a stuck writer, `TRUNCATE`.
+
+use std::sync::Arc;
+
+use domain::ports::certs::{CertChange, CertStore};
+use domain::ports::clients::{ClientChange, ClientStore};
+use domain::ports::keys::{KeyChange, KeyStore};
+use domain::ports::policies::{PolicyChange, PolicyStore};
+use domain::ports::sealed::SealedStore;
+use domain::ports::{Store, StoreError};
+use domain::setup::SetupTokenRecord;
+use sqlx::{Connection, PgConnection};
+use store::AUDIT_LOCK;
+
+use crate::admins::owner;
+use crate::support::{draft, TestBackend};
+
+/// `events` (oldest first) have `seq` 1, 2, … and each is chained to its predecessor.
+fn assert_linear(events: &[domain::audit::AuditEvent]) {
+    for (i, e) in events.iter().enumerate() {
+        assert_eq!(e.seq, i as i64 + 1, "sequential seq");
+        if i > 0 {
+            assert_eq!(
+                e.prev_hash,
+                events[i - 1].hash,
+                "chained to its predecessor"
+            );
+        }
+    }
+}
+
+store_test!(a_change_whose_audit_event_cannot_be_written_is_not_written);
+/// With the audit table gone (a full disk, a bad migration), no port writes its change;
+/// with it back, the same change goes through with its event.
+async fn a_change_whose_audit_event_cannot_be_written_is_not_written(db: &TestBackend) {
+    let (rec, _token) = SetupTokenRecord::issue(domain::now_ms());
+    db.issue_setup_token(&rec, draft("setup_link.issue"))
+        .await
+        .expect("issued");
+    let set = crate::keys::key_set("s1", "tokens");
+    db.apply_key_changes(
+        &[
+            KeyChange::InsertSet(set.clone()),
+            KeyChange::InsertKey(crate::keys::signing_key("s1", "active")),
+        ],
+        draft("keys.create_set"),
+    )
+    .await
+    .expect("key set");
+    let sealed_before = db.sealed_values().await.expect("sealed");
+    db.assert_audit(&["setup_link.issue", "keys.create_set"])
+        .await;
+
+    db.execute_raw("ALTER TABLE audit_events RENAME TO audit_events_gone")
+        .await
+        .expect("rename");
+    let r = db
+        .create_owner(
+            &owner(&rec.token_hash, "alice"),
+            domain::now_ms(),
+            draft("admin.setup_owner"),
+        )
+        .await;
+    assert!(r.is_err(), "create_owner must fail with its event: {r:?}");
+    let r = db
+        .apply_policy_changes(
+            &[PolicyChange::Insert(crate::policies::policy(
+                "p1", "limits", 1,
+            ))],
+            draft("policy.create"),
+        )
+        .await;
+    assert!(r.is_err(), "policies: {r:?}");
+    let r = db
+        .apply_client_changes(
+            &[ClientChange::Insert(crate::clients::client(
+                "c1", "billing", None,
+            ))],
+            draft("client.create"),
+        )
+        .await;
+    assert!(r.is_err(), "clients: {r:?}");
+    let r = db
+        .apply_key_changes(
+            &[KeyChange::InsertSet(crate::keys::key_set("s2", "other"))],
+            draft("keys.create_set"),
+        )
+        .await;
+    assert!(r.is_err(), "keys: {r:?}");
+    let r = db
+        .apply_cert_changes(
+            &[CertChange::InsertKey(crate::certs::tls_key("k1"))],
+            draft("certs.create_key"),
+        )
+        .await;
+    assert!(r.is_err(), "certs: {r:?}");
+    let pairs: Vec<_> = sealed_before
+        .iter()
+        .map(|v| (v.clone(), vec![9, 9, 9]))
+        .collect();
+    let r = db.replace_sealed(&pairs, draft("keys.rewrap")).await;
+    assert!(r.is_err(), "sealed: {r:?}");
+    let r = db.record(draft("test.event_only")).await;
+    assert!(r.is_err(), "an event-only append fails too: {r:?}");
+    db.execute_raw("ALTER TABLE audit_events_gone RENAME TO audit_events")
+        .await
+        .expect("rename back");
+
+    assert_eq!(db.count_admins().await.expect("count"), 0, "no admin");
+    assert_eq!(
+        db.setup_token(&rec.token_hash)
+            .await
+            .expect("read")
+            .expect("exists")
+            .used_at_ms,
+        None,
+        "token not consumed"
+    );
+    assert!(db.policies().await.expect("policies").is_empty());
+    assert!(db.clients().await.expect("clients").is_empty());
+    assert_eq!(db.key_sets().await.expect("sets"), vec![set]);
+    assert_eq!(db.tls_key("k1").await.expect("tls key"), None);
+    assert_eq!(db.sealed_values().await.expect("sealed"), sealed_before);
+    db.assert_audit(&["setup_link.issue", "keys.create_set"])
+        .await;
+
+    db.create_owner(
+        &owner(&rec.token_hash, "alice"),
+        domain::now_ms(),
+        draft("admin.setup_owner"),
+    )
+    .await
+    .expect("owner created once the chain can be written");
+    assert_eq!(db.count_admins().await.expect("count"), 1);
+    db.assert_audit(&["setup_link.issue", "keys.create_set", "admin.setup_owner"])
+        .await;
+}
+
+store_test!(concurrent_appends_form_one_unbroken_chain);
+/// 100 appends at once through one store: one chain, every event in it exactly once.
+async fn concurrent_appends_form_one_unbroken_chain(db: &TestBackend) {
+    let store = db.store();
+    let mut tasks = Vec::new();
+    for i in 0..100 {
+        let s = store.clone();
+        tasks.push(tokio::spawn(async move {
+            s.record(draft(&format!("test.{i}"))).await
+        }));
+    }
+    for t in tasks {
+        t.await.expect("joined").expect("every append succeeds");
+    }
+    assert_eq!(db.verify_audit().await.expect("walk"), Ok(100));
+    let mut events = db.recent_audit(1000).await.expect("audit");
+    events.reverse();
+    assert_linear(&events);
+    let mut actions = db.audit_actions().await;
+    actions.sort();
+    actions.dedup();
+    assert_eq!(
+        actions.len(),
+        100,
+        "every append is in the chain exactly once"
+    );
+}
+
+store_test!(answered_changes_survive_a_reopen);
+/// What was answered before a restart is there after it, and the schema is current.
+async fn answered_changes_survive_a_reopen(db: &TestBackend) {
+    {
+        let s = db.open().await;
+        for i in 0..10 {
+            s.record(draft(&format!("test.{i}")))
+                .await
+                .expect("appended");
+        }
+    }
+    let s = db.open().await;
+    assert_eq!(s.verify_audit().await.expect("walk"), Ok(10));
+    s.ready().await.expect("migrations applied");
+}
+
+store_test!(the_audit_table_refuses_update_and_delete);
+/// Someone with write access to the database cannot edit or delete events through SQL.
+async fn the_audit_table_refuses_update_and_delete(db: &TestBackend) {
+    for i in 0..3 {
+        db.record(draft(&format!("test.{i}")))
+            .await
+            .expect("append");
+    }
+    for sql in [
+        "UPDATE audit_events SET actor = 'mallory' WHERE seq = 2",
+        "DELETE FROM audit_events WHERE seq = 3",
+        "DELETE FROM audit_events",
+    ] {
+        let r = db.execute_raw(sql).await;
+        assert!(
+            matches!(&r, Err(StoreError::Other(m)) if m.contains("append-only")),
+            "{sql}: {r:?}"
+        );
+    }
+    db.assert_audit(&["test.0", "test.1", "test.2"]).await;
+    let events = db.recent_audit(10).await.expect("audit");
+    assert!(events.iter().all(|e| e.actor != "mallory"));
+}
+
+postgres_test!(the_audit_table_refuses_truncate);
+/// PostgreSQL only: `TRUNCATE` skips row triggers there and needs a trigger of its own
+/// (SQLite has no `TRUNCATE`; its `DELETE FROM audit_events` is refused above).
+async fn the_audit_table_refuses_truncate(db: &TestBackend) {
+    for i in 0..3 {
+        db.record(draft(&format!("test.{i}")))
+            .await
+            .expect("append");
+    }
+    let r = db.execute_raw("TRUNCATE audit_events").await;
+    assert!(
+        matches!(&r, Err(StoreError::Other(m)) if m.contains("append-only")),
+        "{r:?}"
+    );
+    db.assert_audit(&["test.0", "test.1", "test.2"]).await;
+}
+
+postgres_test!(concurrent_appends_from_two_replicas_form_one_unbroken_chain);
+/// PostgreSQL only: two console replicas (two pools) on one database appending at once
+/// still form one chain, serialised by the advisory lock. An SQLite database belongs to one
+/// console process, whose single writer connection serialises appends (tested above).
+async fn concurrent_appends_from_two_replicas_form_one_unbroken_chain(db: &TestBackend) {
+    let replicas = [db.store(), Arc::new(db.open().await)];
+    let mut tasks = Vec::new();
+    for i in 0..100 {
+        let s = replicas[i % 2].clone();
+        tasks.push(tokio::spawn(async move {
+            s.record(draft(&format!("test.{i}"))).await
+        }));
+    }
+    for t in tasks {
+        t.await.expect("joined").expect("every append succeeds");
+    }
+    for s in &replicas {
+        assert_eq!(s.verify_audit().await.expect("walk"), Ok(100));
+    }
+    let mut events = replicas[1].recent_audit(1000).await.expect("audit");
+    assert_eq!(events.len(), 100);
+    events.reverse();
+    assert_linear(&events);
+    let mut actions: Vec<_> = events.iter().map(|e| e.action.clone()).collect();
+    actions.sort();
+    actions.dedup();
+    assert_eq!(
+        actions.len(),
+        100,
+        "every append is in the chain exactly once"
+    );
+}
+
+postgres_test!(a_writer_stuck_holding_the_audit_lock_makes_writes_unavailable_not_forked);
+/// PostgreSQL only (the advisory audit lock): a replica frozen in the middle of an append
+/// makes the others' writes fail as `Unavailable` after the lock timeout, never fork the
+/// chain, and they succeed again once it lets go.
+async fn a_writer_stuck_holding_the_audit_lock_makes_writes_unavailable_not_forked(
+    db: &TestBackend,
+) {
+    db.record(draft("test.0")).await.expect("append");
+    let mut stuck = PgConnection::connect(&db.url()).await.expect("connect");
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(AUDIT_LOCK)
+        .execute(&mut stuck)
+        .await
+        .expect("lock");
+    let r = db.record(draft("test.blocked")).await;
+    assert!(
+        matches!(r, Err(StoreError::Unavailable(_))),
+        "a lock timeout is Unavailable: {r:?}"
+    );
+    sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(AUDIT_LOCK)
+        .execute(&mut stuck)
+        .await
+        .expect("unlock");
+    stuck.close().await.expect("close");
+    db.record(draft("test.1"))
+        .await
+        .expect("append after the lock is released");
+    db.assert_audit(&["test.0", "test.1"]).await;
+}
