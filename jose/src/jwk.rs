@@ -557,6 +557,13 @@ mod tests {
         );
         refused(
             Jwk {
+                n: Some(format!("{RFC7638_N}=")),
+                ..rs.clone()
+            },
+            "base64url",
+        );
+        refused(
+            Jwk {
                 n: Some(format!("AA{RFC7638_N}")),
                 ..rs.clone()
             },

@@ -33,8 +33,10 @@ pub use lifecycle::{
     promotion_safe_at_ms, published, KeyState, KeyTimes, SetTiming, Step,
 };
 
+// Cuts an untrusted value quoted in a message to 64 characters: the one rule, from `jose`.
 use crate::certs::{CertError, KeyType};
 use crate::Error;
+use jose::truncate;
 
 /// The JWS algorithms a signing key set may use (RFC 7518 §3.1, RFC 8037 §3.1). One algorithm
 /// per key; the JWK carries it as `alg`, and a token is verified only with its key's algorithm.
@@ -186,15 +188,6 @@ impl From<KeyError> for Error {
         } else {
             Error::Invalid(format!("{e} [{}]", e.code()))
         }
-    }
-}
-
-/// Cuts an untrusted value quoted in a message to 64 characters.
-fn truncate(s: &str) -> String {
-    const MAX: usize = 64;
-    match s.char_indices().nth(MAX) {
-        Some((i, _)) => format!("{}…", &s[..i]),
-        None => s.to_string(),
     }
 }
 
