@@ -27,8 +27,49 @@ async function freePort(): Promise<number> {
   });
 }
 
-export async function startConsole(extraArgs: string[] = []): Promise<Console> {
-  const bin = process.env.PALISADE_BIN || resolve(__dirname, '../../target/debug/palisade');
+/** How long a console may take to print its setup link and answer `/readyz`: well above a
+ * debug build's start on a busy machine, well below Playwright's 60 s hook timeout, so a console
+ * that never comes up fails with our message (and its stderr) rather than a bare timeout. */
+const READY_TIMEOUT_MS = Number(process.env.PALISADE_E2E_READY_MS || 30_000);
+/** How much of the console's stderr a failure shows. */
+const STDERR_TAIL_LINES = 40;
+
+export interface StartOptions {
+  /** The binary to run (default: `PALISADE_BIN`, else `target/debug/palisade`). */
+  bin?: string;
+  /** Overrides `READY_TIMEOUT_MS`. */
+  readyTimeoutMs?: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function tail(text: string, lines: number): string {
+  const all = text.trimEnd().split('\n');
+  const kept = all.slice(-lines).join('\n');
+  if (!kept) return '(nothing on stderr)';
+  return all.length > lines ? `[... ${all.length - lines} earlier lines]\n${kept}` : kept;
+}
+
+/** Stops `proc` (SIGTERM, then SIGKILL after `graceMs`); returns at once if it never started or
+ * already exited. */
+async function terminate(proc: ChildProcess, graceMs: number): Promise<void> {
+  if (proc.pid === undefined || proc.exitCode !== null || proc.signalCode !== null) return;
+  const exited = new Promise((r) => proc.once('exit', r));
+  proc.kill('SIGTERM');
+  const timer = setTimeout(() => proc.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+/**
+ * Starts a console on a free port with a fresh data dir and waits until it is ready: it printed
+ * its `Setup URL:` line and `/readyz` answers 200. Throws, with the reason and the tail of the
+ * console's stderr, if it exits or is not ready within `READY_TIMEOUT_MS`; the process, its data
+ * dir and its database are cleaned up either way.
+ */
+export async function startConsole(extraArgs: string[] = [], opts: StartOptions = {}): Promise<Console> {
+  const bin = opts.bin || process.env.PALISADE_BIN || resolve(__dirname, '../../target/debug/palisade');
+  const readyTimeoutMs = opts.readyTimeoutMs ?? READY_TIMEOUT_MS;
   const dataDir = mkdtempSync(join(tmpdir(), 'palisade-e2e-'));
   const port = await freePort();
   // PALISADE_E2E_POSTGRES=postgres://user@host:port runs each console on a fresh PostgreSQL
@@ -39,39 +80,59 @@ export async function startConsole(extraArgs: string[] = []): Promise<Console> {
     execFileSync('psql', [`${pg}/postgres`, '-qc', `CREATE DATABASE ${db}`]);
     extraArgs = ['--database-url', `${pg}/${db}`, ...extraArgs];
   }
-  const proc = spawn(bin, ['serve', '--addr', `127.0.0.1:${port}`, '--data-dir', dataDir, ...extraArgs], {
+  const args = ['serve', '--addr', `127.0.0.1:${port}`, '--data-dir', dataDir, ...extraArgs];
+  const proc = spawn(bin, args, {
     env: { ...process.env, PALISADE_LOG: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  let stdout = '';
   let stderr = '';
+  proc.stdout!.on('data', (d) => { stdout += d.toString(); });
   proc.stderr!.on('data', (d) => { stderr += d.toString(); });
-  const setupUrl = await new Promise<string>((ok, fail) => {
-    let out = '';
-    const timer = setTimeout(() => fail(new Error(`no "Setup URL:" line within 20 s; stderr:\n${stderr}`)), 20_000);
-    proc.stdout!.on('data', (d) => {
-      out += d.toString();
-      const m = out.match(/^Setup URL: (\S+)$/m);
-      if (m) { clearTimeout(timer); ok(m[1]); }
-    });
-    proc.on('exit', (code) => { clearTimeout(timer); fail(new Error(`console exited with ${code}; stderr:\n${stderr}`)); });
-  });
+  // 'close' comes after the process exited and its output was read to the end.
+  let gone: string | undefined;
+  proc.on('close', (code, signal) => { gone ??= signal ? `was killed by ${signal}` : `exited with code ${code}`; });
+  proc.on('error', (e) => { gone ??= `could not be started: ${e.message}`; });
+
   const baseUrl = `http://localhost:${port}`;
-  for (let i = 0; i < 100; i++) {
-    try {
-      const r = await fetch(`${baseUrl}/readyz`);
-      if (r.ok) break;
-    } catch { /* not listening yet */ }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return {
-    baseUrl, setupUrl, proc, dataDir,
-    async stop() {
-      proc.kill('SIGTERM');
-      await new Promise((r) => proc.once('exit', r));
-      rmSync(dataDir, { recursive: true, force: true });
-      if (pg) execFileSync('psql', [`${pg}/postgres`, '-qc', `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`]);
-    },
+  const cleanUp = async () => {
+    await terminate(proc, 15_000);
+    rmSync(dataDir, { recursive: true, force: true });
+    if (pg) execFileSync('psql', [`${pg}/postgres`, '-qc', `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`]);
   };
+
+  const deadline = Date.now() + readyTimeoutMs;
+  let setupUrl: string | undefined;
+  let lastProbe = 'not probed yet';
+  for (;;) {
+    if (gone) break;
+    setupUrl ??= stdout.match(/^Setup URL: (\S+)$/m)?.[1];
+    if (setupUrl) {
+      try {
+        const r = await fetch(`${baseUrl}/readyz`, { signal: AbortSignal.timeout(2_000) });
+        if (r.ok) {
+          return { baseUrl, setupUrl, proc, dataDir, stop: cleanUp };
+        }
+        lastProbe = `it answered ${r.status} ${(await r.text()).trim()}`;
+      } catch (e) {
+        lastProbe = `${(e as Error).message} ${((e as Error).cause as Error | undefined)?.message ?? ''}`.trim();
+      }
+    }
+    if (Date.now() >= deadline) break;
+    await sleep(100);
+  }
+  const secs = `${readyTimeoutMs / 1000} s`;
+  const why = gone
+    ? `it ${gone}`
+    : !setupUrl
+      ? `no "Setup URL:" line on its stdout within ${secs}`
+      : `${baseUrl}/readyz did not answer 200 within ${secs} (last try: ${lastProbe})`;
+  await cleanUp();
+  throw new Error(
+    `the console never became ready: ${why}\n` +
+    `command: ${bin} ${args.join(' ')}\n` +
+    `--- last ${STDERR_TAIL_LINES} lines of its stderr ---\n${tail(stderr, STDERR_TAIL_LINES)}`,
+  );
 }
 
 /** Adds a virtual platform authenticator that holds discoverable credentials and verifies the user. */
