@@ -14,6 +14,7 @@ use crate::policies::PoliciesService;
 use crate::ports::certs::CertStore;
 use crate::ports::clients::ClientStore;
 use crate::ports::keys::KeyStore;
+use crate::ports::pinsets::PinsetStore;
 use crate::ports::policies::PolicyStore;
 use crate::ports::sealed::{SealedStore, SealedValue};
 use crate::ports::Store;
@@ -34,8 +35,14 @@ pub struct Console {
 }
 
 /// Every storage port: what one database (SQLite or PostgreSQL) provides.
-pub trait Stores: Store + CertStore + PolicyStore + ClientStore + KeyStore + SealedStore {}
-impl<T: Store + CertStore + PolicyStore + ClientStore + KeyStore + SealedStore> Stores for T {}
+pub trait Stores:
+    Store + CertStore + PinsetStore + PolicyStore + ClientStore + KeyStore + SealedStore
+{
+}
+impl<T: Store + CertStore + PinsetStore + PolicyStore + ClientStore + KeyStore + SealedStore> Stores
+    for T
+{
+}
 
 /// One dated item of the expiry inventory.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -76,7 +83,11 @@ impl Console {
         let store: Arc<dyn Store> = stores.clone();
         let auth = AuthService::new(store.clone(), public_url, sessions)?;
         let audit = Audit::new(store.clone());
-        let pinsets = Arc::new(PinsetsService::new(stores.clone(), audit.clone()));
+        let pinsets = Arc::new(PinsetsService::new(
+            stores.clone(),
+            stores.clone(),
+            audit.clone(),
+        ));
         let certs = CertsService::new(
             stores.clone(),
             pinsets.clone(),

@@ -1,20 +1,16 @@
-//! Storage of certificates, TLS keys, hostnames, CSRs, pin sets, apps and releases
-//! ([`domain::ports::certs::CertStore`]).
+//! Storage of certificates, TLS keys, hostnames and CSRs ([`domain::ports::certs::CertStore`]);
+//! the pin-set steps of a certificate batch are written by [`crate::pinsets`].
 
 use async_trait::async_trait;
 use domain::audit::AuditDraft;
 use domain::ports::certs::{
-    AppRecord, CertChange, CertRecord, CertStore, CsrRecord, HostnameRecord, PinsetRecord,
-    ReleaseRecord, TlsKeyRecord,
+    CertChange, CertRecord, CertStore, CsrRecord, HostnameRecord, TlsKeyRecord,
 };
 use domain::ports::StoreError;
 use sqlx::AnyConnection;
 
 use crate::db::{map_err_on, SqlStore};
-use crate::rows::{
-    app_of, cert_of, csr_of, hostname_of, json_list, pinset_of, release_of, tls_key_of,
-    CERT_COLUMNS,
-};
+use crate::rows::{cert_of, csr_of, hostname_of, json_list, tls_key_of, CERT_COLUMNS};
 
 async fn apply_one(conn: &mut AnyConnection, change: &CertChange) -> Result<(), StoreError> {
     let table = match change {
@@ -22,9 +18,7 @@ async fn apply_one(conn: &mut AnyConnection, change: &CertChange) -> Result<(), 
         CertChange::InsertCert(_) | CertChange::SupersedeCert { .. } => "certificates",
         CertChange::UpsertHostname(_) => "hostnames",
         CertChange::InsertCsr(_) | CertChange::FulfilCsr { .. } => "csrs",
-        CertChange::PutPinset { .. } => "pinsets",
-        CertChange::InsertApp(_) => "apps",
-        CertChange::InsertRelease(_) | CertChange::SetReleaseSupported { .. } => "app_releases",
+        CertChange::Pinset(step) => return crate::pinsets::apply_one(conn, step).await,
     };
     let done = match change {
         CertChange::InsertKey(k) => sqlx::query(
@@ -108,85 +102,13 @@ async fn apply_one(conn: &mut AnyConnection, change: &CertChange) -> Result<(), 
             }
             return Ok(());
         }
-        CertChange::PutPinset { record: p, replaces } => {
-            let r = match replaces {
-                None => sqlx::query(
-                    "INSERT INTO pinsets (hostname, include_subdomains, expires_on, version, pins_json, updated_at_ms) \
-                     VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(&p.hostname)
-                .bind(i64::from(p.include_subdomains))
-                .bind(&p.expires_on)
-                .bind(p.version)
-                .bind(&p.pins_json)
-                .bind(p.updated_at_ms)
-                .execute(&mut *conn)
-                .await
-                .map_err(map_err_on(table))?,
-                Some(v) => sqlx::query(
-                    "UPDATE pinsets SET include_subdomains = $1, expires_on = $2, version = $3, pins_json = $4, \
-                     updated_at_ms = $5 WHERE hostname = $6 AND version = $7",
-                )
-                .bind(i64::from(p.include_subdomains))
-                .bind(&p.expires_on)
-                .bind(p.version)
-                .bind(&p.pins_json)
-                .bind(p.updated_at_ms)
-                .bind(&p.hostname)
-                .bind(v)
-                .execute(&mut *conn)
-                .await
-                .map_err(map_err_on(table))?,
-            };
-            if r.rows_affected() != 1 {
-                return Err(StoreError::Conflict(
-                    "the pin set was changed by someone else meanwhile; reload and retry".into(),
-                ));
-            }
-            return Ok(());
-        }
-        CertChange::InsertApp(a) => sqlx::query(
-            "INSERT INTO apps (id, name, platform, bundle_id, created_at_ms) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(&a.id)
-        .bind(&a.name)
-        .bind(&a.platform)
-        .bind(&a.bundle_id)
-        .bind(a.created_at_ms)
-        .execute(&mut *conn)
-        .await,
-        CertChange::InsertRelease(r) => sqlx::query(
-            "INSERT INTO app_releases (id, app_id, version, released_on, hostname, pinset_version, pinset_json, \
-             export_format, supported, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(&r.id)
-        .bind(&r.app_id)
-        .bind(&r.version)
-        .bind(&r.released_on)
-        .bind(&r.hostname)
-        .bind(r.pinset_version)
-        .bind(&r.pinset_json)
-        .bind(&r.export_format)
-        .bind(i64::from(r.supported))
-        .bind(r.created_at_ms)
-        .execute(&mut *conn)
-        .await,
-        CertChange::SetReleaseSupported { id, supported } => {
-            sqlx::query("UPDATE app_releases SET supported = $1 WHERE id = $2")
-                .bind(i64::from(*supported))
-                .bind(id)
-                .execute(&mut *conn)
-                .await
-        }
+        // Returned above: the pin-set adapter writes that step.
+        CertChange::Pinset(_) => return Ok(()),
     };
     let affected = done.map_err(map_err_on(table))?.rows_affected();
     // An update of a row that does not exist changed nothing: refuse the batch rather than
     // commit an audit event for a change that never happened.
-    let updates_existing = matches!(
-        change,
-        CertChange::SupersedeCert { .. } | CertChange::SetReleaseSupported { .. }
-    );
-    if updates_existing && affected != 1 {
+    if matches!(change, CertChange::SupersedeCert { .. }) && affected != 1 {
         return Err(StoreError::Conflict(format!(
             "the {} row was removed meanwhile; reload and retry",
             table.trim_end_matches('s')
@@ -254,29 +176,5 @@ impl CertStore for SqlStore {
     async fn csr(&self, id: &str) -> Result<Option<CsrRecord>, StoreError> {
         let q = sqlx::query("SELECT * FROM csrs WHERE id = $1").bind(id);
         self.one(q, csr_of).await
-    }
-
-    async fn pinsets(&self) -> Result<Vec<PinsetRecord>, StoreError> {
-        let sql = format!(
-            "SELECT * FROM pinsets ORDER BY hostname{}",
-            self.dialect.bytewise()
-        );
-        self.all(sqlx::query(&sql), pinset_of).await
-    }
-
-    async fn pinset(&self, hostname: &str) -> Result<Option<PinsetRecord>, StoreError> {
-        let q = sqlx::query("SELECT * FROM pinsets WHERE hostname = $1").bind(hostname);
-        self.one(q, pinset_of).await
-    }
-
-    async fn apps(&self) -> Result<Vec<AppRecord>, StoreError> {
-        let c = self.dialect.bytewise();
-        let sql = format!("SELECT * FROM apps ORDER BY name{c}, platform{c}");
-        self.all(sqlx::query(&sql), app_of).await
-    }
-
-    async fn releases(&self) -> Result<Vec<ReleaseRecord>, StoreError> {
-        let q = sqlx::query("SELECT * FROM app_releases ORDER BY created_at_ms DESC, id");
-        self.all(q, release_of).await
     }
 }

@@ -19,6 +19,7 @@ mod certs;
 mod clients;
 pub mod db;
 mod keys;
+mod pinsets;
 mod policies;
 mod rows;
 mod sealed;

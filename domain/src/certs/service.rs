@@ -22,7 +22,7 @@ use crate::certs::{
     KeySource, KeyType, ServerCertParams,
 };
 use crate::pins::Pin;
-use crate::pinsets::service::{initial_set, rotated_set, to_record, PinsetsService};
+use crate::pinsets::service::{initial_set, rotated_set, PinsetsService};
 use crate::pinsets::{
     parse_hostname, plan_rotation, rotation_blocked, KeyCustody, PinRole, Verdict,
 };
@@ -561,10 +561,7 @@ impl CertsService {
                 next_key_id: Some(next_key.id.clone()),
                 created_at_ms: now_ms(),
             }),
-            CertChange::PutPinset {
-                record: to_record(&set)?,
-                replaces: None,
-            },
+            self.pinsets.put_step(&set, None)?,
         ];
         self.store
             .apply_cert_changes(&changes, event)
@@ -755,7 +752,7 @@ impl CertsService {
             Some(leaf_key_id),
             Some(ca.id.clone()),
         );
-        let old_set = self.pinsets_record(host).await?;
+        let old_set = self.pinsets.current(host).await?;
         let new_set = match &old_set {
             Some(s) => rotated_set(s, issued.info.spki_pin, next.pin()),
             None => initial_set(
@@ -775,10 +772,10 @@ impl CertsService {
             current_cert_id: Some(cert.id.clone()),
             ..h.clone()
         }));
-        changes.push(CertChange::PutPinset {
-            record: to_record(&new_set)?,
-            replaces: old_set.as_ref().map(|s| i64::from(s.version)),
-        });
+        changes.push(
+            self.pinsets
+                .put_step(&new_set, old_set.as_ref().map(|s| s.version))?,
+        );
         let event = AuditDraft::new(actor, action, Target::hostname(host).as_str(), Outcome::Success).with_details(json!({
             "target": plan.target.as_str(), "old_serial": old.as_ref().map(|c| c.serial_hex.clone()),
             "new_serial": cert.serial_hex, "new_pin": leaf_pin, "next_pin": next_key.pin,
@@ -797,13 +794,6 @@ impl CertsService {
                 other => Error::Store(other),
             })?;
         Ok(cert)
-    }
-
-    async fn pinsets_record(&self, host: &str) -> Result<Option<crate::pinsets::PinSet>, Error> {
-        match self.store.pinset(host).await? {
-            Some(r) => crate::pinsets::service::from_record(&r).map(Some),
-            None => Ok(None),
-        }
     }
 
     /// A CSR for an external CA: for an existing hostname it carries the next key; for a new
@@ -1102,7 +1092,7 @@ impl CertsService {
                 .map(|h| h.created_at_ms)
                 .unwrap_or_else(now_ms),
         }));
-        let old_set = self.pinsets_record(host).await?;
+        let old_set = self.pinsets.current(host).await?;
         let mut set = match &old_set {
             Some(s) => rotated_set(s, leaf.spki_pin, next_pin),
             None => initial_set(host, leaf.spki_pin, next_pin, Utc::now().date_naive()),
@@ -1116,10 +1106,10 @@ impl CertsService {
                 p.custody = KeyCustody::Unknown;
             }
         }
-        changes.push(CertChange::PutPinset {
-            record: to_record(&set)?,
-            replaces: old_set.as_ref().map(|s| i64::from(s.version)),
-        });
+        changes.push(
+            self.pinsets
+                .put_step(&set, old_set.as_ref().map(|s| s.version))?,
+        );
         Ok(cert)
     }
 

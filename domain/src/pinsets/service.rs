@@ -1,7 +1,9 @@
 //! The pin-sets service: reads and changes pin sets, lints them against the live chain, exports
-//! them, and records app releases. Every change writes its audit event in the same transaction
-//! (through [`CertStore::apply_cert_changes`]) and bumps the set's version with an optimistic
-//! check, so two admins cannot silently overwrite each other.
+//! them, and records app releases. It is the only author of pin-set, app and release changes:
+//! its own edits go through [`PinsetStore::apply_pinset_changes`] with their audit event in the
+//! same transaction, and the certificate service asks it for the pin-set step a certificate
+//! issue or rotation carries ([`PinsetsService::put_step`]). Every write bumps the set's version
+//! with an optimistic check, so two admins cannot silently overwrite each other.
 
 use std::sync::Arc;
 
@@ -15,7 +17,8 @@ use crate::pinsets::{
     blocks_export, expiry_note, lint, parse_hostname, parse_pin_input, render, ExportFormat,
     Finding, KeyCustody, LintContext, PinEntry, PinRole, PinSet, ShippedRelease,
 };
-use crate::ports::certs::{AppRecord, CertChange, CertStore, PinsetRecord, ReleaseRecord};
+use crate::ports::certs::{CertChange, CertStore};
+use crate::ports::pinsets::{AppRecord, PinsetChange, PinsetRecord, PinsetStore, ReleaseRecord};
 use crate::ports::StoreError;
 use crate::{now_ms, Error};
 
@@ -201,13 +204,36 @@ fn conflict(e: StoreError) -> Error {
 }
 
 pub struct PinsetsService {
-    store: Arc<dyn CertStore>,
+    store: Arc<dyn PinsetStore>,
+    /// Read only: the certificates a pin set is linted against.
+    certs: Arc<dyn CertStore>,
     audit: Audit,
 }
 
 impl PinsetsService {
-    pub fn new(store: Arc<dyn CertStore>, audit: Audit) -> Self {
-        PinsetsService { store, audit }
+    pub fn new(store: Arc<dyn PinsetStore>, certs: Arc<dyn CertStore>, audit: Audit) -> Self {
+        PinsetsService {
+            store,
+            certs,
+            audit,
+        }
+    }
+
+    /// The stored pin set of `hostname`, if any.
+    pub async fn current(&self, hostname: &str) -> Result<Option<PinSet>, Error> {
+        match self.store.pinset(hostname).await? {
+            Some(r) => from_record(&r).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The step that writes `set` over the stored version `replaces` (`None`: a new set), for a
+    /// certificate batch that moves the hostname's pins in the same transaction.
+    pub fn put_step(&self, set: &PinSet, replaces: Option<u32>) -> Result<CertChange, Error> {
+        Ok(CertChange::Pinset(PinsetChange::Put {
+            record: to_record(set)?,
+            replaces: replaces.map(i64::from),
+        }))
     }
 
     async fn load(&self, hostname: &str) -> Result<PinSet, Error> {
@@ -223,13 +249,13 @@ impl PinsetsService {
     /// The SPKI pins the host serves now (leaf, then issuers) and whether a CA outside the
     /// console manages the leaf.
     pub async fn live_chain(&self, hostname: &str) -> Result<(Vec<Pin>, bool), Error> {
-        let Some(h) = self.store.hostname(hostname).await? else {
+        let Some(h) = self.certs.hostname(hostname).await? else {
             return Ok((vec![], false));
         };
         let Some(cert_id) = h.current_cert_id else {
             return Ok((vec![], false));
         };
-        let Some(cert) = self.store.certificate(&cert_id).await? else {
+        let Some(cert) = self.certs.certificate(&cert_id).await? else {
             return Ok((vec![], false));
         };
         let pins = crate::certs::pins_in_pem(cert.chain_pem.as_bytes())
@@ -241,7 +267,7 @@ impl PinsetsService {
     async fn state(&self, set: PinSet) -> Result<PinsetState, Error> {
         let (live_pins, ca_managed_leaf) = self.live_chain(&set.hostname).await?;
         let whole_cert_hashes = self
-            .store
+            .certs
             .certificates()
             .await?
             .iter()
@@ -284,12 +310,12 @@ impl PinsetsService {
             "after": { "version": after.version, "include_subdomains": after.include_subdomains,
                        "expires_on": after.expires_on.to_string(), "pins": after.pins.iter().map(|p| p.pin.to_base64()).collect::<Vec<_>>() },
         }));
-        let change = CertChange::PutPinset {
+        let change = PinsetChange::Put {
             record: to_record(&after)?,
             replaces: Some(i64::from(before.version)),
         };
         self.store
-            .apply_cert_changes(&[change], event)
+            .apply_pinset_changes(&[change], event)
             .await
             .map_err(conflict)?;
         self.state(after).await
@@ -368,7 +394,7 @@ impl PinsetsService {
     /// The pin of the CA that issued `hostname`'s certificate.
     async fn ca_entry(&self, hostname: &str) -> Result<PinEntry, Error> {
         let h = self
-            .store
+            .certs
             .hostname(hostname)
             .await?
             .ok_or_else(|| Error::invalid("unknown hostname"))?;
@@ -376,7 +402,7 @@ impl PinsetsService {
             Error::invalid(format!("{hostname} is not issued by the internal CA"))
         })?;
         let ca = self
-            .store
+            .certs
             .certificate(&ca_id)
             .await?
             .ok_or_else(|| Error::Internal("CA record missing".into()))?;
@@ -538,7 +564,7 @@ impl PinsetsService {
             let released_on = NaiveDate::parse_from_str(released_on.trim(), "%Y-%m-%d")
                 .map_err(|_| Error::invalid("Release date must be a date (YYYY-MM-DD)."))?;
             let now = now_ms();
-            let existing = self.store.apps().await?.into_iter().find(|a| a.platform == platform && a.bundle_id == bundle_id);
+            let existing = self.store.app(platform, bundle_id).await?;
             let mut changes = Vec::new();
             let app = match existing {
                 Some(a) => a,
@@ -550,7 +576,7 @@ impl PinsetsService {
                         bundle_id: bundle_id.to_owned(),
                         created_at_ms: now,
                     };
-                    changes.push(CertChange::InsertApp(a.clone()));
+                    changes.push(PinsetChange::InsertApp(a.clone()));
                     a
                 }
             };
@@ -566,13 +592,13 @@ impl PinsetsService {
                 supported: true,
                 created_at_ms: now,
             };
-            changes.push(CertChange::InsertRelease(release.clone()));
+            changes.push(PinsetChange::InsertRelease(release.clone()));
             let event = AuditDraft::new(actor, action, Target::pinset(&set.hostname).as_str(), Outcome::Success).with_details(json!({
                 "app": app.name, "platform": app.platform, "bundle_id": app.bundle_id, "version": release.version,
                 "format": export.format, "pinset_version": set.version,
                 "pins": set.pins.iter().map(|p| p.pin.to_base64()).collect::<Vec<_>>(),
             }));
-            self.store.apply_cert_changes(&changes, event).await.map_err(|e| match e {
+            self.store.apply_pinset_changes(&changes, event).await.map_err(|e| match e {
                 StoreError::Duplicate { .. } | StoreError::Conflict(_) => Error::Conflict(format!(
                     "{} {} already has a recorded release for {}",
                     app.name, release.version, set.hostname
@@ -655,8 +681,8 @@ impl PinsetsService {
                     "before": r.release.supported, "after": supported }),
         );
         self.store
-            .apply_cert_changes(
-                &[CertChange::SetReleaseSupported {
+            .apply_pinset_changes(
+                &[PinsetChange::SetReleaseSupported {
                     id: id.to_owned(),
                     supported,
                 }],

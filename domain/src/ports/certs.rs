@@ -1,4 +1,5 @@
-//! Storage port for certificates, TLS keys, hostnames, CSRs, pin sets, apps and releases.
+//! Storage port for certificates, TLS keys, hostnames and CSRs (pin sets, apps and releases
+//! have their own port, [`crate::ports::pinsets`]).
 //!
 //! Writes are batches of [`CertChange`] applied with their audit event in one transaction; a
 //! batch either applies whole or not at all. Pin-set writes carry the version they replace, so
@@ -7,6 +8,7 @@
 use async_trait::async_trait;
 
 use crate::audit::AuditDraft;
+use crate::ports::pinsets::PinsetChange;
 use crate::ports::StoreError;
 
 /// A TLS key pair. The private half is only ever stored sealed under the master key with the
@@ -64,43 +66,6 @@ pub struct CsrRecord {
     pub fulfilled_by: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PinsetRecord {
-    pub hostname: String,
-    pub include_subdomains: bool,
-    /// `YYYY-MM-DD`.
-    pub expires_on: String,
-    pub version: i64,
-    /// JSON array of pin entries (see `crate::pinsets`).
-    pub pins_json: String,
-    pub updated_at_ms: i64,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AppRecord {
-    pub id: String,
-    pub name: String,
-    /// `android` or `ios`.
-    pub platform: String,
-    pub bundle_id: String,
-    pub created_at_ms: i64,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ReleaseRecord {
-    pub id: String,
-    pub app_id: String,
-    pub version: String,
-    pub released_on: String,
-    pub hostname: String,
-    pub pinset_version: i64,
-    /// The exact pin set shipped, as JSON.
-    pub pinset_json: String,
-    pub export_format: String,
-    pub supported: bool,
-    pub created_at_ms: i64,
-}
-
 /// One step of a batch.
 #[derive(Clone, Debug)]
 // A batch holds a handful of steps for the length of one transaction: boxing the certificate
@@ -119,17 +84,10 @@ pub enum CertChange {
         id: String,
         cert_id: String,
     },
-    /// Writes the pin set if its stored version is `replaces` (`None`: it must not exist yet).
-    PutPinset {
-        record: PinsetRecord,
-        replaces: Option<i64>,
-    },
-    InsertApp(AppRecord),
-    InsertRelease(ReleaseRecord),
-    SetReleaseSupported {
-        id: String,
-        supported: bool,
-    },
+    /// A pin-set step written in the same transaction as the certificate change it follows
+    /// (issuing or rotating a certificate changes its hostname's pin set); built by
+    /// [`crate::pinsets::service::PinsetsService`], the only author of pin-set changes.
+    Pinset(PinsetChange),
 }
 
 #[async_trait]
@@ -148,8 +106,4 @@ pub trait CertStore: Send + Sync + 'static {
     async fn hostname(&self, hostname: &str) -> Result<Option<HostnameRecord>, StoreError>;
     async fn csrs(&self) -> Result<Vec<CsrRecord>, StoreError>;
     async fn csr(&self, id: &str) -> Result<Option<CsrRecord>, StoreError>;
-    async fn pinsets(&self) -> Result<Vec<PinsetRecord>, StoreError>;
-    async fn pinset(&self, hostname: &str) -> Result<Option<PinsetRecord>, StoreError>;
-    async fn apps(&self) -> Result<Vec<AppRecord>, StoreError>;
-    async fn releases(&self) -> Result<Vec<ReleaseRecord>, StoreError>;
 }

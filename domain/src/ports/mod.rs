@@ -133,5 +133,6 @@ pub trait Store: Send + Sync + 'static {
 pub mod certs;
 pub mod clients;
 pub mod keys;
+pub mod pinsets;
 pub mod policies;
 pub mod sealed;

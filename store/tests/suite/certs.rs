@@ -3,9 +3,9 @@
 //! (never an empty list), and listings sort in byte order.
 
 use domain::ports::certs::{
-    AppRecord, CertChange, CertRecord, CertStore, CsrRecord, HostnameRecord, PinsetRecord,
-    ReleaseRecord, TlsKeyRecord,
+    CertChange, CertRecord, CertStore, CsrRecord, HostnameRecord, TlsKeyRecord,
 };
+use domain::ports::pinsets::{AppRecord, PinsetChange, PinsetRecord, PinsetStore, ReleaseRecord};
 use domain::ports::StoreError;
 
 use crate::support::{draft, TestBackend};
@@ -48,7 +48,7 @@ fn cert(id: &str, kind: &str, key_id: &str, issuer_id: Option<&str>, at: i64) ->
     }
 }
 
-fn host(name: &str) -> HostnameRecord {
+pub(crate) fn host(name: &str) -> HostnameRecord {
     HostnameRecord {
         hostname: name.into(),
         ca_id: None,
@@ -58,7 +58,7 @@ fn host(name: &str) -> HostnameRecord {
     }
 }
 
-fn pinset(hostname: &str, version: i64) -> PinsetRecord {
+pub(crate) fn pinset(hostname: &str, version: i64) -> PinsetRecord {
     PinsetRecord {
         hostname: hostname.into(),
         include_subdomains: version % 2 == 0,
@@ -69,7 +69,7 @@ fn pinset(hostname: &str, version: i64) -> PinsetRecord {
     }
 }
 
-fn app(id: &str, name: &str) -> AppRecord {
+pub(crate) fn app(id: &str, name: &str) -> AppRecord {
     AppRecord {
         id: id.into(),
         name: name.into(),
@@ -211,10 +211,10 @@ async fn every_cert_change_round_trips(db: &TestBackend) {
     );
 
     db.apply_cert_changes(
-        &[CertChange::PutPinset {
+        &[CertChange::Pinset(PinsetChange::Put {
             record: pinset("api.example", 1),
             replaces: None,
-        }],
+        })],
         draft("pinsets.create"),
     )
     .await
@@ -224,10 +224,10 @@ async fn every_cert_change_round_trips(db: &TestBackend) {
         Some(pinset("api.example", 1))
     );
     db.apply_cert_changes(
-        &[CertChange::PutPinset {
+        &[CertChange::Pinset(PinsetChange::Put {
             record: pinset("api.example", 2),
             replaces: Some(1),
-        }],
+        })],
         draft("pinsets.update"),
     )
     .await
@@ -251,8 +251,8 @@ async fn every_cert_change_round_trips(db: &TestBackend) {
     };
     db.apply_cert_changes(
         &[
-            CertChange::InsertApp(app("a1", "Shop")),
-            CertChange::InsertRelease(release.clone()),
+            CertChange::Pinset(PinsetChange::InsertApp(app("a1", "Shop"))),
+            CertChange::Pinset(PinsetChange::InsertRelease(release.clone())),
         ],
         draft("apps.create_release"),
     )
@@ -264,10 +264,10 @@ async fn every_cert_change_round_trips(db: &TestBackend) {
         vec![release.clone()]
     );
     db.apply_cert_changes(
-        &[CertChange::SetReleaseSupported {
+        &[CertChange::Pinset(PinsetChange::SetReleaseSupported {
             id: "r1".into(),
             supported: false,
-        }],
+        })],
         draft("apps.unsupport_release"),
     )
     .await
@@ -332,43 +332,43 @@ async fn a_stale_pinset_version_loses_with_conflict(db: &TestBackend) {
     db.apply_cert_changes(
         &[
             CertChange::UpsertHostname(host("api.example")),
-            CertChange::PutPinset {
+            CertChange::Pinset(PinsetChange::Put {
                 record: pinset("api.example", 1),
                 replaces: None,
-            },
+            }),
         ],
         draft("pinsets.create"),
     )
     .await
     .expect("pin set");
     db.apply_cert_changes(
-        &[CertChange::PutPinset {
+        &[CertChange::Pinset(PinsetChange::Put {
             record: pinset("api.example", 2),
             replaces: Some(1),
-        }],
+        })],
         draft("pinsets.update"),
     )
     .await
     .expect("first edit");
     let stale = db
         .apply_cert_changes(
-            &[CertChange::PutPinset {
+            &[CertChange::Pinset(PinsetChange::Put {
                 record: PinsetRecord {
                     pins_json: "[]".into(),
                     ..pinset("api.example", 2)
                 },
                 replaces: Some(1),
-            }],
+            })],
             draft("pinsets.update"),
         )
         .await;
     assert!(matches!(stale, Err(StoreError::Conflict(_))), "{stale:?}");
     let missing = db
         .apply_cert_changes(
-            &[CertChange::PutPinset {
+            &[CertChange::Pinset(PinsetChange::Put {
                 record: pinset("other.example", 2),
                 replaces: Some(1),
-            }],
+            })],
             draft("pinsets.update"),
         )
         .await;
@@ -390,10 +390,10 @@ async fn a_second_new_pinset_for_a_hostname_is_a_duplicate_in_pinsets(db: &TestB
     db.apply_cert_changes(
         &[
             CertChange::UpsertHostname(host("api.example")),
-            CertChange::PutPinset {
+            CertChange::Pinset(PinsetChange::Put {
                 record: pinset("api.example", 1),
                 replaces: None,
-            },
+            }),
         ],
         draft("pinsets.create"),
     )
@@ -401,13 +401,13 @@ async fn a_second_new_pinset_for_a_hostname_is_a_duplicate_in_pinsets(db: &TestB
     .expect("pin set");
     let second = db
         .apply_cert_changes(
-            &[CertChange::PutPinset {
+            &[CertChange::Pinset(PinsetChange::Put {
                 record: PinsetRecord {
                     pins_json: "[]".into(),
                     ..pinset("api.example", 1)
                 },
                 replaces: None,
-            }],
+            })],
             draft("pinsets.create"),
         )
         .await;
@@ -461,11 +461,14 @@ async fn hostnames_pinsets_and_apps_are_listed_in_byte_order(db: &TestBackend) {
     let mut changes = Vec::new();
     for (i, name) in ["B", "a", "Z"].into_iter().enumerate() {
         changes.push(CertChange::UpsertHostname(host(name)));
-        changes.push(CertChange::PutPinset {
+        changes.push(CertChange::Pinset(PinsetChange::Put {
             record: pinset(name, 1),
             replaces: None,
-        });
-        changes.push(CertChange::InsertApp(app(&format!("a{i}"), name)));
+        }));
+        changes.push(CertChange::Pinset(PinsetChange::InsertApp(app(
+            &format!("a{i}"),
+            name,
+        ))));
     }
     db.apply_cert_changes(&changes, draft("pinsets.create"))
         .await

@@ -17,6 +17,7 @@ mod audit;
 mod certs;
 mod clients;
 mod keys;
+mod pinsets;
 mod policies;
 mod schema;
 mod sealed;
