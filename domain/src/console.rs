@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::audit::{Actor, AuditDraft, AuditEvent, ChainError, Outcome};
 use crate::audited::Audit;
 use crate::auth::AuthService;
+use crate::certs::probe::ProbeNetwork;
 use crate::certs::service::CertsService;
 use crate::clients::service::ClientsService;
 use crate::keys::service::KeysService;
@@ -76,6 +77,7 @@ pub enum ChainStatus {
 impl Console {
     pub fn new<S: Stores>(
         stores: Arc<S>,
+        probe: Arc<dyn ProbeNetwork>,
         master_key: Arc<MasterKey>,
         public_url: &url::Url,
         sessions: SessionPolicy,
@@ -93,6 +95,7 @@ impl Console {
             pinsets.clone(),
             master_key.clone(),
             audit.clone(),
+            probe,
         );
         let policies = PoliciesService::new(stores.clone(), audit.clone());
         let clients = ClientsService::new(stores.clone(), stores.clone(), audit.clone());

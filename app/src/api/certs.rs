@@ -1,5 +1,5 @@
-//! Server fns for certificates: the internal CA, issue, rotation (with the planner), CSRs,
-//! import, and the pin tool (domain: `certs`).
+//! Server fns for certificates: the internal CA, issue, rotation (with the planner), CSRs and
+//! import (domain: `certs`). The pin tool sits beside the pin-sets page (`api::pinsets`).
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -65,12 +65,6 @@ pub struct RotationPlanView {
     pub new_pin: String,
     pub verdicts: Vec<VerdictView>,
     pub blocked: bool,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FoundPinView {
-    pub pin: String,
-    pub description: String,
 }
 
 #[cfg(feature = "ssr")]
@@ -313,39 +307,4 @@ pub async fn import_cert(
         .import(&ctx.actor, &hostname, &chain_pem, &key_pem)
         .await?;
     Ok(convert::cert(&c))
-}
-
-/// SPKI pins of every certificate, CSR, public or private key in `input` (PEM).
-///
-/// **Permissions:** any signed-in admin. **Audit:** none (nothing is stored).
-#[server(endpoint = "compute_pins")]
-pub async fn compute_pins(input: String) -> Result<Vec<FoundPinView>, AppError> {
-    let ctx = crate::ctx::RequestCtx::get()?;
-    ctx.require_admin()?;
-    let found = ctx.console.certs.pins_in(&input)?;
-    Ok(found
-        .into_iter()
-        .map(|f| FoundPinView {
-            pin: f.pin.to_base64(),
-            description: f.description,
-        })
-        .collect())
-}
-
-/// Connects to `host_port` and returns the pins of the chain it presents (link-local and
-/// metadata addresses refused unless the console allows them).
-///
-/// **Permissions:** any signed-in admin. **Audit:** `certs.probe` (an outbound connection).
-#[server(endpoint = "probe_pins")]
-pub async fn probe_pins(host_port: String) -> Result<Vec<FoundPinView>, AppError> {
-    let ctx = crate::ctx::RequestCtx::get()?;
-    ctx.require_admin()?;
-    let found = ctx.console.certs.probe(&ctx.actor, &host_port).await?;
-    Ok(found
-        .into_iter()
-        .map(|f| FoundPinView {
-            pin: f.pin.to_base64(),
-            description: f.description,
-        })
-        .collect())
 }

@@ -1,4 +1,6 @@
-//! Server fns for pin sets, their exports, and app releases (domain: `pinsets`).
+//! Server fns for pin sets, their exports, app releases, and the pin tool that computes or
+//! probes the pins to add (domain: `pinsets`; the pin computation and the probe are
+//! certificate work done by `certs`).
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -280,4 +282,45 @@ pub async fn set_release_supported(id: String, supported: String) -> Result<(), 
         .set_supported(&ctx.actor, &id, supported == "true")
         .await?;
     Ok(())
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FoundPinView {
+    pub pin: String,
+    pub description: String,
+}
+
+/// SPKI pins of every certificate, CSR, public or private key in `input` (PEM).
+///
+/// **Permissions:** any signed-in admin. **Audit:** none (nothing is stored).
+#[server(endpoint = "compute_pins")]
+pub async fn compute_pins(input: String) -> Result<Vec<FoundPinView>, AppError> {
+    let ctx = crate::ctx::RequestCtx::get()?;
+    ctx.require_admin()?;
+    let found = ctx.console.certs.pins_in(&input)?;
+    Ok(found
+        .into_iter()
+        .map(|f| FoundPinView {
+            pin: f.pin.to_base64(),
+            description: f.description,
+        })
+        .collect())
+}
+
+/// Connects to `host_port` and returns the pins of the chain it presents (link-local and
+/// metadata addresses refused unless the console allows them).
+///
+/// **Permissions:** any signed-in admin. **Audit:** `certs.probe` (an outbound connection).
+#[server(endpoint = "probe_pins")]
+pub async fn probe_pins(host_port: String) -> Result<Vec<FoundPinView>, AppError> {
+    let ctx = crate::ctx::RequestCtx::get()?;
+    ctx.require_admin()?;
+    let found = ctx.console.certs.probe(&ctx.actor, &host_port).await?;
+    Ok(found
+        .into_iter()
+        .map(|f| FoundPinView {
+            pin: f.pin.to_base64(),
+            description: f.description,
+        })
+        .collect())
 }

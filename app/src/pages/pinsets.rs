@@ -4,10 +4,9 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::certs::{compute_pins, probe_pins, FoundPinView};
 use crate::api::pinsets::{
-    export_pinset, list_pinsets, list_releases, AddPin, ExportForRelease, ExportView, PinsetView,
-    RemovePin, SetReleaseSupported, UpdatePinset,
+    compute_pins, export_pinset, list_pinsets, list_releases, probe_pins, AddPin, ExportForRelease,
+    ExportView, FoundPinView, PinsetView, RemovePin, SetReleaseSupported, UpdatePinset,
 };
 use crate::components::forms::{action_result, confirm, Field};
 

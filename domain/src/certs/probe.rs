@@ -1,7 +1,9 @@
 //! The live probe of the pin tool: connect to `host:port`, complete a TLS handshake and return
 //! the certificate chain the server presents, leaf first, so the page and `palisade pin
-//! --connect` can show each certificate's SPKI pin (RFC 7469 §2.4). This is the one part of
-//! [`crate::certs`] that does I/O; everything it returns is plain DER for the pure functions.
+//! --connect` can show each certificate's SPKI pin (RFC 7469 §2.4). The domain decides what may
+//! be reached and reads what comes back; the network itself (resolving, TCP, the TLS handshake)
+//! is behind the [`ProbeNetwork`] port, implemented by the server (`server::probe`), so the
+//! domain does no network I/O.
 //!
 //! Invariants:
 //! - **SSRF guard.** Every address the host resolves to is vetted before any connection, and one
@@ -30,17 +32,10 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::str::FromStr;
-use std::sync::Arc;
 use std::time::Duration;
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::client::Resumption;
-use rustls::crypto::{ring as ring_provider, WebPkiSupportedAlgorithms};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
-use tokio::net::TcpStream;
-use tokio::time::{timeout, Instant};
-use tokio_rustls::TlsConnector;
+use async_trait::async_trait;
+use rustls_pki_types::ServerName;
 
 use super::pintool::{FoundPin, PinSource};
 use super::{cert_info, CertError};
@@ -317,15 +312,49 @@ impl PresentedChain {
     }
 }
 
+/// The network side of a probe, behind a port so the domain does no network I/O: the adapter
+/// resolves, connects and shakes hands; [`fetch_presented_chain`] decides what may be reached
+/// (every address is vetted before any connection) and checks what comes back.
+#[async_trait]
+pub trait ProbeNetwork: Send + Sync + 'static {
+    /// The addresses `name` resolves to for `port`, in resolver order, within
+    /// `policy.resolve_timeout` (else [`ProbeError::Timeout`] at [`ProbeStage::Resolve`]).
+    async fn resolve(
+        &self,
+        name: &str,
+        port: u16,
+        policy: &ProbePolicy,
+    ) -> Result<Vec<SocketAddr>, ProbeError>;
+
+    /// Connects to the first of `addresses` that accepts (all within one
+    /// `policy.connect_timeout`), then completes a TLS handshake within
+    /// `policy.handshake_timeout`, sending `server_name` as SNI (none for an IP target). The
+    /// chain is read, not validated, but the handshake signature is verified, so the peer holds
+    /// the leaf's key. Returns the address used and the presented DER certificates, leaf first.
+    /// `target` names the probe in messages.
+    async fn handshake(
+        &self,
+        addresses: &[SocketAddr],
+        server_name: Option<&str>,
+        target: &str,
+        policy: &ProbePolicy,
+    ) -> Result<(SocketAddr, Vec<Vec<u8>>), ProbeError>;
+}
+
 /// Connects to `target` (`host`, `host:port`, `a.b.c.d:port`, `[v6]` or `[v6]:port`; port 443
-/// when absent) within `policy` and returns the certificates the server presents. See the module
-/// documentation for what is refused and why the chain is read, not trusted.
+/// when absent) through `net`, within `policy`, and returns the certificates the server
+/// presents. See the module documentation for what is refused and why the chain is read, not
+/// trusted.
 pub async fn fetch_presented_chain(
+    net: &dyn ProbeNetwork,
     target: &str,
     policy: &ProbePolicy,
 ) -> Result<PresentedChain, ProbeError> {
     let target = parse_target(target)?;
-    let addresses = resolve(&target, policy).await?;
+    let addresses = match &target.host {
+        Host::Ip(ip) => vec![SocketAddr::new(*ip, target.port)],
+        Host::Dns(name) => distinct(name, net.resolve(name, target.port, policy).await?)?,
+    };
     for address in &addresses {
         policy
             .check(address.ip())
@@ -335,18 +364,44 @@ pub async fn fetch_presented_chain(
                 reason,
             })?;
     }
-    let (tcp, address) = connect(&addresses, policy).await?;
     let server_name = match &target.host {
         Host::Dns(name) => Some(name.clone()),
         Host::Ip(_) => None,
     };
-    let certs = handshake(tcp, address, &target, policy).await?;
-    let certs_der = check_chain(&certs)?;
+    let (address, certs) = net
+        .handshake(
+            &addresses,
+            server_name.as_deref(),
+            &target.display(),
+            policy,
+        )
+        .await?;
+    let certs_der = check_chain(certs)?;
     Ok(PresentedChain {
         address,
         server_name,
         certs_der,
     })
+}
+
+/// The resolver's answer without repeats; more than [`MAX_ADDRESSES`] is refused rather than
+/// truncated (a truncated list could hide the address that would be refused).
+fn distinct(name: &str, found: Vec<SocketAddr>) -> Result<Vec<SocketAddr>, ProbeError> {
+    let mut addresses: Vec<SocketAddr> = Vec::new();
+    for address in found {
+        if !addresses.contains(&address) {
+            if addresses.len() == MAX_ADDRESSES {
+                return Err(ProbeError::Resolve(format!(
+                    "{name} resolves to more than {MAX_ADDRESSES} addresses; probe one of them directly"
+                )));
+            }
+            addresses.push(address);
+        }
+    }
+    if addresses.is_empty() {
+        return Err(ProbeError::Resolve(format!("{name} has no address")));
+    }
+    Ok(addresses)
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -549,111 +604,7 @@ fn parse_host(host: &str) -> Result<Host, ProbeError> {
     Ok(Host::Dns(name))
 }
 
-async fn resolve(target: &Target, policy: &ProbePolicy) -> Result<Vec<SocketAddr>, ProbeError> {
-    let name = match &target.host {
-        Host::Ip(ip) => return Ok(vec![SocketAddr::new(*ip, target.port)]),
-        Host::Dns(name) => name,
-    };
-    let found = timeout(
-        policy.resolve_timeout,
-        tokio::net::lookup_host((name.as_str(), target.port)),
-    )
-    .await
-    .map_err(|_| ProbeError::Timeout {
-        stage: ProbeStage::Resolve,
-        target: name.clone(),
-        after: policy.resolve_timeout,
-    })?
-    .map_err(|e| ProbeError::Resolve(format!("{name} could not be resolved: {e}")))?;
-    let mut addresses: Vec<SocketAddr> = Vec::new();
-    for address in found {
-        if !addresses.contains(&address) {
-            if addresses.len() == MAX_ADDRESSES {
-                return Err(ProbeError::Resolve(format!(
-                    "{name} resolves to more than {MAX_ADDRESSES} addresses; probe one of them directly"
-                )));
-            }
-            addresses.push(address);
-        }
-    }
-    if addresses.is_empty() {
-        return Err(ProbeError::Resolve(format!("{name} has no address")));
-    }
-    Ok(addresses)
-}
-
-/// Tries the vetted addresses in resolver order until one accepts, all within one deadline.
-async fn connect(
-    addresses: &[SocketAddr],
-    policy: &ProbePolicy,
-) -> Result<(TcpStream, SocketAddr), ProbeError> {
-    let deadline = Instant::now() + policy.connect_timeout;
-    let mut failures: Vec<String> = Vec::new();
-    for &address in addresses {
-        match tokio::time::timeout_at(deadline, TcpStream::connect(address)).await {
-            Ok(Ok(tcp)) => return Ok((tcp, address)),
-            Ok(Err(e)) => failures.push(format!("{address}: {e}")),
-            Err(_) => {
-                return Err(ProbeError::Timeout {
-                    stage: ProbeStage::Connect,
-                    target: address.to_string(),
-                    after: policy.connect_timeout,
-                })
-            }
-        }
-    }
-    Err(ProbeError::Connect(format!(
-        "could not connect to {}",
-        failures.join("; ")
-    )))
-}
-
-async fn handshake(
-    tcp: TcpStream,
-    address: SocketAddr,
-    target: &Target,
-    policy: &ProbePolicy,
-) -> Result<Vec<CertificateDer<'static>>, ProbeError> {
-    let tls_error =
-        |detail: String| ProbeError::Tls(format!("TLS with {address} failed: {detail}"));
-    let provider = Arc::new(ring_provider::default_provider());
-    let verifier = Arc::new(PresentedChainReader {
-        algorithms: provider.signature_verification_algorithms,
-    });
-    let mut config = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| tls_error(e.to_string()))?
-        .dangerous()
-        .with_custom_certificate_verifier(verifier)
-        .with_no_client_auth();
-    // A full handshake every time: a resumed one presents no certificate.
-    config.resumption = Resumption::disabled();
-    // With an IP address rustls sends no SNI (RFC 6066 §3 forbids literal addresses there).
-    let server_name = match &target.host {
-        Host::Dns(name) => ServerName::try_from(name.clone())
-            .map_err(|_| bad(format!("\"{name}\" is not a valid DNS name for TLS (SNI)")))?,
-        Host::Ip(ip) => ServerName::IpAddress((*ip).into()),
-    };
-    let connector = TlsConnector::from(Arc::new(config));
-    let tls = timeout(
-        policy.handshake_timeout,
-        connector.connect(server_name, tcp),
-    )
-    .await
-    .map_err(|_| ProbeError::Timeout {
-        stage: ProbeStage::Handshake,
-        target: target.display(),
-        after: policy.handshake_timeout,
-    })?
-    .map_err(|e| tls_error(e.to_string()))?;
-    let (_, connection) = tls.get_ref();
-    Ok(connection
-        .peer_certificates()
-        .map(<[_]>::to_vec)
-        .unwrap_or_default())
-}
-
-fn check_chain(certs: &[CertificateDer<'_>]) -> Result<Vec<Vec<u8>>, ProbeError> {
+fn check_chain(certs: Vec<Vec<u8>>) -> Result<Vec<Vec<u8>>, ProbeError> {
     if certs.is_empty() {
         return Err(ProbeError::NoCertificates);
     }
@@ -674,50 +625,7 @@ fn check_chain(certs: &[CertificateDer<'_>]) -> Result<Vec<Vec<u8>>, ProbeError>
             limit: MAX_PRESENTED_CERT_SIZE,
         });
     }
-    Ok(certs.iter().map(|c| c.as_ref().to_vec()).collect())
-}
-
-/// A [`ServerCertVerifier`] that accepts any presented chain, because the probe only *reads* it
-/// (see the module documentation), but verifies the handshake signature with the ring
-/// provider's algorithms, so the peer proved possession of the leaf's private key.
-#[derive(Debug)]
-struct PresentedChainReader {
-    algorithms: WebPkiSupportedAlgorithms,
-}
-
-impl ServerCertVerifier for PresentedChainReader {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
-    }
+    Ok(certs)
 }
 
 /// The class of `ip` when it is not a public unicast address. Embedded IPv4 addresses are

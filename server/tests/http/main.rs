@@ -11,4 +11,6 @@ mod clients;
 mod faults;
 mod keys;
 mod passkeys;
+mod pinsets;
 mod policies;
+mod probe;

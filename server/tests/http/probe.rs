@@ -1,4 +1,4 @@
-//! `domain::certs::probe` end to end: a real rustls server on 127.0.0.1 presents rcgen chains
+//! The pin tool's live probe end to end (`domain::certs::probe` through `server::probe`): a real rustls server on 127.0.0.1 presents rcgen chains
 //! and the probe must return them byte for byte and in order; the SSRF guard refuses special
 //! addresses before any connection (each such probe is bounded far below the connect timeout,
 //! so an attempt to connect would show as a failure); bad targets, dead ports, silent servers and
@@ -18,6 +18,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use rustls::{ServerConfig, SupportedProtocolVersion};
+use server::probe::NetProbe;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
@@ -125,7 +126,7 @@ async fn probe(target: &str, policy: &ProbePolicy) -> Result<PresentedChain, Pro
     // Far above any local handshake, far below anything that could hang the suite.
     tokio::time::timeout(
         Duration::from_secs(20),
-        fetch_presented_chain(target, policy),
+        fetch_presented_chain(&NetProbe, target, policy),
     )
     .await
     .unwrap_or_else(|_| panic!("probe of {target} did not end"))
@@ -135,7 +136,7 @@ async fn probe(target: &str, policy: &ProbePolicy) -> Result<PresentedChain, Pro
 async fn probe_refused(target: &str, policy: &ProbePolicy) -> ProbeError {
     let result = tokio::time::timeout(
         Duration::from_secs(1),
-        fetch_presented_chain(target, policy),
+        fetch_presented_chain(&NetProbe, target, policy),
     )
     .await
     .unwrap_or_else(|_| panic!("{target}: no answer within 1 s, so the probe tried the network"));
