@@ -4,11 +4,22 @@
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
 
 use app::error::AppError;
 
 use crate::middleware::plain;
 use crate::startup::AppState;
+
+/// `/download/...`: every route below. **Permissions:** a session (the guard refuses anonymous
+/// callers before these run). **Audit:** none (reads).
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/download/csr/{id}", get(csr))
+        .route("/download/jwks/{set}", get(jwks))
+        .route("/download/pinsets/{hostname}/{format}", get(pinset))
+}
 
 /// A refused download answers like a refused server fn: the same [`AppError`] status and
 /// message (internal details only in the log, under the reference the message gives).

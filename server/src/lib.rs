@@ -1,11 +1,16 @@
 //! The `palisade` console server: CLI, configuration, startup, HTTP middleware (sessions,
 //! Origin check, security headers), health endpoints and background jobs. It serves the
 //! Leptos app from `app` and wires the `domain` services to the `store` adapters.
+//!
+//! Routes are grouped by area, each module with its own `router()` (`health`, `site`,
+//! `downloads`, `ui`), composed in `startup`, behind the middleware of `middleware`.
 
 pub mod cli;
 pub mod config;
 pub mod downloads;
+pub mod health;
 pub mod master_key;
 pub mod middleware;
 pub mod site;
 pub mod startup;
+pub mod ui;

@@ -18,6 +18,8 @@ use domain::console::Console;
 use rand::RngCore;
 use serde_json::json;
 
+use crate::ui;
+
 /// The per-request CSP nonce, shared with the renderer through the request extensions.
 #[derive(Clone, Debug)]
 pub struct CspNonce(pub String);
@@ -32,26 +34,26 @@ pub struct GuardState {
     pub tls: bool,
 }
 
+/// Server fns open to anonymous callers: first-run setup and sign-in. Every other server fn,
+/// including one added later, needs a session.
+const PUBLIC_FNS: &[&str] = &[
+    "check_setup_link",
+    "start_setup",
+    "finish_setup",
+    "start_login",
+    "finish_login",
+];
+
 /// Paths served without a session.
 fn is_public(path: &str) -> bool {
     matches!(
         path,
-        "/login"
-            | "/setup"
-            | "/healthz"
-            | "/readyz"
-            | "/favicon.ico"
-            | "/favicon.svg"
-            | "/api/check_setup_link"
-            | "/api/start_setup"
-            | "/api/finish_setup"
-            | "/api/start_login"
-            | "/api/finish_login"
+        "/login" | "/setup" | "/healthz" | "/readyz" | "/favicon.ico" | "/favicon.svg"
     ) || path.starts_with("/pkg/")
-}
-
-fn is_api(path: &str) -> bool {
-    path.starts_with("/api/")
+        || path
+            .strip_prefix(ui::FN_PREFIX)
+            .and_then(|rest| rest.strip_prefix('/'))
+            .is_some_and(|name| PUBLIC_FNS.contains(&name))
 }
 
 fn is_static(path: &str) -> bool {
@@ -164,7 +166,7 @@ pub async fn guard(
     };
 
     let changes_state = !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
-    if (changes_state || is_api(&path)) && !same_origin(&req, &state.origin) {
+    if (changes_state || ui::is_server_fn(&path)) && !same_origin(&req, &state.origin) {
         let origin = req
             .headers()
             .get(header::ORIGIN)
@@ -212,7 +214,7 @@ pub async fn guard(
                 .get(header::ACCEPT)
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|a| a.contains("text/html"));
-            return if is_api(&path) && !navigation {
+            return if ui::is_server_fn(&path) && !navigation {
                 api_error(AppError::Unauthenticated(
                     domain::Error::Unauthenticated.to_string(),
                 ))
@@ -234,7 +236,7 @@ pub async fn guard(
 
     // server_fn answers undecodable arguments with 500; ours carry a log reference. Anything
     // else is the caller's fault.
-    if is_api(&path)
+    if ui::is_server_fn(&path)
         && res.status() == StatusCode::INTERNAL_SERVER_ERROR
         && !res.headers().contains_key(ERROR_REF_HEADER)
     {

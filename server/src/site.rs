@@ -1,9 +1,20 @@
-//! Finding the built site (the hydration script, wasm and CSS) at run time.
+//! The built site (the hydration script, wasm and CSS under `/pkg`, the favicon): finding it at
+//! run time and serving it. Public, cacheable, and never rendered per request.
 
 use std::path::{Path, PathBuf};
 
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use tower_http::services::ServeDir;
+
+use crate::startup::AppState;
+
 /// The output name shared by the wasm build and the HTML that loads it.
 pub const OUTPUT_NAME: &str = "palisade";
+
+const FAVICON: &[u8] = include_bytes!("../../public/favicon.svg");
 
 fn is_site(dir: &Path) -> bool {
     dir.join("pkg").join(format!("{OUTPUT_NAME}.js")).is_file()
@@ -29,4 +40,24 @@ pub fn find(configured: Option<&Path>) -> Option<PathBuf> {
     }
     candidates.push(PathBuf::from("target/site"));
     candidates.into_iter().find(|d| is_site(d))
+}
+
+/// `/pkg/*` from `site_root/pkg`, and the favicon (Chromium asks for `/favicon.ico` by itself).
+/// **Permissions:** none (public). **Audit:** none.
+pub fn router(site_root: &Path) -> Router<AppState> {
+    Router::new()
+        .route("/favicon.ico", get(favicon))
+        .route("/favicon.svg", get(favicon))
+        .nest_service("/pkg", ServeDir::new(site_root.join("pkg")))
+}
+
+async fn favicon() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        FAVICON,
+    )
+        .into_response()
 }

@@ -7,27 +7,22 @@ use std::time::Duration;
 
 use anyhow::Context;
 use app::cookie::CookiePolicy;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::Router;
 use domain::console::Console;
 use leptos::prelude::*;
-use leptos_axum::{generate_route_list, handle_server_fns_with_context, LeptosRoutes};
 use tokio::net::TcpListener;
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::services::ServeDir;
 use url::Url;
 
 use crate::config::Config;
-use crate::middleware::{self, CspNonce, GuardState};
-use crate::site;
+use crate::middleware::{self, GuardState};
+use crate::{downloads, health, site, ui};
 
 /// Largest request body accepted (server fn arguments are small; WebAuthn responses < 16 KiB).
 pub const BODY_LIMIT: usize = 64 * 1024;
-
-const FAVICON: &[u8] = include_bytes!("../../public/favicon.svg");
 
 pub struct Application {
     listener: TcpListener,
@@ -63,6 +58,7 @@ impl Application {
             .with_context(|| format!("binding {}", config.addr))?;
         let port = listener.local_addr()?.port();
         let public_url = config.public_url_for_port(port);
+        ui::check_server_fns()?;
         let console = open_console(&config, &public_url).await?;
         let router = router(&config, console.clone(), &public_url);
         let header_timeout = Duration::from_secs(config.header_timeout_secs.clamp(1, 300));
@@ -222,21 +218,6 @@ impl axum::extract::FromRef<AppState> for LeptosOptions {
     }
 }
 
-fn leptos_context(
-    console: Arc<Console>,
-    cookies: CookiePolicy,
-) -> impl Fn() + Clone + Send + Sync + 'static {
-    move || {
-        provide_context(console.clone());
-        provide_context(cookies);
-        if let Some(parts) = use_context::<http::request::Parts>() {
-            if let Some(n) = parts.extensions.get::<CspNonce>() {
-                provide_context(leptos::nonce::Nonce::from_value(n.0.clone()));
-            }
-        }
-    }
-}
-
 fn router(config: &Config, console: Arc<Console>, public_url: &Url) -> Router {
     let site_root: Option<PathBuf> = site::find(config.site_root.as_deref());
     match &site_root {
@@ -270,33 +251,12 @@ fn router(config: &Config, console: Arc<Console>, public_url: &Url) -> Router {
         tls,
     };
 
-    let routes = generate_route_list(app::App);
-    let ctx = leptos_context(console.clone(), cookies);
-    let fn_ctx = ctx.clone();
-    let shell_options = leptos.clone();
-
+    // One router per area, each with its own paths; the REST API joins them here.
     Router::new()
-        .route(
-            "/healthz",
-            get(|| async { middleware::plain(StatusCode::OK, "ok\n") }),
-        )
-        .route("/readyz", get(readyz))
-        .route("/favicon.ico", get(favicon))
-        .route("/favicon.svg", get(favicon))
-        .route("/download/csr/{id}", get(crate::downloads::csr))
-        .route("/download/jwks/{set}", get(crate::downloads::jwks))
-        .route(
-            "/download/pinsets/{hostname}/{format}",
-            get(crate::downloads::pinset),
-        )
-        .route(
-            "/api/{*fn_name}",
-            axum::routing::post(move |req| handle_server_fns_with_context(fn_ctx.clone(), req)),
-        )
-        .nest_service("/pkg", ServeDir::new(site_root.join("pkg")))
-        .leptos_routes_with_context(&state, routes, ctx, move || {
-            app::shell(shell_options.clone())
-        })
+        .merge(health::router())
+        .merge(site::router(&site_root))
+        .merge(downloads::router())
+        .merge(ui::router(&state, cookies))
         .fallback(not_found)
         .with_state(state)
         .layer(axum::middleware::from_fn_with_state(
@@ -309,27 +269,6 @@ fn router(config: &Config, console: Arc<Console>, public_url: &Url) -> Router {
         ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
-}
-
-async fn readyz(State(state): State<AppState>) -> Response {
-    match state.console.store.ready().await {
-        Ok(()) => middleware::plain(StatusCode::OK, "ready\n"),
-        Err(e) => {
-            tracing::warn!(error = %e, "not ready");
-            middleware::plain(StatusCode::SERVICE_UNAVAILABLE, "database not ready\n")
-        }
-    }
-}
-
-async fn favicon() -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "image/svg+xml"),
-            (header::CACHE_CONTROL, "public, max-age=86400"),
-        ],
-        FAVICON,
-    )
-        .into_response()
 }
 
 async fn not_found() -> Response {

@@ -99,7 +99,8 @@ impl TestApp {
             .to_owned()
     }
 
-    /// Calls a server fn as the hydrated page does: POST, form-encoded, same-origin headers.
+    /// Calls the server fn `name` as the hydrated page does: POST, form-encoded, same-origin
+    /// headers.
     pub async fn call(&self, name: &str, args: &[(&str, &str)], cookie: Option<&str>) -> Reply {
         let mut headers = HeaderMap::new();
         headers.insert("origin", HeaderValue::from_str(&self.base).expect("origin"));
@@ -119,7 +120,7 @@ impl TestApp {
         }
         let res = self
             .client
-            .post(format!("{}/api/{name}", self.base))
+            .post(format!("{}{}/{name}", self.base, server::ui::FN_PREFIX))
             .headers(headers)
             .form(args)
             .send()
