@@ -6,7 +6,7 @@ export CARGO_TARGET_DIR
 TARGET := $(abspath $(CARGO_TARGET_DIR))
 SITE := $(CURDIR)/target/site
 
-.PHONY: run test deps site release rust-test wasm-deps gate-deps e2e e2e-postgres fmt-check
+.PHONY: run test deps site release lint clippy fmt-check rust-test wasm-deps gate-deps e2e e2e-postgres
 
 run: release
 	$(TARGET)/release/palisade serve
@@ -21,7 +21,18 @@ site: deps
 release: site
 	cargo build --locked --release -p server -p gate
 
-test: deps site rust-test wasm-deps gate-deps e2e e2e-postgres
+test: deps site lint rust-test wasm-deps gate-deps e2e e2e-postgres
+
+# Lints first: cheap, and a warning fails the build here rather than in review.
+lint: clippy fmt-check
+
+# Every target (tests, benches) of the server-side crates, with `app` built for the server
+# (`ssr`, through `server`), then the browser side as it really builds: `frontend` and `app`
+# with `hydrate` for wasm32. `frontend` stays out of the first run, where it would unify
+# `hydrate` and `ssr` in one build of `app`.
+clippy:
+	cargo clippy --locked --workspace --exclude frontend --all-targets -- -D warnings
+	cargo clippy --locked -p frontend --target wasm32-unknown-unknown -- -D warnings
 
 rust-test:
 	cargo test --locked -p policy -p jose -p domain -p store -p app -p server -p gate

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs what building and testing Palisade needs, idempotently: the wasm target, the
-# wasm-bindgen CLI matching Cargo.lock, Debian's Chromium, and the npm packages (Playwright and
-# binaryen's wasm-opt). Each step checks first and does nothing when already satisfied.
+# Installs what building and testing Palisade needs, idempotently: the wasm target, clippy and
+# rustfmt, the wasm-bindgen CLI matching Cargo.lock, Debian's Chromium, and the npm packages
+# (Playwright and binaryen's wasm-opt). Each step checks first and does nothing when already
+# satisfied.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +12,13 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   echo "installing the wasm32-unknown-unknown target"
   rustup target add wasm32-unknown-unknown
 fi
+# make lint: a toolchain installed with rustup's minimal profile has neither.
+for c in clippy rustfmt; do
+  if ! rustup component list --installed | grep -q "^$c"; then
+    echo "installing the $c component"
+    rustup component add "$c"
+  fi
+done
 
 want=$(grep -A1 '^name = "wasm-bindgen"$' Cargo.lock | sed -n 's/^version = "\(.*\)"$/\1/p')
 have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
