@@ -154,6 +154,15 @@ impl Audit {
 /// Audit action names, one constant each, so the services, the pages that filter on them and
 /// the tests agree.
 pub mod action {
+    /// The action of switching something on (`on`) or off (`off`).
+    pub fn switch(enabled: bool, on: &'static str, off: &'static str) -> &'static str {
+        if enabled {
+            on
+        } else {
+            off
+        }
+    }
+
     pub const POLICIES_CREATE: &str = "policies.create";
     pub const POLICIES_UPDATE: &str = "policies.update";
     pub const POLICIES_DELETE: &str = "policies.delete";

@@ -281,11 +281,7 @@ impl PoliciesService {
         enabled: bool,
         version: &str,
     ) -> Result<(), Error> {
-        let action = if enabled {
-            action::POLICIES_ENABLE
-        } else {
-            action::POLICIES_DISABLE
-        };
+        let action = action::switch(enabled, action::POLICIES_ENABLE, action::POLICIES_DISABLE);
         self.change_one(actor, action, id, version, |p| {
             p.enabled = enabled;
             Ok(())

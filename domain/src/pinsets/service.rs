@@ -196,13 +196,6 @@ fn parse_version(v: &str) -> Result<u32, Error> {
         .map_err(|_| Error::invalid("the pin-set version is missing; reload the page"))
 }
 
-fn conflict(e: StoreError) -> Error {
-    match e {
-        StoreError::Conflict(m) => Error::Conflict(m),
-        other => Error::Store(other),
-    }
-}
-
 pub struct PinsetsService {
     store: Arc<dyn PinsetStore>,
     /// Read only: the certificates a pin set is linted against.
@@ -314,10 +307,7 @@ impl PinsetsService {
             record: to_record(&after)?,
             replaces: Some(i64::from(before.version)),
         };
-        self.store
-            .apply_pinset_changes(&[change], event)
-            .await
-            .map_err(conflict)?;
+        self.store.apply_pinset_changes(&[change], event).await?;
         self.state(after).await
     }
 
