@@ -442,7 +442,7 @@ fn issuing_refuses_bad_cas_and_parameters() {
     );
     // Outliving the CA, bad SANs, bad validity, bad existing key.
     let long = ServerCertParams {
-        validity_days: MAX_SERVER_DAYS,
+        validity_days: SERVER_MAX_DAYS,
         ..ServerCertParams::new(dns(&["b.example.com"]))
     };
     let short_ca = create_root_ca(&CaParams {
@@ -483,7 +483,7 @@ fn issuing_refuses_bad_cas_and_parameters() {
         code(issue_server_cert(&inter, &garbage)),
         Some("key.malformed")
     );
-    assert_eq!(validity_warnings(365).len(), 1);
+    assert_eq!(server_validity_warnings(365).len(), 1);
 }
 
 #[test]

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use jose::VerifyKey;
 use policy::bundle::{Bundle, BundleClient, Route, RouteAuth};
 use policy::gcra::{Limiter, Outcome as GcraOutcome};
+use policy::keys::KeyState;
 use policy::model::{in_order, KeyBy, Limit, Policy};
 
 use crate::metrics::{Metrics, PolicyCounters};
@@ -171,7 +172,8 @@ impl Enforcement {
             for k in &set.keys {
                 jose::check_jwk(&k.jwk)
                     .map_err(|e| format!("key set {:?}, key {:?}: {e}", set.name, k.kid))?;
-                if k.state == "active" || k.state == "retired" {
+                // Only keys that have signed verify tokens; a next key is published, not used.
+                if KeyState::parse(&k.state).is_some_and(KeyState::verifies) {
                     let key = jose::verification_key(&k.jwk)
                         .map_err(|e| format!("key {:?}: {e}", k.kid))?;
                     keys.insert(

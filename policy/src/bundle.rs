@@ -19,6 +19,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::jwk::Jwk;
+use crate::keys::KeyState;
 use crate::model::{PathMatch, Policy};
 use crate::validate::{validate, validate_path_and_methods, validate_set, Severity};
 
@@ -82,7 +83,7 @@ pub struct BundleKeySet {
 #[serde(deny_unknown_fields)]
 pub struct BundleKey {
     pub kid: String,
-    /// "next", "active" or "retired".
+    /// A published [`KeyState`]: "next", "active" or "retired".
     pub state: String,
     pub jwk: Jwk,
 }
@@ -187,8 +188,6 @@ impl Bundle {
     }
 }
 
-/// Key states a bundle may carry.
-pub const KEY_STATES: [&str; 3] = ["next", "active", "retired"];
 /// Client kinds a bundle may carry.
 pub const CLIENT_KINDS: [&str; 3] = ["confidential", "public", "service"];
 
@@ -283,7 +282,7 @@ pub fn validate_bundle(b: &Bundle) -> Vec<String> {
             if k.jwk.kid.as_deref() != Some(k.kid.as_str()) {
                 out.push(format!("{at}: the JWK's kid is not {:?}", k.kid));
             }
-            if !KEY_STATES.contains(&k.state.as_str()) {
+            if !KeyState::parse(&k.state).is_some_and(KeyState::is_published) {
                 out.push(format!(
                     "{at}: state {:?} is not next, active or retired",
                     k.state

@@ -17,16 +17,23 @@
 //! - [`redirect`]: which OAuth redirect URIs a client may register (RFC 6749 §3.1.2, RFC 8252,
 //!   RFC 9700 §4.1).
 //!
-//! - [`client`]: the OAuth client registration form and its three templates.
+//! - [`client`]: the OAuth client registration form, its three templates, and client kinds,
+//!   platforms, authentication methods (which of them use a secret) and secret statuses.
+//! - [`keys`]: signing-key states, key-set timing bounds and the in-flight window of a key's
+//!   tokens (max token lifetime + leeway).
+//! - [`certs`]: certificate kinds and statuses, validity limits (CA maximum, server maximum, the
+//!   public-CA warning threshold and schedule).
 //!
 //! - [`bundle`]: the signed config bundle the console sends every gate (format, envelope, checks).
 
 pub mod bundle;
+pub mod certs;
 pub mod cidr;
 pub mod client;
 pub mod effective;
 pub mod gcra;
 pub mod jwk;
+pub mod keys;
 pub mod model;
 pub mod preview;
 pub mod redirect;

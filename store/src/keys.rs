@@ -69,7 +69,7 @@ impl KeyStore for SqlStore {
                 .bind(&k.set_id)
                 .bind(&k.kid)
                 .bind(&k.alg)
-                .bind(&k.state)
+                .bind(k.state.as_str())
                 .bind(&k.public_jwk_json)
                 .bind(&k.sealed_private)
                 .bind(k.created_at_ms)
@@ -87,7 +87,7 @@ impl KeyStore for SqlStore {
                     "UPDATE signing_keys SET state = $1, sealed_private = $2, activated_at_ms = $3, retired_at_ms = $4, \
                      removed_at_ms = $5, revoked_at_ms = $6, revoke_reason = $7 WHERE id = $8 AND state = $9",
                 )
-                .bind(&k.state)
+                .bind(k.state.as_str())
                 .bind(&k.sealed_private)
                 .bind(k.activated_at_ms)
                 .bind(k.retired_at_ms)
@@ -95,7 +95,7 @@ impl KeyStore for SqlStore {
                 .bind(k.revoked_at_ms)
                 .bind(&k.revoke_reason)
                 .bind(&k.id)
-                .bind(from_state)
+                .bind(from_state.as_str())
                 .execute(&mut *tx)
                 .await
                 .map_err(map_err_on("signing_keys"))?

@@ -5,11 +5,12 @@
 
 use domain::admins::{Admin, Role, StoredPasskey};
 use domain::audit::{AuditEvent, Outcome};
-use domain::ports::certs::{
-    AppRecord, CertRecord, CsrRecord, HostnameRecord, PinsetRecord, ReleaseRecord, TlsKeyRecord,
-};
+use domain::clients::{AuthMethod, ClientKind, Platform};
+use domain::keys::KeyState;
+use domain::ports::certs::{CertRecord, CsrRecord, HostnameRecord, TlsKeyRecord};
 use domain::ports::clients::{ClientRecord, SecretRecord};
 use domain::ports::keys::{KeySetRecord, SigningKeyRecord};
+use domain::ports::pinsets::{AppRecord, PinsetRecord, ReleaseRecord};
 use domain::ports::policies::PolicyRecord;
 use domain::sessions::SessionRecord;
 use sqlx::any::AnyRow;
@@ -42,6 +43,12 @@ trait Columns {
     /// A UUID stored as text.
     fn uuid(&self, col: &str) -> Result<Uuid, sqlx::Error> {
         Uuid::parse_str(&self.text(col)?).map_err(|e| decode_error(col, e))
+    }
+    /// A closed vocabulary stored as its name (`parse` is the enum's own): an unknown name is a
+    /// decode error, never a default.
+    fn named<T>(&self, col: &str, parse: fn(&str) -> Option<T>) -> Result<T, sqlx::Error> {
+        let s = self.text(col)?;
+        parse(&s).ok_or_else(|| decode_error(col, format!("unknown {col} {s:?}")))
     }
 }
 
@@ -156,13 +163,13 @@ pub(crate) fn client_of(r: &AnyRow) -> Result<ClientRecord, sqlx::Error> {
         client_id: r.text("client_id")?,
         name: r.text("name")?,
         description: r.text("description")?,
-        kind: r.text("kind")?,
-        platform: r.text("platform")?,
+        kind: r.named("kind", ClientKind::parse)?,
+        platform: r.named("platform", Platform::parse)?,
         redirect_uris: r.list("redirect_uris_json")?,
         grant_types: r.list("grant_types_json")?,
         scopes: r.list("scopes_json")?,
         access_token_lifetime_s: r.int("access_token_lifetime_s")?,
-        auth_method: r.text("auth_method")?,
+        auth_method: r.named("auth_method", AuthMethod::parse)?,
         jwks_json: r.opt_text("jwks_json")?,
         policy_id: r.opt_text("policy_id")?,
         enabled: r.flag("enabled")?,
@@ -207,7 +214,7 @@ pub(crate) fn key_of(r: &AnyRow) -> Result<SigningKeyRecord, sqlx::Error> {
         set_id: r.text("set_id")?,
         kid: r.text("kid")?,
         alg: r.text("alg")?,
-        state: r.text("state")?,
+        state: r.named("state", KeyState::parse)?,
         public_jwk_json: r.text("public_jwk_json")?,
         sealed_private: r.opt_bytes("sealed_private")?,
         created_at_ms: r.int("created_at_ms")?,

@@ -3,6 +3,7 @@
 //! in exactly one answer: the one of the change that created it.
 
 use leptos::prelude::*;
+use policy::client::{AuthMethod, ClientKind, Platform, SecretStatus};
 use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
@@ -16,8 +17,7 @@ pub struct SecretInfo {
     pub expires_at_ms: Option<i64>,
     pub last_used_at_ms: Option<i64>,
     pub revoked_at_ms: Option<i64>,
-    /// `active`, `grace`, `expired` or `revoked`.
-    pub status: String,
+    pub status: SecretStatus,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,13 +26,13 @@ pub struct ClientInfo {
     pub client_id: String,
     pub name: String,
     pub description: String,
-    pub kind: String,
-    pub platform: String,
+    pub kind: ClientKind,
+    pub platform: Platform,
     pub redirect_uris: Vec<String>,
     pub grant_types: Vec<String>,
     pub scopes: Vec<String>,
     pub access_token_lifetime_s: i64,
-    pub auth_method: String,
+    pub auth_method: AuthMethod,
     /// The client's public JWKS (private_key_jwt), normalised.
     pub jwks: String,
     pub policy_id: String,
@@ -120,7 +120,7 @@ pub async fn list_clients() -> Result<ClientsView, AppError> {
                             expires_at_ms: s.record.expires_at_ms,
                             last_used_at_ms: s.record.last_used_at_ms,
                             revoked_at_ms: s.record.revoked_at_ms,
-                            status: s.status.to_owned(),
+                            status: s.status,
                         })
                         .collect(),
                 }

@@ -2,6 +2,7 @@
 //! manual rotation and the emergency revoke.
 
 use leptos::prelude::*;
+use policy::keys::KeyState;
 use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
@@ -11,8 +12,7 @@ pub struct KeyInfo {
     pub id: String,
     pub kid: String,
     pub alg: String,
-    /// `next`, `active`, `retired`, `removed` or `revoked`.
-    pub state: String,
+    pub state: KeyState,
     pub created_at_ms: i64,
     pub activated_at_ms: Option<i64>,
     pub retired_at_ms: Option<i64>,

@@ -3,15 +3,16 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
+use policy::certs::{
+    server_validity_warnings, CA_INTERMEDIATE_DEFAULT_DAYS, CA_MAX_DAYS, CA_ROOT_DEFAULT_DAYS,
+    PUBLIC_CA_SCHEDULE, SERVER_DEFAULT_DAYS, SERVER_MAX_DAYS,
+};
 
 use crate::api::certs::{
     create_csr, list_certs, plan_rotation, CertView, CreateCa, CreateIntermediateCa, ImportCert,
     IssueCert, RotateCert, UploadSignedCert,
 };
 use crate::components::forms::{action_result, confirm, Field};
-
-/// The public-CA schedule (CA/Browser Forum ballot SC-081), shown beside the validity field.
-const SCHEDULE: &str = "Public CAs issue at most 200 days from 15 March 2026, 100 days from 15 March 2027 and 47 days from 15 March 2029.";
 
 #[component]
 pub fn CertificatesPage() -> impl IntoView {
@@ -36,7 +37,7 @@ pub fn CertificatesPage() -> impl IntoView {
         },
         |_| list_certs(),
     );
-    let validity = RwSignal::new("90".to_string());
+    let validity = RwSignal::new(SERVER_DEFAULT_DAYS.to_string());
 
     view! {
         <Title text="Certificates · Palisade"/>
@@ -63,7 +64,7 @@ pub fn CertificatesPage() -> impl IntoView {
                                 <ActionForm action=create_ca attr:class="inline-form">
                                     <Field label="CA common name" name="common_name" value="Palisade Internal Root CA"/>
                                     <KeyTypeSelect id="ca-key-type"/>
-                                    <Field label="CA validity (days)" name="validity_days" value="3650" kind="number"/>
+                                    <CaValidity id="ca-validity--days-" label="CA validity (days)" default=CA_ROOT_DEFAULT_DAYS/>
                                     <button type="submit">"Create root CA"</button>
                                 </ActionForm>
                                 {action_result(create_ca, |c: CertView| format!("Created {} (pin {}).", c.subject, c.spki_pin))}
@@ -82,7 +83,7 @@ pub fn CertificatesPage() -> impl IntoView {
                                                 </div>
                                                 <Field label="Intermediate common name" name="common_name" value="Palisade Issuing CA"/>
                                                 <KeyTypeSelect id="int-key-type"/>
-                                                <Field label="Intermediate validity (days)" name="validity_days" value="1825" kind="number"/>
+                                                <CaValidity id="intermediate-validity--days-" label="Intermediate validity (days)" default=CA_INTERMEDIATE_DEFAULT_DAYS/>
                                                 <button type="submit">"Create intermediate CA"</button>
                                             </ActionForm>
                                             {action_result(create_intermediate, |c: CertView| format!("Created {} (pin {}).", c.subject, c.spki_pin))}
@@ -106,16 +107,20 @@ pub fn CertificatesPage() -> impl IntoView {
                                             <KeyTypeSelect id="issue-key-type"/>
                                             <div class="field">
                                                 <label for="issue-validity">"Validity (days)"</label>
-                                                <input id="issue-validity" name="validity_days" type="number" min="1" max="825"
+                                                <input id="issue-validity" name="validity_days" type="number" min="1" max=SERVER_MAX_DAYS
                                                     aria-describedby="validity-note" bind:value=validity/>
                                             </div>
                                             <button type="submit">"Issue certificate"</button>
                                         </ActionForm>
                                         <p id="validity-note" class="help">
-                                            {move || validity.get().trim().parse::<u32>().ok().filter(|d| *d > 200).map(|d| view! {
-                                                <strong class="warn">{format!("{d} days is above 200: public CAs will not issue this. ")}</strong>
-                                            })}
-                                            {SCHEDULE}
+                                            {move || {
+                                                let warnings = validity.get().trim().parse::<u32>().map(server_validity_warnings).unwrap_or_default();
+                                                if warnings.is_empty() {
+                                                    PUBLIC_CA_SCHEDULE.into_any()
+                                                } else {
+                                                    view! { <strong class="warn">{warnings.join(" ")}</strong> }.into_any()
+                                                }
+                                            }}
                                         </p>
                                         {action_result(issue, |c: CertView| format!("Issued {} for {} (pin {}).", c.serial_hex, c.sans.join(", "), c.spki_pin))}
                                     }.into_any()
@@ -190,6 +195,17 @@ pub fn CertificatesPage() -> impl IntoView {
                 }
             })}
         </Transition>
+    }
+}
+
+/// A CA's validity field, bounded by [`CA_MAX_DAYS`] as the server bounds it.
+#[component]
+fn CaValidity(id: &'static str, label: &'static str, default: u32) -> impl IntoView {
+    view! {
+        <div class="field">
+            <label for=id>{label}</label>
+            <input id=id name="validity_days" type="number" min="1" max=CA_MAX_DAYS value=default.to_string() required/>
+        </div>
     }
 }
 

@@ -5,8 +5,11 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use policy::client::{template, ClientDraft};
-use policy::redirect::{lint_redirect_uris, ClientKind, Severity};
+use policy::client::{
+    template, AuthMethod, ClientDraft, ClientKind, Platform, SecretStatus,
+    GRANT_AUTHORIZATION_CODE, GRANT_CLIENT_CREDENTIALS, GRANT_REFRESH_TOKEN,
+};
+use policy::redirect::{lint_redirect_uris, Severity};
 
 use crate::api::clients::{
     list_clients, ClientInfo, ClientsView, DeleteClient, RevokeClientSecret, RotateClientSecret,
@@ -16,28 +19,25 @@ use crate::components::forms::{confirm, copy_to_clipboard};
 use crate::components::passkey::confirm_then;
 use crate::components::time::{duration, utc};
 
-const GRANTS: &[(&str, &str)] = &[
-    (
-        "authorization_code",
-        "Authorization code (PKCE S256 required)",
-    ),
-    ("refresh_token", "Refresh token"),
-    ("client_credentials", "Client credentials"),
-];
-
-fn kind_of(s: &str) -> ClientKind {
-    match s {
-        "service" => ClientKind::Service,
-        "web" => ClientKind::Web,
-        _ => ClientKind::Native,
+/// How the form names each grant type; which ones a kind may use is
+/// [`ClientKind::allowed_grants`].
+fn grant_label(grant: &str) -> &'static str {
+    match grant {
+        GRANT_AUTHORIZATION_CODE => "Authorization code (PKCE S256 required)",
+        GRANT_REFRESH_TOKEN => "Refresh token",
+        GRANT_CLIENT_CREDENTIALS => "Client credentials",
+        _ => "Other grant",
     }
 }
 
-fn kind_label(s: &str) -> &'static str {
-    match s {
-        "service" => "Service",
-        "web" => "Web app",
-        _ => "Native app",
+/// How the form names each authentication method; which ones a kind may use is
+/// [`ClientKind::allowed_auth_methods`].
+fn method_label(m: AuthMethod) -> &'static str {
+    match m {
+        AuthMethod::None => "none (public client: PKCE, no secret)",
+        AuthMethod::ClientSecretBasic => "client_secret_basic (HTTP Basic)",
+        AuthMethod::ClientSecretPost => "client_secret_post (form body)",
+        AuthMethod::PrivateKeyJwt => "private_key_jwt (signed JWT, RFC 7523)",
     }
 }
 
@@ -46,7 +46,7 @@ fn kind_label(s: &str) -> &'static str {
 struct Form {
     id: RwSignal<String>,
     version: RwSignal<String>,
-    kind: RwSignal<String>,
+    kind: RwSignal<ClientKind>,
     name: RwSignal<String>,
     description: RwSignal<String>,
     platform: RwSignal<String>,
@@ -67,7 +67,7 @@ impl Form {
         Form {
             id: s(),
             version: s(),
-            kind: RwSignal::new("native".into()),
+            kind: RwSignal::new(ClientKind::Native),
             name: s(),
             description: s(),
             platform: s(),
@@ -82,8 +82,8 @@ impl Form {
         }
     }
 
-    fn fill(&self, d: &ClientDraft) {
-        self.kind.set(d.kind.clone());
+    fn fill(&self, kind: ClientKind, d: &ClientDraft) {
+        self.kind.set(kind);
         self.name.set(d.name.clone());
         self.description.set(d.description.clone());
         self.platform.set(d.platform.clone());
@@ -100,25 +100,28 @@ impl Form {
     fn start(&self, kind: ClientKind) {
         self.id.set(String::new());
         self.version.set(String::new());
-        self.fill(&template(kind));
+        self.fill(kind, &template(kind));
     }
 
     fn edit(&self, c: &ClientInfo) {
         self.id.set(c.id.clone());
         self.version.set(c.version.to_string());
-        self.fill(&ClientDraft {
-            name: c.name.clone(),
-            description: c.description.clone(),
-            kind: c.kind.clone(),
-            platform: c.platform.clone(),
-            redirect_uris: c.redirect_uris.clone(),
-            grant_types: c.grant_types.clone(),
-            scopes: c.scopes.clone(),
-            access_token_lifetime_s: c.access_token_lifetime_s,
-            auth_method: c.auth_method.clone(),
-            jwks: c.jwks.clone(),
-            policy_id: c.policy_id.clone(),
-        });
+        self.fill(
+            c.kind,
+            &ClientDraft {
+                name: c.name.clone(),
+                description: c.description.clone(),
+                kind: c.kind.as_str().into(),
+                platform: c.platform.as_str().into(),
+                redirect_uris: c.redirect_uris.clone(),
+                grant_types: c.grant_types.clone(),
+                scopes: c.scopes.clone(),
+                access_token_lifetime_s: c.access_token_lifetime_s,
+                auth_method: c.auth_method.as_str().into(),
+                jwks: c.jwks.clone(),
+                policy_id: c.policy_id.clone(),
+            },
+        );
     }
 
     fn uris(&self) -> Vec<String> {
@@ -135,7 +138,7 @@ impl Form {
         ClientDraft {
             name: self.name.get(),
             description: self.description.get(),
-            kind: self.kind.get(),
+            kind: self.kind.get().as_str().into(),
             platform: self.platform.get(),
             redirect_uris: self.uris(),
             grant_types: self.grants.get(),
@@ -276,10 +279,11 @@ fn ClientForm(
     save: ServerAction<SaveClient>,
     policies: Vec<crate::api::clients::PolicyChoice>,
 ) -> impl IntoView {
-    let kind = Memo::new(move |_| kind_of(&form.kind.get()));
+    let kind = form.kind;
+    let method = Memo::new(move |_| AuthMethod::parse(&form.auth_method.get()));
     let uri_issues = Memo::new(move |_| lint_redirect_uris(kind.get(), &form.uris()));
     let jwks_issues = Memo::new(move |_| {
-        if form.auth_method.get() != "private_key_jwt" {
+        if !method.get().is_some_and(AuthMethod::uses_jwks) {
             return Vec::new();
         }
         match policy::jwk::validate_client_jwks(&form.jwks.get()) {
@@ -311,35 +315,28 @@ fn ClientForm(
         });
     };
     let allowed_grants = move || -> Vec<(&'static str, &'static str)> {
-        GRANTS
+        kind.get()
+            .allowed_grants()
             .iter()
-            .copied()
-            .filter(|(g, _)| match kind.get() {
-                ClientKind::Service => *g == "client_credentials",
-                _ => *g != "client_credentials",
-            })
+            .map(|g| (*g, grant_label(g)))
             .collect()
     };
     let methods = move || -> Vec<(&'static str, &'static str)> {
-        match kind.get() {
-            ClientKind::Native => vec![("none", "none (public client: PKCE, no secret)")],
-            _ => vec![
-                ("client_secret_basic", "client_secret_basic (HTTP Basic)"),
-                ("client_secret_post", "client_secret_post (form body)"),
-                ("private_key_jwt", "private_key_jwt (signed JWT, RFC 7523)"),
-            ],
-        }
+        kind.get()
+            .allowed_auth_methods()
+            .iter()
+            .map(|m| (m.as_str(), method_label(*m)))
+            .collect()
     };
     view! {
         <form class="client-form" on:submit=on_submit aria-label="Client">
-            <h3>{move || if form.id.get().is_empty() { format!("New {} client", kind_label(&form.kind.get()).to_lowercase()) } else { format!("Edit {}", form.name.get()) }}</h3>
+            <h3>{move || if form.id.get().is_empty() { format!("New {} client", form.kind.get().label().to_lowercase()) } else { format!("Edit {}", form.name.get()) }}</h3>
             <div class="inline-form">
                 <div class="field"><label for="c-name">"Client name"</label>
                     <input id="c-name" type="text" required bind:value=form.name/></div>
                 <div class="field"><label for="c-platform">"Platform"</label>
                     <select id="c-platform" bind:value=form.platform>
-                        <option value="android">"Android"</option><option value="ios">"iOS"</option>
-                        <option value="web">"Web"</option><option value="server">"Server"</option><option value="other">"Other"</option>
+                        {Platform::ALL.into_iter().map(|p| view! { <option value=p.as_str()>{p.label()}</option> }).collect_view()}
                     </select></div>
                 <div class="field"><label for="c-lifetime">"Access-token lifetime (seconds)"</label>
                     <input id="c-lifetime" type="number" min="60" max="86400" bind:value=form.lifetime/>
@@ -387,7 +384,7 @@ fn ClientForm(
                         {policies.into_iter().map(|p| { let id = p.id.clone(); view! { <option value=p.id selected=move || form.policy_id.get() == id>{p.name}</option> } }).collect_view()}
                     </select></div>
             </div>
-            {move || (form.auth_method.get() == "private_key_jwt").then(|| view! {
+            {move || method.get().is_some_and(AuthMethod::uses_jwks).then(|| view! {
                 <div class="field"><label for="c-jwks">"Client's public JWKS (JSON)"</label>
                     <textarea id="c-jwks" rows="6" aria-describedby="c-jwks-issues" bind:value=form.jwks placeholder="{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"…\",\"y\":\"…\",\"kid\":\"…\"}]}"></textarea></div>
                 <ul class="findings" id="c-jwks-issues" aria-label="JWKS findings">
@@ -437,15 +434,15 @@ fn ClientTable(
                     let (v1, v2, v3) = (version.clone(), version.clone(), version.clone());
                     let (n1, n2, n3) = (name.clone(), name.clone(), name.clone());
                     let enabled = c.enabled;
-                    let has_secret = c.auth_method.starts_with("client_secret");
+                    let has_secret = c.auth_method.uses_secret();
                     let secrets = c.secrets.clone();
                     let client_row = c.id.clone();
                     view! {
                         <tr class=if enabled { "" } else { "disabled" }>
                             <td>{c.name.clone()}{(!enabled).then_some(" (disabled)")}<br/><span class="help">{c.description.clone()}</span></td>
-                            <td>{kind_label(&c.kind)}<br/><span class="help">{c.platform.clone()}</span></td>
+                            <td>{c.kind.label()}<br/><span class="help">{c.platform.as_str()}</span></td>
                             <td><code>{c.client_id.clone()}</code></td>
-                            <td>{c.auth_method.clone()}{(c.kind == "native").then_some(" + PKCE")}</td>
+                            <td>{c.auth_method.as_str()}{c.kind.uses_pkce().then_some(" + PKCE")}</td>
                             <td>{if c.redirect_uris.is_empty() { view! { <span class="help">"none"</span> }.into_any() } else {
                                 view! { <ul class="plain">{c.redirect_uris.iter().map(|u| view! { <li><code>{u.clone()}</code></li> }).collect_view()}</ul> }.into_any() }}</td>
                             <td>{c.policy_name.clone().unwrap_or_else(|| "none".into())}</td>
@@ -454,12 +451,12 @@ fn ClientTable(
                                     view! { <ul class="plain secrets">{secrets.into_iter().map(|s| {
                                         let (sid, cid, ver) = (s.id.clone(), client_row.clone(), version.clone());
                                         let hint = s.hint.clone();
-                                        let live = s.status == "active" || s.status == "grace";
+                                        let live = s.status.is_valid();
                                         let dates = format!(
                                             "created {}{}; last used: {}",
                                             utc(s.created_at_ms),
-                                            match (s.status.as_str(), s.expires_at_ms, s.revoked_at_ms) {
-                                                ("revoked", _, Some(t)) => format!(", revoked {}", utc(t)),
+                                            match (s.status, s.expires_at_ms, s.revoked_at_ms) {
+                                                (SecretStatus::Revoked, _, Some(t)) => format!(", revoked {}", utc(t)),
                                                 (_, Some(t), _) => format!(", expires {}", utc(t)),
                                                 _ => ", no expiry".to_owned(),
                                             },
@@ -467,7 +464,7 @@ fn ClientTable(
                                         );
                                         view! {
                                             <li>
-                                                <code>{hint.clone()}</code>" "<span class=format!("badge secret-{}", s.status)>{s.status.clone()}</span>
+                                                <code>{hint.clone()}</code>" "<span class=format!("badge secret-{}", s.status)>{s.status.as_str()}</span>
                                                 <br/><span class="help">{dates}</span>
                                                 {live.then(|| view! {
                                                     <button type="button" class="secondary small" on:click=move |_| {
@@ -479,7 +476,7 @@ fn ClientTable(
                                             </li>
                                         }
                                     }).collect_view()}</ul> }.into_any()
-                                } else { view! { <span class="help">{if c.auth_method == "private_key_jwt" { "signed JWT (no secret)" } else { "none (public client)" }}</span> }.into_any() }}
+                                } else { view! { <span class="help">{if c.auth_method.uses_jwks() { "signed JWT (no secret)" } else { "none (public client)" }}</span> }.into_any() }}
                             </td>
                             <td class="row-actions">
                                 <button type="button" class="secondary small" on:click=move |_| form.edit(&edit)>{format!("Edit {name}")}</button>

@@ -4,6 +4,10 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
+use policy::keys::{
+    in_flight_until_ms, in_flight_window_s, KeyState, MAX_LEEWAY_S, MAX_ROTATION_PERIOD_S,
+    MAX_TOKEN_LIFETIME_S, MIN_CACHE_WINDOW_S, MIN_LEEWAY_S, MIN_TOKEN_LIFETIME_S,
+};
 
 use crate::api::keys::{
     list_key_sets, CreateKeySet, KeyInfo, KeySetInfo, RevokeSigningKey, RotateSigningKey,
@@ -12,6 +16,8 @@ use crate::api::keys::{
 use crate::components::forms::{action_result, confirm};
 use crate::components::passkey::confirm_then;
 use crate::components::time::{duration, relative, utc};
+
+const DAY_S: i64 = 86_400;
 
 fn keys_count(n: usize) -> String {
     if n == 1 {
@@ -97,13 +103,13 @@ pub fn KeysPage() -> impl IntoView {
                             <option value="RS256">"RS256 (RSA 2048): widest support"</option>
                         </select></div>
                     <div class="field"><label for="k-period">"Rotation period (days)"</label>
-                        <input id="k-period" type="number" min="1" max="365" bind:value=period/></div>
+                        <input id="k-period" type="number" min="1" max={MAX_ROTATION_PERIOD_S / DAY_S} bind:value=period/></div>
                     <div class="field"><label for="k-cache">"JWKS cache window (minutes)"</label>
-                        <input id="k-cache" type="number" min="5" bind:value=cache/></div>
+                        <input id="k-cache" type="number" min={MIN_CACHE_WINDOW_S / 60} bind:value=cache/></div>
                     <div class="field"><label for="k-lifetime">"Longest token lifetime (minutes)"</label>
-                        <input id="k-lifetime" type="number" min="1" max="1440" bind:value=lifetime/></div>
+                        <input id="k-lifetime" type="number" min={MIN_TOKEN_LIFETIME_S / 60} max={MAX_TOKEN_LIFETIME_S / 60} bind:value=lifetime/></div>
                     <div class="field"><label for="k-leeway">"Clock leeway (seconds)"</label>
-                        <input id="k-leeway" type="number" min="0" max="600" bind:value=leeway/></div>
+                        <input id="k-leeway" type="number" min=MIN_LEEWAY_S max=MAX_LEEWAY_S bind:value=leeway/></div>
                     <div class="field checkbox"><input id="k-auto" type="checkbox" bind:checked=auto/>
                         <label for="k-auto">"Rotate automatically"</label></div>
                 </div>
@@ -115,28 +121,36 @@ pub fn KeysPage() -> impl IntoView {
 }
 
 /// What a revoke means for tokens already signed, in exact time windows (the count of tokens
-/// is not known to the console: the gates will report issuance).
+/// is not known to the console: the gates will report issuance). A token is accepted until its
+/// expiry plus the set's leeway, so the window is the one the domain keeps a retired key
+/// published for: [`in_flight_window_s`] (longest token lifetime + leeway).
 fn in_flight(k: &KeyInfo, set: &KeySetInfo) -> String {
-    let life = set.max_token_lifetime_s * 1000;
-    let lifetime = duration(set.max_token_lifetime_s);
-    match k.state.as_str() {
-        "next" => "It has never signed a token (it was never active): no token is in flight.".to_owned(),
-        "active" => format!(
-            "It is the active key: every token it signed in the last {lifetime} (since {}) may still be in flight and \
+    let window = in_flight_window_s(set.max_token_lifetime_s, set.leeway_s);
+    let window_text = format!(
+        "{} (longest token lifetime {} + leeway {})",
+        duration(window),
+        duration(set.max_token_lifetime_s),
+        duration(set.leeway_s)
+    );
+    match k.state {
+        KeyState::Next => "It has never signed a token (it was never active): no token is in flight.".to_owned(),
+        KeyState::Active => format!(
+            "It is the active key: every token it signed in the last {window_text} (since {}) may still be in flight and \
              will fail verification once gates drop the key. A new key takes over at once. The console does not count \
              issued tokens (gates will report issuance), so the number is not known.",
-            utc((set.now_ms - life).max(k.activated_at_ms.unwrap_or(set.now_ms)))
+            utc((set.now_ms - window * 1000).max(k.activated_at_ms.unwrap_or(set.now_ms)))
         ),
         _ => {
             let retired = k.retired_at_ms.unwrap_or(set.now_ms);
-            if retired + life <= set.now_ms {
-                format!("It stopped signing at {}; every token it signed expired by {}: none is in flight.", utc(retired), utc(retired + life))
+            let until = in_flight_until_ms(retired, set.max_token_lifetime_s, set.leeway_s);
+            if until <= set.now_ms {
+                format!("It stopped signing at {}; every token it signed was accepted until {} at the latest: none is in flight.", utc(retired), utc(until))
             } else {
                 format!(
-                    "It stopped signing at {}; tokens it signed before then stay valid until {} and will fail verification \
-                     after the revoke. The number is not known to the console.",
+                    "It stopped signing at {}; tokens it signed before then are accepted until {} ({window_text} later) and \
+                     will fail verification after the revoke. The number is not known to the console.",
                     utc(retired),
-                    utc(retired + life)
+                    utc(until)
                 )
             }
         }
@@ -154,12 +168,12 @@ fn KeySetCard(
     let heading = format!("{} ({})", set.name, set.alg);
     let hid = format!("set-{}", set.id);
     let hid_h2 = hid.clone();
-    let next = set.keys.iter().find(|k| k.state == "next").cloned();
+    let next = set.keys.iter().find(|k| k.state == KeyState::Next).cloned();
     let rotate_label = match &next {
         Some(n) if n.created_at_ms + set.cache_window_s * 1000 <= set.now_ms => format!(
             "Rotate now: key {} becomes active, the current key is retired and stays published {} more",
             short(&n.kid),
-            duration(set.max_token_lifetime_s + set.leeway_s)
+            duration(in_flight_window_s(set.max_token_lifetime_s, set.leeway_s))
         ),
         Some(n) if n.promote_at_ms.is_some() => format!(
             "A rotation is under way: key {} takes over automatically at {} (after the cache window of {})",
@@ -183,11 +197,7 @@ fn KeySetCard(
     let download = format!("/download/jwks/{}", set.name);
     let file = format!("{}.jwks.json", set.name);
     let jwks = set.jwks.clone();
-    let published = set
-        .keys
-        .iter()
-        .filter(|k| matches!(k.state.as_str(), "next" | "active" | "retired"))
-        .count();
+    let published = set.keys.iter().filter(|k| k.state.is_published()).count();
     let settings = SettingsForm {
         set: set.clone(),
         update,
@@ -226,13 +236,13 @@ fn KeySetCard(
                     <th scope="col">"Active from"</th><th scope="col">"Retired / removed / revoked"</th><th scope="col">"Actions"</th></tr></thead>
                 <tbody>
                     {set.keys.iter().rev().map(|k| {
-                        let live = matches!(k.state.as_str(), "next" | "active" | "retired");
+                        let live = k.state.is_published();
                         let warning = in_flight(k, &set);
                         let (sid, ver, kid, key_id) = (set.id.clone(), set.version.to_string(), k.kid.clone(), k.id.clone());
                         view! {
                             <tr>
                                 <td><code title=k.kid.clone()>{short(&k.kid)}</code></td>
-                                <td><span class=format!("badge key-{}", k.state)>{k.state.clone()}</span></td>
+                                <td><span class=format!("badge key-{}", k.state)>{k.state.as_str()}</span></td>
                                 <td>{utc(k.created_at_ms)}</td>
                                 <td>{k.activated_at_ms.map(utc).unwrap_or_else(|| "—".into())}</td>
                                 <td>{match (k.revoked_at_ms, k.retired_at_ms) {
@@ -334,7 +344,7 @@ fn KeyTimeline(set: KeySetInfo) -> impl IntoView {
     let gone: Vec<usize> = keys
         .iter()
         .enumerate()
-        .filter(|(_, k)| matches!(k.state.as_str(), "removed" | "revoked"))
+        .filter(|(_, k)| !k.state.is_published())
         .map(|(i, _)| i)
         .collect();
     let drop = gone.len().saturating_sub(2);
@@ -380,12 +390,12 @@ fn KeyTimeline(set: KeySetInfo) -> impl IntoView {
         // (from, to, phase, projected)
         let mut segs: Vec<(i64, i64, &'static str, bool)> = Vec::new();
         let act = k.activated_at_ms.map(|t| (t, false)).or_else(|| {
-            (k.state == "next")
+            (k.state == KeyState::Next)
                 .then(|| planned("promote", &k.id).map(|t| (t, true)))
                 .flatten()
         });
         let ret = k.retired_at_ms.map(|t| (t, false)).or_else(|| {
-            (k.state == "active")
+            (k.state == KeyState::Active)
                 .then(|| promote_any.map(|t| (t, true)))
                 .flatten()
         });
@@ -399,7 +409,7 @@ fn KeyTimeline(set: KeySetInfo) -> impl IntoView {
             k.created_at_ms,
             stop(next_end),
             "next",
-            k.state == "next" && act.is_none(),
+            k.state == KeyState::Next && act.is_none(),
         ));
         if let Some((a, proj)) = act {
             let to = ret.map(|r| r.0).or(end_of_life).unwrap_or(end);
@@ -407,7 +417,7 @@ fn KeyTimeline(set: KeySetInfo) -> impl IntoView {
                 a,
                 stop(to),
                 "active",
-                proj || (k.state == "active" && ret.is_none()),
+                proj || (k.state == KeyState::Active && ret.is_none()),
             ));
             if let Some((r, proj_r)) = ret {
                 let to = rem.map(|r| r.0).or(end_of_life).unwrap_or(end);

@@ -12,7 +12,7 @@
 //! its issuer. After signing, the result is re-parsed and its signature verified against the
 //! issuer's key, so a corrupted [`CaMaterial`] can never yield a certificate that does not chain.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
     Issuer, KeyUsagePurpose, SerialNumber,
@@ -26,55 +26,16 @@ use super::pem::{encode_pem, PemLabel};
 use super::san::{validate_sans, San};
 use super::CertError;
 
-/// Default validity of a root CA: 10 years.
-pub const DEFAULT_ROOT_DAYS: u32 = 3650;
-/// Default validity of an intermediate CA: 5 years.
-pub const DEFAULT_INTERMEDIATE_DAYS: u32 = 1825;
-/// Longest CA validity accepted: 25 years.
-pub const MAX_CA_DAYS: u32 = 9125;
-/// Default validity of a server certificate (issue 3): 90 days.
-pub const DEFAULT_SERVER_DAYS: u32 = 90;
-/// Longest server certificate validity accepted: 10 years (warned about long before that).
-pub const MAX_SERVER_DAYS: u32 = 3650;
-/// Above this many days, [`validity_warnings`] warns (the public-CA maximum from 2026-03-15).
-pub const WARN_ABOVE_DAYS: u32 = 200;
-/// Apple platforms refuse TLS server certificates valid for more than 825 days, even from a
-/// private CA ("Requirements for trusted certificates in iOS 13 and macOS 10.15").
-pub const APPLE_MAX_DAYS: u32 = 825;
+/// The validity limits (CA maximum, server maximum, the public-CA warning threshold and
+/// schedule) live in `policy::certs`, which the Certificates page also runs.
+pub use policy::certs::{
+    server_validity_warnings, CA_INTERMEDIATE_DEFAULT_DAYS, CA_MAX_DAYS, CA_ROOT_DEFAULT_DAYS,
+    PUBLIC_CA_SCHEDULE, PUBLIC_CA_WARN_DAYS, SERVER_DEFAULT_DAYS, SERVER_MAX_DAYS,
+};
 
-/// The public-CA maximum validity schedule, shown beside every validity choice.
-pub const PUBLIC_CA_VALIDITY_SCHEDULE: &str = "Publicly trusted CAs may issue TLS server certificates for at most 200 days from 2026-03-15, 100 days from 2027-03-15 and 47 days from 2029-03-15 (CA/Browser Forum ballot SC-081). Plan rotations (and the next key's pin) for that cadence even for internal certificates.";
-
-/// The public-CA maximum validity in days on `date` (CA/B Forum ballot SC-081): 398 before
-/// 2026-03-15, then 200, 100 from 2027-03-15 and 47 from 2029-03-15.
+/// The public-CA maximum validity in days on `date` ([`policy::certs::public_ca_max_days`]).
 pub fn public_ca_max_days(date: NaiveDate) -> u32 {
-    let ymd = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).expect("a fixed valid calendar date");
-    if date >= ymd(2029, 3, 15) {
-        47
-    } else if date >= ymd(2027, 3, 15) {
-        100
-    } else if date >= ymd(2026, 3, 15) {
-        200
-    } else {
-        398
-    }
-}
-
-/// Warnings for a server certificate validity of `days`: above 200 days (with the public-CA
-/// schedule, [`PUBLIC_CA_VALIDITY_SCHEDULE`]) and above Apple's 825-day limit.
-pub fn validity_warnings(days: u32) -> Vec<String> {
-    let mut out = Vec::new();
-    if days > WARN_ABOVE_DAYS {
-        out.push(format!(
-            "A validity of {days} days is above 200 days. {PUBLIC_CA_VALIDITY_SCHEDULE}"
-        ));
-    }
-    if days > APPLE_MAX_DAYS {
-        out.push(format!(
-            "iOS and macOS reject TLS server certificates valid for more than {APPLE_MAX_DAYS} days, even from a private CA."
-        ));
-    }
-    out
+    policy::certs::public_ca_max_days((date.year(), date.month(), date.day()))
 }
 
 /// What a CA certificate is created with.
@@ -93,14 +54,14 @@ impl CaParams {
             common_name: common_name.into(),
             organization: None,
             key_type: KeyType::default(),
-            validity_days: DEFAULT_ROOT_DAYS,
+            validity_days: CA_ROOT_DEFAULT_DAYS,
         }
     }
 
     /// An intermediate CA named `common_name`: ECDSA P-256, 5 years.
     pub fn intermediate(common_name: impl Into<String>) -> Self {
         CaParams {
-            validity_days: DEFAULT_INTERMEDIATE_DAYS,
+            validity_days: CA_INTERMEDIATE_DEFAULT_DAYS,
             ..Self::root(common_name)
         }
     }
@@ -158,7 +119,7 @@ impl ServerCertParams {
     pub fn new(sans: Vec<San>) -> Self {
         ServerCertParams {
             sans,
-            validity_days: DEFAULT_SERVER_DAYS,
+            validity_days: SERVER_DEFAULT_DAYS,
             key: KeySource::Generate(KeyType::default()),
         }
     }
@@ -237,7 +198,7 @@ fn ca_params(p: &CaParams, path_len: Option<u8>) -> Result<CertificateParams, Ce
     if let Some(o) = organization {
         check_name("organization", o)?;
     }
-    check_days(p.validity_days, MAX_CA_DAYS)?;
+    check_days(p.validity_days, CA_MAX_DAYS)?;
     let mut dn = DistinguishedName::new();
     dn.push(DnType::CommonName, p.common_name.trim());
     if let Some(o) = organization {
@@ -394,7 +355,7 @@ pub fn issue_server_cert(
     params: &ServerCertParams,
 ) -> Result<IssuedCert, CertError> {
     let sans = validate_sans(&params.sans)?;
-    check_days(params.validity_days, MAX_SERVER_DAYS)?;
+    check_days(params.validity_days, SERVER_MAX_DAYS)?;
     let loaded = load_ca(ca)?;
     let key = key_for(&params.key)?;
     let mut cp = CertificateParams::default();
@@ -431,13 +392,19 @@ mod tests {
     }
 
     #[test]
-    fn warns_above_200_days_only() {
-        assert!(validity_warnings(90).is_empty());
-        assert!(validity_warnings(200).is_empty());
-        let w = validity_warnings(201);
-        assert_eq!(w.len(), 1);
-        assert!(w[0].contains("47 days from 2029-03-15"));
-        assert_eq!(validity_warnings(826).len(), 2);
+    fn refuses_a_server_certificate_longer_than_apple_accepts() {
+        let ca = create_root_ca(&CaParams::root("Root")).expect("root");
+        let params = |days| ServerCertParams {
+            validity_days: days,
+            ..ServerCertParams::new(vec![San::Dns("a.example.com".into())])
+        };
+        assert_eq!(
+            issue_server_cert(&ca.ca_material(), &params(SERVER_MAX_DAYS + 1))
+                .map_err(|e| e.code())
+                .err(),
+            Some("params.invalid")
+        );
+        issue_server_cert(&ca.ca_material(), &params(SERVER_MAX_DAYS)).expect("825 days");
     }
 
     #[test]

@@ -34,9 +34,9 @@ pub use error::CertError;
 pub use info::{cert_info, CertInfo, MAX_NAMES};
 pub use issue::{
     create_intermediate_ca, create_root_ca, issue_server_cert, public_ca_max_days,
-    validity_warnings, CaMaterial, CaParams, IssuedCert, KeySource, ServerCertParams,
-    APPLE_MAX_DAYS, DEFAULT_INTERMEDIATE_DAYS, DEFAULT_ROOT_DAYS, DEFAULT_SERVER_DAYS, MAX_CA_DAYS,
-    MAX_SERVER_DAYS, PUBLIC_CA_VALIDITY_SCHEDULE, WARN_ABOVE_DAYS,
+    server_validity_warnings, CaMaterial, CaParams, IssuedCert, KeySource, ServerCertParams,
+    CA_INTERMEDIATE_DEFAULT_DAYS, CA_MAX_DAYS, CA_ROOT_DEFAULT_DAYS, PUBLIC_CA_SCHEDULE,
+    PUBLIC_CA_WARN_DAYS, SERVER_DEFAULT_DAYS, SERVER_MAX_DAYS,
 };
 pub use keys::{
     generate_key, load_pkcs8, load_private_key, parse_private_key_pem, public_key_kind,

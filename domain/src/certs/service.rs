@@ -32,10 +32,11 @@ use crate::ports::certs::{
 use crate::ports::StoreError;
 use crate::seal::MasterKey;
 use crate::{now_ms, Error};
+use policy::certs::{
+    CA_INTERMEDIATE_DEFAULT_DAYS, CA_MAX_DAYS, CA_ROOT_DEFAULT_DAYS, SERVER_DEFAULT_DAYS,
+    SERVER_MAX_DAYS,
+};
 
-/// Longest server certificate accepted: Apple platforms reject TLS server certificates valid
-/// for more than 825 days.
-pub const MAX_SERVER_DAYS: u32 = 825;
 /// Concurrent RSA key generations allowed; more are refused with 429 (QUALITY.md).
 const RSA_PERMITS: usize = 2;
 
@@ -133,16 +134,7 @@ fn key_type_from_label(label: &str) -> KeyType {
 }
 
 fn days(s: &str, default: u32, max: u32, what: &str) -> Result<u32, Error> {
-    let s = s.trim();
-    if s.is_empty() {
-        return Ok(default);
-    }
-    match s.parse::<u32>() {
-        Ok(d) if (1..=max).contains(&d) => Ok(d),
-        _ => Err(Error::invalid(format!(
-            "{what} must be a whole number of days from 1 to {max}"
-        ))),
-    }
+    policy::certs::parse_days(s, default, max, what).map_err(Error::invalid)
 }
 
 fn new_id() -> String {
@@ -395,12 +387,16 @@ impl CertsService {
                 Some(id) => Some(self.ca_material(id).await?),
                 None => None,
             };
-            let default_days = if parent.is_some() { 1825 } else { 3650 };
+            let default_days = if parent.is_some() {
+                CA_INTERMEDIATE_DEFAULT_DAYS
+            } else {
+                CA_ROOT_DEFAULT_DAYS
+            };
             let params = CaParams {
                 common_name: common_name.trim().to_owned(),
                 organization: None,
                 key_type: key_type_of(key_type)?,
-                validity_days: days(validity_days, default_days, 7300, "CA validity")?,
+                validity_days: days(validity_days, default_days, CA_MAX_DAYS, "CA validity")?,
             };
             let _permit = if params.key_type == KeyType::Rsa2048 {
                 Some(self.rsa_permit()?)
@@ -514,7 +510,12 @@ impl CertsService {
                 .map(str::to_owned),
         );
         let sans = parse_sans(&names)?;
-        let validity = days(validity_days, 90, MAX_SERVER_DAYS, "Validity")?;
+        let validity = days(
+            validity_days,
+            SERVER_DEFAULT_DAYS,
+            SERVER_MAX_DAYS,
+            "Validity",
+        )?;
         let key_type = key_type_of(key_type)?;
         if self.store.hostname(&host).await?.is_some() {
             return Err(Error::Conflict(format!(

@@ -11,13 +11,13 @@
 pub mod secrets;
 pub mod service;
 
-use policy::redirect::{has_errors, lint_redirect_uris, ClientKind, Severity};
+use policy::redirect::{has_errors, lint_redirect_uris, Severity};
 
 use crate::Error;
 
 pub use policy::client::{
-    kind_str, template, uses_secret, ClientDraft, GRANT_AUTHORIZATION_CODE,
-    GRANT_CLIENT_CREDENTIALS, GRANT_REFRESH_TOKEN,
+    template, AuthMethod, ClientDraft, ClientKind, Platform, SecretStatus,
+    GRANT_AUTHORIZATION_CODE, GRANT_CLIENT_CREDENTIALS, GRANT_REFRESH_TOKEN,
 };
 
 pub const MIN_TOKEN_LIFETIME_S: i64 = 60;
@@ -27,24 +27,33 @@ const MAX_NAME: usize = 80;
 const MAX_DESCRIPTION: usize = 500;
 
 pub fn parse_kind(s: &str) -> Result<ClientKind, Error> {
-    policy::client::parse_kind(s).ok_or_else(|| {
+    ClientKind::parse(s).ok_or_else(|| {
         Error::invalid(format!(
             "client type {s:?} is unknown: choose native app, service or web app"
         ))
     })
 }
 
-const PLATFORMS: &[&str] = &["android", "ios", "web", "server", "other"];
-
 /// A registration that passed every rule, normalised (trimmed, de-duplicated scopes).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CheckedClient {
     pub draft: ClientDraft,
     pub kind: ClientKind,
+    pub platform: Platform,
+    pub auth_method: AuthMethod,
     /// The JWKS normalised to public members (private_key_jwt only).
     pub jwks_json: Option<String>,
     /// Warnings to show (redirect URIs, JWKS).
     pub warnings: Vec<String>,
+}
+
+/// "a", "a or b", "a, b or c".
+fn one_of(names: &[&str]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => (*one).to_owned(),
+        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
+    }
 }
 
 /// RFC 6749 §3.3 scope-token: 1*( %x21 / %x23-5B / %x5D-7E ).
@@ -98,19 +107,17 @@ pub fn check(draft: &ClientDraft) -> Result<CheckedClient, Error> {
             "the description is longer than {MAX_DESCRIPTION} characters"
         ));
     }
-    if !PLATFORMS.contains(&d.platform.as_str()) {
+    let platform = Platform::parse(&d.platform);
+    if platform.is_none() {
         errors.push(format!(
             "platform {:?} is unknown: choose one of {}",
             d.platform,
-            PLATFORMS.join(", ")
+            Platform::ALL.map(Platform::as_str).join(", ")
         ));
     }
 
     // Grant types per client type (RFC 9700 §2.1.2 and §2.4: no implicit, no password).
-    let allowed: &[&str] = match kind {
-        ClientKind::Native | ClientKind::Web => &[GRANT_AUTHORIZATION_CODE, GRANT_REFRESH_TOKEN],
-        ClientKind::Service => &[GRANT_CLIENT_CREDENTIALS],
-    };
+    let allowed = kind.allowed_grants();
     if d.grant_types.is_empty() {
         errors.push("choose at least one grant type".into());
     }
@@ -124,7 +131,7 @@ pub fn check(draft: &ClientDraft) -> Result<CheckedClient, Error> {
             ),
             g if !allowed.contains(&g) => errors.push(format!(
                 "grant type {g:?} does not fit a {} client (allowed: {})",
-                kind_str(kind),
+                kind.as_str(),
                 allowed.join(", ")
             )),
             _ => {}
@@ -138,21 +145,25 @@ pub fn check(draft: &ClientDraft) -> Result<CheckedClient, Error> {
 
     // Authentication method per client type: public native apps cannot keep a secret
     // (RFC 8252 §8.5), confidential clients must authenticate.
-    match (kind, d.auth_method.as_str()) {
-        (ClientKind::Native, "none") => {}
-        (ClientKind::Native, m) => errors.push(format!(
+    let auth_method = AuthMethod::parse(&d.auth_method);
+    let allowed_methods = kind.allowed_auth_methods();
+    match (kind, auth_method) {
+        (_, None) => errors.push(format!(
+            "authentication method {:?} is unknown",
+            d.auth_method
+        )),
+        (_, Some(m)) if allowed_methods.contains(&m) => {}
+        (ClientKind::Native, Some(m)) => errors.push(format!(
             "a native app is a public client and cannot keep a secret (RFC 8252 §8.5): its authentication method must be none, not {m}"
         )),
-        (_, "client_secret_basic" | "client_secret_post" | "private_key_jwt") => {}
-        (_, "none") => errors.push(format!(
-            "a {} client is confidential: choose client_secret_basic, client_secret_post or private_key_jwt",
-            kind_str(kind)
+        (_, Some(_)) => errors.push(format!(
+            "a {kind} client is confidential: choose {}",
+            one_of(&allowed_methods.iter().map(|m| m.as_str()).collect::<Vec<_>>())
         )),
-        (_, m) => errors.push(format!("authentication method {m:?} is unknown")),
     }
 
     let mut jwks_json = None;
-    if d.auth_method == "private_key_jwt" {
+    if auth_method.is_some_and(AuthMethod::uses_jwks) {
         match policy::jwk::validate_client_jwks(&d.jwks) {
             Ok((set, issues)) => {
                 warnings.extend(issues.iter().map(|i| i.message.clone()));
@@ -204,18 +215,19 @@ pub fn check(draft: &ClientDraft) -> Result<CheckedClient, Error> {
         ));
     }
 
-    if errors.is_empty() {
-        Ok(CheckedClient {
+    match (platform, auth_method) {
+        (Some(platform), Some(auth_method)) if errors.is_empty() => Ok(CheckedClient {
             draft: d,
             kind,
+            platform,
+            auth_method,
             jwks_json,
             warnings,
-        })
-    } else {
-        Err(Error::invalid(format!(
+        }),
+        _ => Err(Error::invalid(format!(
             "The client is not valid: {}",
             errors.join("; ")
-        )))
+        ))),
     }
 }
 

@@ -11,7 +11,7 @@ use secrecy::SecretString;
 use serde_json::{json, Value};
 
 use super::secrets::{generate_secret, hash_secret, hint_of};
-use super::{check, uses_secret, ClientDraft};
+use super::{check, ClientDraft, ClientKind, SecretStatus};
 use crate::audit::Actor;
 use crate::audited::{action, Audit, Target, Version};
 use crate::ports::clients::{ClientChange, ClientRecord, ClientStore, SecretRecord};
@@ -27,8 +27,8 @@ const DAY_MS: i64 = 86_400_000;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SecretView {
     pub record: SecretRecord,
-    /// `active`, `grace` (valid until `expires_at_ms`), `expired` or `revoked`.
-    pub status: &'static str,
+    /// Grace: valid until `expires_at_ms`.
+    pub status: SecretStatus,
 }
 
 #[derive(Clone, Debug)]
@@ -46,20 +46,12 @@ pub struct Created {
     pub warnings: Vec<String>,
 }
 
-pub fn secret_status(s: &SecretRecord, now_ms: i64) -> &'static str {
-    if s.revoked_at_ms.is_some() {
-        "revoked"
-    } else {
-        match s.expires_at_ms {
-            Some(t) if t <= now_ms => "expired",
-            Some(_) => "grace",
-            None => "active",
-        }
-    }
+pub fn secret_status(s: &SecretRecord, now_ms: i64) -> SecretStatus {
+    SecretStatus::at(s.revoked_at_ms, s.expires_at_ms, now_ms)
 }
 
 fn valid(s: &SecretRecord, now_ms: i64) -> bool {
-    matches!(secret_status(s, now_ms), "active" | "grace")
+    secret_status(s, now_ms).is_valid()
 }
 
 /// A random, URL-safe `client_id`: 128 bits in base64url.
@@ -217,13 +209,13 @@ impl ClientsService {
                     client_id: new_client_id(),
                     name: d.name.clone(),
                     description: d.description.clone(),
-                    kind: d.kind.clone(),
-                    platform: d.platform.clone(),
+                    kind: checked.kind,
+                    platform: checked.platform,
                     redirect_uris: d.redirect_uris.clone(),
                     grant_types: d.grant_types.clone(),
                     scopes: d.scopes.clone(),
                     access_token_lifetime_s: d.access_token_lifetime_s,
-                    auth_method: d.auth_method.clone(),
+                    auth_method: checked.auth_method,
                     jwks_json: checked.jwks_json.clone(),
                     policy_id: self.check_policy(&d.policy_id).await?,
                     enabled: true,
@@ -233,7 +225,7 @@ impl ClientsService {
                 };
                 let mut changes = vec![ClientChange::Insert(record.clone())];
                 let mut details = json!({ "after": as_json(&record) });
-                let secret = if uses_secret(&record.auth_method) {
+                let secret = if record.auth_method.uses_secret() {
                     let (secret, rec) = self.new_secret(&record.id, now).await?;
                     details["secret_id"] = json!(rec.id);
                     changes.push(ClientChange::AddSecret(rec));
@@ -264,7 +256,7 @@ impl ClientsService {
         let action = action::CLIENTS_UPDATE;
         self.audit.run(actor, action, &Target::client(id), async {
             let old = self.find(id, version).await?;
-            if draft.kind.trim() != old.kind {
+            if ClientKind::parse(draft.kind.trim()) != Some(old.kind) {
                 return Err(Error::invalid(format!(
                     "a client's type cannot change (it is a {} client); register a new client instead",
                     old.kind
@@ -276,12 +268,12 @@ impl ClientsService {
             let record = ClientRecord {
                 name: d.name.clone(),
                 description: d.description.clone(),
-                platform: d.platform.clone(),
+                platform: checked.platform,
                 redirect_uris: d.redirect_uris.clone(),
                 grant_types: d.grant_types.clone(),
                 scopes: d.scopes.clone(),
                 access_token_lifetime_s: d.access_token_lifetime_s,
-                auth_method: d.auth_method.clone(),
+                auth_method: checked.auth_method,
                 jwks_json: checked.jwks_json.clone(),
                 policy_id: self.check_policy(&d.policy_id).await?,
                 version: Version::new(old.version).next().get(),
@@ -301,12 +293,12 @@ impl ClientsService {
                 .filter(|s| valid(s, now))
                 .collect();
             let mut secret = None;
-            if uses_secret(&record.auth_method) && secrets.is_empty() {
+            if record.auth_method.uses_secret() && secrets.is_empty() {
                 let (s, rec) = self.new_secret(&record.id, now).await?;
                 details["secret_id"] = json!(rec.id);
                 changes.push(ClientChange::AddSecret(rec));
                 secret = Some(s);
-            } else if !uses_secret(&record.auth_method) && !secrets.is_empty() {
+            } else if !record.auth_method.uses_secret() && !secrets.is_empty() {
                 details["revoked_secret_ids"] = json!(secrets.iter().map(|s| &s.id).collect::<Vec<_>>());
                 changes.extend(secrets.iter().map(|s| ClientChange::RevokeSecret {
                     id: s.id.clone(),
@@ -330,11 +322,7 @@ impl ClientsService {
         enabled: bool,
         version: &str,
     ) -> Result<(), Error> {
-        let action = if enabled {
-            action::CLIENTS_ENABLE
-        } else {
-            action::CLIENTS_DISABLE
-        };
+        let action = action::switch(enabled, action::CLIENTS_ENABLE, action::CLIENTS_DISABLE);
         self.audit
             .run(actor, action, &Target::client(id), async {
                 let old = self.find(id, version).await?;
@@ -401,7 +389,7 @@ impl ClientsService {
                 )));
             }
             let old = self.find(id, version).await?;
-            if !uses_secret(&old.auth_method) {
+            if !old.auth_method.uses_secret() {
                 return Err(Error::invalid(format!(
                     "{} authenticates with {}, not a secret: there is no secret to rotate",
                     old.name, old.auth_method

@@ -31,54 +31,9 @@
 use chrono::{DateTime, SecondsFormat};
 use serde::{Deserialize, Serialize};
 
-/// The state of a signing key. Next, active and retired keys are published in the JWKS;
-/// removed and revoked keys are not, and are terminal.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum KeyState {
-    /// Published, not signing yet: waiting for every cached JWKS to hold it.
-    Next,
-    /// The one key that signs.
-    Active,
-    /// Published, not signing: tokens it signed may still be valid.
-    Retired,
-    /// Unpublished once every token it signed had expired.
-    Removed,
-    /// Unpublished at once by an admin (compromise or mistake).
-    Revoked,
-}
-
-impl KeyState {
-    pub const ALL: [KeyState; 5] = [
-        KeyState::Next,
-        KeyState::Active,
-        KeyState::Retired,
-        KeyState::Removed,
-        KeyState::Revoked,
-    ];
-
-    /// The stored name: "next", "active", "retired", "removed", "revoked" (as serde writes it).
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            KeyState::Next => "next",
-            KeyState::Active => "active",
-            KeyState::Retired => "retired",
-            KeyState::Removed => "removed",
-            KeyState::Revoked => "revoked",
-        }
-    }
-
-    /// Parses a stored name exactly, as [`KeyState::as_str`] writes it.
-    pub fn parse(s: &str) -> Option<Self> {
-        KeyState::ALL.into_iter().find(|k| k.as_str() == s)
-    }
-}
-
-impl std::fmt::Display for KeyState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// The states, which of them are published, and the in-flight window live in `policy::keys`
+/// (the browser and the gate share them); the transitions and the plan live here.
+pub use policy::keys::KeyState;
 
 /// Whether a key may go from `from` to `to`: next → active, active → retired,
 /// retired → removed, and next, active or retired → revoked. Nothing else; removed and revoked
@@ -94,32 +49,15 @@ pub fn can_transition(from: KeyState, to: KeyState) -> bool {
     )
 }
 
-/// Whether a key in `state` is in the set's JWKS: next, active and retired keys are.
-pub fn is_published(state: KeyState) -> bool {
-    matches!(state, KeyState::Next | KeyState::Active | KeyState::Retired)
-}
-
-/// The keys of `keys` that the JWKS holds (see [`is_published`]), in their given order.
+/// The keys of `keys` that the JWKS holds ([`KeyState::is_published`]), in their given order.
 pub fn published(keys: &[KeyTimes]) -> impl Iterator<Item = &KeyTimes> {
-    keys.iter().filter(|k| is_published(k.state))
+    keys.iter().filter(|k| k.state.is_published())
 }
 
-/// Shortest rotation period: 1 h.
-pub const MIN_ROTATION_PERIOD_S: i64 = 3_600;
-/// Longest rotation period: 365 d.
-pub const MAX_ROTATION_PERIOD_S: i64 = 365 * 86_400;
-/// Shortest cache window: 5 min.
-pub const MIN_CACHE_WINDOW_S: i64 = 300;
-/// Longest cache window: 7 d.
-pub const MAX_CACHE_WINDOW_S: i64 = 7 * 86_400;
-/// Shortest token lifetime: 1 min.
-pub const MIN_TOKEN_LIFETIME_S: i64 = 60;
-/// Longest token lifetime: 24 h.
-pub const MAX_TOKEN_LIFETIME_S: i64 = 86_400;
-/// Smallest clock leeway: none.
-pub const MIN_LEEWAY_S: i64 = 0;
-/// Largest clock leeway: 10 min.
-pub const MAX_LEEWAY_S: i64 = 600;
+pub use policy::keys::{
+    MAX_CACHE_WINDOW_S, MAX_LEEWAY_S, MAX_ROTATION_PERIOD_S, MAX_TOKEN_LIFETIME_S,
+    MIN_CACHE_WINDOW_S, MIN_LEEWAY_S, MIN_ROTATION_PERIOD_S, MIN_TOKEN_LIFETIME_S,
+};
 
 /// A key set's timing, in seconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -201,10 +139,10 @@ impl SetTiming {
         self.cache_window_s.saturating_mul(1000)
     }
 
-    /// How long a retired key stays published: max token lifetime + leeway, in ms.
+    /// How long a retired key stays published: its tokens' in-flight window (max token
+    /// lifetime + leeway, [`policy::keys::in_flight_window_s`]), in ms.
     fn grace_ms(&self) -> i64 {
-        self.max_token_lifetime_s
-            .saturating_add(self.leeway_s)
+        policy::keys::in_flight_window_s(self.max_token_lifetime_s, self.leeway_s)
             .saturating_mul(1000)
     }
 }
@@ -495,7 +433,7 @@ mod tests {
             assert_eq!(KeyState::parse(bad), None, "{bad}");
         }
         assert_eq!(
-            KeyState::ALL.map(is_published),
+            KeyState::ALL.map(KeyState::is_published),
             [true, true, true, false, false]
         );
     }
@@ -522,7 +460,7 @@ mod tests {
         // Published states are exactly those that can still move.
         for s in KeyState::ALL {
             let moves = KeyState::ALL.into_iter().any(|t| can_transition(s, t));
-            assert_eq!(moves, is_published(s), "{s}");
+            assert_eq!(moves, s.is_published(), "{s}");
         }
     }
 
@@ -955,7 +893,7 @@ mod tests {
                     let over = now - retired >= grace;
                     if !over {
                         assert!(
-                            is_published(k.state),
+                            k.state.is_published(),
                             "{} unpublished within its grace",
                             k.id
                         );
@@ -973,10 +911,10 @@ mod tests {
                     );
                 }
             }
-            assert!(published(&self.keys).all(|k| is_published(k.state)));
+            assert!(published(&self.keys).all(|k| k.state.is_published()));
             assert_eq!(
                 published(&self.keys).count(),
-                self.keys.iter().filter(|k| is_published(k.state)).count()
+                self.keys.iter().filter(|k| k.state.is_published()).count()
             );
         }
     }

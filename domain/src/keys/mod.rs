@@ -29,7 +29,7 @@ pub mod service;
 pub use jwk::{check_jwk, public_jwk, thumbprint};
 pub use jwt::{sign_jwt, verify_jwt, MAX_JWT_BYTES};
 pub use lifecycle::{
-    bootstrap_key, can_transition, check_set, due_steps, is_published, manual_rotation_check,
+    bootstrap_key, can_transition, check_set, due_steps, manual_rotation_check,
     promotion_safe_at_ms, published, KeyState, KeyTimes, SetTiming, Step,
 };
 

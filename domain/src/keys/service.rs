@@ -15,18 +15,14 @@ use super::lifecycle::{due_steps, manual_rotation_check, KeyState, KeyTimes, Set
 use super::SigningAlg;
 use crate::audit::Actor;
 use crate::audited::{action, Audit, Target, Version};
-use crate::certs::generate_key;
 use crate::ports::keys::{KeyChange, KeySetRecord, KeyStore, SigningKeyRecord};
 use crate::ports::StoreError;
 use crate::seal::MasterKey;
 use crate::{now_ms, Error};
+use policy::keys::{in_flight_until_ms, in_flight_window_s};
 
 /// Why a step was taken, as audited: by "Rotate now" (see also [`job_applies`]).
 const MANUAL: &str = "manual rotation";
-
-/// RSA key generation costs up to seconds of CPU: at most two at a time, the rest are refused
-/// with 429 (QUALITY.md "expensive work").
-static RSA_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 
 /// What a key set's page shows.
 #[derive(Clone, Debug)]
@@ -55,31 +51,27 @@ fn timing_of(s: &KeySetRecord) -> SetTiming {
     }
 }
 
-fn times_of(k: &SigningKeyRecord) -> Result<KeyTimes, Error> {
-    Ok(KeyTimes {
+fn times_of(k: &SigningKeyRecord) -> KeyTimes {
+    KeyTimes {
         id: k.id.clone(),
-        state: KeyState::parse(&k.state)
-            .ok_or_else(|| Error::Internal(format!("key {}: unknown state {}", k.id, k.state)))?,
+        state: k.state,
         created_at_ms: k.created_at_ms,
         activated_at_ms: k.activated_at_ms,
         retired_at_ms: k.retired_at_ms,
         promote_at_ms: k.promote_at_ms,
-    })
-}
-
-fn is_published(k: &SigningKeyRecord) -> bool {
-    matches!(k.state.as_str(), "next" | "active" | "retired")
+    }
 }
 
 /// The JWK Set of a set's published keys, active first, then next, then retired.
 pub fn jwks_of(keys: &[SigningKeyRecord]) -> Result<JwkSet, Error> {
-    let rank = |s: &str| match s {
-        "active" => 0,
-        "next" => 1,
+    let rank = |s: KeyState| match s {
+        KeyState::Active => 0,
+        KeyState::Next => 1,
         _ => 2,
     };
-    let mut published: Vec<&SigningKeyRecord> = keys.iter().filter(|k| is_published(k)).collect();
-    published.sort_by_key(|k| (rank(&k.state), std::cmp::Reverse(k.created_at_ms)));
+    let mut published: Vec<&SigningKeyRecord> =
+        keys.iter().filter(|k| k.state.is_published()).collect();
+    published.sort_by_key(|k| (rank(k.state), std::cmp::Reverse(k.created_at_ms)));
     let keys = published
         .into_iter()
         .map(|k| {
@@ -187,17 +179,7 @@ impl KeysService {
     ) -> Result<SigningKeyRecord, Error> {
         let alg = SigningAlg::parse(&set.alg)
             .ok_or_else(|| Error::Internal(format!("set {}: unknown alg {}", set.id, set.alg)))?;
-        let generated = if alg == SigningAlg::RS256 {
-            let _permit = RSA_SLOTS
-                .try_acquire()
-                .map_err(|_| Error::Throttled { retry_after_s: 2 })?;
-            tokio::task::spawn_blocking(move || generate_key(alg.key_type()))
-                .await
-                .map_err(|e| Error::Internal(format!("key generation task: {e}")))?
-        } else {
-            generate_key(alg.key_type())
-        }
-        .map_err(|e| Error::Internal(format!("key generation: {e}")))?;
+        let generated = crate::certs::generate(alg.key_type()).await?;
         let jwk = public_jwk(alg, &generated.spki_der)?;
         let kid = jwk
             .kid
@@ -210,7 +192,7 @@ impl KeysService {
             set_id: set.id.clone(),
             kid,
             alg: set.alg.clone(),
-            state: state.as_str().to_owned(),
+            state,
             public_jwk_json: serde_json::to_string(&jwk)
                 .map_err(|e| Error::Internal(e.to_string()))?,
             sealed_private: Some(sealed),
@@ -305,11 +287,15 @@ impl KeysService {
             let old = &view.set;
             // A retired key is removed `lifetime + leeway` after its retirement: shortening that
             // now would drop it while tokens it signed under the old lifetime are still valid.
-            let old_grace = old.max_token_lifetime_s + old.leeway_s;
-            let new_grace = timing.max_token_lifetime_s + timing.leeway_s;
+            let old_grace = in_flight_window_s(old.max_token_lifetime_s, old.leeway_s);
+            let new_grace = in_flight_window_s(timing.max_token_lifetime_s, timing.leeway_s);
             if new_grace < old_grace {
-                if let Some(k) = view.keys.iter().find(|k| k.state == "retired") {
-                    let safe = k.retired_at_ms.unwrap_or(0) + old_grace * 1000;
+                if let Some(k) = view.keys.iter().find(|k| k.state == KeyState::Retired) {
+                    let safe = in_flight_until_ms(
+                        k.retired_at_ms.unwrap_or(0),
+                        old.max_token_lifetime_s,
+                        old.leeway_s,
+                    );
                     return Err(Error::Conflict(format!(
                         "key {} is retired and must stay published until {} (tokens it signed live up to {} + leeway); \
                          shorten the token lifetime or leeway after that",
@@ -400,25 +386,25 @@ impl KeysService {
                     let active = key(active_id)?;
                     details["retired"] = json!(active.kid);
                     details["published_until"] = json!(chrono::DateTime::from_timestamp_millis(
-                        now + (set.max_token_lifetime_s + set.leeway_s) * 1000
+                        in_flight_until_ms(now, set.max_token_lifetime_s, set.leeway_s)
                     )
                     .map(|t| t.to_rfc3339()));
                     changes.push(KeyChange::UpdateKey {
                         record: SigningKeyRecord {
-                            state: KeyState::Retired.as_str().into(),
+                            state: KeyState::Retired,
                             retired_at_ms: Some(now),
                             ..active
                         },
-                        from_state: KeyState::Active.as_str().into(),
+                        from_state: KeyState::Active,
                     });
                 }
                 changes.push(KeyChange::UpdateKey {
                     record: SigningKeyRecord {
-                        state: KeyState::Active.as_str().into(),
+                        state: KeyState::Active,
                         activated_at_ms: Some(now),
                         ..next.clone()
                     },
-                    from_state: KeyState::Next.as_str().into(),
+                    from_state: KeyState::Next,
                 });
                 self.commit(actor, action::KEYS_PROMOTE, &changes, set, details)
                     .await?;
@@ -429,12 +415,12 @@ impl KeysService {
                 let details = json!({ "step": "remove", "why": why, "key": key_json(&k) });
                 let change = KeyChange::UpdateKey {
                     record: SigningKeyRecord {
-                        state: KeyState::Removed.as_str().into(),
+                        state: KeyState::Removed,
                         removed_at_ms: Some(now),
                         sealed_private: None,
                         ..k.clone()
                     },
-                    from_state: KeyState::Retired.as_str().into(),
+                    from_state: KeyState::Retired,
                 };
                 self.commit(
                     actor,
@@ -456,18 +442,14 @@ impl KeysService {
         self.audit
             .run(actor, action, &Target::key_set(id), async {
                 let view = self.find(id, version).await?;
-                let times = view
-                    .keys
-                    .iter()
-                    .map(times_of)
-                    .collect::<Result<Vec<_>, _>>()?;
+                let times: Vec<KeyTimes> = view.keys.iter().map(times_of).collect();
                 let now = now_ms();
                 let step =
                     manual_rotation_check(&timing_of(&view.set), &times, now).map_err(|m| {
                         match view
                             .keys
                             .iter()
-                            .find(|k| k.state == "next" && k.promote_at_ms.is_some())
+                            .find(|k| k.state == KeyState::Next && k.promote_at_ms.is_some())
                         {
                             Some(k) => Error::Conflict(format!(
                         "a rotation is already under way: key {}… takes over automatically at {}",
@@ -506,7 +488,7 @@ impl KeysService {
                 .find(|k| k.id == key_id || k.kid == key_id)
                 .cloned()
                 .ok_or_else(|| Error::invalid("this key is not in the set"))?;
-            if !is_published(&k) {
+            if !k.state.is_published() {
                 return Err(Error::Conflict(format!("key {} is {} already", k.kid, k.state)));
             }
             let now = now_ms();
@@ -514,28 +496,28 @@ impl KeysService {
                 Self::bump(set, now),
                 KeyChange::UpdateKey {
                     record: SigningKeyRecord {
-                        state: KeyState::Revoked.as_str().into(),
+                        state: KeyState::Revoked,
                         revoked_at_ms: Some(now),
                         revoke_reason: Some(reason.to_owned()),
                         sealed_private: None,
                         ..k.clone()
                     },
-                    from_state: k.state.clone(),
+                    from_state: k.state,
                 },
             ];
             let mut details = json!({ "key": key_json(&k), "reason": reason });
             let mut outcome = format!("key {} revoked and removed from the JWKS", k.kid);
-            if k.state == "active" {
-                let next = view.keys.iter().find(|x| x.state == "next");
+            if k.state == KeyState::Active {
+                let next = view.keys.iter().find(|x| x.state == KeyState::Next);
                 let successor = match next {
                     Some(n) => {
                         changes.push(KeyChange::UpdateKey {
                             record: SigningKeyRecord {
-                                state: KeyState::Active.as_str().into(),
+                                state: KeyState::Active,
                                 activated_at_ms: Some(now),
                                 ..n.clone()
                             },
-                            from_state: KeyState::Next.as_str().into(),
+                            from_state: KeyState::Next,
                         });
                         n.kid.clone()
                     }
@@ -578,18 +560,7 @@ impl KeysService {
                         break;
                     }
                 };
-                let times = match view
-                    .keys
-                    .iter()
-                    .map(times_of)
-                    .collect::<Result<Vec<_>, _>>()
-                {
-                    Ok(t) => t,
-                    Err(e) => {
-                        done.push(Err(e));
-                        break;
-                    }
-                };
+                let times: Vec<KeyTimes> = view.keys.iter().map(times_of).collect();
                 // A set rotated by hand still has its retired keys removed when their tokens expired.
                 let Some(step) = due_steps(&timing_of(&view.set), &times, now)
                     .into_iter()
@@ -666,14 +637,7 @@ pub fn plan(view: &KeySetView) -> Vec<Planned> {
 
 pub fn plan_at(view: &KeySetView, now: i64) -> Vec<Planned> {
     let timing = timing_of(&view.set);
-    let Ok(mut keys) = view
-        .keys
-        .iter()
-        .map(times_of)
-        .collect::<Result<Vec<_>, _>>()
-    else {
-        return Vec::new();
-    };
+    let mut keys: Vec<KeyTimes> = view.keys.iter().map(times_of).collect();
     let kid_of = |id: &str| {
         view.keys
             .iter()
@@ -703,7 +667,11 @@ pub fn plan_at(view: &KeySetView, now: i64) -> Vec<Planned> {
                 }
                 KeyState::Retired => {
                     if let Some(r) = k.retired_at_ms {
-                        candidates.push(r + (timing.max_token_lifetime_s + timing.leeway_s) * 1000);
+                        candidates.push(in_flight_until_ms(
+                            r,
+                            timing.max_token_lifetime_s,
+                            timing.leeway_s,
+                        ));
                     }
                 }
                 _ => {}
@@ -756,9 +724,10 @@ pub fn plan_at(view: &KeySetView, now: i64) -> Vec<Planned> {
                                 "{} becomes active; {} is retired (published {} more)",
                                 kid_of(next_id),
                                 kid_of(a),
-                                super::lifecycle::span(
-                                    timing.max_token_lifetime_s + timing.leeway_s
-                                )
+                                super::lifecycle::span(in_flight_window_s(
+                                    timing.max_token_lifetime_s,
+                                    timing.leeway_s
+                                ))
                             ),
                             None => format!("{} becomes active", kid_of(next_id)),
                         },
@@ -817,7 +786,7 @@ mod tests {
             set_id: "s".into(),
             kid: "kid-one-abcdef".into(),
             alg: "EdDSA".into(),
-            state: "active".into(),
+            state: KeyState::Active,
             public_jwk_json: "{}".into(),
             sealed_private: Some(vec![1]),
             created_at_ms: 0,

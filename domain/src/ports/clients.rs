@@ -3,6 +3,7 @@
 //! gets `Conflict`). Secrets are stored as Argon2id PHC strings only.
 
 use async_trait::async_trait;
+use policy::client::{AuthMethod, ClientKind, Platform};
 
 use crate::audit::AuditDraft;
 use crate::ports::StoreError;
@@ -15,14 +16,13 @@ pub struct ClientRecord {
     pub client_id: String,
     pub name: String,
     pub description: String,
-    /// `native`, `service` or `web`.
-    pub kind: String,
-    pub platform: String,
+    pub kind: ClientKind,
+    pub platform: Platform,
     pub redirect_uris: Vec<String>,
     pub grant_types: Vec<String>,
     pub scopes: Vec<String>,
     pub access_token_lifetime_s: i64,
-    pub auth_method: String,
+    pub auth_method: AuthMethod,
     /// The client's public JWKS (private_key_jwt only).
     pub jwks_json: Option<String>,
     pub policy_id: Option<String>,

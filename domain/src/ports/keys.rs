@@ -3,6 +3,7 @@
 //! step gets `Conflict`); the database itself holds "one active, at most one next key per set".
 
 use async_trait::async_trait;
+use policy::keys::KeyState;
 
 use crate::audit::AuditDraft;
 use crate::ports::StoreError;
@@ -30,8 +31,7 @@ pub struct SigningKeyRecord {
     /// RFC 7638 thumbprint of the public JWK.
     pub kid: String,
     pub alg: String,
-    /// `next`, `active`, `retired`, `removed` or `revoked`.
-    pub state: String,
+    pub state: KeyState,
     pub public_jwk_json: String,
     /// PKCS #8 sealed under the master key (AAD = `id`); `None` once out of the JWKS.
     pub sealed_private: Option<Vec<u8>>,
@@ -58,7 +58,7 @@ pub enum KeyChange {
     /// Replaces the key row if its stored state is `from_state`.
     UpdateKey {
         record: SigningKeyRecord,
-        from_state: String,
+        from_state: KeyState,
     },
 }
 

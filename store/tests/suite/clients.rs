@@ -2,6 +2,7 @@
 //! and missing or bound policies as typed errors, secrets added, expired and revoked, and the
 //! listing in byte order.
 
+use domain::clients::{AuthMethod, ClientKind, Platform};
 use domain::ports::clients::{ClientChange, ClientRecord, ClientStore, SecretRecord};
 use domain::ports::policies::{PolicyChange, PolicyStore};
 use domain::ports::StoreError;
@@ -15,13 +16,13 @@ pub fn client(id: &str, name: &str, policy_id: Option<&str>) -> ClientRecord {
         client_id: format!("cid-{id}"),
         name: name.into(),
         description: "a service".into(),
-        kind: "service".into(),
-        platform: "server".into(),
+        kind: ClientKind::Service,
+        platform: Platform::Server,
         redirect_uris: vec![],
         grant_types: vec!["client_credentials".into()],
         scopes: vec!["read".into(), "write".into()],
         access_token_lifetime_s: 3600,
-        auth_method: "client_secret_basic".into(),
+        auth_method: AuthMethod::ClientSecretBasic,
         jwks_json: None,
         policy_id: policy_id.map(str::to_owned),
         enabled: true,
@@ -475,5 +476,28 @@ async fn clients_are_listed_by_name_in_byte_order(db: &TestBackend) {
         .map(|c| c.name)
         .collect();
     assert_eq!(names, ["B", "Z", "a"]);
+    db.assert_audit(&["client.create"]).await;
+}
+
+store_test!(a_client_with_an_unknown_platform_is_an_error_not_a_default);
+/// A stored name outside a closed vocabulary (here a platform, the one such column without a
+/// CHECK constraint: a bad restore, a hand edit) makes the listing and the lookup fail instead
+/// of reading the client as some default platform.
+async fn a_client_with_an_unknown_platform_is_an_error_not_a_default(db: &TestBackend) {
+    let c = client("c1", "Billing", None);
+    db.apply_client_changes(&[ClientChange::Insert(c.clone())], draft("client.create"))
+        .await
+        .expect("insert");
+    assert_eq!(db.client("c1").await.expect("client"), Some(c));
+    let changed = db
+        .execute_raw("UPDATE clients SET platform = 'windows-phone' WHERE id = 'c1'")
+        .await
+        .expect("corrupt the row");
+    assert_eq!(changed, 1);
+    let listed = db.clients().await;
+    assert!(listed.is_err(), "clients(): {listed:?}");
+    let one = db.client("c1").await;
+    let e = one.expect_err("client(id)").to_string();
+    assert!(e.contains("windows-phone"), "{e}");
     db.assert_audit(&["client.create"]).await;
 }

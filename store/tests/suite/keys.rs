@@ -13,6 +13,7 @@ use domain::audit::{Actor, AuditDraft, Outcome};
 use domain::audited::Audit;
 use domain::keys::lifecycle::SetTiming;
 use domain::keys::service::{jwks_of, KeysService, SetSettings};
+use domain::keys::KeyState;
 use domain::ports::keys::{KeyChange, KeySetRecord, KeyStore, SigningKeyRecord};
 use domain::ports::{Store, StoreError};
 use domain::seal::MasterKey;
@@ -61,18 +62,19 @@ pub fn key_set(id: &str, name: &str) -> KeySetRecord {
 /// A key record of `state` (sealed bytes stand in for a real key: the store does not open them).
 pub fn signing_key(set_id: &str, state: &str) -> SigningKeyRecord {
     let id = Uuid::new_v4().to_string();
-    let published = matches!(state, "next" | "active" | "retired");
+    let state = KeyState::parse(state).expect("a key state");
+    let published = state.is_published();
     SigningKeyRecord {
         kid: format!("kid-{id}"),
         sealed_private: published.then(|| id.as_bytes().to_vec()),
         id,
         set_id: set_id.into(),
         alg: "EdDSA".into(),
-        state: state.into(),
+        state,
         public_jwk_json: "{}".into(),
         created_at_ms: 1,
-        activated_at_ms: (state == "active").then_some(1),
-        retired_at_ms: (state == "retired").then_some(2),
+        activated_at_ms: (state == KeyState::Active).then_some(1),
+        retired_at_ms: (state == KeyState::Retired).then_some(2),
         removed_at_ms: None,
         revoked_at_ms: None,
         revoke_reason: None,
@@ -92,11 +94,15 @@ async fn assert_invariants(
     key: &MasterKey,
 ) -> Vec<SigningKeyRecord> {
     let keys = store.signing_keys(set_id).await.expect("keys");
-    let count = |s: &str| keys.iter().filter(|k| k.state == s).count();
-    assert_eq!(count("active"), 1, "exactly one active key: {keys:#?}");
-    assert!(count("next") <= 1, "at most one next key");
+    let count = |s: KeyState| keys.iter().filter(|k| k.state == s).count();
+    assert_eq!(
+        count(KeyState::Active),
+        1,
+        "exactly one active key: {keys:#?}"
+    );
+    assert!(count(KeyState::Next) <= 1, "at most one next key");
     for k in &keys {
-        let published = matches!(k.state.as_str(), "next" | "active" | "retired");
+        let published = k.state.is_published();
         assert_eq!(k.sealed_private.is_some(), published, "{k:?}");
         if let Some(sealed) = &k.sealed_private {
             let pkcs8 = key.open(&k.id, sealed).expect("every published key opens");
@@ -138,7 +144,7 @@ async fn successes(db: &TestBackend) -> Vec<String> {
 
 /// The states of a set's keys in creation order, e.g. `["removed", "retired", "active"]`.
 fn shape(keys: &[SigningKeyRecord]) -> Vec<String> {
-    keys.iter().map(|k| k.state.clone()).collect()
+    keys.iter().map(|k| k.state.as_str().to_owned()).collect()
 }
 
 /// What a simulated stretch of rotation did.
@@ -171,7 +177,7 @@ async fn rotate_every_two_hours(
         let keys = assert_invariants(store, set_id, master).await;
         for k in &keys {
             let before = last.iter().find(|o| o.id == k.id);
-            if k.state == "active" && before.is_some_and(|b| b.state == "next") {
+            if k.state == KeyState::Active && before.is_some_and(|b| b.state == KeyState::Next) {
                 promotions += 1;
                 assert!(
                     k.activated_at_ms.expect("activated") - k.created_at_ms
@@ -179,7 +185,8 @@ async fn rotate_every_two_hours(
                     "a next key signs only after the cache window"
                 );
             }
-            if k.state == "removed" && before.is_some_and(|b| b.state == "retired") {
+            if k.state == KeyState::Removed && before.is_some_and(|b| b.state == KeyState::Retired)
+            {
                 removals += 1;
                 let retired = k.retired_at_ms.expect("retired at");
                 assert!(
@@ -252,7 +259,7 @@ async fn the_schema_allows_one_active_and_one_next_key_per_set(db: &TestBackend)
         "{orphan:?}"
     );
     let states = |keys: Vec<SigningKeyRecord>| {
-        let mut states: Vec<_> = keys.into_iter().map(|k| k.state).collect();
+        let mut states: Vec<_> = keys.into_iter().map(|k| k.state.as_str()).collect();
         states.sort();
         states
     };
@@ -295,16 +302,16 @@ async fn stale_set_versions_and_key_states_lose_with_conflict(db: &TestBackend) 
         ..set.clone()
     };
     let retired = SigningKeyRecord {
-        state: "retired".into(),
+        state: KeyState::Retired,
         retired_at_ms: Some(2),
         ..active.clone()
     };
     let promoted = SigningKeyRecord {
-        state: "active".into(),
+        state: KeyState::Active,
         activated_at_ms: Some(2),
         ..next.clone()
     };
-    let promote = |replaces: i64, from_state: &str| {
+    let promote = |replaces: i64, from_state: KeyState| {
         vec![
             KeyChange::UpdateSet {
                 record: KeySetRecord {
@@ -315,16 +322,16 @@ async fn stale_set_versions_and_key_states_lose_with_conflict(db: &TestBackend) 
             },
             KeyChange::UpdateKey {
                 record: retired.clone(),
-                from_state: "active".into(),
+                from_state: KeyState::Active,
             },
             KeyChange::UpdateKey {
                 record: promoted.clone(),
-                from_state: from_state.into(),
+                from_state,
             },
         ]
     };
     let r = db
-        .apply_key_changes(&promote(1, "retired"), draft("keys.promote"))
+        .apply_key_changes(&promote(1, KeyState::Retired), draft("keys.promote"))
         .await;
     assert!(
         matches!(r, Err(StoreError::Conflict(_))),
@@ -336,7 +343,7 @@ async fn stale_set_versions_and_key_states_lose_with_conflict(db: &TestBackend) 
         vec![active.clone(), next.clone()],
         "nothing of the refused batch is written"
     );
-    db.apply_key_changes(&promote(1, "next"), draft("keys.promote"))
+    db.apply_key_changes(&promote(1, KeyState::Next), draft("keys.promote"))
         .await
         .expect("promote");
     let stored = db.signing_keys("a").await.expect("keys");
@@ -621,7 +628,7 @@ async fn the_token_lifetime_cannot_shrink_under_a_retired_key_that_still_covers_
         }
     }
     let set = svc.get("access-tokens").await.expect("set");
-    assert!(set.keys.iter().any(|k| k.state == "retired"));
+    assert!(set.keys.iter().any(|k| k.state == KeyState::Retired));
     let shorter = SetTiming {
         max_token_lifetime_s: 600,
         ..t
@@ -693,7 +700,7 @@ async fn rotate_now_finishes_by_itself_when_the_cache_window_ends_even_on_a_manu
     let keys = db.signing_keys(&v.set.id).await.expect("keys");
     let next = keys
         .iter()
-        .find(|k| k.state == "next")
+        .find(|k| k.state == KeyState::Next)
         .expect("next key")
         .clone();
     let at = next.promote_at_ms.expect("promotion requested");
@@ -711,12 +718,13 @@ async fn rotate_now_finishes_by_itself_when_the_cache_window_ends_even_on_a_manu
     }
     let keys = assert_invariants(&**db, &v.set.id, &master).await;
     assert_eq!(
-        keys.iter()
-            .find(|k| k.id == next.id)
-            .map(|k| k.state.as_str()),
-        Some("active")
+        keys.iter().find(|k| k.id == next.id).map(|k| k.state),
+        Some(KeyState::Active)
     );
-    assert_eq!(keys.iter().filter(|k| k.state == "retired").count(), 1);
+    assert_eq!(
+        keys.iter().filter(|k| k.state == KeyState::Retired).count(),
+        1
+    );
     assert!(svc
         .run_due(at + 100 * 86_400_000)
         .await
