@@ -11,6 +11,7 @@ pub mod downloads;
 pub mod health;
 pub mod master_key;
 pub mod middleware;
+pub mod probe;
 pub mod site;
 pub mod startup;
 pub mod ui;

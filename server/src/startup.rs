@@ -47,7 +47,8 @@ pub async fn open_console(config: &Config, public_url: &Url) -> anyhow::Result<A
     let sessions = config.session_policy();
     // The URL scheme picks the database; any other scheme is refused with the supported URLs.
     let store = Arc::new(store::SqlStore::open(&url).await?);
-    let console = Console::new(store, master_key()?, public_url, sessions)?;
+    let probe = Arc::new(crate::probe::NetProbe);
+    let console = Console::new(store, probe, master_key()?, public_url, sessions)?;
     Ok(Arc::new(console))
 }
 

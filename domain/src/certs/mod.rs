@@ -21,6 +21,7 @@ mod csr;
 mod error;
 mod info;
 mod issue;
+mod keygen;
 mod keys;
 mod pem;
 mod pintool;
@@ -38,6 +39,7 @@ pub use issue::{
     CA_INTERMEDIATE_DEFAULT_DAYS, CA_MAX_DAYS, CA_ROOT_DEFAULT_DAYS, PUBLIC_CA_SCHEDULE,
     PUBLIC_CA_WARN_DAYS, SERVER_DEFAULT_DAYS, SERVER_MAX_DAYS,
 };
+pub use keygen::{generate, with_key_generation, RSA_SLOTS};
 pub use keys::{
     generate_key, load_pkcs8, load_private_key, parse_private_key_pem, public_key_kind,
     same_public_key, GeneratedKey, KeyKind, KeyType, PrivateKey, RSA_EXPONENT, RSA_MAX_BITS,

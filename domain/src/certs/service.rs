@@ -6,7 +6,6 @@
 //! never leaves a hostname without its current certificate, its next key, or a pin set that
 //! holds both (QUALITY.md, crash mid cert rotation).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use chrono::Utc;
@@ -16,10 +15,11 @@ use serde_json::json;
 use crate::admins::Role;
 use crate::audit::{Actor, AuditDraft, Outcome};
 use crate::audited::{action, Audit, Target};
+use crate::certs::probe::ProbeNetwork;
 use crate::certs::{
-    accept_signed_cert, create_csr, create_root_ca, generate_key, import_chain, issue_server_cert,
-    parse_sans, pins_in_pem, CaMaterial, CaParams, CertError, CertInfo, FoundPin, GeneratedKey,
-    KeySource, KeyType, ServerCertParams,
+    accept_signed_cert, create_csr, create_root_ca, import_chain, issue_server_cert, parse_sans,
+    pins_in_pem, CaMaterial, CaParams, CertError, CertInfo, FoundPin, KeySource, KeyType,
+    ServerCertParams,
 };
 use crate::pins::Pin;
 use crate::pinsets::service::{initial_set, rotated_set, PinsetsService};
@@ -36,9 +36,6 @@ use policy::certs::{
     CA_INTERMEDIATE_DEFAULT_DAYS, CA_MAX_DAYS, CA_ROOT_DEFAULT_DAYS, SERVER_DEFAULT_DAYS,
     SERVER_MAX_DAYS,
 };
-
-/// Concurrent RSA key generations allowed; more are refused with 429 (QUALITY.md).
-const RSA_PERMITS: usize = 2;
 
 impl From<CertError> for Error {
     fn from(e: CertError) -> Self {
@@ -111,7 +108,8 @@ pub struct CertsService {
     store: Arc<dyn CertStore>,
     pinsets: Arc<PinsetsService>,
     master_key: Arc<MasterKey>,
-    rsa_in_flight: AtomicUsize,
+    /// The network side of the pin tool's live probe.
+    probe: Arc<dyn ProbeNetwork>,
 }
 
 fn key_type_of(s: &str) -> Result<KeyType, Error> {
@@ -175,47 +173,21 @@ fn cert_record(
     }
 }
 
-/// Guard counting an RSA generation in flight.
-struct RsaPermit<'a>(&'a AtomicUsize);
-
-impl Drop for RsaPermit<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
 impl CertsService {
     pub fn new(
         store: Arc<dyn CertStore>,
         pinsets: Arc<PinsetsService>,
         master_key: Arc<MasterKey>,
         audit: Audit,
+        probe: Arc<dyn ProbeNetwork>,
     ) -> Self {
         CertsService {
             store,
             pinsets,
             master_key,
             audit,
-            rsa_in_flight: AtomicUsize::new(0),
+            probe,
         }
-    }
-
-    fn generate(&self, key_type: KeyType) -> Result<GeneratedKey, Error> {
-        let _permit = if key_type == KeyType::Rsa2048 {
-            Some(self.rsa_permit()?)
-        } else {
-            None
-        };
-        Ok(generate_key(key_type)?)
-    }
-
-    /// Counts an RSA generation in flight; refuses with 429 beyond [`RSA_PERMITS`].
-    fn rsa_permit(&self) -> Result<RsaPermit<'_>, Error> {
-        if self.rsa_in_flight.fetch_add(1, Ordering::SeqCst) >= RSA_PERMITS {
-            self.rsa_in_flight.fetch_sub(1, Ordering::SeqCst);
-            return Err(Error::Throttled { retry_after_s: 2 });
-        }
-        Ok(RsaPermit(&self.rsa_in_flight))
     }
 
     /// A key record with its private half sealed under the master key (AAD: the key id).
@@ -382,34 +354,34 @@ impl CertsService {
         validity_days: &str,
     ) -> Result<CertRecord, Error> {
         let action = action::CERTS_CREATE_CA;
-        let result = async {
-            let parent = match parent_id {
-                Some(id) => Some(self.ca_material(id).await?),
-                None => None,
-            };
-            let default_days = if parent.is_some() {
-                CA_INTERMEDIATE_DEFAULT_DAYS
-            } else {
-                CA_ROOT_DEFAULT_DAYS
-            };
-            let params = CaParams {
-                common_name: common_name.trim().to_owned(),
-                organization: None,
-                key_type: key_type_of(key_type)?,
-                validity_days: days(validity_days, default_days, CA_MAX_DAYS, "CA validity")?,
-            };
-            let _permit = if params.key_type == KeyType::Rsa2048 {
-                Some(self.rsa_permit()?)
-            } else {
-                None
-            };
-            let issued = match &parent {
-                Some((_, material)) => crate::certs::create_intermediate_ca(material, &params)?,
-                None => create_root_ca(&params)?,
-            };
-            Ok::<_, Error>((parent.map(|(rec, _)| rec), issued))
-        }
-        .await;
+        let result =
+            async {
+                let parent = match parent_id {
+                    Some(id) => Some(self.ca_material(id).await?),
+                    None => None,
+                };
+                let default_days = if parent.is_some() {
+                    CA_INTERMEDIATE_DEFAULT_DAYS
+                } else {
+                    CA_ROOT_DEFAULT_DAYS
+                };
+                let params = CaParams {
+                    common_name: common_name.trim().to_owned(),
+                    organization: None,
+                    key_type: key_type_of(key_type)?,
+                    validity_days: days(validity_days, default_days, CA_MAX_DAYS, "CA validity")?,
+                };
+                let parent_material = parent.as_ref().map(|(_, material)| material.clone());
+                let issued = crate::certs::with_key_generation(params.key_type, move || {
+                    match &parent_material {
+                        Some(material) => crate::certs::create_intermediate_ca(material, &params),
+                        None => create_root_ca(&params),
+                    }
+                })
+                .await??;
+                Ok::<_, Error>((parent.map(|(rec, _)| rec), issued))
+            }
+            .await;
         let (parent, issued) = match result {
             Ok(r) => r,
             Err(e) => {
@@ -523,8 +495,8 @@ impl CertsService {
             )));
         }
         let (ca, material) = self.ca_material(ca_id).await?;
-        let current = self.generate(key_type)?;
-        let next = self.generate(key_type)?;
+        let current = crate::certs::generate(key_type).await?;
+        let next = crate::certs::generate(key_type).await?;
         let issued = issue_server_cert(
             &material,
             &ServerCertParams {
@@ -727,7 +699,7 @@ impl CertsService {
         let (leaf_key_id, leaf_pkcs8, leaf_pin) = match plan.target {
             RotationTarget::NextKey => self.next_key(&h).await?,
             RotationTarget::FreshKey => {
-                let fresh = self.generate(key_type)?;
+                let fresh = crate::certs::generate(key_type).await?;
                 let rec = self.key_record(key_type.label(), &fresh.spki_der, Some(&fresh.pkcs8));
                 let out = (rec.id.clone(), fresh.pkcs8.clone(), rec.pin.clone());
                 changes.push(CertChange::InsertKey(rec));
@@ -742,7 +714,7 @@ impl CertsService {
                 key: KeySource::Existing(leaf_pkcs8),
             },
         )?;
-        let next = self.generate(key_type)?;
+        let next = crate::certs::generate(key_type).await?;
         let next_key = self.key_record(key_type.label(), &next.spki_der, Some(&next.pkcs8));
         let chain = format!("{}{}", issued.cert_pem, ca.chain_pem);
         let cert = cert_record(
@@ -825,8 +797,8 @@ impl CertsService {
         let (key_id, pkcs8, pin) = match self.store.hostname(&host).await? {
             Some(h) => self.next_key(&h).await?,
             None => {
-                let current = self.generate(KeyType::default())?;
-                let next = self.generate(KeyType::default())?;
+                let current = crate::certs::generate(KeyType::default()).await?;
+                let next = crate::certs::generate(KeyType::default()).await?;
                 let ck = self.key_record(
                     KeyType::default().label(),
                     &current.spki_der,
@@ -1056,7 +1028,7 @@ impl CertsService {
         let next_key_id = match &existing {
             Some(h) if !leaf_key_was_next && h.next_key_id.is_some() => h.next_key_id.clone(),
             _ => {
-                let next = self.generate(key_type_from_label(&leaf.key_type))?;
+                let next = crate::certs::generate(key_type_from_label(&leaf.key_type)).await?;
                 let rec = self.key_record(next.key_type.label(), &next.spki_der, Some(&next.pkcs8));
                 let id = rec.id.clone();
                 changes.push(CertChange::InsertKey(rec));
@@ -1128,7 +1100,12 @@ impl CertsService {
             target.trim().chars().take(200).collect::<String>()
         );
         let policy = crate::certs::probe::ProbePolicy::default();
-        let result = match crate::certs::probe::fetch_presented_chain(target.trim(), &policy).await
+        let result = match crate::certs::probe::fetch_presented_chain(
+            self.probe.as_ref(),
+            target.trim(),
+            &policy,
+        )
+        .await
         {
             Ok(chain) => {
                 let mut found = Vec::new();
