@@ -4,7 +4,8 @@
 //! prefix of its own beside it.
 //!
 //! Every `#[server]` in `app` takes its prefix from the build (`SERVER_FN_PREFIX` in
-//! `.cargo/config.toml`, which leptos' macro reads), so the browser's wasm and the server agree;
+//! `.cargo/config.toml`, which leptos' macro reads; cargo-leptos builds pick it up too), so the
+//! browser's wasm and the server agree without a `prefix` on each server fn;
 //! [`check_server_fns`] refuses to start a binary whose server fns were built with another one.
 
 use std::sync::Arc;
@@ -20,7 +21,7 @@ use crate::middleware::CspNonce;
 use crate::startup::AppState;
 
 /// Where the server fns are mounted: `{FN_PREFIX}/{endpoint}`.
-pub const FN_PREFIX: &str = "/api";
+pub const FN_PREFIX: &str = "/fn";
 
 /// The paths of every server fn compiled into this binary (from server_fn's registry), sorted.
 pub fn server_fn_paths() -> Vec<&'static str> {

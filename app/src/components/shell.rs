@@ -1,9 +1,10 @@
 //! The signed-in layout: navigation, the admin's name, "Sign out", and the page below.
 
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_router::components::{Outlet, A};
 
-use crate::api::auth::current_admin;
+use crate::api::auth::{current_admin, SignOut};
 
 /// Areas in navigation order: (path, label).
 pub const AREAS: &[(&str, &str)] = &[
@@ -50,7 +51,7 @@ pub fn Shell() -> impl IntoView {
                     })}
                 </Suspense>
                 // A plain form post: works before the page has hydrated and without script.
-                <form method="post" action="/api/sign_out">
+                <form method="post" action=SignOut::PATH>
                     <button type="submit" class="secondary">"Sign out"</button>
                 </form>
             </div>

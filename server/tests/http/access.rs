@@ -129,6 +129,41 @@ async fn signed_in_admin_reaches_every_page() {
     );
 }
 
+#[tokio::test]
+async fn server_fns_answer_under_fn_and_leave_api_to_the_rest_api() {
+    let app = TestApp::spawn().await;
+    let cookie = app
+        .setup_owner(&mut SoftAuthenticator::new(), "alice")
+        .await;
+    assert!(
+        server::ui::server_fn_paths()
+            .iter()
+            .all(|p| p.starts_with("/fn/")),
+        "{:?}",
+        server::ui::server_fn_paths()
+    );
+    let post = |path: &str| {
+        app.client
+            .post(format!("{}{path}", app.base))
+            .header("origin", &app.base)
+            .header("sec-fetch-site", "same-origin")
+            .header("cookie", &cookie)
+            .send()
+    };
+    let r = post("/fn/current_admin").await.expect("request");
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(r.text().await.unwrap_or_default().contains("alice"));
+    // `/api` belongs to the REST API: no server fn answers there.
+    assert_eq!(
+        post("/api/current_admin")
+            .await
+            .expect("request")
+            .status()
+            .as_u16(),
+        404
+    );
+}
+
 fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
     let mut h = HeaderMap::new();
     for (k, v) in pairs {
