@@ -127,17 +127,17 @@ pub fn KeysPage() -> impl IntoView {
 fn in_flight(k: &KeyInfo, set: &KeySetInfo) -> String {
     let window = in_flight_window_s(set.max_token_lifetime_s, set.leeway_s);
     let window_text = format!(
-        "{} (longest token lifetime {} + leeway {})",
-        duration(window),
+        "longest token lifetime {} + leeway {}",
         duration(set.max_token_lifetime_s),
         duration(set.leeway_s)
     );
     match k.state {
         KeyState::Next => "It has never signed a token (it was never active): no token is in flight.".to_owned(),
         KeyState::Active => format!(
-            "It is the active key: every token it signed in the last {window_text} (since {}) may still be in flight and \
+            "It is the active key: every token it signed in the last {} ({window_text}; since {}) may still be in flight and \
              will fail verification once gates drop the key. A new key takes over at once. The console does not count \
              issued tokens (gates will report issuance), so the number is not known.",
+            duration(window),
             utc((set.now_ms - window * 1000).max(k.activated_at_ms.unwrap_or(set.now_ms)))
         ),
         _ => {
@@ -147,7 +147,7 @@ fn in_flight(k: &KeyInfo, set: &KeySetInfo) -> String {
                 format!("It stopped signing at {}; every token it signed was accepted until {} at the latest: none is in flight.", utc(retired), utc(until))
             } else {
                 format!(
-                    "It stopped signing at {}; tokens it signed before then are accepted until {} ({window_text} later) and \
+                    "It stopped signing at {}; tokens it signed before then are accepted until {} ({window_text} after that) and \
                      will fail verification after the revoke. The number is not known to the console.",
                     utc(retired),
                     utc(until)
