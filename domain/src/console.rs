@@ -130,7 +130,7 @@ impl Console {
             .await?
             .certificates
             .into_iter()
-            .filter(|c| c.status == "active")
+            .filter(|c| c.status == policy::certs::CertStatus::Active)
         {
             let Some(date) = c
                 .not_after

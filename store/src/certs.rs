@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 use domain::audit::AuditDraft;
+use domain::certs::CertStatus;
 use domain::ports::certs::{
     CertChange, CertRecord, CertStore, CsrRecord, HostnameRecord, TlsKeyRecord,
 };
@@ -38,7 +39,7 @@ async fn apply_one(conn: &mut AnyConnection, change: &CertChange) -> Result<(), 
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
         ))
         .bind(&c.id)
-        .bind(&c.kind)
+        .bind(c.kind.as_str())
         .bind(&c.hostname)
         .bind(&c.subject)
         .bind(&c.issuer)
@@ -53,12 +54,13 @@ async fn apply_one(conn: &mut AnyConnection, change: &CertChange) -> Result<(), 
         .bind(&c.chain_pem)
         .bind(&c.key_id)
         .bind(&c.issuer_id)
-        .bind(&c.status)
+        .bind(c.status.as_str())
         .bind(c.created_at_ms)
         .execute(&mut *conn)
         .await,
         CertChange::SupersedeCert { id } => {
-            sqlx::query("UPDATE certificates SET status = 'superseded' WHERE id = $1")
+            sqlx::query("UPDATE certificates SET status = $1 WHERE id = $2")
+                .bind(CertStatus::Superseded.as_str())
                 .bind(id)
                 .execute(&mut *conn)
                 .await

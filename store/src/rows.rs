@@ -5,6 +5,7 @@
 
 use domain::admins::{Admin, Role, StoredPasskey};
 use domain::audit::{AuditEvent, Outcome};
+use domain::certs::{CertKind, CertStatus};
 use domain::clients::{AuthMethod, ClientKind, Platform};
 use domain::keys::KeyState;
 use domain::ports::certs::{CertRecord, CsrRecord, HostnameRecord, TlsKeyRecord};
@@ -245,7 +246,7 @@ pub(crate) const CERT_COLUMNS: &str =
 pub(crate) fn cert_of(r: &AnyRow) -> Result<CertRecord, sqlx::Error> {
     Ok(CertRecord {
         id: r.text("id")?,
-        kind: r.text("kind")?,
+        kind: r.named("kind", CertKind::parse)?,
         hostname: r.opt_text("hostname")?,
         subject: r.text("subject")?,
         issuer: r.text("issuer")?,
@@ -260,7 +261,7 @@ pub(crate) fn cert_of(r: &AnyRow) -> Result<CertRecord, sqlx::Error> {
         chain_pem: r.text("chain_pem")?,
         key_id: r.opt_text("key_id")?,
         issuer_id: r.opt_text("issuer_id")?,
-        status: r.text("status")?,
+        status: r.named("status", CertStatus::parse)?,
         created_at_ms: r.int("created_at_ms")?,
     })
 }

@@ -76,7 +76,7 @@ mod convert {
     pub fn cert(c: &CertRecord) -> CertView {
         CertView {
             id: c.id.clone(),
-            kind: c.kind.clone(),
+            kind: c.kind.as_str().to_owned(),
             hostname: c.hostname.clone(),
             subject: c.subject.clone(),
             issuer: c.issuer.clone(),
@@ -86,7 +86,7 @@ mod convert {
             not_before: c.not_before.clone(),
             not_after: c.not_after.clone(),
             spki_pin: c.spki_pin.clone(),
-            status: c.status.clone(),
+            status: c.status.as_str().to_owned(),
         }
     }
 

@@ -47,4 +47,6 @@ pub use keys::{
 };
 pub use pem::{encode_pem, parse_pem, PemBlock, PemLabel, MAX_PEM_BLOCKS, MAX_PEM_INPUT};
 pub use pintool::{pins_in_pem, FoundPin, PinSource};
+/// Certificate kinds and statuses: the rule lives in `policy`, which the browser builds too.
+pub use policy::certs::{CertKind, CertStatus};
 pub use san::{parse_sans, validate_sans, San, MAX_SANS};

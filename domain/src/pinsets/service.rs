@@ -396,7 +396,7 @@ impl PinsetsService {
             .certificate(&ca_id)
             .await?
             .ok_or_else(|| Error::Internal("CA record missing".into()))?;
-        let role = if ca.kind == "root_ca" {
+        let role = if ca.kind == policy::certs::CertKind::RootCa {
             PinRole::Root
         } else {
             PinRole::Intermediate

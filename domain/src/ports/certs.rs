@@ -6,6 +6,7 @@
 //! two admins editing at once cannot silently overwrite each other (the loser gets `Conflict`).
 
 use async_trait::async_trait;
+use policy::certs::{CertKind, CertStatus};
 
 use crate::audit::AuditDraft;
 use crate::ports::pinsets::PinsetChange;
@@ -26,8 +27,7 @@ pub struct TlsKeyRecord {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CertRecord {
     pub id: String,
-    /// `root_ca`, `intermediate_ca`, `server` or `imported`.
-    pub kind: String,
+    pub kind: CertKind,
     pub hostname: Option<String>,
     pub subject: String,
     pub issuer: String,
@@ -42,8 +42,7 @@ pub struct CertRecord {
     pub chain_pem: String,
     pub key_id: Option<String>,
     pub issuer_id: Option<String>,
-    /// `active` or `superseded`.
-    pub status: String,
+    pub status: CertStatus,
     pub created_at_ms: i64,
 }
 

@@ -2,6 +2,7 @@
 //! not at all, pin sets are guarded by their version, a corrupt stored SAN list is an error
 //! (never an empty list), and listings sort in byte order.
 
+use domain::certs::{CertKind, CertStatus};
 use domain::ports::certs::{
     CertChange, CertRecord, CertStore, CsrRecord, HostnameRecord, TlsKeyRecord,
 };
@@ -24,7 +25,7 @@ pub fn tls_key(id: &str) -> TlsKeyRecord {
 fn cert(id: &str, kind: &str, key_id: &str, issuer_id: Option<&str>, at: i64) -> CertRecord {
     CertRecord {
         id: id.into(),
-        kind: kind.into(),
+        kind: CertKind::parse(kind).expect("a known kind"),
         hostname: (kind == "server").then(|| "api.example".to_owned()),
         subject: format!("CN={id}"),
         issuer: issuer_id.map_or_else(|| format!("CN={id}"), |i| format!("CN={i}")),
@@ -43,7 +44,7 @@ fn cert(id: &str, kind: &str, key_id: &str, issuer_id: Option<&str>, at: i64) ->
         chain_pem: String::new(),
         key_id: Some(key_id.into()),
         issuer_id: issuer_id.map(str::to_owned),
-        status: "active".into(),
+        status: CertStatus::Active,
         created_at_ms: at,
     }
 }
@@ -181,7 +182,7 @@ async fn every_cert_change_round_trips(db: &TestBackend) {
     .await
     .expect("renewal");
     let superseded = CertRecord {
-        status: "superseded".into(),
+        status: CertStatus::Superseded,
         ..leaf.clone()
     };
     assert_eq!(

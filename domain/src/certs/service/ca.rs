@@ -83,10 +83,10 @@ impl CertsService {
         );
         let (kind, chain) = match &parent {
             Some(p) => (
-                "intermediate_ca",
+                CertKind::IntermediateCa,
                 format!("{}{}", issued.cert_pem, p.chain_pem),
             ),
-            None => ("root_ca", issued.cert_pem.clone()),
+            None => (CertKind::RootCa, issued.cert_pem.clone()),
         };
         let cert = cert_record(
             &issued.info,

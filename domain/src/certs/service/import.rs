@@ -134,7 +134,7 @@ impl CertsService {
         let chain_pem: String = certs.iter().map(pem_of).collect();
         let cert = cert_record(
             leaf,
-            "imported",
+            CertKind::Imported,
             Some(host),
             chain_pem,
             key.as_ref().map(|k| k.id.clone()),

@@ -40,8 +40,8 @@ use crate::ports::StoreError;
 use crate::seal::MasterKey;
 use crate::{now_ms, Error};
 use policy::certs::{
-    CA_INTERMEDIATE_DEFAULT_DAYS, CA_MAX_DAYS, CA_ROOT_DEFAULT_DAYS, SERVER_DEFAULT_DAYS,
-    SERVER_MAX_DAYS,
+    CertKind, CertStatus, CA_INTERMEDIATE_DEFAULT_DAYS, CA_MAX_DAYS, CA_ROOT_DEFAULT_DAYS,
+    SERVER_DEFAULT_DAYS, SERVER_MAX_DAYS,
 };
 
 impl From<CertError> for Error {
@@ -152,7 +152,7 @@ fn pem_of(info: &CertInfo) -> String {
 
 fn cert_record(
     info: &CertInfo,
-    kind: &str,
+    kind: CertKind,
     hostname: Option<&str>,
     chain_pem: String,
     key_id: Option<String>,
@@ -160,7 +160,7 @@ fn cert_record(
 ) -> CertRecord {
     CertRecord {
         id: new_id(),
-        kind: kind.to_owned(),
+        kind,
         hostname: hostname.map(str::to_owned),
         subject: info.display_name(),
         issuer: info.issuer.clone(),
@@ -175,7 +175,7 @@ fn cert_record(
         chain_pem,
         key_id,
         issuer_id,
-        status: "active".into(),
+        status: CertStatus::Active,
         created_at_ms: now_ms(),
     }
 }
@@ -258,7 +258,7 @@ impl CertsService {
             .store
             .certificate(ca_id)
             .await?
-            .filter(|c| c.kind == "root_ca" || c.kind == "intermediate_ca")
+            .filter(|c| c.kind.is_ca())
             .ok_or_else(|| Error::invalid("choose an internal CA to issue from"))?;
         let key_id = ca
             .key_id
@@ -283,7 +283,7 @@ impl CertsService {
         let certificates = self.store.certificates().await?;
         let cas: Vec<CertRecord> = certificates
             .iter()
-            .filter(|c| c.kind == "root_ca" || c.kind == "intermediate_ca")
+            .filter(|c| c.kind.is_ca())
             .cloned()
             .collect();
         let mut hostnames = Vec::new();

@@ -175,7 +175,7 @@ impl CertsService {
         let chain = format!("{}{}", issued.cert_pem, ca.chain_pem);
         let cert = cert_record(
             &issued.info,
-            "server",
+            CertKind::Server,
             Some(host),
             chain,
             Some(leaf_key_id),
