@@ -2,7 +2,8 @@
 //! stored certificate has, and the validity limits (defaults, maxima, the public-CA warning
 //! threshold and schedule). The domain enforces them when it issues; the Certificates page shows
 //! the same numbers and warnings as you type. Nothing here reads a clock: the schedule takes the
-//! date as an argument.
+//! date as an argument. It also names which key a rotation moves to ([`RotationTarget`]) and
+//! the platforms of the apps that ship pin sets ([`AppPlatform`]).
 //!
 //! Limits, with their sources:
 //! - A server certificate is valid for at most [`SERVER_MAX_DAYS`] (825): iOS and macOS reject
@@ -172,6 +173,81 @@ impl core::fmt::Display for CertStatus {
     }
 }
 
+/// Which key a hostname's certificate rotates to. The wire and audit names are `next` and
+/// `fresh`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum RotationTarget {
+    /// The pre-generated next key, whose pin shipped as the backup pin.
+    #[serde(rename = "next")]
+    NextKey,
+    /// A key generated at rotation, which no shipped app knows.
+    #[serde(rename = "fresh")]
+    FreshKey,
+}
+
+impl RotationTarget {
+    pub const ALL: [RotationTarget; 2] = [RotationTarget::NextKey, RotationTarget::FreshKey];
+
+    /// The submitted and audited name: `next` or `fresh`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RotationTarget::NextKey => "next",
+            RotationTarget::FreshKey => "fresh",
+        }
+    }
+
+    /// Parses a name exactly, as [`RotationTarget::as_str`] writes it.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+}
+
+impl core::fmt::Display for RotationTarget {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The platform of an app that ships a pin set (a recorded release): Android or iOS, the two
+/// the exports target. Stored and submitted as `android` or `ios`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AppPlatform {
+    Android,
+    Ios,
+}
+
+impl AppPlatform {
+    pub const ALL: [AppPlatform; 2] = [AppPlatform::Android, AppPlatform::Ios];
+
+    /// The stored and submitted name: `android` or `ios`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AppPlatform::Android => "android",
+            AppPlatform::Ios => "ios",
+        }
+    }
+
+    /// Parses a name exactly, as [`AppPlatform::as_str`] writes it.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+
+    /// How the console names the platform to people.
+    pub fn label(self) -> &'static str {
+        match self {
+            AppPlatform::Android => "Android",
+            AppPlatform::Ios => "iOS",
+        }
+    }
+}
+
+impl core::fmt::Display for AppPlatform {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,6 +263,32 @@ mod tests {
         }
         for bad in ["", "ca", "Root_CA", "server ", "leaf"] {
             assert_eq!(CertKind::parse(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn rotation_targets_and_app_platforms_keep_their_wire_names() {
+        for t in RotationTarget::ALL {
+            assert_eq!(RotationTarget::parse(t.as_str()), Some(t));
+            assert_eq!(serde_json::to_string(&t).expect("json"), format!("\"{t}\""));
+            assert_eq!(
+                serde_json::from_str::<RotationTarget>(&format!("\"{t}\"")).ok(),
+                Some(t)
+            );
+        }
+        assert_eq!(RotationTarget::NextKey.as_str(), "next");
+        assert_eq!(RotationTarget::FreshKey.as_str(), "fresh");
+        for bad in ["", "Next", "next_key", "fresh_key", "new"] {
+            assert_eq!(RotationTarget::parse(bad), None, "{bad:?}");
+        }
+        for p in AppPlatform::ALL {
+            assert_eq!(AppPlatform::parse(p.as_str()), Some(p));
+            assert_eq!(serde_json::to_string(&p).expect("json"), format!("\"{p}\""));
+        }
+        assert_eq!(AppPlatform::Android.as_str(), "android");
+        assert_eq!(AppPlatform::Ios.as_str(), "ios");
+        for bad in ["", "iOS", "Android", "web", "windows-phone"] {
+            assert_eq!(AppPlatform::parse(bad), None, "{bad:?}");
         }
     }
 

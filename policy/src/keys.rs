@@ -2,7 +2,8 @@
 //! key, which of them are published in the JWKS, the bounds of a key set's timing, and how long
 //! a token signed by a key may still be accepted after the key stops signing (the in-flight
 //! window). The lifecycle itself (transitions, the rotation plan) is `domain::keys::lifecycle`;
-//! the Signing keys page states the same windows the domain schedules.
+//! the Signing keys page states the same windows the domain schedules, and reads the job's plan
+//! as [`PlanStep`]s.
 //!
 //! A verifier accepts a token until its `exp` plus its clock leeway (RFC 7519 §4.1.4 allows
 //! "some small leeway"; `jose` applies the key set's `leeway_s`), so a token signed at the last
@@ -72,6 +73,43 @@ impl core::fmt::Display for KeyState {
     }
 }
 
+/// A kind of step the rotation job takes on a key set, as its plan (and audit events) name it:
+/// `create_next`, `promote` or `remove`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlanStep {
+    /// A new key is generated and published as next.
+    CreateNext,
+    /// The next key becomes active; the active one, if any, is retired.
+    Promote,
+    /// A retired key leaves the JWKS once every token it signed has expired.
+    Remove,
+}
+
+impl PlanStep {
+    pub const ALL: [PlanStep; 3] = [PlanStep::CreateNext, PlanStep::Promote, PlanStep::Remove];
+
+    /// The name: `create_next`, `promote` or `remove` (as serde writes it).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlanStep::CreateNext => "create_next",
+            PlanStep::Promote => "promote",
+            PlanStep::Remove => "remove",
+        }
+    }
+
+    /// Parses a name exactly, as [`PlanStep::as_str`] writes it.
+    pub fn parse(s: &str) -> Option<Self> {
+        PlanStep::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+impl core::fmt::Display for PlanStep {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Shortest rotation period: 1 h.
 pub const MIN_ROTATION_PERIOD_S: i64 = 3_600;
 /// Longest rotation period: 365 d.
@@ -120,6 +158,21 @@ mod tests {
         }
         for bad in ["", "Active", "published", "expired", "next "] {
             assert_eq!(KeyState::parse(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn plan_steps_round_trip_and_refuse_unknown_names() {
+        for s in PlanStep::ALL {
+            assert_eq!(PlanStep::parse(s.as_str()), Some(s));
+            assert_eq!(
+                serde_json::to_string(&s).expect("json"),
+                format!("\"{}\"", s.as_str())
+            );
+        }
+        assert_eq!(PlanStep::CreateNext.as_str(), "create_next");
+        for bad in ["", "createNext", "create-next", "Promote", "revoke"] {
+            assert_eq!(PlanStep::parse(bad), None, "{bad:?}");
         }
     }
 

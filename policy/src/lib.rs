@@ -19,10 +19,11 @@
 //!
 //! - [`client`]: the OAuth client registration form, its three templates, and client kinds,
 //!   platforms, authentication methods (which of them use a secret) and secret statuses.
-//! - [`keys`]: signing-key states, key-set timing bounds and the in-flight window of a key's
-//!   tokens (max token lifetime + leeway).
+//! - [`keys`]: signing-key states, the steps of the rotation job's plan, key-set timing bounds
+//!   and the in-flight window of a key's tokens (max token lifetime + leeway).
 //! - [`certs`]: certificate kinds and statuses, validity limits (CA maximum, server maximum, the
-//!   public-CA warning threshold and schedule).
+//!   public-CA warning threshold and schedule), rotation targets and the platforms of the apps
+//!   that ship pin sets.
 //!
 //! - [`bundle`]: the signed config bundle the console sends every gate (format, envelope, checks).
 

@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 use domain::audit::AuditDraft;
+use domain::pinsets::AppPlatform;
 use domain::ports::pinsets::{AppRecord, PinsetChange, PinsetRecord, PinsetStore, ReleaseRecord};
 use domain::ports::StoreError;
 use sqlx::AnyConnection;
@@ -63,7 +64,7 @@ pub(crate) async fn apply_one(
         )
         .bind(&a.id)
         .bind(&a.name)
-        .bind(&a.platform)
+        .bind(a.platform.as_str())
         .bind(&a.bundle_id)
         .bind(a.created_at_ms)
         .execute(&mut *conn)
@@ -136,9 +137,13 @@ impl PinsetStore for SqlStore {
         self.all(sqlx::query(&sql), app_of).await
     }
 
-    async fn app(&self, platform: &str, bundle_id: &str) -> Result<Option<AppRecord>, StoreError> {
+    async fn app(
+        &self,
+        platform: AppPlatform,
+        bundle_id: &str,
+    ) -> Result<Option<AppRecord>, StoreError> {
         let q = sqlx::query("SELECT * FROM apps WHERE platform = $1 AND bundle_id = $2")
-            .bind(platform)
+            .bind(platform.as_str())
             .bind(bundle_id);
         self.one(q, app_of).await
     }

@@ -8,6 +8,7 @@ use domain::audit::{AuditEvent, Outcome};
 use domain::certs::{CertKind, CertStatus};
 use domain::clients::{AuthMethod, ClientKind, Platform};
 use domain::keys::KeyState;
+use domain::pinsets::AppPlatform;
 use domain::ports::certs::{CertRecord, CsrRecord, HostnameRecord, TlsKeyRecord};
 use domain::ports::clients::{ClientRecord, SecretRecord};
 use domain::ports::keys::{KeySetRecord, SigningKeyRecord};
@@ -302,7 +303,7 @@ pub(crate) fn app_of(r: &AnyRow) -> Result<AppRecord, sqlx::Error> {
     Ok(AppRecord {
         id: r.text("id")?,
         name: r.text("name")?,
-        platform: r.text("platform")?,
+        platform: r.named("platform", AppPlatform::parse)?,
         bundle_id: r.text("bundle_id")?,
         created_at_ms: r.int("created_at_ms")?,
     })

@@ -2,6 +2,7 @@
 //! import (domain: `certs`). The pin tool sits beside the pin-sets page (`api::pinsets`).
 
 use leptos::prelude::*;
+use policy::certs::RotationTarget;
 use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
@@ -61,7 +62,7 @@ pub struct VerdictView {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RotationPlanView {
     pub hostname: String,
-    pub target: String,
+    pub target: RotationTarget,
     pub new_pin: String,
     pub verdicts: Vec<VerdictView>,
     pub blocked: bool,
@@ -121,7 +122,7 @@ mod convert {
     pub fn plan(p: RotationPlan) -> RotationPlanView {
         RotationPlanView {
             hostname: p.hostname,
-            target: p.target.as_str().to_owned(),
+            target: p.target,
             new_pin: p.new_pin,
             blocked: p.blocked,
             verdicts: p
@@ -224,15 +225,19 @@ pub async fn issue_cert(
     Ok(convert::cert(&c))
 }
 
-/// What a rotation of `hostname` to `target` (`next` or `fresh`) would do to shipped releases.
+/// What a rotation of `hostname` to `target` (the next key or a fresh one) would do to shipped
+/// releases.
 ///
 /// **Permissions:** any signed-in admin. **Audit:** none (read-only).
 #[server(endpoint = "plan_rotation")]
-pub async fn plan_rotation(hostname: String, target: String) -> Result<RotationPlanView, AppError> {
+pub async fn plan_rotation(
+    hostname: String,
+    target: RotationTarget,
+) -> Result<RotationPlanView, AppError> {
     let ctx = crate::ctx::RequestCtx::get()?;
     ctx.require_admin()?;
     Ok(convert::plan(
-        ctx.console.certs.plan(&hostname, &target).await?,
+        ctx.console.certs.plan(&hostname, target).await?,
     ))
 }
 
@@ -244,7 +249,7 @@ pub async fn plan_rotation(hostname: String, target: String) -> Result<RotationP
 #[server(endpoint = "rotate_cert")]
 pub async fn rotate_cert(
     hostname: String,
-    target: String,
+    target: RotationTarget,
     override_reason: String,
 ) -> Result<CertView, AppError> {
     let ctx = crate::ctx::RequestCtx::get()?;
@@ -256,7 +261,7 @@ pub async fn rotate_cert(
             &ctx.actor,
             admin.admin.role,
             &hostname,
-            &target,
+            target,
             &override_reason,
         )
         .await?;

@@ -2,7 +2,7 @@
 //! manual rotation and the emergency revoke.
 
 use leptos::prelude::*;
-use policy::keys::KeyState;
+use policy::keys::{KeyState, PlanStep};
 use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
@@ -27,8 +27,7 @@ pub struct KeyInfo {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlannedStep {
     pub at_ms: i64,
-    /// `create_next`, `promote` or `remove`.
-    pub step: String,
+    pub step: PlanStep,
     /// The key the step concerns (the next key for `promote`), empty for `create_next`.
     pub key_id: String,
     pub description: String,
@@ -58,7 +57,7 @@ fn info(v: domain::keys::service::KeySetView, now: i64) -> KeySetInfo {
         .into_iter()
         .map(|p| PlannedStep {
             at_ms: p.at_ms,
-            step: p.step.to_owned(),
+            step: p.step,
             key_id: p.key_id,
             description: p.description,
         })

@@ -3,6 +3,7 @@
 //! certificate work done by `certs`).
 
 use leptos::prelude::*;
+use policy::certs::AppPlatform;
 use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
@@ -49,7 +50,7 @@ pub struct ExportView {
 pub struct ReleaseView {
     pub id: String,
     pub app: String,
-    pub platform: String,
+    pub platform: AppPlatform,
     pub bundle_id: String,
     pub version: String,
     pub released_on: String,
@@ -229,7 +230,7 @@ pub async fn export_for_release(
     hostname: String,
     format: String,
     app_name: String,
-    platform: String,
+    platform: AppPlatform,
     bundle_id: String,
     version: String,
     released_on: String,
@@ -244,7 +245,7 @@ pub async fn export_for_release(
             &hostname,
             &format,
             &app_name,
-            &platform,
+            platform,
             &bundle_id,
             &version,
             &released_on,

@@ -4,8 +4,8 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 use policy::certs::{
-    server_validity_warnings, CA_INTERMEDIATE_DEFAULT_DAYS, CA_MAX_DAYS, CA_ROOT_DEFAULT_DAYS,
-    PUBLIC_CA_SCHEDULE, SERVER_DEFAULT_DAYS, SERVER_MAX_DAYS,
+    server_validity_warnings, RotationTarget, CA_INTERMEDIATE_DEFAULT_DAYS, CA_MAX_DAYS,
+    CA_ROOT_DEFAULT_DAYS, PUBLIC_CA_SCHEDULE, SERVER_DEFAULT_DAYS, SERVER_MAX_DAYS,
 };
 
 use crate::api::certs::{
@@ -265,7 +265,7 @@ fn HostnameCard(
     csr: Action<String, Result<crate::api::certs::CsrView, crate::error::AppError>>,
 ) -> impl IntoView {
     let hostname = host.hostname.clone();
-    let plan_target = RwSignal::new(None::<String>);
+    let plan_target = RwSignal::new(None::<RotationTarget>);
     let h2 = hostname.clone();
     let plan = Resource::new(
         move || (plan_target.get(), rotate.version().get()),
@@ -296,8 +296,8 @@ fn HostnameCard(
                 <dd>{host.ca_subject.clone().unwrap_or_else(|| "external CA".into())}</dd>
             </dl>
             <div class="buttons">
-                <button type="button" on:click=move |_| plan_target.set(Some("next".into()))>{format!("Plan rotation of {} to the next key", hostname)}</button>
-                <button type="button" class="secondary" on:click=move |_| plan_target.set(Some("fresh".into()))>"Plan rotation to a fresh key"</button>
+                <button type="button" on:click=move |_| plan_target.set(Some(RotationTarget::NextKey))>{format!("Plan rotation of {} to the next key", hostname)}</button>
+                <button type="button" class="secondary" on:click=move |_| plan_target.set(Some(RotationTarget::FreshKey))>"Plan rotation to a fresh key"</button>
                 <button type="button" class="secondary" on:click=move |_| { csr.dispatch(h3.clone()); }>"Create CSR for the next key"</button>
             </div>
             <Transition fallback=|| ()>
@@ -308,17 +308,19 @@ fn HostnameCard(
                         Ok(None) => ().into_any(),
                         Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
                         Ok(Some(p)) => {
-                            let target_label = if p.target == "next" { "the next key" } else { "a fresh key" };
+                            let target_label = match p.target {
+                                RotationTarget::NextKey => "the next key",
+                                RotationTarget::FreshKey => "a fresh key",
+                            };
                             let blocked = p.blocked;
                             let form_host = p.hostname.clone();
-                            let form_target = p.target.clone();
+                            let form_target = p.target;
                             view! {
                                 <section class="planner" aria-label=format!("Rotation plan for {}", p.hostname)>
                                     <h4>{format!("Rotation of {} to {}", p.hostname, target_label)}</h4>
-                                    {if p.target == "next" {
-                                        view! { <p>"New key pin " <code>{p.new_pin.clone()}</code></p> }.into_any()
-                                    } else {
-                                        view! { <p>"The new key is generated at rotation: no shipped app has its pin."</p> }.into_any()
+                                    {match p.target {
+                                        RotationTarget::NextKey => view! { <p>"New key pin " <code>{p.new_pin.clone()}</code></p> }.into_any(),
+                                        RotationTarget::FreshKey => view! { <p>"The new key is generated at rotation: no shipped app has its pin."</p> }.into_any(),
                                     }}
                                     {if p.verdicts.is_empty() {
                                         view! { <p>"No app release records pins for this hostname yet."</p> }.into_any()
@@ -346,13 +348,16 @@ fn HostnameCard(
                                         ().into_any()
                                     }}
                                     <button type="button" class=if blocked { "danger" } else { "" } on:click=move |_| {
-                                        let what = if form_target == "next" { "its pre-generated next key (the backup pin apps already ship)" } else { "a fresh key that no shipped app knows" };
+                                        let what = match form_target {
+                                            RotationTarget::NextKey => "its pre-generated next key (the backup pin apps already ship)",
+                                            RotationTarget::FreshKey => "a fresh key that no shipped app knows",
+                                        };
                                         let message = format!(
                                             "Rotate {form_host} to {what}? A new certificate is issued and served from now on, and a new next key is prepared.{}",
                                             if blocked { " Supported releases listed as breaking will fail to connect." } else { "" }
                                         );
                                         if confirm(&message) {
-                                            rotate.dispatch(RotateCert { hostname: form_host.clone(), target: form_target.clone(), override_reason: reason.get_untracked() });
+                                            rotate.dispatch(RotateCert { hostname: form_host.clone(), target: form_target, override_reason: reason.get_untracked() });
                                         }
                                     }>{if blocked { "Rotate anyway" } else { "Rotate now" }}</button>
                                 </section>

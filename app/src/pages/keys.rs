@@ -5,8 +5,9 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 use policy::keys::{
-    in_flight_until_ms, in_flight_window_s, KeyState, MAX_LEEWAY_S, MAX_ROTATION_PERIOD_S,
-    MAX_TOKEN_LIFETIME_S, MIN_CACHE_WINDOW_S, MIN_LEEWAY_S, MIN_TOKEN_LIFETIME_S,
+    in_flight_until_ms, in_flight_window_s, KeyState, PlanStep, MAX_LEEWAY_S,
+    MAX_ROTATION_PERIOD_S, MAX_TOKEN_LIFETIME_S, MIN_CACHE_WINDOW_S, MIN_LEEWAY_S,
+    MIN_TOKEN_LIFETIME_S,
 };
 
 use crate::api::keys::{
@@ -355,7 +356,7 @@ fn KeyTimeline(set: KeySetInfo) -> impl IntoView {
         .filter(|(i, _)| !hidden.contains(i))
         .map(|(_, k)| k)
         .collect();
-    let planned = |step: &str, id: &str| {
+    let planned = |step: PlanStep, id: &str| {
         set.plan
             .iter()
             .find(|p| p.step == step && (id.is_empty() || p.key_id == id))
@@ -364,7 +365,7 @@ fn KeyTimeline(set: KeySetInfo) -> impl IntoView {
     let promote_any = set
         .plan
         .iter()
-        .find(|p| p.step == "promote")
+        .find(|p| p.step == PlanStep::Promote)
         .map(|p| p.at_ms);
     let start = keys
         .iter()
@@ -391,7 +392,7 @@ fn KeyTimeline(set: KeySetInfo) -> impl IntoView {
         let mut segs: Vec<(i64, i64, &'static str, bool)> = Vec::new();
         let act = k.activated_at_ms.map(|t| (t, false)).or_else(|| {
             (k.state == KeyState::Next)
-                .then(|| planned("promote", &k.id).map(|t| (t, true)))
+                .then(|| planned(PlanStep::Promote, &k.id).map(|t| (t, true)))
                 .flatten()
         });
         let ret = k.retired_at_ms.map(|t| (t, false)).or_else(|| {
@@ -402,7 +403,7 @@ fn KeyTimeline(set: KeySetInfo) -> impl IntoView {
         let rem = k
             .removed_at_ms
             .map(|t| (t, false))
-            .or_else(|| planned("remove", &k.id).map(|t| (t, true)));
+            .or_else(|| planned(PlanStep::Remove, &k.id).map(|t| (t, true)));
         let stop = |t: i64| end_of_life.map_or(t, |e| t.min(e));
         let next_end = act.map(|a| a.0).or(end_of_life).unwrap_or(end);
         segs.push((
@@ -441,14 +442,14 @@ fn KeyTimeline(set: KeySetInfo) -> impl IntoView {
     if let Some(created) = set
         .plan
         .iter()
-        .find(|p| p.step == "create_next")
+        .find(|p| p.step == PlanStep::CreateNext)
         .map(|p| p.at_ms)
     {
         let y = TOP + ROW * keys.len() as f64;
         let promoted = set
             .plan
             .iter()
-            .find(|p| p.step == "promote" && p.key_id.is_empty())
+            .find(|p| p.step == PlanStep::Promote && p.key_id.is_empty())
             .map(|p| p.at_ms);
         let next_end = promoted.unwrap_or(end);
         summary.push(format!("a new key planned for {}", utc(created)));

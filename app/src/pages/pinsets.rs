@@ -3,6 +3,7 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
+use policy::certs::AppPlatform;
 
 use crate::api::pinsets::{
     compute_pins, export_pinset, list_pinsets, list_releases, probe_pins, AddPin, ExportForRelease,
@@ -84,7 +85,7 @@ pub fn PinSetsPage() -> impl IntoView {
                                         let button = if r.supported { format!("Mark {} {} unsupported", r.app, r.version) } else { format!("Mark {} {} supported", r.app, r.version) };
                                         view! {
                                             <tr>
-                                                <td>{r.app.clone()}</td><td>{r.platform.clone()}</td><td><code>{r.bundle_id.clone()}</code></td>
+                                                <td>{r.app.clone()}</td><td>{r.platform.label()}</td><td><code>{r.bundle_id.clone()}</code></td>
                                                 <td>{r.version.clone()}</td><td>{r.released_on.clone()}</td><td>{r.hostname.clone()}</td>
                                                 <td class="num">{r.pinset_version}</td>
                                                 <td>{r.pins.iter().map(|p| view! { <code class="pin">{p.clone()}</code> }).collect_view()}</td>
@@ -239,8 +240,7 @@ fn PinsetCard(
                 <div class="field">
                     <label for=format!("plat-{}", slug.get_value())>"Platform"</label>
                     <select id=format!("plat-{}", slug.get_value()) name="platform">
-                        <option value="android">"Android"</option>
-                        <option value="ios">"iOS"</option>
+                        {AppPlatform::ALL.map(|p| view! { <option value=p.as_str()>{p.label()}</option> }).collect_view()}
                     </select>
                 </div>
                 <Field label="Bundle id or package name" name="bundle_id" placeholder="com.example.app"/>

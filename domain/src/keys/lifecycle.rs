@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 
 /// The states, which of them are published, and the in-flight window live in `policy::keys`
 /// (the browser and the gate share them); the transitions and the plan live here.
-pub use policy::keys::KeyState;
+pub use policy::keys::{KeyState, PlanStep};
 
 /// Whether a key may go from `from` to `to`: next → active, active → retired,
 /// retired → removed, and next, active or retired → revoked. Nothing else; removed and revoked
@@ -184,6 +184,17 @@ pub enum Step {
     },
     /// The retired key `id` becomes removed (leaves the JWKS; its private half can go).
     Remove { id: String },
+}
+
+impl Step {
+    /// The kind of step, as the plan and the audit events name it.
+    pub fn kind(&self) -> PlanStep {
+        match self {
+            Step::CreateNext => PlanStep::CreateNext,
+            Step::Promote { .. } => PlanStep::Promote,
+            Step::Remove { .. } => PlanStep::Remove,
+        }
+    }
 }
 
 /// The set's first key when it may be promoted without waiting the cache window: the set's

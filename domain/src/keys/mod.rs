@@ -30,7 +30,7 @@ pub use jwk::{check_jwk, public_jwk, thumbprint};
 pub use jwt::{sign_jwt, verify_jwt, MAX_JWT_BYTES};
 pub use lifecycle::{
     bootstrap_key, can_transition, check_set, due_steps, manual_rotation_check,
-    promotion_safe_at_ms, published, KeyState, KeyTimes, SetTiming, Step,
+    promotion_safe_at_ms, published, KeyState, KeyTimes, PlanStep, SetTiming, Step,
 };
 
 // Cuts an untrusted value quoted in a message to 64 characters: the one rule, from `jose`.

@@ -11,7 +11,9 @@ use secrecy::ExposeSecret;
 use serde_json::{json, Value};
 
 use super::jwk::public_jwk;
-use super::lifecycle::{due_steps, manual_rotation_check, KeyState, KeyTimes, SetTiming, Step};
+use super::lifecycle::{
+    due_steps, manual_rotation_check, KeyState, KeyTimes, PlanStep, SetTiming, Step,
+};
 use super::SigningAlg;
 use crate::audit::Actor;
 use crate::audited::{action, Audit, Target, Version};
@@ -354,7 +356,7 @@ impl KeysService {
                 if manual {
                     next.promote_at_ms = Some(takes_over);
                 }
-                let details = json!({ "step": "create_next", "why": why, "key": key_json(&next),
+                let details = json!({ "step": step.kind(), "why": why, "key": key_json(&next),
                     "signs_from_earliest": chrono::DateTime::from_timestamp_millis(takes_over).map(|t| t.to_rfc3339()),
                     "takes_over_at": next.promote_at_ms.and_then(chrono::DateTime::from_timestamp_millis).map(|t| t.to_rfc3339()) });
                 self.commit(
@@ -381,7 +383,7 @@ impl KeysService {
             Step::Promote { next_id, active_id } => {
                 let next = key(next_id)?;
                 let mut changes = vec![Self::bump(set, now)];
-                let mut details = json!({ "step": "promote", "why": why, "activated": next.kid });
+                let mut details = json!({ "step": step.kind(), "why": why, "activated": next.kid });
                 if let Some(active_id) = active_id {
                     let active = key(active_id)?;
                     details["retired"] = json!(active.kid);
@@ -412,7 +414,7 @@ impl KeysService {
             }
             Step::Remove { id } => {
                 let k = key(id)?;
-                let details = json!({ "step": "remove", "why": why, "key": key_json(&k) });
+                let details = json!({ "step": step.kind(), "why": why, "key": key_json(&k) });
                 let change = KeyChange::UpdateKey {
                     record: SigningKeyRecord {
                         state: KeyState::Removed,
@@ -622,8 +624,7 @@ fn minute(ms: i64) -> String {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Planned {
     pub at_ms: i64,
-    /// `create_next`, `promote` or `remove`.
-    pub step: &'static str,
+    pub step: PlanStep,
     /// The key concerned (the next key for `promote`); empty for a key not created yet.
     pub key_id: String,
     pub description: String,
@@ -694,7 +695,7 @@ pub fn plan_at(view: &KeySetView, now: i64) -> Vec<Planned> {
                     let id = format!("planned-{round}");
                     out.push(Planned {
                         at_ms: at,
-                        step: "create_next",
+                        step: step.kind(),
                         key_id: String::new(),
                         description: format!(
                             "a new key is generated and published as next; it can sign from {}",
@@ -713,7 +714,7 @@ pub fn plan_at(view: &KeySetView, now: i64) -> Vec<Planned> {
                 Step::Promote { next_id, active_id } => {
                     out.push(Planned {
                         at_ms: at,
-                        step: "promote",
+                        step: step.kind(),
                         key_id: if next_id.starts_with("planned-") {
                             String::new()
                         } else {
@@ -745,7 +746,7 @@ pub fn plan_at(view: &KeySetView, now: i64) -> Vec<Planned> {
                 Step::Remove { id } => {
                     out.push(Planned {
                         at_ms: at,
-                        step: "remove",
+                        step: step.kind(),
                         key_id: id.clone(),
                         description: format!(
                             "{} leaves the JWKS (every token it signed has expired) and its private key is erased",
@@ -808,13 +809,13 @@ mod tests {
     fn the_plan_is_the_jobs_own_schedule_of_one_full_rotation() {
         let day = 86_400_000;
         let p = plan_at(&view(true), 1000);
-        let steps: Vec<(&str, i64)> = p.iter().map(|s| (s.step, s.at_ms)).collect();
+        let steps: Vec<(PlanStep, i64)> = p.iter().map(|s| (s.step, s.at_ms)).collect();
         assert_eq!(
             &steps[..3],
             &[
-                ("create_next", 90 * day - 3_600_000),
-                ("promote", 90 * day),
-                ("remove", 90 * day + 960_000),
+                (PlanStep::CreateNext, 90 * day - 3_600_000),
+                (PlanStep::Promote, 90 * day),
+                (PlanStep::Remove, 90 * day + 960_000),
             ]
         );
         assert_eq!(p[2].key_id, "k1");

@@ -35,6 +35,8 @@ pub use lint::{blocks_export, lint, parse_pin_input, Finding, Level, LintContext
 pub use planner::{
     expiry_disables_pinning, plan_rotation, rotation_blocked, ShippedRelease, Verdict,
 };
+/// The platforms of the apps that ship pin sets live in `policy::certs` (the browser shares them).
+pub use policy::certs::AppPlatform;
 
 /// The pins one app release trusts for one hostname.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -14,8 +14,8 @@ use crate::audit::{Actor, AuditDraft, Outcome};
 use crate::audited::{action, Audit, Target};
 use crate::pins::Pin;
 use crate::pinsets::{
-    blocks_export, expiry_note, lint, parse_hostname, parse_pin_input, render, ExportFormat,
-    Finding, KeyCustody, LintContext, PinEntry, PinRole, PinSet, ShippedRelease,
+    blocks_export, expiry_note, lint, parse_hostname, parse_pin_input, render, AppPlatform,
+    ExportFormat, Finding, KeyCustody, LintContext, PinEntry, PinRole, PinSet, ShippedRelease,
 };
 use crate::ports::certs::{CertChange, CertStore};
 use crate::ports::pinsets::{AppRecord, PinsetChange, PinsetRecord, PinsetStore, ReleaseRecord};
@@ -524,7 +524,7 @@ impl PinsetsService {
         hostname: &str,
         format: &str,
         app_name: &str,
-        platform: &str,
+        platform: AppPlatform,
         bundle_id: &str,
         version: &str,
         released_on: &str,
@@ -537,9 +537,6 @@ impl PinsetsService {
             let version = version.trim();
             if app_name.is_empty() || app_name.chars().count() > 100 {
                 return Err(Error::invalid("App name must be 1 to 100 characters."));
-            }
-            if !matches!(platform, "android" | "ios") {
-                return Err(Error::invalid("Platform must be Android or iOS."));
             }
             let id_ok = bundle_id.len() >= 3
                 && bundle_id.len() <= 155
@@ -562,7 +559,7 @@ impl PinsetsService {
                     let a = AppRecord {
                         id: uuid::Uuid::new_v4().to_string(),
                         name: app_name.to_owned(),
-                        platform: platform.to_owned(),
+                        platform,
                         bundle_id: bundle_id.to_owned(),
                         created_at_ms: now,
                     };

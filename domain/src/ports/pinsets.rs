@@ -7,6 +7,8 @@
 
 use async_trait::async_trait;
 
+use policy::certs::AppPlatform;
+
 use crate::audit::AuditDraft;
 use crate::ports::StoreError;
 
@@ -26,8 +28,7 @@ pub struct PinsetRecord {
 pub struct AppRecord {
     pub id: String,
     pub name: String,
-    /// `android` or `ios`.
-    pub platform: String,
+    pub platform: AppPlatform,
     pub bundle_id: String,
     pub created_at_ms: i64,
 }
@@ -77,7 +78,11 @@ pub trait PinsetStore: Send + Sync + 'static {
     /// Every app, by name then platform.
     async fn apps(&self) -> Result<Vec<AppRecord>, StoreError>;
     /// The app registered for `platform` and `bundle_id`, if any.
-    async fn app(&self, platform: &str, bundle_id: &str) -> Result<Option<AppRecord>, StoreError>;
+    async fn app(
+        &self,
+        platform: AppPlatform,
+        bundle_id: &str,
+    ) -> Result<Option<AppRecord>, StoreError>;
     /// Every release, newest first.
     async fn releases(&self) -> Result<Vec<ReleaseRecord>, StoreError>;
 }

@@ -3,6 +3,7 @@
 //! (never an empty list), and listings sort in byte order.
 
 use domain::certs::{CertKind, CertStatus};
+use domain::pinsets::AppPlatform;
 use domain::ports::certs::{
     CertChange, CertRecord, CertStore, CsrRecord, HostnameRecord, TlsKeyRecord,
 };
@@ -74,7 +75,7 @@ pub(crate) fn app(id: &str, name: &str) -> AppRecord {
     AppRecord {
         id: id.into(),
         name: name.into(),
-        platform: "android".into(),
+        platform: AppPlatform::Android,
         bundle_id: format!("com.example.{id}"),
         created_at_ms: 1,
     }

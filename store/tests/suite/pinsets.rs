@@ -2,6 +2,7 @@
 //! recorded for an app) apply whole with one event, are guarded by the set's version, and the
 //! app of a bundle id is found without listing every app.
 
+use domain::pinsets::AppPlatform;
 use domain::ports::certs::{CertChange, CertStore};
 use domain::ports::pinsets::{PinsetChange, PinsetStore, ReleaseRecord};
 use domain::ports::StoreError;
@@ -93,10 +94,17 @@ async fn a_release_is_recorded_once_and_its_app_found_by_bundle_id(db: &TestBack
     .await
     .expect("release");
     assert_eq!(
-        db.app("android", &shop.bundle_id).await.expect("lookup"),
+        db.app(AppPlatform::Android, &shop.bundle_id)
+            .await
+            .expect("lookup"),
         Some(shop.clone())
     );
-    assert_eq!(db.app("ios", &shop.bundle_id).await.expect("lookup"), None);
+    assert_eq!(
+        db.app(AppPlatform::Ios, &shop.bundle_id)
+            .await
+            .expect("lookup"),
+        None
+    );
     let again = db
         .apply_pinset_changes(
             &[PinsetChange::InsertRelease(ReleaseRecord {

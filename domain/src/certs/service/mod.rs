@@ -72,33 +72,9 @@ pub struct CertsOverview {
     pub csrs: Vec<(CsrRecord, String)>,
 }
 
-/// Which key a rotation moves to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RotationTarget {
-    /// The pre-generated next key, whose pin shipped as the backup pin.
-    NextKey,
-    /// A key generated now, which no shipped app knows.
-    FreshKey,
-}
-
-impl RotationTarget {
-    pub fn parse(s: &str) -> Result<Self, Error> {
-        match s {
-            "next" => Ok(RotationTarget::NextKey),
-            "fresh" => Ok(RotationTarget::FreshKey),
-            _ => Err(Error::invalid(
-                "rotation target must be \"next\" or \"fresh\"",
-            )),
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RotationTarget::NextKey => "next",
-            RotationTarget::FreshKey => "fresh",
-        }
-    }
-}
+/// Which key a rotation moves to (`next` or `fresh`): a `policy` enum, so the Certificates
+/// page and its server fns use the same type.
+pub use policy::certs::RotationTarget;
 
 #[derive(Clone, Debug)]
 pub struct RotationPlan {

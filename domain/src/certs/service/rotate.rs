@@ -11,8 +11,11 @@ impl CertsService {
     }
 
     /// What rotating `hostname` to `target` would do to every recorded release.
-    pub async fn plan(&self, hostname: &str, target: &str) -> Result<RotationPlan, Error> {
-        let target = RotationTarget::parse(target)?;
+    pub async fn plan(
+        &self,
+        hostname: &str,
+        target: RotationTarget,
+    ) -> Result<RotationPlan, Error> {
         let host = parse_hostname(hostname).map_err(|e| Error::invalid(e.to_string()))?;
         let h = self
             .store
@@ -52,7 +55,7 @@ impl CertsService {
         actor: &Actor,
         role: Role,
         hostname: &str,
-        target: &str,
+        target: RotationTarget,
         override_reason: &str,
     ) -> Result<CertRecord, Error> {
         let action = action::CERTS_ROTATE;
