@@ -48,14 +48,14 @@ gate-deps:
 
 # Playwright in Debian's Chromium against the debug binary the Rust tests built.
 e2e:
-	cargo build --locked -p server
-	cd end2end && PALISADE_BIN=$(TARGET)/debug/palisade PALISADE_SITE_ROOT=$(SITE) npx playwright test
+	cargo build --locked -p server -p gate
+	cd end2end && PALISADE_BIN=$(TARGET)/debug/palisade PALISADE_GATE_BIN=$(TARGET)/debug/palisade-gate PALISADE_SITE_ROOT=$(SITE) npx playwright test
 
 # The same browser suite with every console on a fresh PostgreSQL database (local server).
 PALISADE_E2E_POSTGRES ?= postgres://postgres@127.0.0.1:5432
 e2e-postgres:
-	cargo build --locked -p server
-	cd end2end && PALISADE_E2E_POSTGRES=$(PALISADE_E2E_POSTGRES) PALISADE_BIN=$(TARGET)/debug/palisade PALISADE_SITE_ROOT=$(SITE) npx playwright test
+	cargo build --locked -p server -p gate
+	cd end2end && PALISADE_E2E_POSTGRES=$(PALISADE_E2E_POSTGRES) PALISADE_BIN=$(TARGET)/debug/palisade PALISADE_GATE_BIN=$(TARGET)/debug/palisade-gate PALISADE_SITE_ROOT=$(SITE) npx playwright test
 
 fmt-check:
 	cargo fmt --all --check

@@ -21,8 +21,8 @@ use leptos_router::path;
 use components::shell::Shell;
 use pages::{
     audit::AuditPage, certs::CertificatesPage, clients::ClientsPage, dashboard::DashboardPage,
-    keys::KeysPage, login::LoginPage, not_built, pinsets::PinSetsPage, policies::RateLimitsPage,
-    setup::SetupPage,
+    gates::GatesPage, keys::KeysPage, login::LoginPage, not_built, pinsets::PinSetsPage,
+    policies::RateLimitsPage, setup::SetupPage,
 };
 
 /// The HTML document around the app (server side only).
@@ -62,7 +62,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("certificates") view=CertificatesPage/>
                     <Route path=path!("pin-sets") view=PinSetsPage/>
                     <Route path=path!("rate-limits") view=RateLimitsPage/>
-                    <Route path=path!("gates") view=not_built::gates/>
+                    <Route path=path!("gates") view=GatesPage/>
                     <Route path=path!("audit") view=AuditPage/>
                     <Route path=path!("admins") view=not_built::admins/>
                 </ParentRoute>

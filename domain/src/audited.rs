@@ -48,6 +48,15 @@ impl Target {
     pub fn ca(subject: &str) -> Target {
         Target(format!("ca:{}", subject.trim()))
     }
+    pub fn gate(id: &str) -> Target {
+        Target(format!("gate:{id}"))
+    }
+    pub fn bundle(version: i64) -> Target {
+        Target(format!("bundle:{version}"))
+    }
+    pub fn gate_settings() -> Target {
+        Target("gate_settings".into())
+    }
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -136,6 +145,16 @@ impl Audit {
         }
     }
 
+    /// Records an event that accompanies no stored change (an operator's request, such as
+    /// "push now"); fails closed if it cannot be written.
+    pub async fn event(&self, draft: AuditDraft) -> Result<(), Error> {
+        self.log
+            .record(draft)
+            .await
+            .map(|_| ())
+            .map_err(Error::Store)
+    }
+
     /// Runs `work`, which commits its own success event; if it fails, records the refusal.
     pub async fn run<T>(
         &self,
@@ -163,6 +182,18 @@ pub mod action {
         }
     }
 
+    pub const GATES_ADD: &str = "gates.add";
+    pub const GATES_NEW_TOKEN: &str = "gates.new_token";
+    pub const GATES_ENROL: &str = "gates.enrol";
+    pub const GATES_REVOKE: &str = "gates.revoke";
+    /// A gate applied a bundle version for the first time.
+    pub const GATES_APPLY: &str = "gates.apply";
+    /// A gate refused a bundle (NACK), with its reason.
+    pub const GATES_REFUSE: &str = "gates.refuse";
+    pub const GATES_SETTINGS: &str = "gates.settings";
+    pub const GATES_PUSH_NOW: &str = "gates.push_now";
+    pub const GATES_SIGNER_CREATE: &str = "gates.signer_create";
+    pub const BUNDLES_PUBLISH: &str = "bundles.publish";
     pub const POLICIES_CREATE: &str = "policies.create";
     pub const POLICIES_UPDATE: &str = "policies.update";
     pub const POLICIES_DELETE: &str = "policies.delete";

@@ -9,11 +9,13 @@ use crate::auth::AuthService;
 use crate::certs::probe::ProbeNetwork;
 use crate::certs::service::CertsService;
 use crate::clients::service::ClientsService;
+use crate::gates::service::GatesService;
 use crate::keys::service::KeysService;
 use crate::pinsets::service::PinsetsService;
 use crate::policies::PoliciesService;
 use crate::ports::certs::CertStore;
 use crate::ports::clients::ClientStore;
+use crate::ports::gates::GateStore;
 use crate::ports::keys::KeyStore;
 use crate::ports::pinsets::PinsetStore;
 use crate::ports::policies::PolicyStore;
@@ -31,17 +33,26 @@ pub struct Console {
     pub policies: PoliciesService,
     pub clients: ClientsService,
     pub keys: KeysService,
+    pub gates: Arc<GatesService>,
     sealed: Arc<dyn SealedStore>,
     master_key: Arc<MasterKey>,
 }
 
 /// Every storage port: what one database (SQLite or PostgreSQL) provides.
 pub trait Stores:
-    Store + CertStore + PinsetStore + PolicyStore + ClientStore + KeyStore + SealedStore
+    Store + CertStore + PinsetStore + PolicyStore + ClientStore + KeyStore + SealedStore + GateStore
 {
 }
-impl<T: Store + CertStore + PinsetStore + PolicyStore + ClientStore + KeyStore + SealedStore> Stores
-    for T
+impl<
+        T: Store
+            + CertStore
+            + PinsetStore
+            + PolicyStore
+            + ClientStore
+            + KeyStore
+            + SealedStore
+            + GateStore,
+    > Stores for T
 {
 }
 
@@ -100,6 +111,15 @@ impl Console {
         let policies = PoliciesService::new(stores.clone(), audit.clone());
         let clients = ClientsService::new(stores.clone(), stores.clone(), audit.clone());
         let keys = KeysService::new(stores.clone(), master_key.clone(), audit.clone());
+        let gates = Arc::new(GatesService::new(
+            stores.clone(),
+            stores.clone(),
+            stores.clone(),
+            stores.clone(),
+            master_key.clone(),
+            audit.clone(),
+            public_url,
+        ));
         Ok(Console {
             store,
             auth,
@@ -108,6 +128,7 @@ impl Console {
             policies,
             clients,
             keys,
+            gates,
             sealed: stores,
             master_key,
         })

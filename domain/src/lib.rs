@@ -14,6 +14,7 @@ pub mod certs;
 pub mod clients;
 pub mod console;
 pub mod error;
+pub mod gates;
 pub mod keys;
 pub mod pins;
 pub mod pinsets;

@@ -39,7 +39,7 @@ fn mode_str(m: Mode) -> &'static str {
 }
 
 /// The stored policy with the columns (position, enabled, mode, name, id) as the authority.
-fn to_policy(r: &PolicyRecord) -> Result<Policy, Error> {
+pub(crate) fn to_policy(r: &PolicyRecord) -> Result<Policy, Error> {
     let mut p: Policy = serde_json::from_str(&r.spec_json)
         .map_err(|e| Error::Internal(format!("policy {}: {e}", r.id)))?;
     p.id = r.id.clone();

@@ -15,7 +15,7 @@ export interface Console {
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((ok, fail) => {
     const srv = createServer();
     srv.on('error', fail);
@@ -52,7 +52,7 @@ function tail(text: string, lines: number): string {
 
 /** Stops `proc` (SIGTERM, then SIGKILL after `graceMs`); returns at once if it never started or
  * already exited. */
-async function terminate(proc: ChildProcess, graceMs: number): Promise<void> {
+export async function terminate(proc: ChildProcess, graceMs: number): Promise<void> {
   if (proc.pid === undefined || proc.exitCode !== null || proc.signalCode !== null) return;
   const exited = new Promise((r) => proc.once('exit', r));
   proc.kill('SIGTERM');

@@ -26,12 +26,14 @@
 //!   that ship pin sets.
 //!
 //! - [`bundle`]: the signed config bundle the console sends every gate (format, envelope, checks).
+//! - [`gates`]: a gate's state in the fleet, as the console derives and shows it.
 
 pub mod bundle;
 pub mod certs;
 pub mod cidr;
 pub mod client;
 pub mod effective;
+pub mod gates;
 pub mod gcra;
 pub mod jwk;
 pub mod keys;

@@ -3,11 +3,15 @@
 //! Leptos app from `app` and wires the `domain` services to the `store` adapters.
 //!
 //! Routes are grouped by area, each module with its own `router()` (`health`, `site`,
-//! `downloads`, `ui`), composed in `startup`, behind the middleware of `middleware`.
+//! `downloads`, `ui`), composed in `startup`, behind the middleware of `middleware`; the API
+//! gates call (`gate_api`) sits outside the browser session and Origin checks and is
+//! authenticated by the gates' signatures. `bundle_push` publishes and pushes bundles.
 
+pub mod bundle_push;
 pub mod cli;
 pub mod config;
 pub mod downloads;
+pub mod gate_api;
 pub mod health;
 pub mod master_key;
 pub mod middleware;

@@ -19,7 +19,7 @@ use url::Url;
 
 use crate::config::Config;
 use crate::middleware::{self, GuardState};
-use crate::{downloads, health, site, ui};
+use crate::{bundle_push, downloads, gate_api, health, site, ui};
 
 /// Largest request body accepted (server fn arguments are small; WebAuthn responses < 16 KiB).
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -105,9 +105,11 @@ impl Application {
             }
         });
         let rotation = tokio::spawn(rotation_job(self.console.clone(), self.rotation_tick));
+        let push = tokio::spawn(bundle_push::run(self.console.clone()));
         let result = serve(self.listener, self.router, self.header_timeout).await;
         purge.abort();
         rotation.abort();
+        push.abort();
         result
     }
 }
@@ -252,18 +254,22 @@ fn router(config: &Config, console: Arc<Console>, public_url: &Url) -> Router {
         tls,
     };
 
-    // One router per area, each with its own paths; the REST API joins them here.
-    Router::new()
+    // One router per area, each with its own paths; the REST API joins them here. The gate
+    // API is merged after the guard layer: gates authenticate by signature, not by session.
+    let browser = Router::new()
         .merge(health::router())
         .merge(site::router(&site_root))
         .merge(downloads::router())
         .merge(ui::router(&state, cookies))
         .fallback(not_found)
-        .with_state(state)
         .layer(axum::middleware::from_fn_with_state(
             guard_state.clone(),
             middleware::guard,
-        ))
+        ));
+    Router::new()
+        .merge(gate_api::router())
+        .merge(browser)
+        .with_state(state)
         .layer(axum::middleware::from_fn_with_state(
             guard_state,
             middleware::security_headers,

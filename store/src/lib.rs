@@ -18,6 +18,7 @@ mod audit;
 mod certs;
 mod clients;
 pub mod db;
+mod gates;
 mod keys;
 mod pinsets;
 mod policies;

@@ -11,6 +11,7 @@ use domain::keys::KeyState;
 use domain::pinsets::AppPlatform;
 use domain::ports::certs::{CertRecord, CsrRecord, HostnameRecord, TlsKeyRecord};
 use domain::ports::clients::{ClientRecord, SecretRecord};
+use domain::ports::gates::{BundleRecord, GateRecord, GateSettingsRecord, SignerRecord};
 use domain::ports::keys::{KeySetRecord, SigningKeyRecord};
 use domain::ports::pinsets::{AppRecord, PinsetRecord, ReleaseRecord};
 use domain::ports::policies::PolicyRecord;
@@ -321,5 +322,61 @@ pub(crate) fn release_of(r: &AnyRow) -> Result<ReleaseRecord, sqlx::Error> {
         export_format: r.text("export_format")?,
         supported: r.flag("supported")?,
         created_at_ms: r.int("created_at_ms")?,
+    })
+}
+
+pub(crate) fn gate_of(r: &AnyRow) -> Result<GateRecord, sqlx::Error> {
+    Ok(GateRecord {
+        id: r.text("id")?,
+        name: r.text("name")?,
+        labels: r.list("labels_json")?,
+        push_url: r.text("push_url")?,
+        public_key: r.opt_text("public_key")?,
+        enrol_token_hash: r.opt_text("enrol_token_hash")?,
+        enrol_expires_at_ms: r.opt_int("enrol_expires_at_ms")?,
+        enrolled_at_ms: r.opt_int("enrolled_at_ms")?,
+        revoked_at_ms: r.opt_int("revoked_at_ms")?,
+        applied_version: r.opt_int("applied_version")?,
+        applied_at_ms: r.opt_int("applied_at_ms")?,
+        last_seen_ms: r.opt_int("last_seen_ms")?,
+        last_error: r.opt_text("last_error")?,
+        last_error_at_ms: r.opt_int("last_error_at_ms")?,
+        version: r.int("version")?,
+        created_at_ms: r.int("created_at_ms")?,
+        updated_at_ms: r.int("updated_at_ms")?,
+    })
+}
+
+pub(crate) fn signer_of(r: &AnyRow) -> Result<SignerRecord, sqlx::Error> {
+    Ok(SignerRecord {
+        id: r.text("id")?,
+        console_id: r.text("console_id")?,
+        public_key: r.text("public_key")?,
+        sealed_private: r.bytes("sealed_private")?,
+        created_at_ms: r.int("created_at_ms")?,
+    })
+}
+
+pub(crate) fn gate_settings_of(r: &AnyRow) -> Result<GateSettingsRecord, sqlx::Error> {
+    Ok(GateSettingsRecord {
+        issuer: r.text("issuer")?,
+        audiences: r.list("audiences_json")?,
+        require_typ_at_jwt: r.flag("require_typ_at_jwt")?,
+        routes_json: r.text("routes_json")?,
+        version: r.int("version")?,
+        updated_at_ms: r.int("updated_at_ms")?,
+    })
+}
+
+pub(crate) fn bundle_of(r: &AnyRow) -> Result<BundleRecord, sqlx::Error> {
+    Ok(BundleRecord {
+        version: r.int("version")?,
+        issued_at_ms: r.int("issued_at_ms")?,
+        payload_sha256: r.text("payload_sha256")?,
+        content_sha256: r.text("content_sha256")?,
+        envelope: r.text("envelope")?,
+        size: r.int("size")?,
+        cause: r.text("cause")?,
+        changes: r.list("changes_json")?,
     })
 }

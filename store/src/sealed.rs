@@ -10,7 +10,7 @@ use crate::db::{map_err, map_err_on, SqlStore};
 
 /// Tables holding a `sealed_private` column, keyed by `id`. These fixed names are the only
 /// identifiers formatted into SQL; every value is bound.
-const TABLES: &[&str] = &["tls_keys", "signing_keys"];
+const TABLES: &[&str] = &["tls_keys", "signing_keys", "bundle_signers"];
 
 #[async_trait]
 impl SealedStore for SqlStore {

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod certs;
 pub mod clients;
 pub mod dashboard;
+pub mod gates;
 pub mod keys;
 pub mod pinsets;
 pub mod policies;

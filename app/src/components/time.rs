@@ -44,10 +44,13 @@ pub fn duration(seconds: i64) -> String {
     }
 }
 
-/// `in 3 days` / `2 h ago`, rounded down to the largest unit.
+/// `in 3 days` / `2 h ago`, rounded down to the largest unit; `just now` within a second.
 pub fn relative(ms: i64, now_ms: i64) -> String {
     let d = (ms - now_ms) / 1000;
     let a = d.abs();
+    if a == 0 {
+        return "just now".into();
+    }
     let text = match a {
         a if a >= 86_400 => format!("{} d", a / 86_400),
         a if a >= 3600 => format!("{} h", a / 3600),
@@ -84,5 +87,6 @@ mod tests {
         assert_eq!(duration(61), "61 s");
         assert_eq!(relative(3 * 86_400_000 + 5, 0), "in 3 d");
         assert_eq!(relative(0, 7_200_000), "2 h ago");
+        assert_eq!(relative(1_000, 1_500), "just now");
     }
 }

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod certs;
 pub mod clients;
 pub mod dashboard;
+pub mod gates;
 pub mod keys;
 pub mod login;
 pub mod not_built;

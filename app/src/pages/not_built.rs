@@ -15,9 +15,6 @@ pub fn NotBuilt(title: &'static str, what: &'static str) -> impl IntoView {
     }
 }
 
-pub fn gates() -> impl IntoView {
-    view! { <NotBuilt title="Gates" what="Enforcement nodes: enrolment, the config bundle version each one runs, drift and errors."/> }
-}
 pub fn admins() -> impl IntoView {
     view! { <NotBuilt title="Admins" what="Inviting admins, roles, passkeys per admin, and disabling an admin (which ends their sessions)."/> }
 }

@@ -132,6 +132,7 @@ pub trait Store: Send + Sync + 'static {
 
 pub mod certs;
 pub mod clients;
+pub mod gates;
 pub mod keys;
 pub mod pinsets;
 pub mod policies;

@@ -1,0 +1,182 @@
+//! Server fns for gates (domain: `gates`): the fleet against the latest bundle version, adding a
+//! gate (its one-time enrolment command, shown once), a new command for a gate not enrolled
+//! yet, revoking a gate, "push now", and the bundle history with the diff of two versions.
+
+use leptos::prelude::*;
+use policy::gates::GateState;
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GateInfo {
+    pub id: String,
+    pub name: String,
+    pub labels: Vec<String>,
+    /// "" = pull only.
+    pub push_url: String,
+    pub state: GateState,
+    pub applied_version: Option<i64>,
+    pub applied_at_ms: Option<i64>,
+    pub last_seen_ms: Option<i64>,
+    pub last_error: Option<String>,
+    pub last_error_at_ms: Option<i64>,
+    pub enrolled_at_ms: Option<i64>,
+    pub enrol_expires_at_ms: Option<i64>,
+    pub revoked_at_ms: Option<i64>,
+    pub version: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BundleInfo {
+    pub version: i64,
+    pub issued_at_ms: i64,
+    pub cause: String,
+    pub size: i64,
+    pub changes: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FleetInfo {
+    pub gates: Vec<GateInfo>,
+    pub latest: Option<BundleInfo>,
+    /// Why the current configuration cannot be published, if it cannot.
+    pub publish_error: Option<String>,
+    /// The newest versions, newest first.
+    pub history: Vec<BundleInfo>,
+    pub now_ms: i64,
+}
+
+/// A gate just added (or given a new command): the token and command, shown once.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrolCommand {
+    pub gate_id: String,
+    pub name: String,
+    pub command: String,
+    pub expires_at_ms: i64,
+}
+
+#[cfg(feature = "ssr")]
+fn bundle_info(b: domain::ports::gates::BundleRecord) -> BundleInfo {
+    BundleInfo {
+        version: b.version,
+        issued_at_ms: b.issued_at_ms,
+        cause: b.cause,
+        size: b.size,
+        changes: b.changes,
+    }
+}
+
+#[cfg(feature = "ssr")]
+fn enrol_command(g: domain::gates::service::NewGate) -> EnrolCommand {
+    EnrolCommand {
+        gate_id: g.gate.id,
+        name: g.gate.name,
+        command: g.command,
+        expires_at_ms: g.gate.enrol_expires_at_ms.unwrap_or_default(),
+    }
+}
+
+/// Every gate with its state against the latest version, and the bundle history.
+///
+/// **Permissions:** any signed-in admin. **Audit:** none (read-only).
+#[server(endpoint = "list_gates")]
+pub async fn list_gates() -> Result<FleetInfo, AppError> {
+    let ctx = crate::ctx::RequestCtx::get()?;
+    ctx.require_admin()?;
+    let fleet = ctx.console.gates.fleet().await?;
+    let history = ctx.console.gates.history(20).await?;
+    Ok(FleetInfo {
+        gates: fleet
+            .gates
+            .into_iter()
+            .map(|v| {
+                let g = v.record;
+                GateInfo {
+                    id: g.id,
+                    name: g.name,
+                    labels: g.labels,
+                    push_url: g.push_url,
+                    state: v.state,
+                    applied_version: g.applied_version,
+                    applied_at_ms: g.applied_at_ms,
+                    last_seen_ms: g.last_seen_ms,
+                    last_error: g.last_error,
+                    last_error_at_ms: g.last_error_at_ms,
+                    enrolled_at_ms: g.enrolled_at_ms,
+                    enrol_expires_at_ms: g.enrol_expires_at_ms,
+                    revoked_at_ms: g.revoked_at_ms,
+                    version: g.version,
+                }
+            })
+            .collect(),
+        latest: fleet.latest.map(bundle_info),
+        publish_error: fleet.publish_error,
+        history: history.into_iter().map(bundle_info).collect(),
+        now_ms: domain::now_ms(),
+    })
+}
+
+/// Adds a gate; answers its one-time enrolment command (valid one hour), shown once.
+///
+/// **Permissions:** owner or admin. **Audit:** `gates.add` (never the token).
+#[server(endpoint = "add_gate")]
+pub async fn add_gate(
+    name: String,
+    labels: String,
+    push_url: String,
+) -> Result<EnrolCommand, AppError> {
+    let ctx = crate::ctx::RequestCtx::get()?;
+    ctx.require_manager("gates.add").await?;
+    let g = ctx
+        .console
+        .gates
+        .add(&ctx.actor, &name, &labels, &push_url)
+        .await?;
+    Ok(enrol_command(g))
+}
+
+/// A new enrolment command for a gate that has not enrolled (the earlier one stops working).
+///
+/// **Permissions:** owner or admin. **Audit:** `gates.new_token`.
+#[server(endpoint = "new_gate_token")]
+pub async fn new_gate_token(id: String, version: String) -> Result<EnrolCommand, AppError> {
+    let ctx = crate::ctx::RequestCtx::get()?;
+    ctx.require_manager("gates.new_token").await?;
+    let g = ctx
+        .console
+        .gates
+        .new_token(&ctx.actor, &id, &version)
+        .await?;
+    Ok(enrol_command(g))
+}
+
+/// Revokes a gate: its calls are refused and nothing is pushed to it any more.
+///
+/// **Permissions:** owner or admin, with a passkey confirmation. **Audit:** `gates.revoke`.
+#[server(endpoint = "revoke_gate")]
+pub async fn revoke_gate(id: String, version: String) -> Result<(), AppError> {
+    let ctx = crate::ctx::RequestCtx::get()?;
+    ctx.require_step_up("gates.revoke").await?;
+    Ok(ctx.console.gates.revoke(&ctx.actor, &id, &version).await?)
+}
+
+/// Pushes the latest version to every gate that does not run it, now (retry waits skipped).
+///
+/// **Permissions:** owner or admin. **Audit:** `gates.push_now`.
+#[server(endpoint = "push_gates_now")]
+pub async fn push_gates_now() -> Result<(), AppError> {
+    let ctx = crate::ctx::RequestCtx::get()?;
+    ctx.require_manager("gates.push_now").await?;
+    Ok(ctx.console.gates.push_now(&ctx.actor).await?)
+}
+
+/// What changed from bundle version `from` to version `to`, one line per change.
+///
+/// **Permissions:** any signed-in admin. **Audit:** none (read-only).
+#[server(endpoint = "diff_bundles")]
+pub async fn diff_bundles(from: i64, to: i64) -> Result<Vec<String>, AppError> {
+    let ctx = crate::ctx::RequestCtx::get()?;
+    ctx.require_admin()?;
+    Ok(ctx.console.gates.diff(from, to).await?)
+}

@@ -1,0 +1,327 @@
+//! `/gates`: the fleet. Add a gate (its one-time enrolment command is shown once), see every
+//! gate's state against the latest bundle version converge live (the page refreshes every
+//! second), NACKs as alerts, "push now", revoke, and the bundle history with a diff between
+//! any two versions.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use policy::gates::GateState;
+
+use crate::api::gates::{
+    diff_bundles, list_gates, AddGate, EnrolCommand, FleetInfo, GateInfo, NewGateToken,
+    PushGatesNow, RevokeGate,
+};
+use crate::components::forms::{action_result, copy_to_clipboard};
+use crate::components::passkey::confirm_then;
+use crate::components::time::{relative, utc};
+
+/// How often the page asks for the fleet's state.
+const REFRESH_MS: u64 = 1000;
+
+fn state_class(s: GateState) -> &'static str {
+    match s {
+        GateState::InSync => "badge gate-in-sync",
+        GateState::Behind | GateState::Pending => "badge gate-behind",
+        GateState::Refusing | GateState::EnrolmentExpired => "badge gate-refusing",
+        GateState::Revoked => "badge gate-revoked",
+    }
+}
+
+/// "3 of 4 enrolled gates run version 12".
+pub fn convergence(f: &FleetInfo) -> String {
+    let enrolled: Vec<&GateInfo> = f.gates.iter().filter(|g| g.state.is_enrolled()).collect();
+    match &f.latest {
+        None if f.gates.is_empty() => "No gate yet: add one below.".into(),
+        None => "No bundle published yet.".into(),
+        Some(l) => format!(
+            "{} of {} enrolled gate{} run{} the latest version, {}.",
+            enrolled
+                .iter()
+                .filter(|g| g.state == GateState::InSync)
+                .count(),
+            enrolled.len(),
+            if enrolled.len() == 1 { "" } else { "s" },
+            if enrolled.len() == 1 { "s" } else { "" },
+            l.version
+        ),
+    }
+}
+
+#[component]
+pub fn GatesPage() -> impl IntoView {
+    let add = ServerAction::<AddGate>::new();
+    let token = ServerAction::<NewGateToken>::new();
+    let revoke = ServerAction::<RevokeGate>::new();
+    let push = ServerAction::<PushGatesNow>::new();
+    let step_error = RwSignal::new(None::<String>);
+    let tick = RwSignal::new(0u64);
+    Effect::new(move |_| {
+        let handle = set_interval_with_handle(
+            move || tick.update(|t| *t += 1),
+            std::time::Duration::from_millis(REFRESH_MS),
+        )
+        .ok();
+        on_cleanup(move || {
+            if let Some(h) = handle {
+                h.clear();
+            }
+        });
+    });
+    let data = Resource::new(
+        move || {
+            (
+                tick.get(),
+                add.version().get(),
+                token.version().get(),
+                revoke.version().get(),
+            )
+        },
+        |_| list_gates(),
+    );
+    let shown = RwSignal::new(None::<EnrolCommand>);
+    Effect::new(move |_| {
+        if let Some(Ok(c)) = add.value().get() {
+            shown.set(Some(c));
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(c)) = token.value().get() {
+            shown.set(Some(c));
+        }
+    });
+    let name = RwSignal::new(String::new());
+    let labels = RwSignal::new(String::new());
+    let push_url = RwSignal::new(String::new());
+    let on_add = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        add.dispatch(AddGate {
+            name: name.get_untracked(),
+            labels: labels.get_untracked(),
+            push_url: push_url.get_untracked(),
+        });
+    };
+
+    view! {
+        <Title text="Gates · Palisade"/>
+        <h1>"Gates"</h1>
+        <p class="lead">
+            "The enforcement services in front of your API. Every change that affects enforcement (policies, clients, "
+            "signing keys) becomes a new signed bundle version within a second; the console pushes it to every gate "
+            "and gates also pull it, so one that missed a push converges. A gate that refuses a bundle keeps "
+            "enforcing the version it has and says why here."
+        </p>
+        {move || step_error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+        {action_result(revoke, |_| "Gate revoked: its calls are refused from now on.".to_owned())}
+        {move || shown.get().map(|c| view! { <EnrolPanel command=c shown=shown/> })}
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                    Ok(f) => view! { <Fleet fleet=f token=token revoke=revoke push=push step_error=step_error/> }.into_any(),
+                }
+            })}
+        </Transition>
+        <section class="card" aria-labelledby="add-gate-h">
+            <h2 id="add-gate-h">"Add gate"</h2>
+            <p>"The console creates a one-time enrolment token (valid one hour) and shows the command to run on the gate's machine once."</p>
+            <form on:submit=on_add>
+                <div class="inline-form">
+                    <div class="field"><label for="g-name">"Gate name"</label>
+                        <input id="g-name" type="text" required placeholder="edge-eu-1" bind:value=name/></div>
+                    <div class="field"><label for="g-labels">"Labels (optional)"</label>
+                        <input id="g-labels" type="text" placeholder="region=eu, canary" bind:value=labels/></div>
+                    <div class="field"><label for="g-push">"Push URL (the gate's admin listener; empty: pull only)"</label>
+                        <input id="g-push" type="text" inputmode="url" placeholder="http://10.0.0.5:9090" bind:value=push_url/></div>
+                </div>
+                <button type="submit" disabled=move || add.pending().get()>"Add gate"</button>
+                {move || add.value().get().and_then(|r| r.err()).map(|e| view! { <p class="error" role="alert">{e.to_string()}</p> })}
+            </form>
+        </section>
+    }
+}
+
+/// The one place an enrolment command is ever shown.
+#[component]
+fn EnrolPanel(command: EnrolCommand, shown: RwSignal<Option<EnrolCommand>>) -> impl IntoView {
+    let copied = RwSignal::new(None::<bool>);
+    let text = command.command.clone();
+    view! {
+        <section class="card secret-panel" role="region" aria-labelledby="enrol-h">
+            <h2 id="enrol-h">{format!("Enrol {}", command.name)}</h2>
+            <p class="warn">{format!(
+                "Run this on the gate's machine before {} (one hour). It works once; it is shown only now and the console keeps only a hash of the token.",
+                utc(command.expires_at_ms)
+            )}</p>
+            <div class="field"><label for="enrol-command">"Enrolment command (shown once)"</label>
+                <textarea id="enrol-command" readonly rows="3" spellcheck="false">{command.command.clone()}</textarea></div>
+            <p>"Then start it in front of your API: "<code>"palisade-gate serve --upstream http://127.0.0.1:8000 --listen 0.0.0.0:8080 --admin-listen <push address> --data-dir /var/lib/palisade-gate"</code></p>
+            <button type="button" on:click=move |_| copied.set(Some(copy_to_clipboard(&text)))>"Copy command"</button>
+            {move || copied.get().map(|ok| if ok {
+                view! { <span class="ok" role="status">" Copied to the clipboard."</span> }.into_any()
+            } else {
+                view! { <span class="error" role="alert">" This browser gives no clipboard access here: select the command and copy it."</span> }.into_any()
+            })}
+            <button type="button" class="secondary" on:click=move |_| shown.set(None)>"I have run it, hide it"</button>
+        </section>
+    }
+}
+
+#[component]
+fn Fleet(
+    fleet: FleetInfo,
+    token: ServerAction<NewGateToken>,
+    revoke: ServerAction<RevokeGate>,
+    push: ServerAction<PushGatesNow>,
+    step_error: RwSignal<Option<String>>,
+) -> impl IntoView {
+    let now = fleet.now_ms;
+    let latest = fleet.latest.as_ref().map(|l| l.version);
+    let summary = convergence(&fleet);
+    let history = fleet.history.clone();
+    view! {
+        <section class="card" aria-labelledby="fleet-h">
+            <h2 id="fleet-h">"Fleet"</h2>
+            <p role="status" aria-label="Convergence">{summary}</p>
+            {fleet.latest.clone().map(|l| view! {
+                <p>{format!("Latest bundle: version {}, published {} ({}) by {}.", l.version, utc(l.issued_at_ms), relative(l.issued_at_ms, now), l.cause)}</p>
+            })}
+            {fleet.publish_error.clone().map(|e| view! { <p class="error" role="alert">{format!("The current configuration is not published: {e}")}</p> })}
+            <button type="button" class="secondary" disabled=move || push.pending().get()
+                on:click=move |_| { push.dispatch(PushGatesNow {}); }>"Push now"</button>
+            {action_result(push, |_| "Pushing the latest version to every gate behind.".to_owned())}
+            {if fleet.gates.is_empty() {
+                view! { <p>"No gate yet."</p> }.into_any()
+            } else {
+                view! {
+                    <div class="table-wrap"><table aria-label="Gates">
+                        <thead><tr><th>"Gate"</th><th>"Labels"</th><th>"State"</th><th>"Runs version"</th><th>"Last seen"</th><th>"Push URL"</th><th>"Actions"</th></tr></thead>
+                        <tbody>
+                            {fleet.gates.into_iter().map(|g| view! { <GateRow gate=g latest=latest now=now token=token revoke=revoke step_error=step_error/> }).collect_view()}
+                        </tbody>
+                    </table></div>
+                }.into_any()
+            }}
+        </section>
+        <History history=history/>
+    }
+}
+
+#[component]
+fn GateRow(
+    gate: GateInfo,
+    latest: Option<i64>,
+    now: i64,
+    token: ServerAction<NewGateToken>,
+    revoke: ServerAction<RevokeGate>,
+    step_error: RwSignal<Option<String>>,
+) -> impl IntoView {
+    let g = gate;
+    let runs = match (g.applied_version, latest) {
+        (Some(a), Some(l)) if a < l => format!("{a} (latest {l})"),
+        (Some(a), _) => a.to_string(),
+        (None, _) => "none yet".into(),
+    };
+    let seen = g
+        .last_seen_ms
+        .map(|t| relative(t, now))
+        .unwrap_or_else(|| "never".into());
+    let pending = matches!(g.state, GateState::Pending | GateState::EnrolmentExpired);
+    let live = g.state != GateState::Revoked;
+    let (id1, v1, id2, v2, n2) = (
+        g.id.clone(),
+        g.version.to_string(),
+        g.id.clone(),
+        g.version.to_string(),
+        g.name.clone(),
+    );
+    let nack = g.last_error.clone().map(|e| {
+        let at = g.last_error_at_ms.map(utc).unwrap_or_default();
+        view! {
+            <tr class="nack"><td colspan="7"><p class="error" role="alert">{format!("{} refused a bundle ({at}): {e}. It keeps enforcing version {}.", g.name, g.applied_version.map(|v| v.to_string()).unwrap_or_else(|| "none".into()))}</p></td></tr>
+        }
+    });
+    view! {
+        <tr>
+            <td>{g.name.clone()}</td>
+            <td>{if g.labels.is_empty() { "—".to_owned() } else { g.labels.join(", ") }}</td>
+            <td><span class=state_class(g.state)>{g.state.label()}</span></td>
+            <td>{runs}</td>
+            <td>{seen}</td>
+            <td>{if g.push_url.is_empty() { "pull only".to_owned() } else { g.push_url.clone() }}</td>
+            <td>
+                {pending.then(|| view! {
+                    <button type="button" class="secondary small" on:click=move |_| {
+                        token.dispatch(NewGateToken { id: id1.clone(), version: v1.clone() });
+                    }>{format!("New enrolment command for {}", g.name)}</button>
+                })}
+                {live.then(|| view! {
+                    <button type="button" class="danger small" on:click=move |_| {
+                        let message = format!("Revoke gate {n2}? Its calls to the console are refused from now on and no bundle is pushed to it; it keeps enforcing the last bundle it has until it is stopped. Your passkey confirms it next.");
+                        if crate::components::forms::confirm(&message) {
+                            let args = RevokeGate { id: id2.clone(), version: v2.clone() };
+                            confirm_then(step_error, move || { revoke.dispatch(args); });
+                        }
+                    }>{format!("Revoke {}", g.name)}</button>
+                })}
+            </td>
+        </tr>
+        {nack}
+    }
+}
+
+#[component]
+fn History(history: Vec<crate::api::gates::BundleInfo>) -> impl IntoView {
+    let versions: Vec<i64> = history.iter().map(|b| b.version).collect();
+    let newest = versions.first().copied().unwrap_or(0);
+    let from = RwSignal::new(versions.get(1).copied().unwrap_or(newest).to_string());
+    let to = RwSignal::new(newest.to_string());
+    let diff = Action::new(move |(a, b): &(i64, i64)| diff_bundles(*a, *b));
+    let options = move |vs: Vec<i64>| {
+        vs.into_iter()
+            .map(|v| view! { <option value=v.to_string()>{format!("version {v}")}</option> })
+            .collect_view()
+    };
+    let (vs1, vs2) = (versions.clone(), versions.clone());
+    view! {
+        <section class="card" aria-labelledby="history-h">
+            <h2 id="history-h">"Bundle history"</h2>
+            {if history.is_empty() {
+                view! { <p>"Nothing published yet: the first version is published once a gate is added."</p> }.into_any()
+            } else {
+                view! {
+                    <div class="table-wrap"><table aria-label="Bundle versions">
+                        <thead><tr><th>"Version"</th><th>"Published"</th><th>"Caused by"</th><th>"Size"</th><th>"What changed"</th></tr></thead>
+                        <tbody>
+                            {history.into_iter().map(|b| view! {
+                                <tr>
+                                    <td>{b.version}</td>
+                                    <td>{utc(b.issued_at_ms)}</td>
+                                    <td>{b.cause.clone()}</td>
+                                    <td>{format!("{} B", b.size)}</td>
+                                    <td><ul class="changes">{b.changes.into_iter().map(|c| view! { <li>{c}</li> }).collect_view()}</ul></td>
+                                </tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table></div>
+                    <form class="inline-form" on:submit=move |ev: leptos::ev::SubmitEvent| {
+                        ev.prevent_default();
+                        if let (Ok(a), Ok(b)) = (from.get_untracked().parse(), to.get_untracked().parse()) {
+                            diff.dispatch((a, b));
+                        }
+                    }>
+                        <div class="field"><label for="diff-from">"Compare version"</label>
+                            <select id="diff-from" bind:value=from>{options(vs1)}</select></div>
+                        <div class="field"><label for="diff-to">"with version"</label>
+                            <select id="diff-to" bind:value=to>{options(vs2)}</select></div>
+                        <button type="submit">"Show changes"</button>
+                    </form>
+                    {move || diff.value().get().map(|r| match r {
+                        Ok(lines) if lines.is_empty() => view! { <p role="status">"The two versions enforce the same configuration."</p> }.into_any(),
+                        Ok(lines) => view! { <ul aria-label="Changes between the versions" class="changes">{lines.into_iter().map(|l| view! { <li>{l}</li> }).collect_view()}</ul> }.into_any(),
+                        Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                    })}
+                }.into_any()
+            }}
+        </section>
+    }
+}

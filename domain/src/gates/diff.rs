@@ -1,0 +1,242 @@
+//! What changed between two bundle versions, one readable line per change ("policy \"login\":
+//! mode \"shadow\" → \"enforce\""): recorded with every publish and shown between any two
+//! versions on the Gates page.
+
+use policy::bundle::Bundle;
+use serde::Serialize;
+use serde_json::Value;
+
+/// Compact JSON of a value, cut to 120 characters.
+fn shown(v: &Value) -> String {
+    let s = v.to_string();
+    if s.chars().count() > 120 {
+        format!("{}…", s.chars().take(119).collect::<String>())
+    } else {
+        s
+    }
+}
+
+/// Field-by-field changes of two serialised objects, as `field old → new`.
+fn fields(old: &Value, new: &Value) -> Vec<String> {
+    let (Value::Object(a), Value::Object(b)) = (old, new) else {
+        return vec![format!("{} → {}", shown(old), shown(new))];
+    };
+    let mut out = Vec::new();
+    for (k, v) in b {
+        match a.get(k) {
+            Some(o) if o == v => {}
+            Some(o) => out.push(format!("{k} {} → {}", shown(o), shown(v))),
+            None => out.push(format!("{k} {}", shown(v))),
+        }
+    }
+    out
+}
+
+fn value<T: Serialize>(t: &T) -> Value {
+    serde_json::to_value(t).unwrap_or(Value::Null)
+}
+
+/// Lines for a keyed list: added, removed, and changed items (by field).
+fn list<T: Serialize>(
+    noun: &str,
+    old: &[T],
+    new: &[T],
+    key: impl Fn(&T) -> String,
+    label: impl Fn(&T) -> String,
+    out: &mut Vec<String>,
+) {
+    for n in new {
+        match old.iter().find(|o| key(o) == key(n)) {
+            None => out.push(format!("{noun} {} added", label(n))),
+            Some(o) => {
+                let changed = fields(&value(o), &value(n));
+                if !changed.is_empty() {
+                    out.push(format!("{noun} {}: {}", label(n), changed.join(", ")));
+                }
+            }
+        }
+    }
+    for o in old {
+        if !new.iter().any(|n| key(n) == key(o)) {
+            out.push(format!("{noun} {} removed", label(o)));
+        }
+    }
+}
+
+/// Every change from `old` to `new`; for the first version, a summary of what it holds.
+pub fn changes(old: Option<&Bundle>, new: &Bundle) -> Vec<String> {
+    let Some(old) = old else {
+        let keys: usize = new.key_sets.iter().map(|s| s.keys.len()).sum();
+        let count =
+            |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        return vec![format!(
+            "first version: {}, {}, {}, {}",
+            count(new.policies.len(), "policy", "policies"),
+            count(new.clients.len(), "client", "clients"),
+            count(keys, "published key", "published keys"),
+            count(new.routes.len(), "route", "routes")
+        )];
+    };
+    let mut out = Vec::new();
+    list(
+        "policy",
+        &old.policies,
+        &new.policies,
+        |p| p.id.clone(),
+        |p| format!("{:?}", p.name),
+        &mut out,
+    );
+    list(
+        "client",
+        &old.clients,
+        &new.clients,
+        |c| c.client_id.clone(),
+        |c| format!("{:?}", c.client_id),
+        &mut out,
+    );
+    let keys = |b: &Bundle| -> Vec<(String, policy::bundle::BundleKey)> {
+        b.key_sets
+            .iter()
+            .flat_map(|s| s.keys.iter().map(|k| (s.name.clone(), k.clone())))
+            .collect()
+    };
+    let (ok, nk) = (keys(old), keys(new));
+    for (set, k) in &nk {
+        let short: String = k.kid.chars().take(12).collect();
+        match ok.iter().find(|(_, o)| o.kid == k.kid) {
+            None => out.push(format!(
+                "key set {set:?}: key {short}… published as {}",
+                k.state
+            )),
+            Some((_, o)) if o.state != k.state => out.push(format!(
+                "key set {set:?}: key {short}… {} → {}",
+                o.state, k.state
+            )),
+            Some(_) => {}
+        }
+    }
+    for (set, o) in &ok {
+        if !nk.iter().any(|(_, k)| k.kid == o.kid) {
+            let short: String = o.kid.chars().take(12).collect();
+            out.push(format!("key set {set:?}: key {short}… no longer published"));
+        }
+    }
+    for set in &new.key_sets {
+        if let Some(o) = old.key_sets.iter().find(|o| o.name == set.name) {
+            if o.leeway_s != set.leeway_s {
+                out.push(format!(
+                    "key set {:?}: leeway {} s → {} s",
+                    set.name, o.leeway_s, set.leeway_s
+                ));
+            }
+        }
+    }
+    if old.issuer != new.issuer {
+        out.push(format!("issuer {:?} → {:?}", old.issuer, new.issuer));
+    }
+    if old.audiences != new.audiences {
+        out.push(format!(
+            "audiences {} → {}",
+            shown(&value(&old.audiences)),
+            shown(&value(&new.audiences))
+        ));
+    }
+    if old.require_typ_at_jwt != new.require_typ_at_jwt {
+        out.push(format!(
+            "require typ at+jwt {} → {}",
+            old.require_typ_at_jwt, new.require_typ_at_jwt
+        ));
+    }
+    if old.routes != new.routes {
+        out.push(format!(
+            "routes {} → {}",
+            shown(&value(&old.routes)),
+            shown(&value(&new.routes))
+        ));
+    }
+    if old.console_id != new.console_id {
+        out.push(format!(
+            "console {:?} → {:?}",
+            old.console_id, new.console_id
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use policy::bundle::{BundleClient, Route, RouteAuth, FORMAT};
+    use policy::model::{Action, KeyBy, Limit, Match, Mode, PathMatch, Period, Policy, Scope};
+
+    fn policy(id: &str, mode: Mode) -> Policy {
+        Policy {
+            id: id.into(),
+            name: format!("p-{id}"),
+            enabled: true,
+            order: 1,
+            matcher: Match::default(),
+            key: KeyBy::Ip,
+            limit: Limit {
+                rate: 5,
+                per: Period::Second,
+                burst: 1,
+            },
+            scope: Scope::Gate,
+            action: Action::Reject,
+            mode,
+        }
+    }
+
+    fn bundle(policies: Vec<Policy>, clients: Vec<BundleClient>) -> Bundle {
+        Bundle {
+            format: FORMAT,
+            version: 1,
+            issued_at_ms: 0,
+            prev_hash: String::new(),
+            console_id: "c".into(),
+            issuer: "https://c".into(),
+            audiences: vec![],
+            require_typ_at_jwt: true,
+            policies,
+            clients,
+            key_sets: vec![],
+            routes: vec![Route {
+                path: PathMatch::Prefix("/".into()),
+                methods: vec![],
+                auth: RouteAuth::None,
+            }],
+        }
+    }
+
+    #[test]
+    fn names_what_changed_field_by_field() {
+        let a = bundle(
+            vec![policy("1", Mode::Shadow), policy("2", Mode::Shadow)],
+            vec![],
+        );
+        let b = bundle(
+            vec![policy("1", Mode::Enforce), policy("3", Mode::Shadow)],
+            vec![BundleClient {
+                client_id: "app".into(),
+                kind: "public".into(),
+                enabled: true,
+                policy_id: None,
+                scopes: vec![],
+            }],
+        );
+        let lines = changes(Some(&a), &b);
+        assert_eq!(
+            lines,
+            vec![
+                "policy \"p-1\": mode \"shadow\" → \"enforce\"".to_string(),
+                "policy \"p-3\" added".into(),
+                "policy \"p-2\" removed".into(),
+                "client \"app\" added".into(),
+            ]
+        );
+        assert!(changes(Some(&b), &b).is_empty());
+        assert!(changes(None, &b)[0]
+            .starts_with("first version: 2 policies, 1 client, 0 published keys, 1 route"));
+    }
+}

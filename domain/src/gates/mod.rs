@@ -1,0 +1,169 @@
+//! Gates, the enforcement nodes: what an admin types to add one (name, labels, push URL) and
+//! the rules for it, a gate's state in the fleet, the bundle the console composes for them
+//! ([`bundle`]), what changed between two versions ([`diff`]) and the service ([`service`]).
+
+pub mod bundle;
+pub mod diff;
+pub mod service;
+
+use policy::gates::GateState;
+
+use crate::ports::gates::GateRecord;
+use crate::Error;
+
+/// How long an enrolment token stays valid.
+pub const ENROL_TOKEN_TTL_MS: i64 = 60 * 60 * 1000;
+/// How far a gate's request timestamp may be from the console's clock.
+pub const MAX_CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;
+/// The most labels a gate may carry.
+pub const MAX_LABELS: usize = 16;
+
+/// A gate name: 1 to 64 characters, letters, digits, `.`, `_`, `-`.
+pub fn parse_name(s: &str) -> Result<String, Error> {
+    let s = s.trim();
+    if s.is_empty() || s.chars().count() > 64 {
+        return Err(Error::invalid("the gate name must be 1 to 64 characters"));
+    }
+    if !s
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    {
+        return Err(Error::invalid(format!(
+            "the gate name {s:?} may hold only letters, digits, '.', '_' and '-'"
+        )));
+    }
+    Ok(s.to_owned())
+}
+
+/// Labels separated by commas or spaces (`region=eu, canary`): each 1 to 64 characters of
+/// letters, digits, `.`, `_`, `-`, `=`, `/`, `:`; duplicates dropped; at most [`MAX_LABELS`].
+pub fn parse_labels(s: &str) -> Result<Vec<String>, Error> {
+    let mut out: Vec<String> = Vec::new();
+    for l in s.split([',', ' ', '\n', '\t']).filter(|l| !l.is_empty()) {
+        if l.chars().count() > 64
+            || !l.chars().all(|c| {
+                c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '=' | '/' | ':')
+            })
+        {
+            return Err(Error::invalid(format!(
+                "the label {l:?} may hold only letters, digits and . _ - = / : (at most 64)"
+            )));
+        }
+        if !out.iter().any(|o| o == l) {
+            out.push(l.to_owned());
+        }
+    }
+    if out.len() > MAX_LABELS {
+        return Err(Error::invalid(format!(
+            "a gate may carry at most {MAX_LABELS} labels"
+        )));
+    }
+    Ok(out)
+}
+
+/// The URL where the console reaches the gate's admin listener to push bundles; empty means
+/// the gate only pulls. `http` (the gate's admin listener has no TLS in this version; bundles
+/// are signed, so a push needs no confidentiality), a host, no user name or password, no query
+/// or fragment; a path is kept as a prefix (`/v1/bundle` is appended).
+pub fn parse_push_url(s: &str) -> Result<String, Error> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Ok(String::new());
+    }
+    let url = url::Url::parse(s)
+        .map_err(|e| Error::invalid(format!("the push URL {s:?} is not a URL ({e})")))?;
+    match url.scheme() {
+        "http" => {}
+        "https" => {
+            return Err(Error::invalid(
+                "the gate's admin listener speaks plain http in this version: use http:// on a \
+                 network only the console and operators reach",
+            ))
+        }
+        other => {
+            return Err(Error::invalid(format!(
+                "the push URL must start with http://, not {other}:"
+            )))
+        }
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(Error::invalid("the push URL has no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Error::invalid(
+            "the push URL must not carry a user name or password: pushes are authenticated by \
+             the bundle's signature",
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(Error::invalid(
+            "the push URL must not have a query or fragment",
+        ));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+/// A gate's state against the latest published version at `now_ms`.
+pub fn state_of(g: &GateRecord, latest: Option<i64>, now_ms: i64) -> GateState {
+    if g.revoked_at_ms.is_some() {
+        return GateState::Revoked;
+    }
+    if g.public_key.is_none() {
+        return match g.enrol_expires_at_ms {
+            Some(t) if t > now_ms => GateState::Pending,
+            _ => GateState::EnrolmentExpired,
+        };
+    }
+    if g.last_error.is_some() {
+        return GateState::Refusing;
+    }
+    match (g.applied_version, latest) {
+        (Some(a), Some(l)) if a >= l => GateState::InSync,
+        (_, None) => GateState::Behind,
+        _ => GateState::Behind,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn push_urls_are_http_without_credentials() {
+        assert_eq!(parse_push_url("").expect("valid"), "");
+        assert_eq!(
+            parse_push_url("http://10.0.0.5:9090/").expect("valid"),
+            "http://10.0.0.5:9090"
+        );
+        assert_eq!(
+            parse_push_url("http://gate.example/admin").expect("valid"),
+            "http://gate.example/admin"
+        );
+        for bad in [
+            "ftp://gate.example",
+            "https://gate.example",
+            "http://user:pw@gate.example",
+            "http://gate.example/?a=1",
+            "http://gate.example/#x",
+            "gate.example:9090",
+            "file:///etc/passwd",
+        ] {
+            assert!(parse_push_url(bad).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn names_and_labels() {
+        assert_eq!(parse_name(" edge-1 ").expect("valid"), "edge-1");
+        assert!(parse_name("").is_err());
+        assert!(parse_name("a b").is_err());
+        assert!(parse_name(&"x".repeat(65)).is_err());
+        assert_eq!(
+            parse_labels("region=eu, canary canary").expect("valid"),
+            vec!["region=eu", "canary"]
+        );
+        assert!(parse_labels("bad\"label").is_err());
+        let many: Vec<String> = (0..17).map(|i| format!("l{i}")).collect();
+        assert!(parse_labels(&many.join(",")).is_err());
+    }
+}
