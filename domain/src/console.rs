@@ -110,7 +110,6 @@ impl Console {
         );
         let policies = PoliciesService::new(stores.clone(), audit.clone());
         let clients = ClientsService::new(stores.clone(), stores.clone(), audit.clone());
-        let keys = KeysService::new(stores.clone(), master_key.clone(), audit.clone());
         let gates = Arc::new(GatesService::new(
             stores.clone(),
             stores.clone(),
@@ -120,6 +119,8 @@ impl Console {
             audit.clone(),
             public_url,
         ));
+        let keys = KeysService::new(stores.clone(), master_key.clone(), audit.clone())
+            .with_serving(gates.clone());
         Ok(Console {
             store,
             auth,

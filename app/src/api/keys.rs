@@ -21,6 +21,16 @@ pub struct KeyInfo {
     pub revoke_reason: Option<String>,
     /// For a next key published by "Rotate now": when it takes over.
     pub promote_at_ms: Option<i64>,
+    /// For a next key: which enrolled gates serve it (it takes over only when all do).
+    #[serde(default)]
+    pub served_by: Option<ServedBy>,
+}
+
+/// Which enrolled gates hold a key in the bundle they run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServedBy {
+    pub serving: Vec<String>,
+    pub behind: Vec<String>,
 }
 
 /// A step the rotation job will take, and when.
@@ -89,6 +99,7 @@ fn info(v: domain::keys::service::KeySetView, now: i64) -> KeySetInfo {
                 revoked_at_ms: k.revoked_at_ms,
                 revoke_reason: k.revoke_reason,
                 promote_at_ms: k.promote_at_ms,
+                served_by: None,
             })
             .collect(),
         plan,
@@ -127,14 +138,26 @@ pub async fn list_key_sets() -> Result<Vec<KeySetInfo>, AppError> {
     let ctx = crate::ctx::RequestCtx::get()?;
     ctx.require_admin()?;
     let now = domain::now_ms();
-    Ok(ctx
+    let mut sets: Vec<KeySetInfo> = ctx
         .console
         .keys
         .list()
         .await?
         .into_iter()
         .map(|v| info(v, now))
-        .collect())
+        .collect();
+    for k in sets
+        .iter_mut()
+        .flat_map(|s| s.keys.iter_mut())
+        .filter(|k| k.state == KeyState::Next)
+    {
+        let s = ctx.console.keys.serving(&k.kid).await?;
+        k.served_by = Some(ServedBy {
+            serving: s.serving,
+            behind: s.behind,
+        });
+    }
+    Ok(sets)
 }
 
 /// Creates a key set and its first key (active at once).

@@ -11,7 +11,7 @@ use policy::keys::{
 };
 
 use crate::api::keys::{
-    list_key_sets, CreateKeySet, KeyInfo, KeySetInfo, RevokeSigningKey, RotateSigningKey,
+    list_key_sets, CreateKeySet, KeyInfo, KeySetInfo, RevokeSigningKey, RotateSigningKey, ServedBy,
     UpdateKeySet,
 };
 use crate::components::forms::{action_result, confirm};
@@ -30,6 +30,23 @@ fn keys_count(n: usize) -> String {
 
 fn short(kid: &str) -> String {
     kid.chars().take(10).collect::<String>() + "…"
+}
+
+/// "served by 2 of 3 gates; waiting for edge-3": a next key takes over only once every gate
+/// holds it.
+fn served_by(s: &ServedBy) -> impl IntoView {
+    let total = s.serving.len() + s.behind.len();
+    let text = match (total, s.behind.is_empty()) {
+        (0, _) => "no gate enrolled".to_owned(),
+        (n, true) => format!("served by {n} of {n} gate{}", if n == 1 { "" } else { "s" }),
+        (n, false) => format!(
+            "served by {} of {n} gates; takes over only once {} serve{} it too",
+            s.serving.len(),
+            s.behind.join(", "),
+            if s.behind.len() == 1 { "s" } else { "" }
+        ),
+    };
+    view! { <small class="served-by">{" "}{text}</small> }
 }
 
 #[component]
@@ -243,7 +260,8 @@ fn KeySetCard(
                         view! {
                             <tr>
                                 <td><code title=k.kid.clone()>{short(&k.kid)}</code></td>
-                                <td><span class=format!("badge key-{}", k.state)>{k.state.as_str()}</span></td>
+                                <td><span class=format!("badge key-{}", k.state)>{k.state.as_str()}</span>
+                                    {k.served_by.as_ref().map(served_by)}</td>
                                 <td>{utc(k.created_at_ms)}</td>
                                 <td>{k.activated_at_ms.map(utc).unwrap_or_else(|| "—".into())}</td>
                                 <td>{match (k.revoked_at_ms, k.retired_at_ms) {

@@ -499,44 +499,85 @@ impl GatesService {
     ) -> Result<(), Error> {
         let target = Target::gate_settings();
         self.audit
+            .run(
+                actor,
+                action::GATES_SETTINGS,
+                &target,
+                self.put_settings(actor, settings, version),
+            )
+            .await
+    }
+
+    /// [`Self::save_settings`] from the settings form's text: the issuer, the audiences
+    /// (separated by commas or spaces) and the routes, one per line ([`policy::routes`]). The
+    /// text is read inside the same audited run, so a refused line is recorded as a refusal of
+    /// `gates.settings` like any other.
+    pub async fn save_settings_text(
+        &self,
+        actor: &Actor,
+        issuer: &str,
+        audiences: &str,
+        require_typ_at_jwt: bool,
+        routes: &str,
+        version: &str,
+    ) -> Result<(), Error> {
+        let target = Target::gate_settings();
+        self.audit
             .run(actor, action::GATES_SETTINGS, &target, async {
-                let current = self.settings().await?;
-                let replaces = match version.trim() {
-                    "" => None,
-                    v => Some(Version::parse(v, "gate settings")?),
+                let settings = GateSettings {
+                    issuer: super::parse_issuer(issuer)?,
+                    audiences: super::parse_audiences(audiences)?,
+                    require_typ_at_jwt,
+                    routes: super::parse_routes(routes)?,
+                    version: None,
                 };
-                if current.version != replaces.map(Version::get) {
-                    return Err(Error::Conflict(
-                        "the gate settings were changed by someone else meanwhile; reload and retry"
-                            .into(),
-                    ));
-                }
-                let probe = self.compose_with(&settings).await?;
-                finish(probe, 1, None, now_ms())?;
-                let next = replaces.map_or(Version::FIRST, Version::next);
-                let record = GateSettingsRecord {
-                    issuer: settings.issuer.clone(),
-                    audiences: settings.audiences.clone(),
-                    require_typ_at_jwt: settings.require_typ_at_jwt,
-                    routes_json: serde_json::to_string(&settings.routes)
-                        .map_err(|e| Error::Internal(e.to_string()))?,
-                    version: next.get(),
-                    updated_at_ms: now_ms(),
-                };
-                let event = Audit::success(
-                    actor,
-                    action::GATES_SETTINGS,
-                    &target,
-                    json!({ "issuer": record.issuer, "audiences": record.audiences,
-                            "require_typ_at_jwt": record.require_typ_at_jwt,
-                            "routes": settings.routes }),
-                );
-                self.store
-                    .put_gate_settings(&record, replaces.map(Version::get), event)
-                    .await
-                    .map_err(|e| store_error(e, "settings"))
+                self.put_settings(actor, settings, version).await
             })
             .await
+    }
+
+    /// The work of [`Self::save_settings`], not audited when refused (its callers are).
+    async fn put_settings(
+        &self,
+        actor: &Actor,
+        settings: GateSettings,
+        version: &str,
+    ) -> Result<(), Error> {
+        let target = Target::gate_settings();
+        let current = self.settings().await?;
+        let replaces = match version.trim() {
+            "" => None,
+            v => Some(Version::parse(v, "gate settings")?),
+        };
+        if current.version != replaces.map(Version::get) {
+            return Err(Error::Conflict(
+                "the gate settings were changed by someone else meanwhile; reload and retry".into(),
+            ));
+        }
+        let probe = self.compose_with(&settings).await?;
+        finish(probe, 1, None, now_ms())?;
+        let next = replaces.map_or(Version::FIRST, Version::next);
+        let record = GateSettingsRecord {
+            issuer: settings.issuer.clone(),
+            audiences: settings.audiences.clone(),
+            require_typ_at_jwt: settings.require_typ_at_jwt,
+            routes_json: serde_json::to_string(&settings.routes)
+                .map_err(|e| Error::Internal(e.to_string()))?,
+            version: next.get(),
+            updated_at_ms: now_ms(),
+        };
+        let event = Audit::success(
+            actor,
+            action::GATES_SETTINGS,
+            &target,
+            json!({ "issuer": record.issuer, "audiences": record.audiences,
+                    "require_typ_at_jwt": record.require_typ_at_jwt,
+                    "routes": settings.routes }),
+        );
+        self.store
+            .put_gate_settings(&record, replaces.map(Version::get), event)
+            .await
+            .map_err(|e| store_error(e, "settings"))
     }
 
     async fn compose_with(&self, settings: &GateSettings) -> Result<Bundle, Error> {
@@ -692,6 +733,45 @@ impl GatesService {
     /// The gate `id` as the push worker and the gate API see it.
     pub async fn gate(&self, id: &str) -> Result<Option<GateRecord>, Error> {
         Ok(self.store.gate(id).await?)
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::keys::service::KeyServing for GatesService {
+    /// A gate serves `kid` when it runs a version at or after the first one of the unbroken
+    /// run of versions (up to the latest) that hold the key: every version since holds it.
+    async fn serving(&self, kid: &str) -> Result<crate::keys::service::Serving, Error> {
+        let gates: Vec<GateRecord> = self
+            .store
+            .gates()
+            .await?
+            .into_iter()
+            .filter(|g| g.public_key.is_some() && g.revoked_at_ms.is_none())
+            .collect();
+        let mut out = crate::keys::service::Serving::default();
+        if gates.is_empty() {
+            return Ok(out);
+        }
+        let mut first: Option<i64> = None;
+        for b in self.store.bundles(1000).await? {
+            let holds = open_unverified(&b)?
+                .key_sets
+                .iter()
+                .any(|s| s.keys.iter().any(|k| k.kid == kid));
+            if !holds {
+                break;
+            }
+            first = Some(b.version);
+        }
+        for g in gates {
+            let serves = matches!((first, g.applied_version), (Some(f), Some(a)) if a >= f);
+            if serves {
+                out.serving.push(g.name);
+            } else {
+                out.behind.push(g.name);
+            }
+        }
+        Ok(out)
     }
 }
 

@@ -104,10 +104,34 @@ fn store_error(e: StoreError, name: &str) -> Error {
     }
 }
 
+/// Which enrolled gates serve a published key: they run a bundle that holds it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Serving {
+    /// Names of the enrolled, non-revoked gates that hold the key.
+    pub serving: Vec<String>,
+    /// Names of the enrolled, non-revoked gates that do not hold it yet.
+    pub behind: Vec<String>,
+}
+
+impl Serving {
+    /// Every enrolled gate serves the key (also true when there is no gate).
+    pub fn everywhere(&self) -> bool {
+        self.behind.is_empty()
+    }
+}
+
+/// Answers [`Serving`] for a `kid` (the gates service does, from the bundles gates ACKed).
+#[async_trait::async_trait]
+pub trait KeyServing: Send + Sync {
+    async fn serving(&self, kid: &str) -> Result<Serving, Error>;
+}
+
 pub struct KeysService {
     store: Arc<dyn KeyStore>,
     master_key: Arc<MasterKey>,
     audit: Audit,
+    /// When set, the rotation job promotes a next key only once every gate serves it.
+    serving: Option<Arc<dyn KeyServing>>,
 }
 
 impl KeysService {
@@ -116,6 +140,22 @@ impl KeysService {
             store,
             master_key,
             audit,
+            serving: None,
+        }
+    }
+
+    /// Gates promotions on the gates: a next key becomes active only when its cache window has
+    /// passed and every enrolled, non-revoked gate runs a bundle that holds it.
+    pub fn with_serving(mut self, serving: Arc<dyn KeyServing>) -> Self {
+        self.serving = Some(serving);
+        self
+    }
+
+    /// Which gates serve `kid` (empty when gates are not wired in).
+    pub async fn serving(&self, kid: &str) -> Result<Serving, Error> {
+        match &self.serving {
+            Some(s) => s.serving(kid).await,
+            None => Ok(Serving::default()),
         }
     }
 
@@ -570,6 +610,28 @@ impl KeysService {
                 else {
                     break;
                 };
+                // A next key signs only once every gate can verify what it signs.
+                if let Step::Promote { next_id, .. } = &step {
+                    let kid = view
+                        .keys
+                        .iter()
+                        .find(|k| &k.id == next_id)
+                        .map(|k| k.kid.clone());
+                    if let Some(kid) = kid {
+                        match self.serving(&kid).await {
+                            Ok(s) if s.everywhere() => {}
+                            Ok(s) => {
+                                tracing::info!(set = %view.set.name, kid = %kid, behind = ?s.behind,
+                                    "promotion waits until every gate serves the next key");
+                                break;
+                            }
+                            Err(e) => {
+                                done.push(Err(e));
+                                break;
+                            }
+                        }
+                    }
+                }
                 let r = self
                     .apply_step(&actor, &view, &step, "scheduled rotation", now)
                     .await;

@@ -421,4 +421,71 @@ async fn new_versions_are_pushed_and_each_answer_is_recorded() {
     .await;
     assert_eq!(f["gates"][0]["applied_version"], v1 + 1);
     assert!(f["gates"][0]["last_error"].is_null());
+
+    // A next signing key is "served" by a gate only once it runs a version holding it: while
+    // the gate refuses, the Keys page names it as behind; once it applies, as serving.
+    let key_set = |name: &'static str| {
+        [
+            ("name", name),
+            ("alg", "EdDSA"),
+            ("rotation_days", "90"),
+            ("cache_window_min", "60"),
+            ("max_token_lifetime_min", "15"),
+            ("leeway_s", "60"),
+            ("auto_rotate", "false"),
+        ]
+    };
+    let r = app
+        .call("create_key_set", &key_set("access"), Some(&cookie))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let set = r.json();
+    until(&app, &cookie, "the key set's version applied", |f| {
+        f["gates"][0]["state"] == "in_sync" && f["latest"]["version"] == v1 + 2
+    })
+    .await;
+    *refuse.lock().expect("lock") = Some("not now".into());
+    let r = app
+        .call(
+            "rotate_signing_key",
+            &[
+                ("id", set["id"].as_str().expect("id")),
+                ("version", &set["version"].to_string()),
+            ],
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    until(
+        &app,
+        &cookie,
+        "the refusal of the next key's version",
+        |f| f["gates"][0]["state"] == "refusing" && f["latest"]["version"] == v1 + 3,
+    )
+    .await;
+    let served = |sets: &Value| {
+        sets[0]["keys"]
+            .as_array()
+            .expect("keys")
+            .iter()
+            .find(|k| k["state"] == "next")
+            .map(|k| k["served_by"].clone())
+            .expect("a next key")
+    };
+    let r = app.call("list_key_sets", &[], Some(&cookie)).await;
+    assert_eq!(
+        served(&r.json()),
+        json!({ "serving": [], "behind": ["edge-push"] })
+    );
+    *refuse.lock().expect("lock") = None;
+    app.call("push_gates_now", &[], Some(&cookie)).await;
+    until(&app, &cookie, "the next key's version applied", |f| {
+        f["gates"][0]["state"] == "in_sync"
+    })
+    .await;
+    let r = app.call("list_key_sets", &[], Some(&cookie)).await;
+    assert_eq!(
+        served(&r.json()),
+        json!({ "serving": ["edge-push"], "behind": [] })
+    );
 }

@@ -789,3 +789,70 @@ async fn two_replicas_running_the_rotation_job_at_once_keep_every_invariant(db: 
     );
     assert!(stores[1].verify_audit().await.expect("verify").is_ok());
 }
+
+/// Gates as the rotation job sees them: the names of those that hold a kid and those behind.
+struct FakeGates(std::sync::Mutex<domain::keys::service::Serving>);
+
+#[async_trait]
+impl domain::keys::service::KeyServing for FakeGates {
+    async fn serving(&self, _kid: &str) -> Result<domain::keys::service::Serving, domain::Error> {
+        Ok(self.0.lock().expect("lock").clone())
+    }
+}
+
+store_test!(a_next_key_takes_over_only_once_every_gate_serves_it);
+/// The rotation job promotes a due next key only when every enrolled gate runs a bundle that
+/// holds it: with one gate behind, the key stays next past its promotion time; once that gate
+/// serves it, the next pass promotes it.
+async fn a_next_key_takes_over_only_once_every_gate_serves_it(db: &TestBackend) {
+    let master = Arc::new(MasterKey::generate());
+    let gates = Arc::new(FakeGates(std::sync::Mutex::new(
+        domain::keys::service::Serving {
+            serving: vec!["edge-1".into()],
+            behind: vec!["edge-2".into()],
+        },
+    )));
+    let svc = service(db.store(), db.store(), &master).with_serving(gates.clone());
+    let actor = Actor::system();
+    let manual = SetSettings {
+        auto_rotate: false,
+        ..settings("EdDSA")
+    };
+    let v = svc.create_set(&actor, &manual).await.expect("create");
+    svc.rotate(&actor, &v.set.id, &v.set.version.to_string())
+        .await
+        .expect("rotate now");
+    let next = db
+        .signing_keys(&v.set.id)
+        .await
+        .expect("keys")
+        .into_iter()
+        .find(|k| k.state == KeyState::Next)
+        .expect("next key");
+    let at = next.promote_at_ms.expect("promotion requested");
+    assert_eq!(
+        svc.serving(&next.kid).await.expect("serving").behind,
+        vec!["edge-2".to_string()]
+    );
+
+    // Due, but edge-2 does not serve it: nothing happens, however late.
+    assert!(svc.run_due(at).await.is_empty());
+    assert!(svc.run_due(at + 7 * 86_400_000).await.is_empty());
+    let state =
+        |keys: Vec<SigningKeyRecord>| keys.into_iter().find(|k| k.id == next.id).map(|k| k.state);
+    assert_eq!(
+        state(db.signing_keys(&v.set.id).await.expect("keys")),
+        Some(KeyState::Next)
+    );
+
+    // edge-2 now runs a bundle with the key: the next pass promotes it.
+    *gates.0.lock().expect("lock") = domain::keys::service::Serving {
+        serving: vec!["edge-1".into(), "edge-2".into()],
+        behind: vec![],
+    };
+    for r in svc.run_due(at + 7 * 86_400_000).await {
+        r.expect("promotion");
+    }
+    let keys = assert_invariants(&**db, &v.set.id, &master).await;
+    assert_eq!(state(keys), Some(KeyState::Active));
+}
