@@ -6,13 +6,16 @@ use leptos_meta::Title;
 use crate::api::audit::list_audit_events;
 use crate::api::auth::current_admin;
 use crate::api::dashboard::expiry_inventory;
+use crate::api::gates::list_gates;
 use crate::components::timeline::ExpiryTimeline;
+use crate::pages::gates::convergence;
 
 #[component]
 pub fn DashboardPage() -> impl IntoView {
     let me = OnceResource::new(current_admin());
     let recent = OnceResource::new(list_audit_events(8));
     let expiries = OnceResource::new(expiry_inventory());
+    let fleet = OnceResource::new(list_gates());
     view! {
         <Title text="Dashboard · Palisade"/>
         <h1>"Dashboard"</h1>
@@ -61,6 +64,30 @@ pub fn DashboardPage() -> impl IntoView {
                 })}
             </Suspense>
         </section>
+        <section class="card" aria-labelledby="gates-h">
+            <h2 id="gates-h">"Gates"</h2>
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match fleet.await {
+                        Ok(f) => {
+                            let refusing: Vec<String> = f.gates.iter()
+                                .filter(|g| g.state == policy::gates::GateState::Refusing)
+                                .map(|g| g.name.clone())
+                                .collect();
+                            view! {
+                                <p role="status" aria-label="Gate convergence">{convergence(&f)}</p>
+                                {(!refusing.is_empty()).then(|| view! {
+                                    <p class="error" role="alert">{format!("Refusing the latest bundle: {}. They keep enforcing their older version.", refusing.join(", "))}</p>
+                                })}
+                                {f.publish_error.map(|e| view! { <p class="error" role="alert">{format!("The current configuration is not published: {e}")}</p> })}
+                                <p><a href="/gates">"Open the fleet"</a></p>
+                            }.into_any()
+                        }
+                        Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
         <section class="card" aria-labelledby="recent-h">
             <h2 id="recent-h">"Recent activity"</h2>
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
@@ -89,9 +116,10 @@ pub fn DashboardPage() -> impl IntoView {
             <ul>
                 <li>"Passkey sign-in, sessions and the tamper-evident audit log: built."</li>
                 <li>"Certificates (internal CA, next-key rotation with the planner, CSRs, import) and pin sets (linter, exports, app releases): built."</li>
-                <li>"Rate-limit policies (inline validation, preview, effective limit, shadow → enforce): built; nothing is enforced until gates exist."</li>
-                <li>"OAuth clients (templates, redirect-URI linter, secrets shown once, rotation with grace) and signing key sets (automatic rotation, JWKS, emergency revoke): built; no token is issued until gates exist."</li>
-                <li>"Gates and admin management: not built yet (their pages say so)."</li>
+                <li>"Rate-limit policies (inline validation, preview, effective limit, shadow → enforce): built, and enforced by enrolled gates (gate-local limits; cluster-wide limits in Redis are not built yet)."</li>
+                <li>"Gates: enrolment, signed bundles pushed and pulled, fleet view with live convergence, bundle history and diff, revoke; a next signing key takes over only once every gate serves it. Built."</li>
+                <li>"OAuth clients (templates, redirect-URI linter, secrets shown once, rotation with grace) and signing key sets (automatic rotation, JWKS, emergency revoke): built; gates validate tokens signed by the published keys, but no token endpoint issues them yet."</li>
+                <li>"Admin management: not built yet (its page says so)."</li>
             </ul>
         </section>
     }

@@ -194,7 +194,7 @@ fn KeySetCard(
             duration(in_flight_window_s(set.max_token_lifetime_s, set.leeway_s))
         ),
         Some(n) if n.promote_at_ms.is_some() => format!(
-            "A rotation is under way: key {} takes over automatically at {} (after the cache window of {})",
+            "A rotation is under way: key {} takes over automatically at {} (after the cache window of {}), once every enrolled gate serves it",
             short(&n.kid),
             utc(n.promote_at_ms.unwrap_or(set.now_ms).max(n.created_at_ms + set.cache_window_s * 1000)),
             duration(set.cache_window_s)
@@ -206,7 +206,7 @@ fn KeySetCard(
             duration(set.cache_window_s)
         ),
         None => format!(
-            "Rotate now: publish a new next key in the JWKS; it takes over automatically after the cache window ({}), and the current key stays published until its tokens expire",
+            "Rotate now: publish a new next key in the JWKS; it takes over automatically after the cache window ({}) once every enrolled gate serves it, and the current key stays published until its tokens expire",
             duration(set.cache_window_s)
         ),
     };

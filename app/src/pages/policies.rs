@@ -298,7 +298,8 @@ pub fn RateLimitsPage() -> impl IntoView {
         <p class="lead">
             "Policies the gates enforce, first match in order. Limits use GCRA: over any window a key gets at most "
             "rate × time + burst. New policies start in shadow mode (counted and logged, nothing refused) until you "
-            "switch them to enforce. Gates are not built yet, so nothing is enforced today."
+            "switch them to enforce. Every change reaches the enrolled gates within a second (see Gates). Cluster-scoped "
+            "policies are counted per gate for now (shared counters in Redis are not built yet)."
         </p>
         <section class="card" aria-labelledby="policies-h">
             <h2 id="policies-h">"Policies"</h2>

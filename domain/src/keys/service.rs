@@ -409,7 +409,7 @@ impl KeysService {
                 .await?;
                 Ok(if manual {
                     format!(
-                        "key {} published as next; it takes over automatically at {} (after the cache window)",
+                        "key {} published as next; it takes over automatically at {} (after the cache window), once every enrolled gate serves it",
                         next.kid.chars().take(10).collect::<String>() + "…",
                         minute(takes_over)
                     )
