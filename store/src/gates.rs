@@ -120,11 +120,12 @@ impl GateStore for SqlStore {
         event: Option<AuditDraft>,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        // `applied_at_ms` moves only when the applied version changes.
+        // `applied_at_ms` moves only when the applied version changes (none applied: none).
         let error_at = report.error.as_ref().map(|_| report.now_ms);
-        sqlx::query(
+        let affected = sqlx::query(
             "UPDATE gates SET last_seen_ms = $1, \
-             applied_at_ms = CASE WHEN applied_version = $2 THEN applied_at_ms ELSE $1 END, \
+             applied_at_ms = CASE WHEN $2 IS NULL THEN NULL \
+             WHEN applied_version = $2 THEN applied_at_ms ELSE $1 END, \
              applied_version = $2, last_error = $3, last_error_at_ms = $4 \
              WHERE id = $5 AND revoked_at_ms IS NULL",
         )
@@ -135,10 +136,12 @@ impl GateStore for SqlStore {
         .bind(&report.gate_id)
         .execute(&mut *tx)
         .await
-        .map_err(map_err_on("gates"))?;
+        .map_err(map_err_on("gates"))?
+        .rows_affected();
+        // A revoked (or unknown) gate's report is not recorded, so its event is not written.
         match event {
-            Some(event) => self.commit(tx, event).await.map(|_| ()),
-            None => tx.commit().await.map_err(map_err),
+            Some(event) if affected == 1 => self.commit(tx, event).await.map(|_| ()),
+            _ => tx.commit().await.map_err(map_err),
         }
     }
 

@@ -16,6 +16,7 @@ mod admins;
 mod audit;
 mod certs;
 mod clients;
+mod gates;
 mod keys;
 mod pinsets;
 mod policies;
