@@ -320,7 +320,7 @@ pub fn validate_bundle(b: &Bundle) -> Vec<String> {
 }
 
 /// A scope token (RFC 6749 §3.3): non-empty, printable ASCII without space, `"` or `\`.
-fn is_scope(s: &str) -> bool {
+pub(crate) fn is_scope(s: &str) -> bool {
     !s.is_empty()
         && s.bytes()
             .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))

@@ -26,6 +26,8 @@
 //!   that ship pin sets.
 //!
 //! - [`bundle`]: the signed config bundle the console sends every gate (format, envelope, checks).
+//! - [`routes`]: the gate's routes as text, one per line (read with line-numbered issues, printed
+//!   back), as the console's gate settings form edits them.
 //! - [`gates`]: a gate's state in the fleet, as the console derives and shows it.
 
 pub mod bundle;
@@ -40,4 +42,5 @@ pub mod keys;
 pub mod model;
 pub mod preview;
 pub mod redirect;
+pub mod routes;
 pub mod validate;

@@ -324,11 +324,7 @@ pub fn normalize(p: &mut Policy) {
     if name.len() != p.name.len() {
         p.name = name.to_string();
     }
-    let path = match &mut p.matcher.path {
-        PathMatch::Prefix(s) | PathMatch::Exact(s) | PathMatch::Pattern(s) => s,
-    };
-    *path = normalize_percent(path);
-    dedup(&mut p.matcher.methods);
+    normalize_path_and_methods(&mut p.matcher.path, &mut p.matcher.methods);
     dedup(&mut p.matcher.client_ids);
     for r in &mut p.matcher.ip_ranges {
         if let Ok(c) = Cidr::parse(r) {
@@ -348,6 +344,17 @@ pub fn normalize(p: &mut Policy) {
     if let KeyBy::Header(h) = &mut p.key {
         h.make_ascii_lowercase();
     }
+}
+
+/// The rewrites of [`normalize`] for a path and a method list: percent-encoded unreserved
+/// characters decoded, hex digits in upper case, repeated methods dropped. Also used for the
+/// gate's routes ([`crate::bundle::Route`]), which match requests the same way.
+pub fn normalize_path_and_methods(path: &mut PathMatch, methods: &mut Vec<String>) {
+    let text = match path {
+        PathMatch::Prefix(s) | PathMatch::Exact(s) | PathMatch::Pattern(s) => s,
+    };
+    *text = normalize_percent(text);
+    dedup(methods);
 }
 
 fn dedup(v: &mut Vec<String>) {

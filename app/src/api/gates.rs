@@ -1,6 +1,7 @@
 //! Server fns for gates (domain: `gates`): the fleet against the latest bundle version, adding a
 //! gate (its one-time enrolment command, shown once), a new command for a gate not enrolled
-//! yet, revoking a gate, "push now", and the bundle history with the diff of two versions.
+//! yet, revoking a gate, "push now", the bundle history with the diff of two versions, and the
+//! gate-wide settings (issuer, audiences, routes).
 
 use leptos::prelude::*;
 use policy::gates::GateState;
@@ -179,4 +180,65 @@ pub async fn diff_bundles(from: i64, to: i64) -> Result<Vec<String>, AppError> {
     let ctx = crate::ctx::RequestCtx::get()?;
     ctx.require_admin()?;
     Ok(ctx.console.gates.diff(from, to).await?)
+}
+
+/// The gate-wide settings as the form edits them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GateSettingsView {
+    /// The exact `iss` gates accept.
+    pub issuer: String,
+    /// Accepted `aud` values, comma-joined.
+    pub audiences: String,
+    pub require_typ_at_jwt: bool,
+    /// The routes, one per line (`policy::routes`).
+    pub routes: String,
+    /// "" while the defaults apply.
+    pub version: String,
+}
+
+/// The gate-wide settings (issuer, audiences, typ, routes), or the defaults while none are saved.
+///
+/// **Permissions:** any signed-in admin. **Audit:** none (read-only).
+#[server(endpoint = "gate_settings")]
+pub async fn gate_settings() -> Result<GateSettingsView, AppError> {
+    let ctx = crate::ctx::RequestCtx::get()?;
+    ctx.require_admin()?;
+    let s = ctx.console.gates.settings().await?;
+    Ok(GateSettingsView {
+        issuer: s.issuer,
+        audiences: s.audiences.join(", "),
+        require_typ_at_jwt: s.require_typ_at_jwt,
+        routes: policy::routes::routes_to_lines(&s.routes),
+        version: s.version.map(|v| v.to_string()).unwrap_or_default(),
+    })
+}
+
+/// Saves the gate-wide settings: the issuer, the audiences (commas or spaces between them),
+/// whether `typ` must be `at+jwt`, and the routes, one per line; `version` as shown ("" while the
+/// defaults apply). Refused with every bad line named, or when gates would refuse the bundle;
+/// gates receive the settings in the next bundle version.
+///
+/// **Permissions:** owner or admin. **Audit:** `gates.settings` (refusals too).
+#[server(endpoint = "save_gate_settings")]
+pub async fn save_gate_settings(
+    issuer: String,
+    audiences: String,
+    require_typ_at_jwt: bool,
+    routes: String,
+    version: String,
+) -> Result<(), AppError> {
+    let ctx = crate::ctx::RequestCtx::get()?;
+    ctx.require_manager("gates.settings").await?;
+    Ok(ctx
+        .console
+        .gates
+        .save_settings_text(
+            &ctx.actor,
+            &issuer,
+            &audiences,
+            require_typ_at_jwt,
+            &routes,
+            &version,
+        )
+        .await?)
 }

@@ -1,15 +1,16 @@
 //! `/gates`: the fleet. Add a gate (its one-time enrolment command is shown once), see every
 //! gate's state against the latest bundle version converge live (the page refreshes every
-//! second), NACKs as alerts, "push now", revoke, and the bundle history with a diff between
-//! any two versions.
+//! second), NACKs as alerts, "push now", revoke, the bundle history with a diff between any
+//! two versions, and the gate-wide settings (issuer, audiences, routes) with the routes checked
+//! line by line as they are typed.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 use policy::gates::GateState;
 
 use crate::api::gates::{
-    diff_bundles, list_gates, AddGate, EnrolCommand, FleetInfo, GateInfo, NewGateToken,
-    PushGatesNow, RevokeGate,
+    diff_bundles, gate_settings, list_gates, AddGate, EnrolCommand, FleetInfo, GateInfo,
+    GateSettingsView, NewGateToken, PushGatesNow, RevokeGate, SaveGateSettings,
 };
 use crate::components::forms::{action_result, copy_to_clipboard};
 use crate::components::passkey::confirm_then;
@@ -137,6 +138,133 @@ pub fn GatesPage() -> impl IntoView {
                 {move || add.value().get().and_then(|r| r.err()).map(|e| view! { <p class="error" role="alert">{e.to_string()}</p> })}
             </form>
         </section>
+        <GateSettingsCard/>
+    }
+}
+
+/// The gate-wide settings. Loaded by their own resource, reloaded only after a successful save:
+/// the fleet's refresh every second never resets what the admin is typing, and a refused save
+/// keeps it for correction.
+#[component]
+fn GateSettingsCard() -> impl IntoView {
+    let save = ServerAction::<SaveGateSettings>::new();
+    let saved = RwSignal::new(0u64);
+    Effect::new(move |_| {
+        if let Some(Ok(())) = save.value().get() {
+            saved.update(|n| *n += 1);
+        }
+    });
+    let settings = Resource::new(move || saved.get(), |_| gate_settings());
+    view! {
+        <section class="card" aria-labelledby="gate-settings-h">
+            <h2 id="gate-settings-h">"Gate settings"</h2>
+            <p>"What every gate checks, whatever the policies: which access tokens it accepts and which routes need one. Gates receive a change in the next bundle version."</p>
+            <Transition fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match settings.await {
+                        Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                        Ok(s) => view! { <GateSettingsForm settings=s save=save/> }.into_any(),
+                    }
+                })}
+            </Transition>
+            {action_result(save, |_| "Gate settings saved: gates receive them in the next bundle version.".to_owned())}
+        </section>
+    }
+}
+
+/// Errors the whole bundle check would raise about the settings (as `policy::bundle`'s
+/// `validate_bundle`), shown before saving: a bearer route needs an issuer and an audience.
+fn token_issues(
+    issuer: &str,
+    audiences: &str,
+    routes: &[(usize, policy::bundle::Route)],
+) -> Vec<String> {
+    let bearer = routes
+        .iter()
+        .find(|(_, r)| matches!(r.auth, policy::bundle::RouteAuth::Bearer { .. }))
+        .map(|(n, _)| *n);
+    let Some(line) = bearer else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    if issuer.trim().is_empty() {
+        out.push(format!(
+            "The route on line {line} requires a bearer token: give the issuer whose tokens \
+             gates accept."
+        ));
+    }
+    if audiences.split([',', ' ', '\n', '\t']).all(str::is_empty) {
+        out.push(format!(
+            "The route on line {line} requires a bearer token: give at least one audience."
+        ));
+    }
+    out
+}
+
+#[component]
+fn GateSettingsForm(
+    settings: GateSettingsView,
+    save: ServerAction<SaveGateSettings>,
+) -> impl IntoView {
+    let issuer = RwSignal::new(settings.issuer);
+    let audiences = RwSignal::new(settings.audiences);
+    let require_typ = RwSignal::new(settings.require_typ_at_jwt);
+    let routes = RwSignal::new(settings.routes);
+    let version = settings.version;
+    let read = Memo::new(move |_| policy::routes::read_route_lines(&routes.get()));
+    let token =
+        Memo::new(move |_| read.with(|r| token_issues(&issuer.get(), &audiences.get(), &r.routes)));
+    let blocked = move || read.with(|r| !r.errors.is_empty()) || token.with(|t| !t.is_empty());
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if blocked() {
+            return;
+        }
+        save.dispatch(SaveGateSettings {
+            issuer: issuer.get_untracked(),
+            audiences: audiences.get_untracked(),
+            require_typ_at_jwt: require_typ.get_untracked(),
+            routes: routes.get_untracked(),
+            version: version.clone(),
+        });
+    };
+    view! {
+        <form class="gate-settings" on:submit=on_submit aria-label="Gate settings">
+            <div class="inline-form">
+                <div class="field grow"><label for="gs-issuer">"Issuer (exact iss accepted)"</label>
+                    <input id="gs-issuer" type="text" inputmode="url" spellcheck="false" placeholder="https://id.example.com" bind:value=issuer/></div>
+                <div class="field grow"><label for="gs-audiences">"Audiences (aud; comma-separated)"</label>
+                    <input id="gs-audiences" type="text" spellcheck="false" placeholder="https://api.example.com, orders-api"
+                        aria-describedby="gs-token-issues" bind:value=audiences/></div>
+            </div>
+            <ul class="findings" id="gs-token-issues" aria-label="Token findings">
+                {move || token.get().into_iter().map(|m| view! { <li class="finding error" role="alert">{"Error: "}{m}</li> }).collect_view()}
+            </ul>
+            <div class="field checkbox">
+                <input id="gs-typ" type="checkbox" bind:checked=require_typ/>
+                <label for="gs-typ">"Require typ at+jwt (RFC 9068)"</label>
+            </div>
+            <div class="field"><label for="gs-routes">"Routes (one per line; first match wins; no match is a 404)"</label>
+                <textarea id="gs-routes" rows="6" spellcheck="false" autocomplete="off"
+                    aria-describedby="gs-routes-help gs-routes-issues" aria-invalid=move || if read.with(|r| r.errors.is_empty()) { "false" } else { "true" }
+                    bind:value=routes></textarea></div>
+            <div class="help" id="gs-routes-help">
+                <p>"Each line: "<code>"prefix|exact|pattern <path> [METHODS | *] none|bearer [scopes]"</code>
+                    ". Methods and scopes are comma-separated; no methods or "<code>"*"</code>" is any method; "
+                    <code>"bearer"</code>" requires a valid access token holding every scope listed. In a pattern "
+                    <code>"*"</code>" is one segment and a final "<code>"/**"</code>" the rest. A line starting with "<code>"#"</code>" is a comment."</p>
+                <p>"For example: "<code>"prefix /public GET none"</code>", "<code>"exact /health * none"</code>", "
+                    <code>"pattern /users/*/orders GET bearer orders:read"</code>", "<code>"prefix /api * bearer read:items"</code>"."</p>
+            </div>
+            <ul class="findings" id="gs-routes-issues" aria-label="Route findings">
+                {move || read.with(|r| {
+                    let errors = r.errors.iter().map(|i| view! { <li class="finding error" role="alert">{"Error: "}{i.to_string()}</li> });
+                    let warnings = r.warnings.iter().map(|i| view! { <li class="finding warning" role="status">{"Warning: "}{i.to_string()}</li> });
+                    errors.chain(warnings).collect_view()
+                })}
+            </ul>
+            <button type="submit" disabled=move || blocked() || save.pending().get()>"Save gate settings"</button>
+        </form>
     }
 }
 

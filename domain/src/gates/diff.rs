@@ -1,6 +1,6 @@
 //! What changed between two bundle versions, one readable line per change ("policy \"login\":
-//! mode \"shadow\" → \"enforce\""): recorded with every publish and shown between any two
-//! versions on the Gates page.
+//! mode \"shadow\" → \"enforce\"", "route added: prefix /api * bearer read"): recorded with every
+//! publish and shown between any two versions on the Gates page.
 
 use policy::bundle::Bundle;
 use serde::Serialize;
@@ -148,11 +148,21 @@ pub fn changes(old: Option<&Bundle>, new: &Bundle) -> Vec<String> {
         ));
     }
     if old.routes != new.routes {
-        out.push(format!(
-            "routes {} → {}",
-            shown(&value(&old.routes)),
-            shown(&value(&new.routes))
-        ));
+        let line = policy::routes::route_to_line;
+        let (o, n): (Vec<String>, Vec<String>) = (
+            old.routes.iter().map(line).collect(),
+            new.routes.iter().map(line).collect(),
+        );
+        let before = out.len();
+        for l in n.iter().filter(|l| !o.contains(l)) {
+            out.push(format!("route added: {l}"));
+        }
+        for l in o.iter().filter(|l| !n.contains(l)) {
+            out.push(format!("route removed: {l}"));
+        }
+        if out.len() == before {
+            out.push(format!("routes reordered: {}", n.join("; ")));
+        }
     }
     if old.console_id != new.console_id {
         out.push(format!(
@@ -236,6 +246,36 @@ mod tests {
             ]
         );
         assert!(changes(Some(&b), &b).is_empty());
+        let mut c = b.clone();
+        c.routes.insert(
+            0,
+            Route {
+                path: PathMatch::Prefix("/api".into()),
+                methods: vec!["GET".into()],
+                auth: RouteAuth::Bearer {
+                    scopes: vec!["read".into()],
+                },
+            },
+        );
+        assert_eq!(
+            changes(Some(&b), &c),
+            vec!["route added: prefix /api GET bearer read".to_string()]
+        );
+        c.routes.reverse();
+        assert_eq!(
+            changes(Some(&b), &c),
+            vec!["route added: prefix /api GET bearer read".to_string()]
+        );
+        let mut d = c.clone();
+        d.routes.reverse();
+        assert_eq!(
+            changes(Some(&c), &d),
+            vec!["routes reordered: prefix /api GET bearer read; prefix / * none".to_string()]
+        );
+        assert_eq!(
+            changes(Some(&d), &b),
+            vec!["route removed: prefix /api GET bearer read".to_string()]
+        );
         assert!(changes(None, &b)[0]
             .starts_with("first version: 2 policies, 1 client, 0 published keys, 1 route"));
     }

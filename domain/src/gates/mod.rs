@@ -6,6 +6,7 @@ pub mod bundle;
 pub mod diff;
 pub mod service;
 
+use policy::bundle::Route;
 use policy::gates::GateState;
 
 use crate::ports::gates::GateRecord;
@@ -103,6 +104,76 @@ pub fn parse_push_url(s: &str) -> Result<String, Error> {
     Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
+/// The longest issuer, in characters.
+pub const MAX_ISSUER_CHARS: usize = 500;
+/// The longest audience, in characters.
+pub const MAX_AUDIENCE_CHARS: usize = 200;
+/// The most audiences a gate accepts.
+pub const MAX_AUDIENCES: usize = 32;
+
+/// The exact `iss` gates accept (RFC 7519 §4.1.1, compared as a string): trimmed, at most
+/// [`MAX_ISSUER_CHARS`], no space or control character. May be empty while no route requires a
+/// bearer token (the bundle checks refuse it otherwise).
+pub fn parse_issuer(s: &str) -> Result<String, Error> {
+    let s = s.trim();
+    if s.chars().count() > MAX_ISSUER_CHARS {
+        return Err(Error::invalid(format!(
+            "the issuer is longer than {MAX_ISSUER_CHARS} characters"
+        )));
+    }
+    if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(Error::invalid(
+            "the issuer must not contain spaces or control characters: gates compare it exactly \
+             with a token's iss",
+        ));
+    }
+    Ok(s.to_owned())
+}
+
+/// Accepted `aud` values separated by commas or spaces: each at most [`MAX_AUDIENCE_CHARS`],
+/// without control characters; duplicates dropped; at most [`MAX_AUDIENCES`].
+pub fn parse_audiences(s: &str) -> Result<Vec<String>, Error> {
+    let mut out: Vec<String> = Vec::new();
+    for a in s
+        .split([',', ' ', '\n', '\t', '\r'])
+        .filter(|a| !a.is_empty())
+    {
+        if a.chars().count() > MAX_AUDIENCE_CHARS {
+            return Err(Error::invalid(format!(
+                "an audience is at most {MAX_AUDIENCE_CHARS} characters"
+            )));
+        }
+        if a.chars().any(char::is_control) {
+            return Err(Error::invalid(
+                "an audience must not contain control characters",
+            ));
+        }
+        if !out.iter().any(|o| o == a) {
+            out.push(a.to_owned());
+        }
+    }
+    if out.len() > MAX_AUDIENCES {
+        return Err(Error::invalid(format!(
+            "gates accept at most {MAX_AUDIENCES} audiences"
+        )));
+    }
+    Ok(out)
+}
+
+/// The routes text of the settings form ([`policy::routes`]): every error, each with its line.
+pub fn parse_routes(text: &str) -> Result<Vec<Route>, Error> {
+    policy::routes::parse_route_lines(text).map_err(|errors| {
+        Error::invalid(format!(
+            "the routes are not valid: {}",
+            errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(" ")
+        ))
+    })
+}
+
 /// A gate's state against the latest published version at `now_ms`.
 pub fn state_of(g: &GateRecord, latest: Option<i64>, now_ms: i64) -> GateState {
     if g.revoked_at_ms.is_some() {
@@ -150,6 +221,36 @@ mod tests {
         ] {
             assert!(parse_push_url(bad).is_err(), "{bad} accepted");
         }
+    }
+
+    #[test]
+    fn gates_settings_text() {
+        assert_eq!(
+            parse_issuer("  https://id.example/ ").expect("valid"),
+            "https://id.example/"
+        );
+        assert_eq!(parse_issuer("").expect("valid"), "");
+        assert!(parse_issuer("https://id.example/ x").is_err());
+        assert!(parse_issuer(&"i".repeat(MAX_ISSUER_CHARS + 1)).is_err());
+        assert_eq!(
+            parse_audiences(" api, https://api.example  api\nother").expect("valid"),
+            vec!["api", "https://api.example", "other"]
+        );
+        assert_eq!(parse_audiences(" , ").expect("valid"), Vec::<String>::new());
+        assert!(parse_audiences(&"a".repeat(MAX_AUDIENCE_CHARS + 1)).is_err());
+        let many: Vec<String> = (0..=MAX_AUDIENCES).map(|i| format!("a{i}")).collect();
+        assert!(parse_audiences(&many.join(",")).is_err());
+        assert_eq!(
+            parse_routes("# comment\nprefix /api * bearer read\nexact /health none")
+                .expect("valid")
+                .len(),
+            2
+        );
+        let e = parse_routes("prefix /api * bearer\nprefix health * none").expect_err("refused");
+        assert!(
+            matches!(&e, Error::Invalid(m) if m.contains("Line 2: The path must start with")),
+            "{e}"
+        );
     }
 
     #[test]

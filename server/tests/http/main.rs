@@ -9,6 +9,7 @@ mod certs;
 mod cli;
 mod clients;
 mod faults;
+mod gate_settings;
 mod gates;
 mod keys;
 mod passkeys;
