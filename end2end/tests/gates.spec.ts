@@ -36,7 +36,7 @@ test('gate: enrol from the Gates page, enforce a policy within 1 s, 429 with hea
   await page.getByRole('button', { name: 'Add gate' }).click();
   const command = await page.getByRole('textbox', { name: 'Enrolment command (shown once)' }).inputValue();
   expect(command).toContain(`--console ${c.baseUrl}`);
-  const row = page.getByRole('row').filter({ hasText: 'edge-1' });
+  const row = page.getByRole('table', { name: 'Gates' }).getByRole('row').filter({ hasText: 'edge-1', hasNotText: 'refused a bundle' });
   await expect(row).toContainText('waiting for enrolment');
 
   // Enrol with exactly that command, then serve: the page shows it in sync without a reload.

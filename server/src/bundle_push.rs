@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use domain::console::Console;
-use domain::ports::gates::{BundleRecord, GateRecord};
+use domain::ports::gates::{BundleRecord, GateRecord, ReportedError};
 use policy::gates::GateState;
 use serde::Deserialize;
 use tokio::sync::Notify;
@@ -225,6 +225,10 @@ async fn push(
         }
     };
     let ok = report.1.is_none();
+    let error = match report.1 {
+        Some(reason) => ReportedError::Refused(reason),
+        None => ReportedError::Clear,
+    };
     tracing::info!(gate = %gate.name, version = latest.version, ok, elapsed_ms = started.elapsed().as_millis() as u64, "pushed");
     // The report is about the gate as it was read before the push; a concurrent status call
     // may have recorded the same apply already (then nothing is audited twice).
@@ -232,7 +236,7 @@ async fn push(
         Ok(Some(g)) => g,
         _ => gate.clone(),
     };
-    if let Err(e) = console.gates.report(&current, report.0, report.1).await {
+    if let Err(e) = console.gates.report(&current, report.0, error).await {
         tracing::warn!(gate = %gate.name, error = %e, "recording a push answer failed");
     }
     ok

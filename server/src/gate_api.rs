@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use app::error::AppError;
-use domain::ports::gates::GateRecord;
+use domain::ports::gates::{GateRecord, ReportedError};
 
 use crate::startup::AppState;
 
@@ -142,7 +142,7 @@ async fn bundle(
     if let Err(e) = state
         .console
         .gates
-        .report(&gate, applied, gate.last_error.clone())
+        .report(&gate, applied, ReportedError::Keep)
         .await
     {
         tracing::warn!(gate = %gate.name, error = %e, "recording a gate's pull failed");
@@ -205,7 +205,14 @@ async fn status(
     match state
         .console
         .gates
-        .report(&gate, report.applied_version, report.last_error)
+        .report(
+            &gate,
+            report.applied_version,
+            match report.last_error {
+                Some(reason) => ReportedError::Refused(reason),
+                None => ReportedError::Clear,
+            },
+        )
         .await
     {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),

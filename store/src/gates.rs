@@ -4,11 +4,44 @@
 use async_trait::async_trait;
 use domain::audit::AuditDraft;
 use domain::ports::gates::{
-    BundleRecord, GateChange, GateRecord, GateReport, GateSettingsRecord, GateStore, SignerRecord,
+    BundleRecord, GateChange, GateRecord, GateReport, GateSettingsRecord, GateStore, ReportedError,
+    SignerRecord,
 };
 use domain::ports::StoreError;
 
 use crate::db::{map_err, map_err_on, SqlStore};
+
+/// Runs a gate report's update, guarded (the row still holds what the reporter saw) or not;
+/// returns the rows it changed.
+async fn exec(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    update: &str,
+    guarded: bool,
+    report: &GateReport,
+    mode: &str,
+    reason: Option<&str>,
+) -> Result<u64, StoreError> {
+    let sql = if guarded {
+        format!("{update} AND COALESCE(applied_version, -1) = $6 AND COALESCE(last_error, '') = $7")
+    } else {
+        update.to_owned()
+    };
+    let mut q = sqlx::query(&sql)
+        .bind(report.now_ms)
+        .bind(report.applied_version)
+        .bind(mode)
+        .bind(reason)
+        .bind(&report.gate_id);
+    if guarded {
+        q = q
+            .bind(report.seen.0.unwrap_or(-1))
+            .bind(report.seen.1.as_deref().unwrap_or_default());
+    }
+    Ok(q.execute(&mut **tx)
+        .await
+        .map_err(map_err_on("gates"))?
+        .rows_affected())
+}
 use crate::rows::{bundle_of, gate_of, gate_settings_of, json_list, signer_of};
 
 #[async_trait]
@@ -120,24 +153,28 @@ impl GateStore for SqlStore {
         event: Option<AuditDraft>,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        // `applied_at_ms` moves only when the applied version changes (none applied: none).
-        let error_at = report.error.as_ref().map(|_| report.now_ms);
-        let affected = sqlx::query(
-            "UPDATE gates SET last_seen_ms = $1, \
+        // `applied_at_ms` moves only when the applied version changes (none applied: none);
+        // `last_error_at_ms` only with a new refusal.
+        let (mode, reason) = match &report.error {
+            ReportedError::Keep => ("keep", None),
+            ReportedError::Clear => ("clear", None),
+            ReportedError::Refused(r) => ("set", Some(r.as_str())),
+        };
+        let update = "UPDATE gates SET last_seen_ms = $1, \
              applied_at_ms = CASE WHEN $2 IS NULL THEN NULL \
              WHEN applied_version = $2 THEN applied_at_ms ELSE $1 END, \
-             applied_version = $2, last_error = $3, last_error_at_ms = $4 \
-             WHERE id = $5 AND revoked_at_ms IS NULL",
-        )
-        .bind(report.now_ms)
-        .bind(report.applied_version)
-        .bind(&report.error)
-        .bind(error_at)
-        .bind(&report.gate_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(map_err_on("gates"))?
-        .rows_affected();
+             applied_version = $2, \
+             last_error = CASE WHEN $3 = 'keep' THEN last_error WHEN $3 = 'clear' THEN NULL ELSE $4 END, \
+             last_error_at_ms = CASE WHEN $3 = 'keep' THEN last_error_at_ms WHEN $3 = 'clear' THEN NULL ELSE $1 END \
+             WHERE id = $5 AND revoked_at_ms IS NULL";
+        let guarded = event.is_some();
+        let mut affected = exec(&mut tx, update, guarded, report, mode, reason).await?;
+        let mut event = event;
+        if guarded && affected == 0 {
+            // Another report changed the row meanwhile (it wrote the event): record without one.
+            event = None;
+            affected = exec(&mut tx, update, false, report, mode, reason).await?;
+        }
         // A revoked (or unknown) gate's report is not recorded, so its event is not written.
         match event {
             Some(event) if affected == 1 => self.commit(tx, event).await.map(|_| ()),

@@ -174,8 +174,9 @@ pub fn parse_routes(text: &str) -> Result<Vec<Route>, Error> {
     })
 }
 
-/// A gate's state against the latest published version at `now_ms`.
-pub fn state_of(g: &GateRecord, latest: Option<i64>, now_ms: i64) -> GateState {
+/// A gate's state against the latest published version (`latest`: its version and when it was
+/// published) at `now_ms`.
+pub fn state_of(g: &GateRecord, latest: Option<(i64, i64)>, now_ms: i64) -> GateState {
     if g.revoked_at_ms.is_some() {
         return GateState::Revoked;
     }
@@ -185,12 +186,17 @@ pub fn state_of(g: &GateRecord, latest: Option<i64>, now_ms: i64) -> GateState {
             _ => GateState::EnrolmentExpired,
         };
     }
-    if g.last_error.is_some() {
-        return GateState::Refusing;
-    }
+    // "Refusing" is a refusal since the latest version was published while the gate is behind
+    // it: the gate saw that version and said no. An older refusal (of an earlier version, or of
+    // a replayed or foreign bundle) does not make a gate that runs the latest version, or one
+    // that simply has not been reached yet, "refusing"; it is still shown with its time.
     match (g.applied_version, latest) {
-        (Some(a), Some(l)) if a >= l => GateState::InSync,
-        (_, None) => GateState::Behind,
+        (Some(a), Some((l, _))) if a >= l => GateState::InSync,
+        (_, Some((_, published)))
+            if g.last_error.is_some() && g.last_error_at_ms.is_some_and(|t| t >= published) =>
+        {
+            GateState::Refusing
+        }
         _ => GateState::Behind,
     }
 }
@@ -266,5 +272,60 @@ mod tests {
         assert!(parse_labels("bad\"label").is_err());
         let many: Vec<String> = (0..17).map(|i| format!("l{i}")).collect();
         assert!(parse_labels(&many.join(",")).is_err());
+    }
+}
+
+#[cfg(test)]
+mod state_tests {
+    use super::*;
+
+    fn gate() -> GateRecord {
+        GateRecord {
+            id: "g".into(),
+            name: "edge".into(),
+            labels: vec![],
+            push_url: String::new(),
+            public_key: Some("k".into()),
+            enrol_token_hash: None,
+            enrol_expires_at_ms: None,
+            enrolled_at_ms: Some(1),
+            revoked_at_ms: None,
+            applied_version: Some(3),
+            applied_at_ms: Some(10),
+            last_seen_ms: Some(10),
+            last_error: None,
+            last_error_at_ms: None,
+            version: 2,
+            created_at_ms: 1,
+            updated_at_ms: 1,
+        }
+    }
+
+    #[test]
+    fn refusing_only_for_a_refusal_since_the_latest_version() {
+        let latest = Some((4, 1_000));
+        assert_eq!(state_of(&gate(), Some((3, 900)), 2_000), GateState::InSync);
+        assert_eq!(state_of(&gate(), latest, 2_000), GateState::Behind);
+        // Refused after version 4 was published, still on 3: refusing.
+        let mut g = gate();
+        g.last_error = Some("invalid".into());
+        g.last_error_at_ms = Some(1_500);
+        assert_eq!(state_of(&g, latest, 2_000), GateState::Refusing);
+        // A refusal from before version 4 (a foreign bundle, an older NACK): behind, not refusing.
+        g.last_error_at_ms = Some(500);
+        assert_eq!(state_of(&g, latest, 2_000), GateState::Behind);
+        // On the latest version, any old refusal leaves it in sync.
+        g.applied_version = Some(4);
+        assert_eq!(state_of(&g, latest, 2_000), GateState::InSync);
+        // Not enrolled: pending until the token expires; revoked wins over everything.
+        let mut p = gate();
+        p.public_key = None;
+        p.enrolled_at_ms = None;
+        p.enrol_token_hash = Some("h".into());
+        p.enrol_expires_at_ms = Some(3_000);
+        assert_eq!(state_of(&p, latest, 2_000), GateState::Pending);
+        assert_eq!(state_of(&p, latest, 3_000), GateState::EnrolmentExpired);
+        p.revoked_at_ms = Some(2_500);
+        assert_eq!(state_of(&p, latest, 2_000), GateState::Revoked);
     }
 }

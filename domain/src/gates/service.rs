@@ -18,7 +18,8 @@ use crate::audit::{Actor, AuditDraft, Outcome};
 use crate::audited::{action, Audit, Target, Version};
 use crate::ports::clients::ClientStore;
 use crate::ports::gates::{
-    BundleRecord, GateChange, GateRecord, GateReport, GateSettingsRecord, GateStore, SignerRecord,
+    BundleRecord, GateChange, GateRecord, GateReport, GateSettingsRecord, GateStore, ReportedError,
+    SignerRecord,
 };
 use crate::ports::keys::KeyStore;
 use crate::ports::policies::PolicyStore;
@@ -382,47 +383,51 @@ impl GatesService {
         &self,
         gate: &GateRecord,
         applied_version: Option<i64>,
-        error: Option<String>,
+        error: ReportedError,
     ) -> Result<(), Error> {
-        let error = error.map(|e| {
-            let e = e.trim();
-            if e.chars().count() > MAX_REASON_CHARS {
-                format!("{}…", e.chars().take(MAX_REASON_CHARS).collect::<String>())
-            } else {
-                e.to_owned()
+        let error = match error {
+            ReportedError::Refused(e) => {
+                let e = e.trim();
+                ReportedError::Refused(if e.chars().count() > MAX_REASON_CHARS {
+                    format!("{}…", e.chars().take(MAX_REASON_CHARS).collect::<String>())
+                } else {
+                    e.to_owned()
+                })
             }
-        });
+            other => other,
+        };
         let actor = Actor {
             name: format!("gate:{}", gate.name),
             ip: None,
             user_agent: None,
         };
         let target = Target::gate(&gate.id);
-        let event = if error.is_some() && error != gate.last_error {
-            Some(
+        let event = match &error {
+            ReportedError::Refused(reason) if Some(reason) != gate.last_error.as_ref() => Some(
                 AuditDraft::new(
                     &actor,
                     action::GATES_REFUSE,
                     target.as_str(),
                     Outcome::Failure,
                 )
-                .with_details(json!({ "reason": error, "applied_version": applied_version })),
-            )
-        } else if applied_version.is_some() && applied_version != gate.applied_version {
-            Some(Audit::success(
-                &actor,
-                action::GATES_APPLY,
-                &target,
-                json!({ "version": applied_version, "previous": gate.applied_version }),
-            ))
-        } else {
-            None
+                .with_details(json!({ "reason": reason, "applied_version": applied_version })),
+            ),
+            _ if applied_version.is_some() && applied_version != gate.applied_version => {
+                Some(Audit::success(
+                    &actor,
+                    action::GATES_APPLY,
+                    &target,
+                    json!({ "version": applied_version, "previous": gate.applied_version }),
+                ))
+            }
+            _ => None,
         };
         let report = GateReport {
             gate_id: gate.id.clone(),
             now_ms: now_ms(),
             applied_version,
             error,
+            seen: (gate.applied_version, gate.last_error.clone()),
         };
         Ok(self.store.record_gate_report(&report, event).await?)
     }
@@ -703,7 +708,11 @@ impl GatesService {
             .await?
             .into_iter()
             .map(|g| GateView {
-                state: state_of(&g, latest.as_ref().map(|l| l.version), now),
+                state: state_of(
+                    &g,
+                    latest.as_ref().map(|l| (l.version, l.issued_at_ms)),
+                    now,
+                ),
                 record: g,
             })
             .collect();

@@ -65,8 +65,22 @@ pub struct GateReport {
     pub now_ms: i64,
     /// The version it runs now (`None`: none yet).
     pub applied_version: Option<i64>,
-    /// Set when it refused a bundle: the reason.
-    pub error: Option<String>,
+    pub error: ReportedError,
+    /// What the reporter read before (applied version, last error): an event is written only
+    /// if the row still holds them, so two reports of one apply racing each other (a push answer
+    /// and the gate's status call) audit it once.
+    pub seen: (Option<i64>, Option<String>),
+}
+
+/// What a report says about the gate's last refusal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReportedError {
+    /// Nothing new (a pull): the stored refusal and its time stay.
+    Keep,
+    /// It applied or runs cleanly: the stored refusal is cleared.
+    Clear,
+    /// It refused a bundle just now, for this reason.
+    Refused(String),
 }
 
 /// The console's Ed25519 key that signs every bundle (one row).

@@ -4,7 +4,8 @@
 //! the gate settings and the published bundles.
 
 use domain::ports::gates::{
-    BundleRecord, GateChange, GateRecord, GateReport, GateSettingsRecord, GateStore, SignerRecord,
+    BundleRecord, GateChange, GateRecord, GateReport, GateSettingsRecord, GateStore, ReportedError,
+    SignerRecord,
 };
 use domain::ports::sealed::{SealedStore, SealedValue};
 use domain::ports::StoreError;
@@ -56,13 +57,25 @@ async fn read(db: &TestBackend, id: &str) -> GateRecord {
     db.gate(id).await.expect("read the gate").expect("the gate")
 }
 
+/// A report; `error` None clears the last refusal. It says it saw a gate with nothing applied
+/// and no refusal (see [`seen`] for other states).
 fn report(gate_id: &str, now_ms: i64, applied: Option<i64>, error: Option<&str>) -> GateReport {
     GateReport {
         gate_id: gate_id.into(),
         now_ms,
         applied_version: applied,
-        error: error.map(Into::into),
+        error: match error {
+            Some(e) => ReportedError::Refused(e.into()),
+            None => ReportedError::Clear,
+        },
+        seen: (None, None),
     }
+}
+
+/// `r` as written by a reporter that read the gate as `g`.
+fn seen(mut r: GateReport, g: &GateRecord) -> GateReport {
+    r.seen = (g.applied_version, g.last_error.clone());
+    r
 }
 
 /// `change` is refused with `Conflict`, and neither the gate `id` nor the audit chain moved.
@@ -341,7 +354,10 @@ async fn a_gate_report_records_what_it_runs_and_its_last_refusal(db: &TestBacken
         "v1 again: the apply time stays at the first"
     );
     db.record_gate_report(
-        &report("g1", 3_000, Some(1), Some("v2: unknown route kind")),
+        &seen(
+            report("g1", 3_000, Some(1), Some("v2: unknown route kind")),
+            &read(db, "g1").await,
+        ),
         Some(draft("gates.refuse")),
     )
     .await
@@ -355,6 +371,21 @@ async fn a_gate_report_records_what_it_runs_and_its_last_refusal(db: &TestBacken
             Some("v2: unknown route kind".into()),
             Some(3_000)
         )
+    );
+    // A pull (Keep) leaves the refusal and its time as they are.
+    let mut pull = report("g1", 3_500, Some(1), None);
+    pull.error = ReportedError::Keep;
+    db.record_gate_report(&pull, None).await.expect("pull");
+    assert_eq!(
+        state(&read(db, "g1").await),
+        (
+            Some(3_500),
+            Some(1),
+            Some(1_000),
+            Some("v2: unknown route kind".into()),
+            Some(3_000)
+        ),
+        "a pull keeps the refusal and when it happened"
     );
     db.record_gate_report(&report("g1", 4_000, Some(2), None), None)
         .await
@@ -582,4 +613,35 @@ async fn bundles_are_published_once_per_version_and_listed_newest_first(db: &Tes
     assert_eq!(db.bundle(2).await.expect("v2"), Some(bundle(2)));
     assert_eq!(db.bundles(10).await.expect("bundles"), vec![bundle(2), b1]);
     db.assert_audit(&["gates.publish", "gates.publish"]).await;
+}
+
+store_test!(two_reports_of_one_apply_audit_it_once);
+/// A push answer and the gate's own status call report the same apply at once, each having
+/// read the gate before either wrote: the first writes its event, the second finds the row
+/// changed since it read it and records the report without an event.
+async fn two_reports_of_one_apply_audit_it_once(db: &TestBackend) {
+    insert(db, gate("g1", "one")).await;
+    db.apply_gate_change(&enrol("g1", "token-g1", "key-1", 500), draft("gates.enrol"))
+        .await
+        .expect("enrol");
+    let before = read(db, "g1").await;
+    for now in [1_000, 1_001] {
+        db.record_gate_report(
+            &seen(report("g1", now, Some(3), None), &before),
+            Some(draft("gates.apply")),
+        )
+        .await
+        .expect("report");
+    }
+    let after = read(db, "g1").await;
+    assert_eq!(
+        (
+            after.applied_version,
+            after.applied_at_ms,
+            after.last_seen_ms
+        ),
+        (Some(3), Some(1_000), Some(1_001))
+    );
+    db.assert_audit(&["gates.create", "gates.enrol", "gates.apply"])
+        .await;
 }
