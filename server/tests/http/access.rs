@@ -110,8 +110,13 @@ async fn signed_in_admin_reaches_every_page() {
         assert_eq!(r.status, 200, "{page}");
         assert!(r.body.contains("Sign out"), "{page} shows the shell");
     }
-    let r = app.get("/gates", Some(&cookie)).await;
+    let r = app.get("/admins", Some(&cookie)).await;
     assert!(r.body.contains("Not built yet"), "unbuilt pages say so");
+    let r = app.get("/gates", Some(&cookie)).await;
+    assert!(
+        !r.body.contains("Not built yet") && r.body.contains("Add gate"),
+        "/gates is built"
+    );
     let r = app.get("/keys", Some(&cookie)).await;
     assert!(
         !r.body.contains("Not built yet") && r.body.contains("Signing keys"),
