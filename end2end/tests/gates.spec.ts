@@ -1,27 +1,29 @@
-// Issue #10, the loop in real processes: the console (real binary), a gate enrolled with the
-// command the Gates page shows, an upstream. A policy switched to enforce in the browser is
-// enforced by the gate within a second (measured and printed); the 429 carries Retry-After and
-// the IETF RateLimit headers; the Gates page shows the gate converge without a reload; every
-// step is in the audit log.
+// Issue #10, the loop in real processes: the console (real binary), three gates each enrolled
+// with the command the Gates page shows, an upstream. A policy switched to enforce in the
+// browser is enforced by all three gates within a second (measured and printed); the 429
+// carries Retry-After and the IETF RateLimit headers; the Gates page shows the gates converge
+// without a reload; every step is in the audit log.
 import { test, expect } from '@playwright/test';
 import { startConsole, setupOwner, open, Console } from './console';
 import { startUpstream, prepareGate, enrol, serve, Upstream, Gate } from './gate';
 
+const NAMES = ['edge-1', 'edge-2', 'edge-3'];
+
 let c: Console;
 let upstream: Upstream;
-let gate: Gate;
+const gates: Gate[] = [];
 test.beforeAll(async () => {
   c = await startConsole();
   upstream = await startUpstream();
-  gate = await prepareGate();
+  for (const _ of NAMES) gates.push(await prepareGate());
 });
 test.afterAll(async () => {
-  await gate?.stop();
+  for (const g of gates) await g.stop();
   await upstream?.stop();
   await c?.stop();
 });
 
-test('gate: enrol from the Gates page, enforce a policy within 1 s, 429 with headers, audited', async ({ page }) => {
+test('gates: three enrolled from the Gates page enforce a policy within 1 s, 429 with headers, audited', async ({ page }) => {
   test.setTimeout(120_000);
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
@@ -29,24 +31,29 @@ test('gate: enrol from the Gates page, enforce a policy within 1 s, 429 with hea
   await setupOwner(page, c);
   await open(page, `${c.baseUrl}/gates`);
 
-  // Add the gate: the command is shown once.
-  await page.getByRole('textbox', { name: 'Gate name' }).fill('edge-1');
-  await page.getByRole('textbox', { name: 'Labels (optional)' }).fill('region=eu');
-  await page.getByRole('textbox', { name: /Push URL/ }).fill(gate.adminUrl);
-  await page.getByRole('button', { name: 'Add gate' }).click();
-  const command = await page.getByRole('textbox', { name: 'Enrolment command (shown once)' }).inputValue();
-  expect(command).toContain(`--console ${c.baseUrl}`);
-  const row = page.getByRole('table', { name: 'Gates' }).getByRole('row').filter({ hasText: 'edge-1', hasNotText: 'refused a bundle' });
-  await expect(row).toContainText('waiting for enrolment');
-
-  // Enrol with exactly that command, then serve: the page shows it in sync without a reload.
-  enrol(gate, command);
-  await serve(gate, upstream.url);
-  await expect(row).toContainText('in sync', { timeout: 15_000 });
-  await expect(page.getByRole('status', { name: 'Convergence' })).toContainText('1 of 1 enrolled gate runs the latest version');
-  let r = await fetch(`${gate.url}/anything`);
-  expect(r.status).toBe(200);
-  expect(await r.text()).toBe('upstream ok\n');
+  // Add each gate: its command is shown once; run exactly that command, then serve.
+  const table = page.getByRole('table', { name: 'Gates' });
+  const rowOf = (name: string) => table.getByRole('row').filter({ hasText: name, hasNotText: 'refused a bundle' });
+  for (const [i, name] of NAMES.entries()) {
+    await page.getByRole('textbox', { name: 'Gate name' }).fill(name);
+    await page.getByRole('textbox', { name: 'Labels (optional)' }).fill(`region=eu, n=${i + 1}`);
+    await page.getByRole('textbox', { name: /Push URL/ }).fill(gates[i].adminUrl);
+    await page.getByRole('button', { name: 'Add gate' }).click();
+    await expect(page.getByRole('heading', { name: `Enrol ${name}` })).toBeVisible();
+    const command = await page.getByRole('textbox', { name: 'Enrolment command (shown once)' }).inputValue();
+    expect(command).toContain(`--console ${c.baseUrl}`);
+    await expect(rowOf(name)).toContainText('waiting for enrolment');
+    enrol(gates[i], command);
+    await serve(gates[i], upstream.url);
+  }
+  // The page shows all three in sync without a reload.
+  for (const name of NAMES) await expect(rowOf(name)).toContainText('in sync', { timeout: 15_000 });
+  await expect(page.getByRole('status', { name: 'Convergence' })).toContainText('3 of 3 enrolled gates run the latest version');
+  for (const g of gates) {
+    const r = await fetch(`${g.url}/anything`);
+    expect(r.status).toBe(200);
+    expect(await r.text()).toBe('upstream ok\n');
+  }
 
   // A policy in shadow mode: counted, nothing refused.
   await open(page, `${c.baseUrl}/rate-limits`);
@@ -58,39 +65,45 @@ test('gate: enrol from the Gates page, enforce a policy within 1 s, 429 with hea
   await page.getByRole('combobox', { name: 'Scope' }).selectOption('gate');
   await page.getByRole('button', { name: /Create policy/ }).click();
   await expect(page.getByRole('status').filter({ hasText: 'Saved api per ip' })).toBeVisible();
-  // Wait until the gate runs the version holding the policy (the page shows it in sync again).
+  // Wait until the gates run the version holding the policy (the page shows them in sync).
   await open(page, `${c.baseUrl}/gates`);
   await expect(page.getByRole('table', { name: 'Bundle versions' }).getByRole('row').nth(1)).toContainText('policy "api per ip" added');
-  await expect(row).toContainText('in sync', { timeout: 10_000 });
+  for (const name of NAMES) await expect(rowOf(name)).toContainText('in sync', { timeout: 10_000 });
   await open(page, `${c.baseUrl}/rate-limits`);
-  for (let i = 0; i < 6; i++) {
-    r = await fetch(`${gate.url}/api/items`);
-    expect(r.status, 'shadow mode refuses nothing').toBe(200);
+  for (const g of gates) {
+    for (let i = 0; i < 6; i++) {
+      const r = await fetch(`${g.url}/api/items`);
+      expect(r.status, 'shadow mode refuses nothing').toBe(200);
+    }
   }
 
   // Enforce: measured from the click (the confirmation is accepted at once) to the first 429
-  // at the gate, requests sent every 10 ms meanwhile.
+  // at each gate, each polled every 10 ms meanwhile.
   const policyRow = page.getByRole('row').filter({ hasText: 'api per ip' });
   const clicked = Date.now();
   await policyRow.getByRole('button', { name: 'Switch to enforce' }).click();
-  let refused: Response | undefined;
-  while (Date.now() - clicked < 10_000) {
-    const res = await fetch(`${gate.url}/api/items`);
-    if (res.status === 429) { refused = res; break; }
-    await new Promise((ok) => setTimeout(ok, 10));
-  }
-  const elapsed = Date.now() - clicked;
-  console.log(`"Switch to enforce" clicked → first 429 at the gate: ${elapsed} ms`);
+  const firstRefusal = async (g: Gate): Promise<[number, Response | undefined]> => {
+    while (Date.now() - clicked < 10_000) {
+      const res = await fetch(`${g.url}/api/items`);
+      if (res.status === 429) return [Date.now() - clicked, res];
+      await new Promise((ok) => setTimeout(ok, 10));
+    }
+    return [Date.now() - clicked, undefined];
+  };
+  const results = await Promise.all(gates.map(firstRefusal));
+  console.log(`"Switch to enforce" clicked → first 429 at each gate: ${results.map(([ms], i) => `${NAMES[i]} ${ms} ms`).join(', ')}`);
+  for (const [i, [, res]] of results.entries()) expect(res, `${NAMES[i]} enforces the policy`).toBeDefined();
+  const elapsed = Math.max(...results.map(([ms]) => ms));
+  const refused = results[0][1];
   await expect(page.getByRole('row').filter({ hasText: 'api per ip' }).getByText('enforce', { exact: true })).toBeVisible();
-  expect(refused, 'the gate enforces the policy').toBeDefined();
   expect(elapsed).toBeLessThanOrEqual(1000);
   expect(Number(refused!.headers.get('retry-after'))).toBeGreaterThan(0);
   expect(refused!.headers.get('ratelimit-policy')).toMatch(/;q=2;w=60$/);
   expect(refused!.headers.get('ratelimit')).toMatch(/;r=0;t=\d+$/);
 
-  // The Gates page: in sync with the newest version, whose changes name the switch.
+  // The Gates page: all in sync with the newest version, whose changes name the switch.
   await open(page, `${c.baseUrl}/gates`);
-  await expect(row).toContainText('in sync');
+  for (const name of NAMES) await expect(rowOf(name)).toContainText('in sync');
   const versions = page.getByRole('table', { name: 'Bundle versions' });
   await expect(versions.getByRole('row').nth(1)).toContainText('mode "shadow" → "enforce"');
   await page.screenshot({ path: 'test-results/gates.png', fullPage: true });
