@@ -1,0 +1,186 @@
+//! The console's bundle signer, composing, signing and publishing bundle versions, and the
+//! history with the diff of two versions.
+
+use super::*;
+
+impl GatesService {
+    /// The console's bundle key: loaded and opened once, created (and audited) on first use.
+    pub(super) async fn signer(&self) -> Result<Arc<Signer>, Error> {
+        if let Some(s) = lock(&self.signer).clone() {
+            return Ok(s);
+        }
+        let record = match self.store.bundle_signer().await? {
+            Some(r) => r,
+            None => {
+                let der = zeroize::Zeroizing::new(
+                    SecretKey::generate_pkcs8().map_err(|e| Error::Internal(e.to_string()))?,
+                );
+                let key =
+                    SecretKey::from_pkcs8(&der).map_err(|e| Error::Internal(e.to_string()))?;
+                let record = SignerRecord {
+                    id: SIGNER_ID.into(),
+                    console_id: uuid::Uuid::new_v4().to_string(),
+                    public_key: key.public_key().to_b64(),
+                    sealed_private: self.master_key.seal(SIGNER_ID, &der),
+                    created_at_ms: now_ms(),
+                };
+                let event = AuditDraft::new(
+                    &Actor::system(),
+                    action::GATES_SIGNER_CREATE,
+                    "bundle_signer",
+                    Outcome::Success,
+                )
+                .with_details(
+                    json!({ "key_id": key.public_key().key_id(), "console_id": record.console_id }),
+                );
+                match self.store.create_bundle_signer(&record, event).await {
+                    Ok(()) => record,
+                    // Another replica created it first: use theirs.
+                    Err(StoreError::Duplicate { .. }) => self
+                        .store
+                        .bundle_signer()
+                        .await?
+                        .ok_or_else(|| Error::Internal("bundle signer vanished".into()))?,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        };
+        let der = zeroize::Zeroizing::new(
+            self.master_key
+                .open(&record.id, &record.sealed_private)
+                .map_err(|e| {
+                    Error::Internal(format!("the bundle signing key does not open: {e}"))
+                })?,
+        );
+        let key = SecretKey::from_pkcs8(&der).map_err(|e| Error::Internal(e.to_string()))?;
+        let signer = Arc::new(Signer { key, record });
+        *lock(&self.signer) = Some(signer.clone());
+        Ok(signer)
+    }
+
+    pub(super) async fn compose_with(&self, settings: &GateSettings) -> Result<Bundle, Error> {
+        let signer = self.signer().await?;
+        let policies = self
+            .policies
+            .policies()
+            .await?
+            .iter()
+            .map(crate::policies::to_policy)
+            .collect::<Result<Vec<_>, _>>()?;
+        let clients = self.clients.clients().await?;
+        let mut sets = Vec::new();
+        for s in self.keys.key_sets().await? {
+            let keys = self.keys.signing_keys(&s.id).await?;
+            sets.push((s, keys));
+        }
+        compose(
+            &signer.record.console_id,
+            settings,
+            policies,
+            &clients,
+            &sets,
+        )
+    }
+
+    /// Publishes a new version if what gates enforce differs from the latest version; returns
+    /// the new version, or `None` when nothing changed. `cause` says who or what led to it.
+    pub async fn publish(&self, cause: &str) -> Result<Option<BundleRecord>, Error> {
+        let result = self.publish_inner(cause).await;
+        *lock(&self.publish_error) = match &result {
+            Err(Error::Invalid(m)) => Some(m.clone()),
+            _ => None,
+        };
+        result
+    }
+
+    pub(super) async fn publish_inner(&self, cause: &str) -> Result<Option<BundleRecord>, Error> {
+        let settings = self.settings().await?;
+        let content = self.compose_with(&settings).await?;
+        let content_hash = content_sha256(&content)?;
+        let latest = self.store.latest_bundle().await?;
+        if latest
+            .as_ref()
+            .is_some_and(|l| l.content_sha256 == content_hash)
+        {
+            return Ok(None);
+        }
+        let previous = latest.as_ref().map(open_unverified).transpose()?;
+        let version = latest.as_ref().map_or(1, |l| l.version + 1);
+        let bundle = finish(
+            content,
+            version,
+            latest.as_ref().map(|l| l.payload_sha256.as_str()),
+            now_ms(),
+        )?;
+        let changes = crate::gates::diff::changes(previous.as_ref(), &bundle);
+        let signer = self.signer().await?;
+        let payload = bundle
+            .to_payload()
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        let envelope = jose::envelope::seal_bytes(&payload, &signer.key);
+        let envelope =
+            serde_json::to_string(&envelope).map_err(|e| Error::Internal(e.to_string()))?;
+        let record = BundleRecord {
+            version,
+            issued_at_ms: bundle.issued_at_ms,
+            payload_sha256: sha256_hex(&payload),
+            content_sha256: content_hash,
+            size: i64::try_from(envelope.len()).unwrap_or(i64::MAX),
+            envelope,
+            cause: cause.to_owned(),
+            changes: changes.clone(),
+        };
+        let event = AuditDraft::new(
+            &Actor::system(),
+            action::BUNDLES_PUBLISH,
+            Target::bundle(version).as_str(),
+            Outcome::Success,
+        )
+        .with_details(
+            json!({ "version": version, "cause": cause, "changes": changes,
+                              "size": record.size, "payload_sha256": record.payload_sha256 }),
+        );
+        match self.store.publish_bundle(&record, event).await {
+            Ok(()) => Ok(Some(record)),
+            // Another replica published this version meanwhile; the next pass compares again.
+            Err(StoreError::Duplicate { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn latest(&self) -> Result<Option<BundleRecord>, Error> {
+        Ok(self.store.latest_bundle().await?)
+    }
+
+    pub async fn history(&self, limit: i64) -> Result<Vec<BundleRecord>, Error> {
+        Ok(self.store.bundles(limit).await?)
+    }
+
+    /// What changed from version `from` to version `to`.
+    pub async fn diff(&self, from: i64, to: i64) -> Result<Vec<String>, Error> {
+        let get = |v: i64| async move {
+            self.store
+                .bundle(v)
+                .await?
+                .ok_or_else(|| Error::NotFound(format!("bundle version {v} does not exist")))
+        };
+        let (a, b) = (get(from).await?, get(to).await?);
+        Ok(crate::gates::diff::changes(
+            Some(&open_unverified(&a)?),
+            &open_unverified(&b)?,
+        ))
+    }
+}
+
+/// The bundle inside a stored envelope (written by this console; its signature is not
+/// re-checked here).
+pub(super) fn open_unverified(r: &BundleRecord) -> Result<Bundle, Error> {
+    use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
+    let env: SignedBundle = serde_json::from_str(&r.envelope)
+        .map_err(|e| Error::Internal(format!("stored bundle {}: {e}", r.version)))?;
+    let payload = URL_SAFE_NO_PAD
+        .decode(env.payload)
+        .map_err(|e| Error::Internal(format!("stored bundle {}: {e}", r.version)))?;
+    Bundle::from_payload(&payload)
+        .map_err(|e| Error::Internal(format!("stored bundle {}: {e}", r.version)))
+}
