@@ -31,9 +31,18 @@ fn state_class(s: GateState) -> &'static str {
 /// "3 of 4 enrolled gates run version 12".
 pub fn convergence(f: &FleetInfo) -> String {
     let enrolled: Vec<&GateInfo> = f.gates.iter().filter(|g| g.state.is_enrolled()).collect();
+    let waiting = f
+        .gates
+        .iter()
+        .filter(|g| matches!(g.state, GateState::Pending | GateState::EnrolmentExpired))
+        .count();
     match &f.latest {
         None if f.gates.is_empty() => "No gate yet: add one below.".into(),
         None => "No bundle published yet.".into(),
+        Some(l) if enrolled.is_empty() => format!(
+            "No gate enrolled yet ({waiting} waiting for enrolment); the latest version is {}.",
+            l.version
+        ),
         Some(l) => format!(
             "{} of {} enrolled gate{} run{} the latest version, {}.",
             enrolled
@@ -93,6 +102,14 @@ pub fn GatesPage() -> impl IntoView {
     let name = RwSignal::new(String::new());
     let labels = RwSignal::new(String::new());
     let push_url = RwSignal::new(String::new());
+    // Added: the form is emptied for the next gate (the command panel shows the one just added).
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = add.value().get() {
+            name.set(String::new());
+            labels.set(String::new());
+            push_url.set(String::new());
+        }
+    });
     let on_add = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         add.dispatch(AddGate {
