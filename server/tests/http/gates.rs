@@ -85,6 +85,24 @@ async fn fleet(app: &TestApp, cookie: &str) -> Value {
     r.json()
 }
 
+/// Creates a shadow-mode policy (5 per `per`, burst 2, keyed by IP) through the server fn.
+async fn add_policy(app: &TestApp, cookie: &str, name: &str, prefix: &str, per: &str) {
+    let spec = json!({
+        "id": "", "name": name, "enabled": true, "order": 0,
+        "matcher": { "path": { "prefix": prefix }, "methods": [], "client_ids": [], "ip_ranges": [], "header": null },
+        "key": "ip", "limit": { "rate": 5, "per": per, "burst": 2 },
+        "scope": "gate", "action": "reject", "mode": "shadow"
+    });
+    let r = app
+        .call(
+            "save_policy",
+            &[("spec_json", &spec.to_string()), ("version", "")],
+            Some(cookie),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
 /// Waits until `check` holds for the fleet (bounded), returning it.
 async fn until(app: &TestApp, cookie: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -241,20 +259,7 @@ async fn a_gate_enrols_once_pulls_signed_bundles_and_is_refused_once_revoked() {
     assert_eq!(f["gates"][0]["state"], "in_sync");
 
     // A change that affects enforcement publishes a new version with what changed.
-    let spec = json!({
-        "id": "", "name": "login", "enabled": true, "order": 0,
-        "matcher": { "path": { "prefix": "/login" }, "methods": [], "client_ids": [], "ip_ranges": [], "header": null },
-        "key": "ip", "limit": { "rate": 5, "per": "minute", "burst": 2 },
-        "scope": "gate", "action": "reject", "mode": "shadow"
-    });
-    let r = app
-        .call(
-            "save_policy",
-            &[("spec_json", &spec.to_string()), ("version", "")],
-            Some(&cookie),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.body);
+    add_policy(&app, &cookie, "login", "/login", "minute").await;
     let f = until(&app, &cookie, "version 2", |f| f["latest"]["version"] == 2).await;
     assert_eq!(f["gates"][0]["state"], "behind");
     let changes = f["latest"]["changes"].to_string();
@@ -390,20 +395,7 @@ async fn new_versions_are_pushed_and_each_answer_is_recorded() {
 
     // The gate refuses the next version: NACK recorded with its reason, gate "refusing".
     *refuse.lock().expect("lock") = Some("policy p is invalid".into());
-    let spec = json!({
-        "id": "", "name": "p", "enabled": true, "order": 0,
-        "matcher": { "path": { "prefix": "/" }, "methods": [], "client_ids": [], "ip_ranges": [], "header": null },
-        "key": "ip", "limit": { "rate": 5, "per": "second", "burst": 2 },
-        "scope": "gate", "action": "reject", "mode": "shadow"
-    });
-    let r = app
-        .call(
-            "save_policy",
-            &[("spec_json", &spec.to_string()), ("version", "")],
-            Some(&cookie),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.body);
+    add_policy(&app, &cookie, "p", "/", "second").await;
     let f = until(&app, &cookie, "the NACK", |f| {
         f["gates"][0]["state"] == "refusing"
     })
