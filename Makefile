@@ -6,7 +6,7 @@ export CARGO_TARGET_DIR
 TARGET := $(abspath $(CARGO_TARGET_DIR))
 SITE := $(CURDIR)/target/site
 
-.PHONY: run test deps site release lint clippy fmt-check rust-test wasm-deps gate-deps e2e e2e-postgres
+.PHONY: run test deps site release lint clippy fmt-check rust-test wasm-deps gate-deps e2e e2e-postgres bench-push
 
 run: release
 	$(TARGET)/release/palisade serve
@@ -56,6 +56,11 @@ PALISADE_E2E_POSTGRES ?= postgres://postgres@127.0.0.1:5432
 e2e-postgres:
 	cargo build --locked -p server -p gate
 	cd end2end && PALISADE_E2E_POSTGRES=$(PALISADE_E2E_POSTGRES) PALISADE_BIN=$(TARGET)/debug/palisade PALISADE_GATE_BIN=$(TARGET)/debug/palisade-gate PALISADE_SITE_ROOT=$(SITE) npx playwright test
+
+# Push-to-applied latency for ten real gates (opt-in benchmark, not part of `make test`).
+bench-push:
+	cargo build --locked -p server -p gate
+	cd end2end && PALISADE_BENCH=1 PALISADE_BIN=$(TARGET)/debug/palisade PALISADE_GATE_BIN=$(TARGET)/debug/palisade-gate PALISADE_SITE_ROOT=$(SITE) npx playwright test tests/push-latency.spec.ts
 
 fmt-check:
 	cargo fmt --all --check
