@@ -212,3 +212,30 @@ async fn shutdown_signal() {
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The console prints `--token=<token>`: a base64url token may start with `-`, and attached
+    /// with `=` it is read as the value, not as a flag.
+    #[test]
+    fn a_token_starting_with_a_dash_is_read_when_attached() {
+        let cli = Cli::try_parse_from([
+            "palisade-gate",
+            "enroll",
+            "--console",
+            "http://console:3000",
+            "--token=-wsJFdDtzDCzCrESLG2WX6AJQt9i6W_bVFaPzvpyPNI",
+            "--data-dir",
+            "/tmp/d",
+        ])
+        .expect("parses");
+        match cli.command {
+            Command::Enroll(a) => {
+                assert_eq!(a.token, "-wsJFdDtzDCzCrESLG2WX6AJQt9i6W_bVFaPzvpyPNI")
+            }
+            other => panic!("not enroll: {other:?}"),
+        }
+    }
+}

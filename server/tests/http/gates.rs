@@ -60,9 +60,8 @@ impl FakeGate {
 fn token_of(command: &str) -> String {
     command
         .split_whitespace()
-        .skip_while(|w| *w != "--token")
-        .nth(1)
-        .expect("token in the command")
+        .find_map(|w| w.strip_prefix("--token="))
+        .expect("token in the command, attached with =")
         .to_owned()
 }
 

@@ -4,10 +4,12 @@
 use super::*;
 
 impl GatesService {
-    /// The shell command that enrols a gate with `token`.
+    /// The shell command that enrols a gate with `token`. The token is attached with `=`: a
+    /// base64url token may start with `-`, which a command-line parser would otherwise read as
+    /// a flag.
     pub fn enrol_command(&self, token: &str) -> String {
         format!(
-            "palisade-gate enroll --console {} --token {token} --data-dir /var/lib/palisade-gate",
+            "palisade-gate enroll --console {} --token={token} --data-dir /var/lib/palisade-gate",
             self.public_url
         )
     }
