@@ -35,6 +35,15 @@ fn refused(e: domain::Error) -> Response {
     (app.status(), Json(json!({ "error": app.to_string() }))).into_response()
 }
 
+/// A JSON request body, or the refusal that says which shape was `expected` (a 400).
+fn json_body<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    expected: &str,
+) -> Result<T, domain::Error> {
+    serde_json::from_slice(body)
+        .map_err(|e| domain::Error::invalid(format!("expected {expected}: {e}")))
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct EnrolRequest {
@@ -47,13 +56,9 @@ async fn enroll(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     body: Bytes,
 ) -> Response {
-    let req: EnrolRequest = match serde_json::from_slice(&body) {
+    let req: EnrolRequest = match json_body(&body, r#"{"token": "...", "public_key": "..."}"#) {
         Ok(r) => r,
-        Err(e) => {
-            return refused(domain::Error::invalid(format!(
-                "expected {{\"token\": \"...\", \"public_key\": \"...\"}}: {e}"
-            )))
-        }
+        Err(e) => return refused(e),
     };
     match state
         .console
@@ -194,13 +199,12 @@ async fn status(
         Ok(g) => g,
         Err(r) => return r,
     };
-    let report: StatusReport = match serde_json::from_slice(&body) {
+    let report: StatusReport = match json_body(
+        &body,
+        r#"{"applied_version": N|null, "last_error": "..."|null}"#,
+    ) {
         Ok(r) => r,
-        Err(e) => {
-            return refused(domain::Error::invalid(format!(
-                "expected {{\"applied_version\": N|null, \"last_error\": \"...\"|null}}: {e}"
-            )))
-        }
+        Err(e) => return refused(e),
     };
     match state
         .console
