@@ -6,7 +6,7 @@ export CARGO_TARGET_DIR
 TARGET := $(abspath $(CARGO_TARGET_DIR))
 SITE := $(CURDIR)/target/site
 
-.PHONY: run test deps site release lint clippy fmt-check rust-test wasm-deps gate-deps e2e e2e-postgres bench-push
+.PHONY: run test deps site release lint clippy fmt-check rust-test wasm-deps gate-deps e2e e2e-postgres bench-push bench-gate
 
 run: release
 	$(TARGET)/release/palisade serve
@@ -61,6 +61,12 @@ e2e-postgres:
 bench-push:
 	cargo build --locked -p server -p gate
 	cd end2end && PALISADE_BENCH=1 PALISADE_BIN=$(TARGET)/debug/palisade PALISADE_GATE_BIN=$(TARGET)/debug/palisade-gate PALISADE_SITE_ROOT=$(SITE) npx playwright test tests/push-latency.spec.ts
+
+# The gate against nginx on loopback: throughput ratios and limiter accuracy (opt-in benchmark,
+# not part of `make test`; a release build and about 3 minutes).
+bench-gate:
+	@scripts/install-bench-deps.sh
+	PATH="$$PATH:/usr/sbin" cargo bench --locked -p gate --bench proxy
 
 fmt-check:
 	cargo fmt --all --check

@@ -1,6 +1,6 @@
 //! The proxy listener's request path: readiness → path normalisation → route (first match;
 //! none: 404, never proxied) → bearer token where the route requires one (RFC 6750) → rate
-//! limits (`policy::model::applicable` + GCRA) → the upstream, through a pooled hyper client.
+//! limits (`policy::model::applicable_in_order` + GCRA) → the upstream, through a pooled hyper client.
 //!
 //! Every refusal is an answer with a JSON body, never a panic or a 5xx of the gate's own making
 //! (502/504 only when the upstream fails). Headers sent upstream: hop-by-hop fields removed
@@ -29,7 +29,7 @@ use hyper_util::rt::TokioExecutor;
 use policy::bundle::RouteAuth;
 use policy::cidr::Cidr;
 use policy::gcra::Outcome as GcraOutcome;
-use policy::model::{applicable, Action, KeyBy, Policy, Request as PolicyRequest};
+use policy::model::{applicable_in_order, Action, KeyBy, Policy, Request as PolicyRequest};
 use sha2::{Digest, Sha256};
 
 use crate::apply::Shared;
@@ -282,11 +282,14 @@ impl Proxy {
         ip: std::net::IpAddr,
         principal: Option<&Principal>,
     ) -> Option<Response<Body>> {
-        let headers: Vec<(&str, &str)> = req
-            .headers()
-            .iter()
-            .filter_map(|(n, v)| v.to_str().ok().map(|v| (n.as_str(), v)))
-            .collect();
+        let headers: Vec<(&str, &str)> = if st.policies_read_headers {
+            req.headers()
+                .iter()
+                .filter_map(|(n, v)| v.to_str().ok().map(|v| (n.as_str(), v)))
+                .collect()
+        } else {
+            Vec::new()
+        };
         let preq = PolicyRequest {
             method: req.method().as_str(),
             path,
@@ -295,7 +298,7 @@ impl Proxy {
             headers: &headers,
         };
         let mut wait_ns = 0u64;
-        for p in applicable(&st.policies, &preq) {
+        for p in applicable_in_order(&st.policies, &preq) {
             let Some(l) = st.limiters.get(&p.id) else {
                 continue;
             };

@@ -145,6 +145,9 @@ pub struct Enforcement {
     pub clients: HashMap<String, BundleClient>,
     /// In evaluation order.
     pub policies: Vec<Policy>,
+    /// Whether a policy matches on or counts by a request header (else the rate-limit step
+    /// does not collect them).
+    pub policies_read_headers: bool,
     pub limiters: HashMap<String, Arc<PolicyLimiter>>,
     pub cache: TokenCache,
 }
@@ -215,6 +218,9 @@ impl Enforcement {
                 .into_iter()
                 .map(|c| (c.client_id.clone(), c))
                 .collect(),
+            policies_read_headers: policies
+                .iter()
+                .any(|p| p.matcher.header.is_some() || matches!(p.key, KeyBy::Header(_))),
             policies,
             limiters,
             cache: TokenCache::new(limits.token_cache_entries),

@@ -232,3 +232,52 @@ async fn a_hundred_swaps_under_load_lose_no_request() {
     assert!(ok > 100, "the load loop ran ({ok})");
     assert_eq!(gate.shared.current().map(|s| s.version), Some(101));
 }
+
+/// Policies that read request headers: one counts by `X-Api-Key` (each value its own bucket,
+/// a missing header one shared bucket), one applies only to requests carrying `X-Beta: 1`.
+#[tokio::test]
+async fn header_keyed_and_header_matched_policies() {
+    use policy::model::{HeaderMatch, KeyBy, PathMatch};
+    let up = upstream().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let console = Console::new();
+    let gate = start(dir.path(), up, &console).await;
+    let mut per_key = policy("per-key", 1, 1, Period::Minute, 0, Mode::Enforce);
+    per_key.key = KeyBy::Header("X-Api-Key".into());
+    let mut beta = policy("beta", 2, 1, Period::Minute, 0, Mode::Enforce);
+    beta.matcher.path = PathMatch::Prefix("/public".into());
+    beta.matcher.header = Some(HeaderMatch {
+        name: "x-beta".into(),
+        value: Some("1".into()),
+    });
+    beta.key = KeyBy::Global;
+    assert_eq!(
+        push(&gate, console.sign(&bundle(1, vec![], vec![per_key, beta])))
+            .await
+            .0,
+        200
+    );
+    let send = |path: &'static str, header: Option<(&'static str, &'static str)>| {
+        let mut req = http().get(format!("http://{}{path}", gate.addr));
+        if let Some((n, v)) = header {
+            req = req.header(n, v);
+        }
+        async move { req.send().await.expect("request").status().as_u16() }
+    };
+    assert_eq!(send("/limited/x", Some(("x-api-key", "a"))).await, 200);
+    assert_eq!(send("/limited/x", Some(("X-Api-Key", "a"))).await, 429);
+    assert_eq!(send("/limited/x", Some(("x-api-key", "b"))).await, 200);
+    assert_eq!(send("/limited/x", None).await, 200);
+    assert_eq!(
+        send("/limited/x", None).await,
+        429,
+        "no header: one shared bucket"
+    );
+    assert_eq!(send("/public/x", Some(("x-beta", "1"))).await, 200);
+    assert_eq!(send("/public/x", Some(("x-beta", "1"))).await, 429);
+    for _ in 0..3 {
+        assert_eq!(send("/public/x", Some(("x-beta", "2"))).await, 200);
+        assert_eq!(send("/public/x", None).await, 200);
+    }
+    gate.stop().await;
+}

@@ -398,17 +398,38 @@ impl PathMatch {
         }
     }
 
-    /// Whether the (normalised) request path matches.
+    /// Whether the (normalised) request path matches. The same reading as [`Self::shape`],
+    /// without allocating: the gate calls it for every route and policy on every request.
     pub fn matches(&self, path: &str) -> bool {
-        let (Some((segs, tail)), Some(body)) = (self.shape(), path.strip_prefix('/')) else {
+        let (Some(text), Some(body)) = (self.text().strip_prefix('/'), path.strip_prefix('/'))
+        else {
             return false;
         };
+        // The fixed segments (`None`: none at all), the tail, and whether `*` is a wildcard.
+        let (fixed, tail, wild) = match self {
+            PathMatch::Exact(_) => (Some(text), Tail::Nothing, false),
+            PathMatch::Prefix(_) if text.is_empty() => (None, Tail::Any, false),
+            PathMatch::Prefix(_) => match text.strip_suffix('/') {
+                Some(inner) => (Some(inner), Tail::Some, false),
+                None => (Some(text), Tail::Any, false),
+            },
+            PathMatch::Pattern(_) if text == "**" => (None, Tail::Any, true),
+            PathMatch::Pattern(_) => match text.strip_suffix("/**") {
+                Some(inner) => (Some(inner), Tail::Any, true),
+                None => (Some(text), Tail::Nothing, true),
+            },
+        };
         let mut parts = body.split('/');
-        for seg in &segs {
-            match (seg, parts.next()) {
-                (Seg::Lit(l), Some(p)) if *l == p => {}
-                (Seg::Star, Some(p)) if !p.is_empty() => {}
-                _ => return false,
+        for seg in fixed.into_iter().flat_map(|f| f.split('/')) {
+            let ok = match parts.next() {
+                Some(p) if wild && seg == "*" => !p.is_empty(),
+                // A misplaced `*` makes the pattern invalid: it matches nothing.
+                _ if wild && seg.contains('*') => return false,
+                Some(p) => p == seg,
+                None => false,
+            };
+            if !ok {
+                return false;
             }
         }
         let rest = parts.count();
@@ -449,18 +470,28 @@ impl PathMatch {
 /// The policies `req` is counted against, in evaluation order (see the module docs): every
 /// enabled matching policy, except those after a deciding policy with the same key.
 pub fn applicable<'p>(policies: &'p [Policy], req: &Request<'_>) -> Vec<&'p Policy> {
+    applicable_in_order(in_order(policies), req).collect()
+}
+
+/// [`applicable`] for policies already in evaluation order (see [`in_order`]), lazily: the
+/// gate keeps its policies sorted and asks this for every request.
+pub fn applicable_in_order<'p, 'r>(
+    ordered: impl IntoIterator<Item = &'p Policy> + 'r,
+    req: &'r Request<'r>,
+) -> impl Iterator<Item = &'p Policy> + 'r
+where
+    'p: 'r,
+{
     let mut decided: Vec<&KeyBy> = Vec::new();
-    let mut out = Vec::new();
-    for p in in_order(policies) {
+    ordered.into_iter().filter(move |p| {
         if !p.enabled || !p.matcher.matches(req) || decided.iter().any(|k| k.same_key(&p.key)) {
-            continue;
+            return false;
         }
         if p.decides() {
             decided.push(&p.key);
         }
-        out.push(p);
-    }
-    out
+        true
+    })
 }
 
 /// The policies sorted by `order`, ties by `id`: the evaluation order.
@@ -508,6 +539,62 @@ mod tests {
             !PathMatch::Pattern("/v*".into()).matches("/v1"),
             "invalid pattern"
         );
+    }
+
+    /// `matches` reads paths exactly as `shape` (which `covers` and validation use) does: every
+    /// matcher kind over awkward texts, against every path built from the same pieces.
+    #[test]
+    fn matching_agrees_with_the_shape_reading() {
+        fn by_shape(m: &PathMatch, path: &str) -> bool {
+            let (Some((segs, tail)), Some(body)) = (m.shape(), path.strip_prefix('/')) else {
+                return false;
+            };
+            let mut parts = body.split('/');
+            for seg in &segs {
+                match (seg, parts.next()) {
+                    (Seg::Lit(l), Some(p)) if *l == p => {}
+                    (Seg::Star, Some(p)) if !p.is_empty() => {}
+                    _ => return false,
+                }
+            }
+            let rest = parts.count();
+            match tail {
+                Tail::Nothing => rest == 0,
+                Tail::Any => true,
+                Tail::Some => rest >= 1,
+            }
+        }
+        let pieces = ["", "a", "b", "*", "**", "a*"];
+        let mut texts = vec![String::new(), "/".into(), "a".into()];
+        let mut paths = vec![String::new(), "x".into()];
+        for x in pieces {
+            texts.push(format!("/{x}"));
+            texts.push(format!("/{x}/"));
+            paths.push(format!("/{x}"));
+            for y in pieces {
+                texts.push(format!("/{x}/{y}"));
+                texts.push(format!("/{x}/{y}/"));
+                paths.push(format!("/{x}/{y}"));
+                for z in ["", "a", "*", "**"] {
+                    texts.push(format!("/{x}/{y}/{z}"));
+                    paths.push(format!("/{x}/{y}/{z}"));
+                }
+            }
+        }
+        let mut checked = 0;
+        for t in &texts {
+            for m in [
+                PathMatch::Prefix(t.clone()),
+                PathMatch::Exact(t.clone()),
+                PathMatch::Pattern(t.clone()),
+            ] {
+                for p in &paths {
+                    assert_eq!(m.matches(p), by_shape(&m, p), "{m:?} on {p:?}");
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 100_000, "{checked}");
     }
 
     #[test]
