@@ -518,16 +518,7 @@ fn mean_verify(admin: SocketAddr) -> (u64, f64) {
         .enable_all()
         .build()
         .expect("runtime");
-    let text = rt.block_on(async {
-        common::http()
-            .get(format!("http://{admin}/metrics"))
-            .send()
-            .await
-            .expect("metrics")
-            .text()
-            .await
-            .expect("metrics text")
-    });
+    let text = rt.block_on(common::metrics_at(admin));
     let parsed = common::parse_prometheus(&text);
     let count = common::sample(&parsed, "palisade_gate_jwt_verify_seconds_count");
     let sum = common::sample(&parsed, "palisade_gate_jwt_verify_seconds_sum");

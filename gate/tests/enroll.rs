@@ -282,14 +282,7 @@ async fn enroll_then_pull_converges_and_reports() {
         })
     })
     .await;
-    let metrics = c
-        .get(format!("http://{admin}/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = metrics_at(admin).await;
     assert_eq!(
         sample(&parse_prometheus(&metrics), "palisade_gate_bundle_version"),
         2.0

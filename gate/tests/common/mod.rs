@@ -284,8 +284,13 @@ pub async fn get(gate: &Gate, path: &str, token: Option<&str>) -> (u16, HeaderMa
 }
 
 pub async fn metrics(gate: &Gate) -> String {
+    metrics_at(gate.admin_addr).await
+}
+
+/// The Prometheus text of the admin listener at `admin`.
+pub async fn metrics_at(admin: SocketAddr) -> String {
     http()
-        .get(format!("http://{}/metrics", gate.admin_addr))
+        .get(format!("http://{admin}/metrics"))
         .send()
         .await
         .expect("metrics")
