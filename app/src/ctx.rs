@@ -52,46 +52,31 @@ impl RequestCtx {
         })
     }
 
-    /// The signed-in admin if their role may change configuration (owner or admin), else 403
-    /// with an audited denial for `action`; 401 when not signed in.
-    pub async fn require_manager(&self, action: &str) -> Result<&CurrentAdmin, AppError> {
-        use domain::admins::Role;
-        use domain::audit::{AuditDraft, Outcome};
+    /// The signed-in admin if their role holds `p`, else 403 with an audited denial for
+    /// `action`. For a permission that depends on the arguments (switching a policy to
+    /// enforce); the one every server fn needs is checked by the guard from
+    /// [`crate::access::SERVER_FNS`] before the fn runs.
+    pub async fn require(
+        &self,
+        p: policy::access::Permission,
+        action: &str,
+    ) -> Result<&CurrentAdmin, AppError> {
         let current = self.require_admin()?;
-        if matches!(current.admin.role, Role::Owner | Role::Admin) {
+        if current.admin.role.allows(p) {
             return Ok(current);
         }
-        let draft = AuditDraft::new(&self.actor, action, format!("admin:{}", current.admin.username), Outcome::Denied)
-            .with_details(serde_json::json!({ "reason": "role may not change configuration", "role": current.admin.role.as_str() }));
-        if let Err(e) = self.console.store.record(draft).await {
-            return Err(AppError::from(domain::Error::Store(e)));
-        }
-        Err(AppError::from(domain::Error::Forbidden))
+        Err(refuse(&self.console, &self.actor, Some(current), action, Refusal::Role(p)).await)
     }
 
-    /// [`Self::require_manager`], plus a passkey confirmation (step-up) from the last five
-    /// minutes in this session: for revoking keys and deleting clients. A refusal is audited.
+    /// A passkey confirmation (step-up) from the last five minutes in this session, for an
+    /// action that needs one only for some arguments (the guard checks the actions that always
+    /// do). A refusal is audited.
     pub async fn require_step_up(&self, action: &str) -> Result<&CurrentAdmin, AppError> {
-        use domain::audit::{AuditDraft, Outcome};
-        let current = self.require_manager(action).await?;
+        let current = self.require_admin()?;
         if current.stepped_up(domain::now_ms()) {
             return Ok(current);
         }
-        let draft = AuditDraft::new(
-            &self.actor,
-            action,
-            format!("admin:{}", current.admin.username),
-            Outcome::Denied,
-        )
-        .with_details(
-            serde_json::json!({ "reason": "no passkey confirmation in the last 5 minutes" }),
-        );
-        if let Err(e) = self.console.store.record(draft).await {
-            return Err(AppError::from(domain::Error::Store(e)));
-        }
-        let e = AppError::Forbidden(crate::error::STEP_UP_REQUIRED.to_owned());
-        e.apply_to_response();
-        Err(e)
+        Err(refuse(&self.console, &self.actor, Some(current), action, Refusal::StepUp).await)
     }
 
     /// The signed-in admin, or 401.
@@ -102,4 +87,59 @@ impl RequestCtx {
             e
         })
     }
+}
+
+/// Why an access check refused a request.
+#[derive(Clone, Copy, Debug)]
+pub enum Refusal {
+    /// The role does not hold the permission.
+    Role(policy::access::Permission),
+    /// No passkey confirmation in the last five minutes.
+    StepUp,
+    /// The server fn or download is missing from the access tables.
+    Unlisted,
+}
+
+/// Records the refusal of `action` (outcome `denied`) and returns the 403 to answer with; if
+/// the audit row cannot be written, the storage error instead (fail closed: never an unaudited
+/// refusal that looks like success).
+pub async fn refuse(
+    console: &Console,
+    actor: &Actor,
+    current: Option<&CurrentAdmin>,
+    action: &str,
+    why: Refusal,
+) -> AppError {
+    use domain::audit::{AuditDraft, Outcome};
+    let target = current
+        .map(|c| format!("admin:{}", c.admin.username))
+        .unwrap_or_else(|| "anonymous".into());
+    let role = current.map(|c| c.admin.role.as_str());
+    let (details, err) = match why {
+        Refusal::Role(p) => (
+            serde_json::json!({ "reason": "role lacks the permission", "role": role, "permission": p.as_str() }),
+            AppError::Forbidden(format!(
+                "Your role ({}) does not allow this: it needs the {} permission. Nothing was changed.",
+                role.unwrap_or("none"),
+                p.as_str()
+            )),
+        ),
+        Refusal::StepUp => (
+            serde_json::json!({ "reason": "no passkey confirmation in the last 5 minutes", "role": role }),
+            AppError::Forbidden(crate::error::STEP_UP_REQUIRED.to_owned()),
+        ),
+        Refusal::Unlisted => (
+            serde_json::json!({ "reason": "not in the console's permission table", "role": role }),
+            AppError::Forbidden(
+                "This action is not in the console's permission table, so nobody may run it."
+                    .into(),
+            ),
+        ),
+    };
+    let draft = AuditDraft::new(actor, action, target, Outcome::Denied).with_details(details);
+    if let Err(e) = console.store.record(draft).await {
+        return AppError::from(domain::Error::Store(e));
+    }
+    err.apply_to_response();
+    err
 }

@@ -4,6 +4,7 @@
 //! Must not pull server-only crates into the wasm: `domain`, `leptos_axum` and `http` enter
 //! only under the `ssr` feature (a check in `make test` enforces it).
 
+pub mod access;
 pub mod api;
 pub mod components;
 #[cfg(feature = "ssr")]

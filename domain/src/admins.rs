@@ -66,36 +66,8 @@ impl DisplayName {
     }
 }
 
-/// What an admin may do. `owner` manages admins; `auditor` only reads.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Owner,
-    Admin,
-    Operator,
-    Auditor,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Owner => "owner",
-            Role::Admin => "admin",
-            Role::Operator => "operator",
-            Role::Auditor => "auditor",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "owner" => Some(Role::Owner),
-            "admin" => Some(Role::Admin),
-            "operator" => Some(Role::Operator),
-            "auditor" => Some(Role::Auditor),
-            _ => None,
-        }
-    }
-}
+/// What an admin may do: the roles and their permissions live in [`policy::access`].
+pub use policy::access::{Permission, Role};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Admin {

@@ -25,11 +25,13 @@
 //!   public-CA warning threshold and schedule), rotation targets and the platforms of the apps
 //!   that ship pin sets.
 //!
+//! - [`access`]: the console's roles, permissions and the table joining them.
 //! - [`bundle`]: the signed config bundle the console sends every gate (format, envelope, checks).
 //! - [`routes`]: the gate's routes as text, one per line (read with line-numbered issues, printed
 //!   back), as the console's gate settings form edits them.
 //! - [`gates`]: a gate's state in the fleet, as the console derives and shows it.
 
+pub mod access;
 pub mod bundle;
 pub mod certs;
 pub mod cidr;

@@ -1,11 +1,14 @@
 //! HTTP middleware, outermost first: security headers (with the per-request CSP nonce), then
 //! the guard: client identity for the audit log, the Origin check on state-changing requests,
-//! the session lookup and deny-by-default access control.
+//! the session lookup and deny-by-default access control: every server fn, download and page
+//! is checked against `app::access` (and so the role table of `policy::access`) before it runs.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use app::access::{self, Need};
 use app::cookie::CookiePolicy;
+use app::ctx::{refuse, Refusal};
 use app::error::{AppError, ERROR_REF_HEADER};
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
@@ -14,6 +17,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
 use domain::audit::{Actor, AuditDraft, Outcome};
+use domain::auth::CurrentAdmin;
 use domain::console::Console;
 use rand::RngCore;
 use serde_json::json;
@@ -34,26 +38,53 @@ pub struct GuardState {
     pub tls: bool,
 }
 
-/// Server fns open to anonymous callers: first-run setup and sign-in. Every other server fn,
-/// including one added later, needs a session.
-const PUBLIC_FNS: &[&str] = &[
-    "check_setup_link",
-    "start_setup",
-    "finish_setup",
-    "start_login",
-    "finish_login",
-];
+/// The endpoint of a server fn path (`/fn/start_login` → `start_login`).
+fn fn_endpoint(path: &str) -> Option<&str> {
+    path.strip_prefix(ui::FN_PREFIX)?.strip_prefix('/')
+}
 
-/// Paths served without a session.
+/// Paths served without a session: the sign-in and setup pages, health, static files, and the
+/// server fns the access table marks public. Every other server fn, including one added later
+/// without a rule, needs a session.
 fn is_public(path: &str) -> bool {
     matches!(
         path,
         "/login" | "/setup" | "/healthz" | "/readyz" | "/favicon.ico" | "/favicon.svg"
     ) || path.starts_with("/pkg/")
-        || path
-            .strip_prefix(ui::FN_PREFIX)
-            .and_then(|rest| rest.strip_prefix('/'))
-            .is_some_and(|name| PUBLIC_FNS.contains(&name))
+        || fn_endpoint(path)
+            .and_then(access::server_fn)
+            .is_some_and(|r| r.need == Need::Public)
+}
+
+/// The access tables' verdict on a request by a signed-in admin: `None` to let it through,
+/// else why not and the audit action to record the refusal under.
+fn verdict(path: &str, current: &CurrentAdmin) -> Option<(Refusal, String)> {
+    let role = current.admin.role;
+    if ui::is_server_fn(path) {
+        let endpoint = fn_endpoint(path).unwrap_or_default();
+        let Some(rule) = access::server_fn(endpoint) else {
+            tracing::error!(endpoint, "server fn without a rule in app::access; refused");
+            return Some((Refusal::Unlisted, format!("fn.{}", truncate(endpoint, 64))));
+        };
+        if let Some(p) = rule.need.permission() {
+            if !role.allows(p) {
+                return Some((Refusal::Role(p), rule.action.to_owned()));
+            }
+        }
+        if matches!(rule.need, Need::StepUp(_)) && !current.stepped_up(domain::now_ms()) {
+            return Some((Refusal::StepUp, rule.action.to_owned()));
+        }
+        return None;
+    }
+    if path.starts_with("/download/") {
+        return match access::download(path) {
+            Some(p) if role.allows(p) => None,
+            Some(p) => Some((Refusal::Role(p), "download".to_owned())),
+            None => Some((Refusal::Unlisted, "download".to_owned())),
+        };
+    }
+    let p = access::page(path);
+    (!role.allows(p)).then(|| (Refusal::Role(p), "page.read".to_owned()))
 }
 
 fn is_static(path: &str) -> bool {
@@ -226,6 +257,13 @@ pub async fn guard(
             return Redirect::to("/").into_response()
         }
         _ => {}
+    }
+
+    if let Some(c) = &current {
+        if let Some((why, action)) = verdict(&path, c) {
+            let err = refuse(&state.console, &actor, Some(c), &action, why).await;
+            return api_error(err);
+        }
     }
 
     req.extensions_mut().insert(actor);

@@ -32,8 +32,9 @@ pub fn server_fn_paths() -> Vec<&'static str> {
     paths
 }
 
-/// Fails when a server fn sits outside [`FN_PREFIX`]: the router would never reach it, and the
-/// middleware would not give it the Origin check and the 401 the others get.
+/// Fails when a server fn sits outside [`FN_PREFIX`] (the router would never reach it, and the
+/// middleware would not give it the Origin check and the 401 the others get) or has no rule in
+/// the access table.
 pub fn check_server_fns() -> anyhow::Result<()> {
     let outside: Vec<_> = server_fn_paths()
         .into_iter()
@@ -43,6 +44,16 @@ pub fn check_server_fns() -> anyhow::Result<()> {
         outside.is_empty(),
         "server fns outside {FN_PREFIX}/: {outside:?} (was `app` built without the \
          SERVER_FN_PREFIX of .cargo/config.toml?)"
+    );
+    let unlisted: Vec<_> = server_fn_paths()
+        .into_iter()
+        .filter_map(|p| p.strip_prefix(FN_PREFIX)?.strip_prefix('/'))
+        .filter(|e| app::access::server_fn(e).is_none())
+        .collect();
+    anyhow::ensure!(
+        unlisted.is_empty(),
+        "server fns without a rule in app::access::SERVER_FNS: {unlisted:?} (add one: the \
+         guard refuses them for everyone)"
     );
     Ok(())
 }

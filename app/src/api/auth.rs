@@ -18,7 +18,7 @@ pub struct CeremonyView {
 pub struct AdminView {
     pub username: String,
     pub display_name: String,
-    pub role: String,
+    pub role: policy::access::Role,
 }
 
 #[cfg(feature = "ssr")]
@@ -153,7 +153,7 @@ fn admin_view(a: &domain::admins::Admin) -> AdminView {
     AdminView {
         username: a.username.clone(),
         display_name: a.display_name.clone(),
-        role: a.role.as_str().to_owned(),
+        role: a.role,
     }
 }
 

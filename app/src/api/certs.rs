@@ -161,7 +161,7 @@ pub async fn create_ca(
     validity_days: String,
 ) -> Result<CertView, AppError> {
     let ctx = crate::ctx::RequestCtx::get()?;
-    ctx.require_manager("certs.create_ca").await?;
+    ctx.require_admin()?;
     let c = ctx
         .console
         .certs
@@ -181,7 +181,7 @@ pub async fn create_intermediate_ca(
     validity_days: String,
 ) -> Result<CertView, AppError> {
     let ctx = crate::ctx::RequestCtx::get()?;
-    ctx.require_manager("certs.create_ca").await?;
+    ctx.require_admin()?;
     let c = ctx
         .console
         .certs
@@ -209,7 +209,7 @@ pub async fn issue_cert(
     validity_days: String,
 ) -> Result<CertView, AppError> {
     let ctx = crate::ctx::RequestCtx::get()?;
-    ctx.require_manager("certs.issue").await?;
+    ctx.require_admin()?;
     let c = ctx
         .console
         .certs
@@ -253,7 +253,7 @@ pub async fn rotate_cert(
     override_reason: String,
 ) -> Result<CertView, AppError> {
     let ctx = crate::ctx::RequestCtx::get()?;
-    let admin = ctx.require_manager("certs.rotate").await?;
+    let admin = ctx.require_admin()?;
     let c = ctx
         .console
         .certs
@@ -274,7 +274,7 @@ pub async fn rotate_cert(
 #[server(endpoint = "create_csr")]
 pub async fn create_csr(hostname: String) -> Result<CsrView, AppError> {
     let ctx = crate::ctx::RequestCtx::get()?;
-    ctx.require_manager("certs.create_csr").await?;
+    ctx.require_admin()?;
     let (c, pin) = ctx.console.certs.create_csr(&ctx.actor, &hostname).await?;
     Ok(convert::csr(&c, pin))
 }
@@ -286,7 +286,7 @@ pub async fn create_csr(hostname: String) -> Result<CsrView, AppError> {
 #[server(endpoint = "upload_signed_cert")]
 pub async fn upload_signed_cert(csr_id: String, chain_pem: String) -> Result<CertView, AppError> {
     let ctx = crate::ctx::RequestCtx::get()?;
-    ctx.require_manager("certs.accept_signed").await?;
+    ctx.require_admin()?;
     let c = ctx
         .console
         .certs
@@ -305,7 +305,7 @@ pub async fn import_cert(
     key_pem: String,
 ) -> Result<CertView, AppError> {
     let ctx = crate::ctx::RequestCtx::get()?;
-    ctx.require_manager("certs.import").await?;
+    ctx.require_admin()?;
     let c = ctx
         .console
         .certs

@@ -149,7 +149,7 @@ pub async fn save_client(
     draft_json: String,
 ) -> Result<SavedClient, AppError> {
     let ctx = crate::ctx::RequestCtx::get()?;
-    ctx.require_manager("clients.save").await?;
+    ctx.require_admin()?;
     let draft: domain::clients::ClientDraft = serde_json::from_str(&draft_json)
         .map_err(|e| domain::Error::invalid(format!("the client form is malformed: {e}")))?;
     let svc = &ctx.console.clients;
@@ -171,7 +171,7 @@ pub async fn set_client_enabled(
     version: String,
 ) -> Result<(), AppError> {
     let ctx = crate::ctx::RequestCtx::get()?;
-    ctx.require_manager("clients.enable").await?;
+    ctx.require_admin()?;
     Ok(ctx
         .console
         .clients
@@ -186,7 +186,7 @@ pub async fn set_client_enabled(
 #[server(endpoint = "delete_client")]
 pub async fn delete_client(id: String, version: String) -> Result<(), AppError> {
     let ctx = crate::ctx::RequestCtx::get()?;
-    ctx.require_step_up("clients.delete").await?;
+    ctx.require_admin()?;
     Ok(ctx
         .console
         .clients
@@ -205,7 +205,7 @@ pub async fn rotate_client_secret(
     grace_days: String,
 ) -> Result<SavedClient, AppError> {
     let ctx = crate::ctx::RequestCtx::get()?;
-    ctx.require_manager("clients.rotate_secret").await?;
+    ctx.require_admin()?;
     let days: i64 = grace_days
         .trim()
         .parse()
@@ -228,7 +228,7 @@ pub async fn revoke_client_secret(
     secret_id: String,
 ) -> Result<(), AppError> {
     let ctx = crate::ctx::RequestCtx::get()?;
-    ctx.require_manager("clients.revoke_secret").await?;
+    ctx.require_admin()?;
     Ok(ctx
         .console
         .clients

@@ -128,7 +128,7 @@ pub async fn add_gate(
     push_url: String,
 ) -> Result<EnrolCommand, AppError> {
     let ctx = crate::ctx::RequestCtx::get()?;
-    ctx.require_manager("gates.add").await?;
+    ctx.require_admin()?;
     let g = ctx
         .console
         .gates
@@ -143,7 +143,7 @@ pub async fn add_gate(
 #[server(endpoint = "new_gate_token")]
 pub async fn new_gate_token(id: String, version: String) -> Result<EnrolCommand, AppError> {
     let ctx = crate::ctx::RequestCtx::get()?;
-    ctx.require_manager("gates.new_token").await?;
+    ctx.require_admin()?;
     let g = ctx
         .console
         .gates
@@ -158,7 +158,7 @@ pub async fn new_gate_token(id: String, version: String) -> Result<EnrolCommand,
 #[server(endpoint = "revoke_gate")]
 pub async fn revoke_gate(id: String, version: String) -> Result<(), AppError> {
     let ctx = crate::ctx::RequestCtx::get()?;
-    ctx.require_step_up("gates.revoke").await?;
+    ctx.require_admin()?;
     Ok(ctx.console.gates.revoke(&ctx.actor, &id, &version).await?)
 }
 
@@ -168,7 +168,7 @@ pub async fn revoke_gate(id: String, version: String) -> Result<(), AppError> {
 #[server(endpoint = "push_gates_now")]
 pub async fn push_gates_now() -> Result<(), AppError> {
     let ctx = crate::ctx::RequestCtx::get()?;
-    ctx.require_manager("gates.push_now").await?;
+    ctx.require_admin()?;
     Ok(ctx.console.gates.push_now(&ctx.actor).await?)
 }
 
@@ -228,7 +228,7 @@ pub async fn save_gate_settings(
     version: String,
 ) -> Result<(), AppError> {
     let ctx = crate::ctx::RequestCtx::get()?;
-    ctx.require_manager("gates.settings").await?;
+    ctx.require_admin()?;
     Ok(ctx
         .console
         .gates

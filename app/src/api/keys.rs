@@ -175,7 +175,7 @@ pub async fn create_key_set(
     auto_rotate: bool,
 ) -> Result<KeySetInfo, AppError> {
     let ctx = crate::ctx::RequestCtx::get()?;
-    ctx.require_manager("keys.create_set").await?;
+    ctx.require_admin()?;
     let settings = domain::keys::service::SetSettings {
         name,
         alg,
@@ -206,7 +206,7 @@ pub async fn update_key_set(
     auto_rotate: bool,
 ) -> Result<(), AppError> {
     let ctx = crate::ctx::RequestCtx::get()?;
-    ctx.require_manager("keys.update_set").await?;
+    ctx.require_admin()?;
     let t = timing(
         &rotation_days,
         &cache_window_min,
@@ -228,7 +228,7 @@ pub async fn update_key_set(
 #[server(endpoint = "rotate_signing_key")]
 pub async fn rotate_signing_key(id: String, version: String) -> Result<String, AppError> {
     let ctx = crate::ctx::RequestCtx::get()?;
-    ctx.require_manager("keys.rotate").await?;
+    ctx.require_admin()?;
     Ok(ctx.console.keys.rotate(&ctx.actor, &id, &version).await?)
 }
 
@@ -245,7 +245,7 @@ pub async fn revoke_signing_key(
     reason: String,
 ) -> Result<String, AppError> {
     let ctx = crate::ctx::RequestCtx::get()?;
-    ctx.require_step_up("keys.revoke").await?;
+    ctx.require_admin()?;
     Ok(ctx
         .console
         .keys

@@ -154,7 +154,7 @@ pub async fn update_pinset(
     version: String,
 ) -> Result<PinsetView, AppError> {
     let ctx = crate::ctx::RequestCtx::get()?;
-    ctx.require_manager("pinsets.update").await?;
+    ctx.require_admin()?;
     let s = ctx
         .console
         .pinsets
@@ -182,7 +182,7 @@ pub async fn add_pin(
     version: String,
 ) -> Result<PinsetView, AppError> {
     let ctx = crate::ctx::RequestCtx::get()?;
-    ctx.require_manager("pinsets.add_pin").await?;
+    ctx.require_admin()?;
     let s = ctx
         .console
         .pinsets
@@ -201,7 +201,7 @@ pub async fn remove_pin(
     version: String,
 ) -> Result<PinsetView, AppError> {
     let ctx = crate::ctx::RequestCtx::get()?;
-    ctx.require_manager("pinsets.remove_pin").await?;
+    ctx.require_admin()?;
     let s = ctx
         .console
         .pinsets
@@ -236,7 +236,7 @@ pub async fn export_for_release(
     released_on: String,
 ) -> Result<ExportView, AppError> {
     let ctx = crate::ctx::RequestCtx::get()?;
-    ctx.require_manager("pinsets.export_for_release").await?;
+    ctx.require_admin()?;
     let e = ctx
         .console
         .pinsets
@@ -277,7 +277,7 @@ pub async fn list_releases() -> Result<Vec<ReleaseView>, AppError> {
 #[server(endpoint = "set_release_supported")]
 pub async fn set_release_supported(id: String, supported: String) -> Result<(), AppError> {
     let ctx = crate::ctx::RequestCtx::get()?;
-    ctx.require_manager("releases.set_supported").await?;
+    ctx.require_admin()?;
     ctx.console
         .pinsets
         .set_supported(&ctx.actor, &id, supported == "true")

@@ -58,7 +58,7 @@ pub async fn list_policies() -> Result<PoliciesView, AppError> {
 #[server(endpoint = "save_policy")]
 pub async fn save_policy(spec_json: String, version: String) -> Result<PolicyView, AppError> {
     let ctx = crate::ctx::RequestCtx::get()?;
-    ctx.require_manager("policies.save").await?;
+    ctx.require_admin()?;
     let s = ctx
         .console
         .policies
@@ -82,7 +82,7 @@ pub async fn set_policy_enabled(
     version: String,
 ) -> Result<(), AppError> {
     let ctx = crate::ctx::RequestCtx::get()?;
-    ctx.require_manager("policies.enable").await?;
+    ctx.require_admin()?;
     Ok(ctx
         .console
         .policies
@@ -96,7 +96,7 @@ pub async fn set_policy_enabled(
 #[server(endpoint = "set_policy_mode")]
 pub async fn set_policy_mode(id: String, mode: String, version: String) -> Result<(), AppError> {
     let ctx = crate::ctx::RequestCtx::get()?;
-    ctx.require_manager("policies.mode").await?;
+    ctx.require_admin()?;
     Ok(ctx
         .console
         .policies
@@ -110,7 +110,7 @@ pub async fn set_policy_mode(id: String, mode: String, version: String) -> Resul
 #[server(endpoint = "move_policy")]
 pub async fn move_policy(id: String, direction: String, version: String) -> Result<(), AppError> {
     let ctx = crate::ctx::RequestCtx::get()?;
-    ctx.require_manager("policies.reorder").await?;
+    ctx.require_admin()?;
     Ok(ctx
         .console
         .policies
@@ -124,7 +124,7 @@ pub async fn move_policy(id: String, direction: String, version: String) -> Resu
 #[server(endpoint = "delete_policy")]
 pub async fn delete_policy(id: String, version: String) -> Result<(), AppError> {
     let ctx = crate::ctx::RequestCtx::get()?;
-    ctx.require_manager("policies.delete").await?;
+    ctx.require_admin()?;
     Ok(ctx
         .console
         .policies

@@ -1,5 +1,6 @@
 //! Reusable widgets.
 
+pub mod access;
 pub mod forms;
 pub mod passkey;
 pub mod shell;

@@ -5,6 +5,7 @@ use leptos::server_fn::ServerFn;
 use leptos_router::components::{Outlet, A};
 
 use crate::api::auth::{current_admin, SignOut};
+use crate::components::access::Me;
 
 /// Areas in navigation order: (path, label).
 pub const AREAS: &[(&str, &str)] = &[
@@ -22,6 +23,7 @@ pub const AREAS: &[(&str, &str)] = &[
 #[component]
 pub fn Shell() -> impl IntoView {
     let me = OnceResource::new(current_admin());
+    provide_context(Me(me));
     // Marks the page as interactive, so tests (and scripts) know the forms are wired up.
     Effect::new(move |_| {
         if let Some(body) = document().body() {
@@ -44,7 +46,7 @@ pub fn Shell() -> impl IntoView {
                 <Suspense fallback=|| ()>
                     {move || Suspend::new(async move {
                         me.await.ok().map(|a| view! {
-                            <span class="admin-name" title=format!("Signed in as {} ({})", a.username, a.role)>
+                            <span class="admin-name" title=format!("Signed in as {} ({})", a.username, a.role.as_str())>
                                 {a.display_name}
                             </span>
                         })

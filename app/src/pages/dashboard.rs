@@ -23,7 +23,7 @@ pub fn DashboardPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 me.await.ok().map(|a| view! {
                     <p class="lead">"Welcome, " {a.display_name} ". You are signed in as "
-                        <strong>{a.username}</strong> " (" {a.role} ")."</p>
+                        <strong>{a.username}</strong> " (" {a.role.as_str()} ")."</p>
                 })
             })}
         </Suspense>
