@@ -3,6 +3,8 @@
 //! Usernames are case-folded and restricted to a safe alphabet so that two admins can never
 //! look alike in the audit log; display names are free text without control characters.
 
+pub mod service;
+
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -90,6 +92,13 @@ pub struct StoredPasskey {
     pub passkey_json: String,
     pub created_at_ms: i64,
     pub last_used_at_ms: Option<i64>,
+    /// The admin's name for it ("YubiKey 5C"); empty until they name it.
+    pub name: String,
+    /// The authenticator model's AAGUID (lower-case hyphenated UUID) when it told us.
+    pub aaguid: Option<String>,
+    /// The signature counter of its last accepted assertion. It only moves forward (0 stays
+    /// allowed for authenticators that never count).
+    pub sign_count: i64,
 }
 
 #[cfg(test)]

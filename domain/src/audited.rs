@@ -54,6 +54,12 @@ impl Target {
     pub fn bundle(version: i64) -> Target {
         Target(format!("bundle:{version}"))
     }
+    pub fn admin(id: &str) -> Target {
+        Target(format!("admin:{id}"))
+    }
+    pub fn invite(id: &str) -> Target {
+        Target(format!("invite:{id}"))
+    }
     pub fn gate_settings() -> Target {
         Target("gate_settings".into())
     }
@@ -181,6 +187,18 @@ pub mod action {
             off
         }
     }
+
+    pub const ADMINS_INVITE: &str = "admins.invite";
+    pub const ADMINS_REVOKE_INVITE: &str = "admins.revoke_invite";
+    /// An invite was used: a new admin registered their passkey.
+    pub const ADMINS_ACCEPT_INVITE: &str = "admins.accept_invite";
+    pub const ADMINS_SET_ROLE: &str = "admins.set_role";
+    pub const ADMINS_DISABLE: &str = "admins.disable";
+    pub const ADMINS_ENABLE: &str = "admins.enable";
+    pub const ADMINS_END_SESSIONS: &str = "admins.end_sessions";
+    pub const ADMINS_ADD_PASSKEY: &str = "admins.add_passkey";
+    pub const ADMINS_RENAME_PASSKEY: &str = "admins.rename_passkey";
+    pub const ADMINS_REVOKE_PASSKEY: &str = "admins.revoke_passkey";
 
     pub const GATES_ADD: &str = "gates.add";
     pub const GATES_NEW_TOKEN: &str = "gates.new_token";

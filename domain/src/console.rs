@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::admins::service::AdminsService;
 use crate::audit::{Actor, AuditDraft, AuditEvent, ChainError, Outcome};
 use crate::audited::Audit;
 use crate::auth::AuthService;
@@ -13,6 +14,7 @@ use crate::gates::service::GatesService;
 use crate::keys::service::KeysService;
 use crate::pinsets::service::PinsetsService;
 use crate::policies::PoliciesService;
+use crate::ports::admins::AdminStore;
 use crate::ports::certs::CertStore;
 use crate::ports::clients::ClientStore;
 use crate::ports::gates::GateStore;
@@ -28,6 +30,7 @@ use crate::Error;
 pub struct Console {
     pub store: Arc<dyn Store>,
     pub auth: AuthService,
+    pub admins: AdminsService,
     pub certs: CertsService,
     pub pinsets: Arc<PinsetsService>,
     pub policies: PoliciesService,
@@ -40,11 +43,20 @@ pub struct Console {
 
 /// Every storage port: what one database (SQLite or PostgreSQL) provides.
 pub trait Stores:
-    Store + CertStore + PinsetStore + PolicyStore + ClientStore + KeyStore + SealedStore + GateStore
+    Store
+    + AdminStore
+    + CertStore
+    + PinsetStore
+    + PolicyStore
+    + ClientStore
+    + KeyStore
+    + SealedStore
+    + GateStore
 {
 }
 impl<
         T: Store
+            + AdminStore
             + CertStore
             + PinsetStore
             + PolicyStore
@@ -94,8 +106,15 @@ impl Console {
         sessions: SessionPolicy,
     ) -> Result<Self, Error> {
         let store: Arc<dyn Store> = stores.clone();
-        let auth = AuthService::new(store.clone(), public_url, sessions)?;
+        let auth = AuthService::new(store.clone(), stores.clone(), public_url, sessions)?;
         let audit = Audit::new(store.clone());
+        let admins = AdminsService::new(
+            stores.clone(),
+            store.clone(),
+            audit.clone(),
+            sessions,
+            public_url,
+        );
         let pinsets = Arc::new(PinsetsService::new(
             stores.clone(),
             stores.clone(),
@@ -124,6 +143,7 @@ impl Console {
         Ok(Console {
             store,
             auth,
+            admins,
             certs,
             pinsets,
             policies,

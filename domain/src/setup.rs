@@ -31,6 +31,8 @@ pub enum SetupTokenError {
         "This setup link has already been used. Run `palisade admin bootstrap` for a new one."
     )]
     Used,
+    #[error("An owner exists already, so setup links no longer work. Ask an owner or admin for an invite.")]
+    OwnerExists,
 }
 
 impl SetupTokenRecord {

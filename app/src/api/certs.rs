@@ -244,8 +244,8 @@ pub async fn plan_rotation(
 /// Rotates `hostname`'s certificate; refused while a supported release would break, unless an
 /// owner gives a written reason.
 ///
-/// **Permissions:** owner or admin; the override: owner only. **Audit:** `certs.rotate`
-/// (with the override reason), or a denial.
+/// **Permissions:** `certs:rotate`; the override: an owner, with a step-up. **Audit:**
+/// `certs.rotate` (with the override reason), or a denial.
 #[server(endpoint = "rotate_cert")]
 pub async fn rotate_cert(
     hostname: String,
@@ -254,6 +254,9 @@ pub async fn rotate_cert(
 ) -> Result<CertView, AppError> {
     let ctx = crate::ctx::RequestCtx::get()?;
     let admin = ctx.require_admin()?;
+    if !override_reason.trim().is_empty() {
+        ctx.require_step_up("certs.rotate").await?;
+    }
     let c = ctx
         .console
         .certs

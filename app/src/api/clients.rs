@@ -140,8 +140,9 @@ pub async fn list_clients() -> Result<ClientsView, AppError> {
 /// Registers (empty `id`) or edits a client given as `ClientDraft` JSON. A new confidential
 /// client's first secret is in the answer, once.
 ///
-/// **Permissions:** owner or admin. **Audit:** `clients.create` / `clients.update`
-/// (before/after, never a secret).
+/// **Permissions:** `clients:write`; changing the redirect URIs or the authentication method
+/// also needs a step-up. **Audit:** `clients.create` / `clients.update` (before/after, never a
+/// secret), or a denial.
 #[server(endpoint = "save_client")]
 pub async fn save_client(
     id: String,
@@ -153,6 +154,9 @@ pub async fn save_client(
     let draft: domain::clients::ClientDraft = serde_json::from_str(&draft_json)
         .map_err(|e| domain::Error::invalid(format!("the client form is malformed: {e}")))?;
     let svc = &ctx.console.clients;
+    if !id.trim().is_empty() && svc.update_needs_step_up(&id, &draft).await? {
+        ctx.require_step_up("clients.update").await?;
+    }
     let created = if id.trim().is_empty() {
         svc.create(&ctx.actor, &draft).await?
     } else {

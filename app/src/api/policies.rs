@@ -92,11 +92,17 @@ pub async fn set_policy_enabled(
 
 /// Switches a policy between `shadow` (count and log) and `enforce`.
 ///
-/// **Permissions:** owner or admin. **Audit:** `policies.enforce` / `policies.shadow`.
+/// **Permissions:** `policies:write`; to enforce, `policies:enforce` and a step-up.
+/// **Audit:** `policies.enforce` / `policies.shadow`, or a denial.
 #[server(endpoint = "set_policy_mode")]
 pub async fn set_policy_mode(id: String, mode: String, version: String) -> Result<(), AppError> {
     let ctx = crate::ctx::RequestCtx::get()?;
     ctx.require_admin()?;
+    if mode == "enforce" {
+        ctx.require(policy::access::Permission::PoliciesEnforce, "policies.enforce")
+            .await?;
+        ctx.require_step_up("policies.enforce").await?;
+    }
     Ok(ctx
         .console
         .policies

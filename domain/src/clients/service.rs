@@ -138,6 +138,18 @@ impl ClientsService {
         Ok(c)
     }
 
+    /// Whether saving `draft` over client `id` changes what only a passkey-confirmed admin may
+    /// change: the redirect URIs or the authentication method (where tokens may go, and how
+    /// the client proves itself). `false` when the update would refuse the draft anyway (unknown client, invalid form).
+    pub async fn update_needs_step_up(&self, id: &str, draft: &ClientDraft) -> Result<bool, Error> {
+        let (Some(old), Ok(checked)) = (self.store.client(id).await?, check(draft)) else {
+            // Unknown client or invalid form: the update refuses it without changing anything.
+            return Ok(false);
+        };
+        Ok(checked.auth_method != old.auth_method
+            || checked.draft.redirect_uris != old.redirect_uris)
+    }
+
     async fn commit(
         &self,
         actor: &Actor,

@@ -130,6 +130,7 @@ pub trait Store: Send + Sync + 'static {
     async fn verify_audit(&self) -> Result<Result<i64, ChainError>, StoreError>;
 }
 
+pub mod admins;
 pub mod certs;
 pub mod clients;
 pub mod gates;

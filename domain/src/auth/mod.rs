@@ -13,12 +13,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use uuid::Uuid;
 use webauthn_rs::prelude::{
-    Passkey, PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential,
-    RegisterPublicKeyCredential, Webauthn, WebauthnBuilder,
+    Passkey, PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential, Webauthn,
+    WebauthnBuilder,
 };
 
 use crate::admins::{Admin, DisplayName, Role, StoredPasskey, Username};
 use crate::audit::{Actor, AuditDraft, Outcome};
+use crate::ports::admins::{AdminStore, PASSKEY_COUNTER_CONFLICT};
 use crate::ports::{Ceremony, NewOwner, NewSignIn, Store, StoreError};
 use crate::sessions::{SessionPolicy, SessionRecord, STEP_UP_VALID_MS};
 use crate::setup::{setup_url, SetupTokenError, SetupTokenRecord};
@@ -77,10 +78,31 @@ enum CeremonyState {
         session_hash: String,
         auth: PasskeyAuthentication,
     },
+    /// Registering the first passkey of a new admin through an invite.
+    Invite {
+        token_hash: String,
+        admin_id: Uuid,
+        username: String,
+        display_name: String,
+        reg: PasskeyRegistration,
+    },
+    /// Registering another passkey for a signed-in admin, bound to their session.
+    AddPasskey {
+        admin_id: Uuid,
+        session_hash: String,
+        reg: PasskeyRegistration,
+    },
 }
+
+mod invites;
+mod passkeys;
+
+pub use invites::InviteOffer;
+pub use passkeys::{aaguid_of, authenticator_name};
 
 pub struct AuthService {
     store: Arc<dyn Store>,
+    admins: Arc<dyn AdminStore>,
     webauthn: Webauthn,
     public_url: url::Url,
     pub sessions: SessionPolicy,
@@ -95,6 +117,7 @@ impl AuthService {
     /// `public_url` is the console's origin as browsers see it; the RP ID is its host.
     pub fn new(
         store: Arc<dyn Store>,
+        admins: Arc<dyn AdminStore>,
         public_url: &url::Url,
         sessions: SessionPolicy,
     ) -> Result<Self, Error> {
@@ -111,6 +134,7 @@ impl AuthService {
             .map_err(|e| Error::invalid(format!("WebAuthn configuration: {e}")))?;
         Ok(AuthService {
             store,
+            admins,
             webauthn,
             public_url: public_url.clone(),
             sessions,
@@ -124,6 +148,13 @@ impl AuthService {
 
     /// Issues a one-time setup link (printed at first start and by `palisade admin bootstrap`).
     pub async fn issue_setup_link(&self, actor: &Actor) -> Result<String, Error> {
+        if self.store.count_admins().await? > 0 {
+            return Err(Error::Conflict(
+                "An owner exists already: a setup link only creates the first owner. New admins \
+                 join through an invite from the Admins page."
+                    .into(),
+            ));
+        }
         let (record, token) = SetupTokenRecord::issue(now_ms());
         let event = AuditDraft::new(actor, "setup_link.issue", "setup", Outcome::Success)
             .with_details(json!({ "expires_at_ms": record.expires_at_ms }));
@@ -152,6 +183,9 @@ impl AuthService {
             return Err(SetupTokenError::Unknown);
         }
         let hash = tokens::token_hash(token);
+        if self.store.count_admins().await.map_or(true, |n| n > 0) {
+            return Err(SetupTokenError::OwnerExists);
+        }
         match self.store.setup_token(&hash).await {
             Ok(Some(rec)) => rec.check(now_ms()).map(|()| hash),
             _ => Err(SetupTokenError::Unknown),
@@ -201,19 +235,8 @@ impl AuthService {
             return Err(self.refuse(fail(e.to_string()), e).await);
         }
         let admin_id = Uuid::new_v4();
-        let (ccr, reg) = self
-            .webauthn
-            .start_passkey_registration(admin_id, username.as_str(), display_name.as_str(), None)
-            .map_err(|e| Error::Internal(format!("start registration: {e}")))?;
-        let mut options = serde_json::to_value(&ccr).map_err(|e| Error::Internal(e.to_string()))?;
-        if let Some(sel) = options
-            .pointer_mut("/publicKey/authenticatorSelection")
-            .and_then(Value::as_object_mut)
-        {
-            sel.insert("residentKey".into(), json!("preferred"));
-            sel.insert("requireResidentKey".into(), json!(false));
-            sel.insert("userVerification".into(), json!("required"));
-        }
+        let (options, reg) =
+            self.registration(admin_id, username.as_str(), display_name.as_str(), None)?;
         let state = CeremonyState::Setup {
             token_hash,
             admin_id,
@@ -287,13 +310,7 @@ impl AuthService {
                 .await);
         };
         let target = format!("admin:{username}");
-        let passkey = match serde_json::from_str::<RegisterPublicKeyCredential>(credential)
-            .map_err(|e| format!("malformed credential: {e}"))
-            .and_then(|c| {
-                self.webauthn
-                    .finish_passkey_registration(&c, &reg)
-                    .map_err(|e| format!("registration refused: {e}"))
-            }) {
+        let stored = match self.finish_registration(admin_id, credential, &reg, "")? {
             Ok(p) => p,
             Err(reason) => {
                 return Err(self
@@ -315,7 +332,6 @@ impl AuthService {
             disabled: false,
             created_at_ms: now,
         };
-        let stored = stored_passkey(admin_id, &passkey, now)?;
         let credential_id = stored.credential_id.clone();
         let token = tokens::random_token();
         let session = self.new_session(&token, admin_id, actor, now);
@@ -506,8 +522,18 @@ impl AuthService {
         .with_details(
             json!({ "credential_id": passkey.credential_id, "user_verified": user_verified }),
         );
-        self.store.sign_in(&sign_in, event).await?;
-        Ok(SignedIn { token, admin })
+        match self.store.sign_in(&sign_in, event).await {
+            Ok(()) => Ok(SignedIn { token, admin }),
+            Err(StoreError::Conflict(m)) if m == PASSKEY_COUNTER_CONFLICT => Err(self
+                .refuse(
+                    fail(target, RACED_COUNTER.into()),
+                    Error::AuthFailed {
+                        reason: "assertion refused",
+                    },
+                )
+                .await),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Checks an assertion against a ceremony's state and the admin's stored passkeys; the
@@ -535,12 +561,20 @@ impl AuthService {
                 continue;
             };
             if pk.cred_id() == result.cred_id() {
+                let counter = i64::from(result.counter());
+                if !counter_moves_forward(stored.sign_count, counter) {
+                    return Ok(Err(format!(
+                        "possible cloned authenticator: signature counter {counter} is not above the stored {}",
+                        stored.sign_count
+                    )));
+                }
                 pk.update_credential(&result);
                 let json =
                     serde_json::to_string(&pk).map_err(|e| Error::Internal(e.to_string()))?;
                 updated = Some(StoredPasskey {
                     passkey_json: json,
                     last_used_at_ms: Some(now),
+                    sign_count: i64::from(result.counter()),
                     ..stored
                 });
             }
@@ -633,10 +667,22 @@ impl AuthService {
             .with_details(
                 json!({ "credential_id": passkey.credential_id, "user_verified": user_verified }),
             );
-        self.store
+        match self
+            .store
             .step_up(&current.session_hash, &passkey, now_ms(), event)
-            .await?;
-        Ok(())
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(StoreError::Conflict(m)) if m == PASSKEY_COUNTER_CONFLICT => Err(self
+                .refuse(
+                    fail(RACED_COUNTER.into()),
+                    Error::AuthFailed {
+                        reason: "assertion refused",
+                    },
+                )
+                .await),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// The admin behind a session cookie, if the session is live; refreshes `last_seen`.
@@ -681,6 +727,16 @@ impl AuthService {
     }
 }
 
+/// The audited reason when the store finds the counter already moved meanwhile.
+const RACED_COUNTER: &str = "possible cloned authenticator: another assertion with this passkey \
+     moved its signature counter meanwhile";
+
+/// WebAuthn L3 §6.1.1: a signature counter must grow; authenticators that never count send 0
+/// every time, which stays allowed as long as the stored value is 0 too.
+fn counter_moves_forward(stored: i64, presented: i64) -> bool {
+    presented > stored || (presented == 0 && stored == 0)
+}
+
 fn stored_passkey(admin_id: Uuid, passkey: &Passkey, now: i64) -> Result<StoredPasskey, Error> {
     use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
     let cred_id: &[u8] = passkey.cred_id().as_ref();
@@ -691,5 +747,8 @@ fn stored_passkey(admin_id: Uuid, passkey: &Passkey, now: i64) -> Result<StoredP
         passkey_json: serde_json::to_string(passkey).map_err(|e| Error::Internal(e.to_string()))?,
         created_at_ms: now,
         last_used_at_ms: None,
+        name: String::new(),
+        aaguid: None,
+        sign_count: 0,
     })
 }
