@@ -83,9 +83,33 @@ pub const SERVER_FNS: &[Rule] = &[
     rule("current_admin", SignedIn, "admin.current"),
     rule("start_step_up", SignedIn, "admin.step_up"),
     rule("finish_step_up", SignedIn, "admin.step_up"),
+    // Joining through an invite.
+    rule("check_invite", Public, "admins.accept_invite"),
+    rule("start_invite", Public, "admins.accept_invite"),
+    rule("finish_invite", Public, "admins.accept_invite"),
+    // Admins: the team, invites, roles; each admin's own passkeys and sessions.
+    read("list_admins", "admins.list"),
+    confirmed("create_invite", AdminsManage, "admins.invite"),
+    confirmed("revoke_invite", AdminsManage, "admins.revoke_invite"),
+    confirmed("set_admin_role", AdminsManage, "admins.set_role"),
+    confirmed("set_admin_disabled", AdminsManage, "admins.disable"),
+    rule("end_sessions", SignedIn, "admins.end_sessions"),
+    // `console:read` is every role's: these need only a signed-in admin's step-up.
+    confirmed("start_add_passkey", ConsoleRead, "admins.add_passkey"),
+    confirmed("finish_add_passkey", ConsoleRead, "admins.add_passkey"),
+    rule("rename_passkey", SignedIn, "admins.rename_passkey"),
+    confirmed("revoke_passkey", ConsoleRead, "admins.revoke_passkey"),
     // Audit log.
-    rule("list_audit_events", Need::Permission(AuditRead), "audit.list"),
-    rule("verify_audit_chain", Need::Permission(AuditRead), "audit.verify"),
+    rule(
+        "list_audit_events",
+        Need::Permission(AuditRead),
+        "audit.list",
+    ),
+    rule(
+        "verify_audit_chain",
+        Need::Permission(AuditRead),
+        "audit.verify",
+    ),
     // Dashboard.
     read("expiry_inventory", "dashboard.read"),
     // Certificates.
@@ -107,15 +131,31 @@ pub const SERVER_FNS: &[Rule] = &[
     may("update_pinset", PinsetsWrite, "pinsets.update"),
     may("add_pin", PinsetsWrite, "pinsets.add_pin"),
     may("remove_pin", PinsetsWrite, "pinsets.remove_pin"),
-    may("export_for_release", PinsetsExport, "pinsets.export_for_release"),
-    may("set_release_supported", PinsetsWrite, "releases.set_supported"),
+    may(
+        "export_for_release",
+        PinsetsExport,
+        "pinsets.export_for_release",
+    ),
+    may(
+        "set_release_supported",
+        PinsetsWrite,
+        "releases.set_supported",
+    ),
     // OAuth clients.
     read("list_clients", "clients.list"),
     may("save_client", ClientsWrite, "clients.save"),
     may("set_client_enabled", ClientsWrite, "clients.enable"),
     confirmed("delete_client", ClientsDelete, "clients.delete"),
-    confirmed("rotate_client_secret", ClientsSecrets, "clients.rotate_secret"),
-    confirmed("revoke_client_secret", ClientsSecrets, "clients.revoke_secret"),
+    confirmed(
+        "rotate_client_secret",
+        ClientsSecrets,
+        "clients.rotate_secret",
+    ),
+    confirmed(
+        "revoke_client_secret",
+        ClientsSecrets,
+        "clients.revoke_secret",
+    ),
     // Signing keys.
     read("list_key_sets", "keys.list"),
     may("create_key_set", KeysWrite, "keys.create_set"),

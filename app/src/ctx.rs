@@ -65,7 +65,14 @@ impl RequestCtx {
         if current.admin.role.allows(p) {
             return Ok(current);
         }
-        Err(refuse(&self.console, &self.actor, Some(current), action, Refusal::Role(p)).await)
+        Err(refuse(
+            &self.console,
+            &self.actor,
+            Some(current),
+            action,
+            Refusal::Role(p),
+        )
+        .await)
     }
 
     /// A passkey confirmation (step-up) from the last five minutes in this session, for an
@@ -76,7 +83,14 @@ impl RequestCtx {
         if current.stepped_up(domain::now_ms()) {
             return Ok(current);
         }
-        Err(refuse(&self.console, &self.actor, Some(current), action, Refusal::StepUp).await)
+        Err(refuse(
+            &self.console,
+            &self.actor,
+            Some(current),
+            action,
+            Refusal::StepUp,
+        )
+        .await)
     }
 
     /// The signed-in admin, or 401.

@@ -21,9 +21,9 @@ use leptos_router::path;
 
 use components::shell::Shell;
 use pages::{
-    audit::AuditPage, certs::CertificatesPage, clients::ClientsPage, dashboard::DashboardPage,
-    gates::GatesPage, keys::KeysPage, login::LoginPage, not_built, pinsets::PinSetsPage,
-    policies::RateLimitsPage, setup::SetupPage,
+    admins::AdminsPage, audit::AuditPage, certs::CertificatesPage, clients::ClientsPage,
+    dashboard::DashboardPage, gates::GatesPage, invite::InvitePage, keys::KeysPage,
+    login::LoginPage, pinsets::PinSetsPage, policies::RateLimitsPage, setup::SetupPage,
 };
 
 /// The HTML document around the app (server side only).
@@ -56,6 +56,7 @@ pub fn App() -> impl IntoView {
             <Routes fallback=|| view! { <main class="auth-page"><h1>"Not found"</h1><p><a href="/">"Back to the dashboard"</a></p></main> }>
                 <Route path=path!("/login") view=LoginPage/>
                 <Route path=path!("/setup") view=SetupPage/>
+                <Route path=path!("/invite") view=InvitePage/>
                 <ParentRoute path=path!("") view=Shell>
                     <Route path=path!("") view=DashboardPage/>
                     <Route path=path!("clients") view=ClientsPage/>
@@ -65,7 +66,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("rate-limits") view=RateLimitsPage/>
                     <Route path=path!("gates") view=GatesPage/>
                     <Route path=path!("audit") view=AuditPage/>
-                    <Route path=path!("admins") view=not_built::admins/>
+                    <Route path=path!("admins") view=AdminsPage/>
                 </ParentRoute>
             </Routes>
         </Router>

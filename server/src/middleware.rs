@@ -49,7 +49,7 @@ fn fn_endpoint(path: &str) -> Option<&str> {
 fn is_public(path: &str) -> bool {
     matches!(
         path,
-        "/login" | "/setup" | "/healthz" | "/readyz" | "/favicon.ico" | "/favicon.svg"
+        "/login" | "/setup" | "/invite" | "/healthz" | "/readyz" | "/favicon.ico" | "/favicon.svg"
     ) || path.starts_with("/pkg/")
         || fn_endpoint(path)
             .and_then(access::server_fn)

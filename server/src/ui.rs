@@ -32,6 +32,17 @@ pub fn server_fn_paths() -> Vec<&'static str> {
     paths
 }
 
+/// The path of every page the router serves (from the app's route list), sorted.
+pub fn page_paths() -> Vec<String> {
+    let mut paths: Vec<String> = generate_route_list(app::App)
+        .iter()
+        .map(|r| r.path().to_owned())
+        .collect();
+    paths.sort_unstable();
+    paths.dedup();
+    paths
+}
+
 /// Fails when a server fn sits outside [`FN_PREFIX`] (the router would never reach it, and the
 /// middleware would not give it the Origin check and the 401 the others get) or has no rule in
 /// the access table.

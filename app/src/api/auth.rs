@@ -30,7 +30,7 @@ fn ceremony_view(started: domain::auth::Started) -> CeremonyView {
 }
 
 #[cfg(feature = "ssr")]
-fn start_session(ctx: &crate::ctx::RequestCtx, signed_in: &domain::auth::SignedIn) {
+pub(crate) fn start_session(ctx: &crate::ctx::RequestCtx, signed_in: &domain::auth::SignedIn) {
     use secrecy::ExposeSecret;
     if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
         if let Ok(v) =
@@ -149,7 +149,7 @@ pub async fn current_admin() -> Result<AdminView, AppError> {
 }
 
 #[cfg(feature = "ssr")]
-fn admin_view(a: &domain::admins::Admin) -> AdminView {
+pub(crate) fn admin_view(a: &domain::admins::Admin) -> AdminView {
     AdminView {
         username: a.username.clone(),
         display_name: a.display_name.clone(),

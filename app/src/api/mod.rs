@@ -1,6 +1,7 @@
 //! Server fns, one module per area. Each is thin: build the request context, check the
 //! caller's permission first, call a domain service, convert the result to a `View`.
 
+pub mod admins;
 pub mod audit;
 pub mod auth;
 pub mod certs;

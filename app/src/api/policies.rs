@@ -99,8 +99,11 @@ pub async fn set_policy_mode(id: String, mode: String, version: String) -> Resul
     let ctx = crate::ctx::RequestCtx::get()?;
     ctx.require_admin()?;
     if mode == "enforce" {
-        ctx.require(policy::access::Permission::PoliciesEnforce, "policies.enforce")
-            .await?;
+        ctx.require(
+            policy::access::Permission::PoliciesEnforce,
+            "policies.enforce",
+        )
+        .await?;
         ctx.require_step_up("policies.enforce").await?;
     }
     Ok(ctx

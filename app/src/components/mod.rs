@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod forms;
+pub mod join;
 pub mod passkey;
 pub mod shell;
 pub mod time;

@@ -119,7 +119,7 @@ pub fn DashboardPage() -> impl IntoView {
                 <li>"Rate-limit policies (inline validation, preview, effective limit, shadow → enforce): built, and enforced by enrolled gates (gate-local limits; cluster-wide limits in Redis are not built yet)."</li>
                 <li>"Gates: enrolment, signed bundles pushed and pulled, fleet view with live convergence, bundle history and diff, revoke; a next signing key takes over only once every gate serves it. Built."</li>
                 <li>"OAuth clients (templates, redirect-URI linter, secrets shown once, rotation with grace) and signing key sets (automatic rotation, JWKS, emergency revoke): built; gates validate tokens signed by the published keys, but no token endpoint issues them yet."</li>
-                <li>"Admin management: not built yet (its page says so)."</li>
+                <li>"Admins: roles with one permission per action (checked by the server on every call), invites, several passkeys per admin, sessions you can end, passkey confirmation for sensitive actions: built."</li>
             </ul>
         </section>
     }

@@ -1,13 +1,14 @@
-//! One page per area; pages that are not built yet say so plainly.
+//! One page per area.
 
+pub mod admins;
 pub mod audit;
 pub mod certs;
 pub mod clients;
 pub mod dashboard;
 pub mod gates;
+pub mod invite;
 pub mod keys;
 pub mod login;
-pub mod not_built;
 pub mod pinsets;
 pub mod policies;
 pub mod setup;

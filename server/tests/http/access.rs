@@ -25,6 +25,9 @@ const PUBLIC_FNS: &[&str] = &[
     "finish_setup",
     "start_login",
     "finish_login",
+    "check_invite",
+    "start_invite",
+    "finish_invite",
 ];
 
 /// Every server fn compiled into the console, by endpoint name, from server_fn's registry: a new
@@ -111,7 +114,10 @@ async fn signed_in_admin_reaches_every_page() {
         assert!(r.body.contains("Sign out"), "{page} shows the shell");
     }
     let r = app.get("/admins", Some(&cookie)).await;
-    assert!(r.body.contains("Not built yet"), "unbuilt pages say so");
+    assert!(
+        r.body.contains("Roles and permissions") && r.body.contains("Invites"),
+        "/admins is built"
+    );
     let r = app.get("/gates", Some(&cookie)).await;
     assert!(
         !r.body.contains("Not built yet") && r.body.contains("Add gate"),

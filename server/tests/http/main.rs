@@ -13,6 +13,7 @@ mod gate_settings;
 mod gates;
 mod keys;
 mod passkeys;
+mod permissions;
 mod pinsets;
 mod policies;
 mod probe;

@@ -236,6 +236,58 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// Invites a `role` admin as `by` (whose session must be stepped up), and has a new
+    /// authenticator join with `username`; returns it and the new admin's session cookie.
+    pub async fn invite(
+        &self,
+        by_cookie: &str,
+        role: &str,
+        username: &str,
+    ) -> (SoftAuthenticator, String) {
+        let r = self
+            .call(
+                "create_invite",
+                &[("role", role), ("label", "test")],
+                Some(by_cookie),
+            )
+            .await;
+        assert_eq!(r.status, 200, "create_invite: {}", r.body);
+        let url = r.json()["url"].as_str().expect("url").to_owned();
+        let token = url.split('#').nth(1).expect("token in the fragment").to_owned();
+        let mut soft = SoftAuthenticator::new();
+        let started = self
+            .call(
+                "start_invite",
+                &[
+                    ("token", &token),
+                    ("username", username),
+                    ("display_name", "Invited Admin"),
+                ],
+                None,
+            )
+            .await;
+        assert_eq!(started.status, 200, "start_invite: {}", started.body);
+        let v = started.json();
+        let options: Value =
+            serde_json::from_str(v["options"].as_str().expect("options")).expect("options json");
+        let credential = soft.register(&options, &self.base).to_string();
+        let done = self
+            .call(
+                "finish_invite",
+                &[
+                    ("ceremony_id", v["ceremony_id"].as_str().expect("id")),
+                    ("credential", &credential),
+                ],
+                None,
+            )
+            .await;
+        assert_eq!(done.status, 200, "finish_invite: {}", done.body);
+        let cookie = done.session_cookie().expect("joining signs the admin in");
+        (soft, cookie)
+    }
+}
+
 async fn reply(res: reqwest::Response) -> Reply {
     let status = res.status().as_u16();
     let headers = res.headers().clone();
