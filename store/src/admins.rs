@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use domain::admins::{Admin, StoredPasskey};
 use domain::audit::{AuditDraft, AuditEvent, ChainError, ChainVerifier};
+use domain::ports::admins::PASSKEY_COUNTER_CONFLICT;
 use domain::ports::{Ceremony, NewOwner, NewSignIn, Store, StoreError};
 use domain::sessions::SessionRecord;
 use domain::setup::SetupTokenRecord;
@@ -17,9 +18,12 @@ use crate::rows::{
     SESSION_COLUMNS,
 };
 
-async fn insert_passkey(conn: &mut AnyConnection, p: &StoredPasskey) -> Result<(), StoreError> {
+pub(crate) async fn insert_passkey(
+    conn: &mut AnyConnection,
+    p: &StoredPasskey,
+) -> Result<(), StoreError> {
     sqlx::query(&format!(
-        "INSERT INTO passkeys ({PASSKEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
+        "INSERT INTO passkeys ({PASSKEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
     ))
     .bind(p.id.to_string())
     .bind(p.admin_id.to_string())
@@ -27,24 +31,77 @@ async fn insert_passkey(conn: &mut AnyConnection, p: &StoredPasskey) -> Result<(
     .bind(&p.passkey_json)
     .bind(p.created_at_ms)
     .bind(p.last_used_at_ms)
+    .bind(&p.name)
+    .bind(&p.aaguid)
+    .bind(p.sign_count)
     .execute(conn)
     .await
     .map(|_| ())
     .map_err(map_err_on("passkeys"))
 }
 
+/// Records an accepted assertion: the passkey's new state, when it was used and its signature
+/// counter, only if the counter moved forward (or the authenticator never counts: stored and
+/// presented both 0). WebAuthn L3 §6.1.1 and the signCount step of §7.2: a counter that did not
+/// move may mean a cloned authenticator. The check is in the `UPDATE`, so of two assertions
+/// with the same counter racing (on PostgreSQL the second re-checks the row the first
+/// committed) only one passes; the other is `Conflict(`[`PASSKEY_COUNTER_CONFLICT`]`)` and its
+/// transaction writes nothing.
+///
+/// The name and AAGUID are not written: the admin may rename the passkey meanwhile, and an
+/// assertion does not carry the AAGUID.
 async fn update_passkey(conn: &mut AnyConnection, p: &StoredPasskey) -> Result<(), StoreError> {
-    sqlx::query("UPDATE passkeys SET passkey_json = $1, last_used_at_ms = $2 WHERE id = $3")
-        .bind(&p.passkey_json)
-        .bind(p.last_used_at_ms)
-        .bind(p.id.to_string())
-        .execute(conn)
-        .await
-        .map(|_| ())
-        .map_err(map_err_on("passkeys"))
+    let updated = sqlx::query(
+        "UPDATE passkeys SET passkey_json = $1, last_used_at_ms = $2, sign_count = $3 \
+         WHERE id = $4 AND admin_id = $5 AND (sign_count < $3 OR (sign_count = 0 AND $3 = 0))",
+    )
+    .bind(&p.passkey_json)
+    .bind(p.last_used_at_ms)
+    .bind(p.sign_count)
+    .bind(p.id.to_string())
+    .bind(p.admin_id.to_string())
+    .execute(&mut *conn)
+    .await
+    .map_err(map_err_on("passkeys"))?
+    .rows_affected();
+    if updated == 1 {
+        return Ok(());
+    }
+    // A passkey removed meanwhile is not a possible clone: say what happened instead.
+    let exists: Option<i64> =
+        sqlx::query_scalar("SELECT 1 FROM passkeys WHERE id = $1 AND admin_id = $2")
+            .bind(p.id.to_string())
+            .bind(p.admin_id.to_string())
+            .fetch_optional(conn)
+            .await
+            .map_err(map_err)?;
+    Err(StoreError::Conflict(match exists {
+        Some(_) => PASSKEY_COUNTER_CONFLICT.into(),
+        None => "the passkey was removed meanwhile; sign in with another one".into(),
+    }))
 }
 
-async fn insert_session(conn: &mut AnyConnection, s: &SessionRecord) -> Result<(), StoreError> {
+/// Inserts `a`; a taken username is `Duplicate { table: "admins" }`.
+pub(crate) async fn insert_admin(conn: &mut AnyConnection, a: &Admin) -> Result<(), StoreError> {
+    sqlx::query(&format!(
+        "INSERT INTO admins ({ADMIN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
+    ))
+    .bind(a.id.to_string())
+    .bind(&a.username)
+    .bind(&a.display_name)
+    .bind(a.role.as_str())
+    .bind(i64::from(a.disabled))
+    .bind(a.created_at_ms)
+    .execute(conn)
+    .await
+    .map(|_| ())
+    .map_err(map_err_on("admins"))
+}
+
+pub(crate) async fn insert_session(
+    conn: &mut AnyConnection,
+    s: &SessionRecord,
+) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO sessions (id_hash, admin_id, created_at_ms, last_seen_at_ms, ip, user_agent) \
          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -129,6 +186,11 @@ impl Store for SqlStore {
         event: AuditDraft,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
+        // A new link revokes the earlier unused ones; used ones stay as the record of setup.
+        sqlx::query("DELETE FROM setup_tokens WHERE used_at_ms IS NULL")
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err_on("setup_tokens"))?;
         sqlx::query(
             "INSERT INTO setup_tokens (token_hash, created_at_ms, expires_at_ms, used_at_ms) \
              VALUES ($1, $2, $3, NULL)",
@@ -167,18 +229,7 @@ impl Store for SqlStore {
             ));
         }
         let a = &owner.admin;
-        sqlx::query(&format!(
-            "INSERT INTO admins ({ADMIN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
-        ))
-        .bind(a.id.to_string())
-        .bind(&a.username)
-        .bind(&a.display_name)
-        .bind(a.role.as_str())
-        .bind(i64::from(a.disabled))
-        .bind(a.created_at_ms)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| match map_err_on("admins")(e) {
+        insert_admin(&mut tx, a).await.map_err(|e| match e {
             StoreError::Duplicate { .. } => {
                 StoreError::Conflict(format!("the username {} is taken", a.username))
             }

@@ -25,6 +25,12 @@ static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("../migrations/postgres");
 /// connection of every replica (the ASCII bytes of "palisade"). Held until commit or rollback.
 pub const AUDIT_LOCK: i64 = 0x7061_6c69_7361_6465;
 
+/// Key of the transaction-scoped advisory lock every PostgreSQL admin change (role, disabling,
+/// passkeys, invites) takes before anything else, so that checks which need another change's
+/// result (an enabled owner remains, an admin keeps a passkey) see it. Only admin changes take
+/// it, always first, so it adds no lock cycle with the row locks and [`AUDIT_LOCK`] after it.
+pub const ADMINS_LOCK: i64 = i64::from_be_bytes(*b"p-admins");
+
 /// The database behind a [`SqlStore`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Dialect {
@@ -88,6 +94,19 @@ impl Dialect {
             Dialect::Sqlite => Ok(()),
             Dialect::Postgres => sqlx::query("SELECT pg_advisory_xact_lock($1)")
                 .bind(AUDIT_LOCK)
+                .execute(conn)
+                .await
+                .map(|_| ()),
+        }
+    }
+
+    /// Serialises admin changes until the caller's transaction ends (see [`ADMINS_LOCK`]).
+    /// SQLite needs nothing: its one writer connection already serialises them.
+    pub(crate) async fn lock_admins(self, conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
+        match self {
+            Dialect::Sqlite => Ok(()),
+            Dialect::Postgres => sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(ADMINS_LOCK)
                 .execute(conn)
                 .await
                 .map(|_| ()),

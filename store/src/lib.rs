@@ -14,6 +14,7 @@
 //! open. Modules follow the domain's nouns: one file per port.
 
 mod admins;
+mod admins_manage;
 mod audit;
 mod certs;
 mod clients;
@@ -25,7 +26,7 @@ mod policies;
 mod rows;
 mod sealed;
 
-pub use db::{Dialect, SqlStore, AUDIT_LOCK};
+pub use db::{Dialect, SqlStore, ADMINS_LOCK, AUDIT_LOCK};
 
 /// Why the store could not be opened.
 #[derive(Debug, thiserror::Error)]

@@ -9,6 +9,7 @@ use domain::certs::{CertKind, CertStatus};
 use domain::clients::{AuthMethod, ClientKind, Platform};
 use domain::keys::KeyState;
 use domain::pinsets::AppPlatform;
+use domain::ports::admins::InviteRecord;
 use domain::ports::certs::{CertRecord, CsrRecord, HostnameRecord, TlsKeyRecord};
 use domain::ports::clients::{ClientRecord, SecretRecord};
 use domain::ports::gates::{BundleRecord, GateRecord, GateSettingsRecord, SignerRecord};
@@ -97,7 +98,8 @@ pub(crate) fn admin_of(r: &AnyRow) -> Result<Admin, sqlx::Error> {
 }
 
 pub(crate) const PASSKEY_COLUMNS: &str =
-    "id, admin_id, credential_id, passkey_json, created_at_ms, last_used_at_ms";
+    "id, admin_id, credential_id, passkey_json, created_at_ms, last_used_at_ms, name, aaguid, \
+     sign_count";
 
 pub(crate) fn passkey_of(r: &AnyRow) -> Result<StoredPasskey, sqlx::Error> {
     Ok(StoredPasskey {
@@ -107,6 +109,27 @@ pub(crate) fn passkey_of(r: &AnyRow) -> Result<StoredPasskey, sqlx::Error> {
         passkey_json: r.text("passkey_json")?,
         created_at_ms: r.int("created_at_ms")?,
         last_used_at_ms: r.opt_int("last_used_at_ms")?,
+        name: r.text("name")?,
+        aaguid: r.opt_text("aaguid")?,
+        sign_count: r.int("sign_count")?,
+    })
+}
+
+pub(crate) const INVITE_COLUMNS: &str = "id, token_hash, role, label, created_by, created_at_ms, \
+     expires_at_ms, used_at_ms, used_by, revoked_at_ms";
+
+pub(crate) fn invite_of(r: &AnyRow) -> Result<InviteRecord, sqlx::Error> {
+    Ok(InviteRecord {
+        id: r.uuid("id")?,
+        token_hash: r.text("token_hash")?,
+        role: r.named("role", Role::parse)?,
+        label: r.text("label")?,
+        created_by: r.text("created_by")?,
+        created_at_ms: r.int("created_at_ms")?,
+        expires_at_ms: r.int("expires_at_ms")?,
+        used_at_ms: r.opt_int("used_at_ms")?,
+        used_by: r.opt_text("used_by")?,
+        revoked_at_ms: r.opt_int("revoked_at_ms")?,
     })
 }
 

@@ -9,7 +9,8 @@ use uuid::Uuid;
 
 use crate::support::{draft, TestBackend};
 
-fn session(admin_id: Uuid, at_ms: i64) -> SessionRecord {
+/// A session of `admin_id` started at `at_ms`.
+pub fn session(admin_id: Uuid, at_ms: i64) -> SessionRecord {
     SessionRecord {
         id_hash: Uuid::new_v4().to_string(),
         admin_id,
@@ -41,6 +42,9 @@ pub fn owner(token_hash: &str, username: &str) -> NewOwner {
             passkey_json: "{}".into(),
             created_at_ms: 1,
             last_used_at_ms: None,
+            name: String::new(),
+            aaguid: None,
+            sign_count: 0,
         },
         session: session(id, 1),
     }
@@ -144,6 +148,7 @@ async fn sessions_are_signed_in_stepped_up_and_signed_out(db: &TestBackend) {
     let used = StoredPasskey {
         last_used_at_ms: Some(1_000),
         passkey_json: r#"{"counter":1}"#.into(),
+        sign_count: 1,
         ..alice.passkey.clone()
     };
     db.sign_in(
@@ -166,9 +171,18 @@ async fn sessions_are_signed_in_stepped_up_and_signed_out(db: &TestBackend) {
         vec![used.clone()]
     );
 
-    db.step_up(&fresh.id_hash, &used, 2_000, draft("session.step_up"))
+    let stepped = StoredPasskey {
+        last_used_at_ms: Some(2_000),
+        sign_count: 2,
+        ..used.clone()
+    };
+    db.step_up(&fresh.id_hash, &stepped, 2_000, draft("session.step_up"))
         .await
         .expect("step up");
+    assert_eq!(
+        db.passkeys_of(alice.admin.id).await.expect("passkeys"),
+        vec![stepped.clone()]
+    );
     assert_eq!(
         db.session(&fresh.id_hash)
             .await
@@ -192,7 +206,15 @@ async fn sessions_are_signed_in_stepped_up_and_signed_out(db: &TestBackend) {
         .expect("sign out");
     assert_eq!(db.session(&fresh.id_hash).await.expect("read"), None);
     let late = db
-        .step_up(&fresh.id_hash, &used, 4_000, draft("session.step_up"))
+        .step_up(
+            &fresh.id_hash,
+            &StoredPasskey {
+                sign_count: 3,
+                ..stepped
+            },
+            4_000,
+            draft("session.step_up"),
+        )
         .await;
     assert!(matches!(late, Err(StoreError::Conflict(_))), "{late:?}");
 

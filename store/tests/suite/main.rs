@@ -13,6 +13,7 @@
 mod support;
 
 mod admins;
+mod admins_manage;
 mod audit;
 mod certs;
 mod clients;
