@@ -147,7 +147,7 @@ async fn apply(conn: &mut AnyConnection, change: &AdminChange) -> Result<u64, St
             // The invite decides the role, whatever the caller filled in.
             let admin = Admin {
                 role,
-                ..admin.clone()
+                ..(**admin).clone()
             };
             insert_admin(conn, &admin).await?;
             insert_passkey(conn, passkey).await?;

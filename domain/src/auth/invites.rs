@@ -191,9 +191,9 @@ impl AuthService {
         }));
         let change = AdminChange::AcceptInvite {
             token_hash,
-            admin: admin.clone(),
-            passkey,
-            session,
+            admin: Box::new(admin.clone()),
+            passkey: Box::new(passkey),
+            session: Box::new(session),
             now_ms: now,
         };
         match self.admins.apply_admin_change(&change, event).await {

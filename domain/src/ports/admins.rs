@@ -49,9 +49,9 @@ pub enum AdminChange {
     /// `Duplicate { table: "admins" }`.
     AcceptInvite {
         token_hash: String,
-        admin: Admin,
-        passkey: StoredPasskey,
-        session: SessionRecord,
+        admin: Box<Admin>,
+        passkey: Box<StoredPasskey>,
+        session: Box<SessionRecord>,
         now_ms: i64,
     },
     /// Changes the admin's role if it is still `from` (else `Conflict`) and ends all their

@@ -73,13 +73,13 @@ fn accept(token: &str, username: &str, now_ms: i64) -> (AdminChange, Admin) {
     };
     let change = AdminChange::AcceptInvite {
         token_hash: token.into(),
-        admin: admin.clone(),
-        passkey: StoredPasskey {
+        admin: Box::new(admin.clone()),
+        passkey: Box::new(StoredPasskey {
             name: "first".into(),
             aaguid: Some("ee882879-721c-4913-9775-3dfcce97072a".into()),
             ..passkey(id, now_ms, 0)
-        },
-        session: session(id, now_ms),
+        }),
+        session: Box::new(session(id, now_ms)),
         now_ms,
     };
     (change, admin)
@@ -297,11 +297,11 @@ async fn an_invite_creates_one_admin_with_its_role_once(db: &TestBackend) {
     );
     assert_eq!(
         db.passkeys_of(bob.id).await.expect("passkeys"),
-        vec![first_passkey.clone()]
+        vec![(**first_passkey).clone()]
     );
     assert_eq!(
         db.session(&first_session.id_hash).await.expect("read"),
-        Some(first_session.clone())
+        Some((**first_session).clone())
     );
     assert_eq!(
         db.invite_by_token("t-bob").await.expect("by token"),
