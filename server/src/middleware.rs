@@ -261,7 +261,11 @@ pub async fn guard(
 
     if let Some(c) = &current {
         if let Some((why, action)) = verdict(&path, c) {
-            let err = refuse(&state.console, &actor, Some(c), &action, why).await;
+            let by = Actor {
+                name: c.admin.username.clone(),
+                ..actor.clone()
+            };
+            let err = refuse(&state.console, &by, Some(c), &action, why).await;
             return api_error(err);
         }
     }

@@ -28,9 +28,7 @@ pub(crate) async fn actions(app: &TestApp) -> Vec<(String, String)> {
 #[tokio::test]
 async fn rotation_to_the_backup_key_keeps_releases_green_and_a_fresh_key_is_blocked() {
     let app = TestApp::spawn().await;
-    let cookie = app
-        .setup_owner(&mut SoftAuthenticator::new(), "alice")
-        .await;
+    let cookie = app.confirmed_owner("alice").await;
 
     let ca = ok(
         &app,
@@ -280,9 +278,7 @@ async fn csr_is_accepted_by_openssl_and_only_a_cert_for_its_key_is_accepted() {
         "this test needs the openssl CLI (apt-get install openssl)"
     );
     let app = TestApp::spawn().await;
-    let cookie = app
-        .setup_owner(&mut SoftAuthenticator::new(), "alice")
-        .await;
+    let cookie = app.confirmed_owner("alice").await;
     let csr = ok(
         &app,
         &cookie,
@@ -423,9 +419,7 @@ async fn csr_is_accepted_by_openssl_and_only_a_cert_for_its_key_is_accepted() {
 #[tokio::test]
 async fn an_owner_can_override_a_blocked_rotation_with_a_reason_and_the_dashboard_lists_expiries() {
     let app = TestApp::spawn().await;
-    let cookie = app
-        .setup_owner(&mut SoftAuthenticator::new(), "alice")
-        .await;
+    let cookie = app.confirmed_owner("alice").await;
     let ca = ok(
         &app,
         &cookie,
@@ -540,9 +534,7 @@ async fn an_owner_can_override_a_blocked_rotation_with_a_reason_and_the_dashboar
 #[tokio::test]
 async fn certificates_from_an_intermediate_carry_the_whole_chain_and_its_ca_pin_can_be_added() {
     let app = TestApp::spawn().await;
-    let cookie = app
-        .setup_owner(&mut SoftAuthenticator::new(), "alice")
-        .await;
+    let cookie = app.confirmed_owner("alice").await;
     let root = ok(
         &app,
         &cookie,

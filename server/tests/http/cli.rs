@@ -25,6 +25,7 @@ async fn chain_with_events() -> TestApp {
     let app = TestApp::spawn().await;
     let mut soft = SoftAuthenticator::new();
     let cookie = app.setup_owner(&mut soft, "alice").await;
+    assert_eq!(app.step_up(&mut soft, &cookie).await.status, 200);
     app.call("sign_out", &[], Some(&cookie)).await;
     app.sign_in(&mut soft, "alice").await;
     app.call("start_login", &[("username", "nobody")], None)
@@ -140,8 +141,32 @@ async fn verify_on_a_missing_database_says_so() {
     assert!(out.contains("no database"), "{out}");
 }
 
+/// A console child process, killed when the test ends, also when it fails: a leftover console
+/// would keep its port, its database and every descriptor it inherited.
+struct Console(std::process::Child);
+
+impl std::ops::Deref for Console {
+    type Target = std::process::Child;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Console {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl Drop for Console {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Starts the real binary on a free port; returns the child and the printed setup URL.
-fn start_binary(dir: &std::path::Path, port: u16) -> (std::process::Child, Option<String>) {
+fn start_binary(dir: &std::path::Path, port: u16) -> (Console, Option<String>) {
     start_binary_logging(dir, port, "error", std::process::Stdio::inherit())
 }
 
@@ -151,7 +176,7 @@ fn start_binary_logging(
     port: u16,
     log: &str,
     stderr: std::process::Stdio,
-) -> (std::process::Child, Option<String>) {
+) -> (Console, Option<String>) {
     use std::io::{BufRead, BufReader};
     let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
         .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
@@ -171,7 +196,7 @@ fn start_binary_logging(
         }
     });
     (
-        child,
+        Console(child),
         rx.recv_timeout(std::time::Duration::from_secs(3)).ok(),
     )
 }
@@ -215,6 +240,7 @@ async fn answered_changes_survive_kill_9_and_the_chain_still_verifies() {
     };
     let mut soft = SoftAuthenticator::new();
     let cookie = app.setup_owner(&mut soft, "alice").await;
+    assert_eq!(app.step_up(&mut soft, &cookie).await.status, 200);
     let r = app
         .call(
             "create_ca",
@@ -253,9 +279,7 @@ async fn answered_changes_survive_kill_9_and_the_chain_still_verifies() {
 #[tokio::test]
 async fn keys_rewrap_reseals_every_private_key_under_the_new_master_key() {
     let app = TestApp::spawn().await;
-    let cookie = app
-        .setup_owner(&mut SoftAuthenticator::new(), "alice")
-        .await;
+    let cookie = app.confirmed_owner("alice").await;
     let r = app
         .call(
             "create_ca",
@@ -424,9 +448,7 @@ async fn a_trace_log_of_the_real_binary_never_contains_a_client_secret() {
         store: std::sync::Arc::new(store::SqlStore::open(&url).await.expect("open")),
         dir,
     };
-    let cookie = app
-        .setup_owner(&mut SoftAuthenticator::new(), "alice")
-        .await;
+    let cookie = app.confirmed_owner("alice").await;
     let draft = serde_json::json!({
         "name": "Billing", "description": "", "kind": "service", "platform": "server",
         "redirect_uris": [], "grant_types": ["client_credentials"], "scopes": [],

@@ -123,6 +123,7 @@ async fn a_gate_enrols_once_pulls_signed_bundles_and_is_refused_once_revoked() {
     let app = TestApp::spawn().await;
     let mut soft = SoftAuthenticator::new();
     let cookie = app.setup_owner(&mut soft, "alice").await;
+    assert_eq!(app.step_up(&mut soft, &cookie).await.status, 200);
 
     // Bad input is refused with the reason, nothing added.
     let r = app
@@ -300,6 +301,8 @@ async fn a_gate_enrols_once_pulls_signed_bundles_and_is_refused_once_revoked() {
     assert!(r.body.contains("policy \\\"login\\\" added"), "{}", r.body);
 
     // Revoke (with a passkey confirmation): every call of the gate is refused from then on.
+    // A fresh session: the step-up made at the start covers only that one.
+    let cookie = app.sign_in(&mut soft, "alice").await;
     let id = gate.id.clone();
     let version = f["gates"][0]["version"].to_string();
     let r = app
@@ -366,9 +369,7 @@ async fn push_listener(
 #[tokio::test]
 async fn new_versions_are_pushed_and_each_answer_is_recorded() {
     let app = TestApp::spawn().await;
-    let cookie = app
-        .setup_owner(&mut SoftAuthenticator::new(), "alice")
-        .await;
+    let cookie = app.confirmed_owner("alice").await;
     let console_key = Arc::new(Mutex::new(None));
     let refuse = Arc::new(Mutex::new(None::<String>));
     let url = push_listener(console_key.clone(), refuse.clone()).await;

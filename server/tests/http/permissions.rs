@@ -89,7 +89,12 @@ async fn every_fn_download_and_page_answers_each_role_as_the_table_says() {
         let rule = access::server_fn(f).expect("rule");
         let r = app.call(f, &[], None).await;
         if rule.need == Need::Public {
-            assert!(![401, 403].contains(&r.status), "{f} anonymous: {} {}", r.status, r.body);
+            assert!(
+                ![401, 403].contains(&r.status),
+                "{f} anonymous: {} {}",
+                r.status,
+                r.body
+            );
         } else {
             assert_eq!(r.status, 401, "{f} anonymous: {}", r.body);
         }
@@ -114,9 +119,18 @@ async fn every_fn_download_and_page_answers_each_role_as_the_table_says() {
                 }
                 let r = app.call(f, &[], Some(&c.cookie)).await;
                 let who = format!("{f} as {} (step-up: {stepped_up})", c.role.as_str());
-                assert_ne!(r.status, 401, "{who}: the session must survive the walk: {}", r.body);
+                assert_ne!(
+                    r.status, 401,
+                    "{who}: the session must survive the walk: {}",
+                    r.body
+                );
                 if !allowed {
-                    assert!(forbidden_by_role(&r), "{who} must be refused: {} {}", r.status, r.body);
+                    assert!(
+                        forbidden_by_role(&r),
+                        "{who} must be refused: {} {}",
+                        r.status,
+                        r.body
+                    );
                     let p = rule.need.permission().expect("a permission refuses");
                     assert!(r.body.contains(p.as_str()), "{who}: names {}", p.as_str());
                     let e = app.last_event().await;
@@ -126,7 +140,12 @@ async fn every_fn_download_and_page_answers_each_role_as_the_table_says() {
                         "{who}: audited"
                     );
                 } else if matches!(rule.need, Need::StepUp(_)) && !stepped_up {
-                    assert!(needs_step_up(&r), "{who} needs a step-up: {} {}", r.status, r.body);
+                    assert!(
+                        needs_step_up(&r),
+                        "{who} needs a step-up: {} {}",
+                        r.status,
+                        r.body
+                    );
                 } else {
                     assert!(
                         !forbidden_by_role(&r) && !needs_step_up(&r),
@@ -163,12 +182,24 @@ async fn every_fn_download_and_page_answers_each_role_as_the_table_says() {
             let r = app.get(d, Some(&c.cookie)).await;
             let p = access::download(d).expect("a rule");
             let allowed = c.role.allows(p);
-            assert_eq!(r.status == 403, !allowed, "{d} as {}: {}", c.role.as_str(), r.status);
+            assert_eq!(
+                r.status == 403,
+                !allowed,
+                "{d} as {}: {}",
+                c.role.as_str(),
+                r.status
+            );
         }
         for page in &pages {
             let r = app.get(page, Some(&c.cookie)).await;
             let allowed = c.role.allows(access::page(page));
-            assert_eq!(r.status == 200, allowed, "{page} as {}: {}", c.role.as_str(), r.status);
+            assert_eq!(
+                r.status == 200,
+                allowed,
+                "{page} as {}: {}",
+                c.role.as_str(),
+                r.status
+            );
         }
     }
     for d in downloads {
@@ -184,23 +215,75 @@ async fn auditors_change_nothing_and_operators_rotate_but_do_not_revoke() {
     let [_owner, _admin, operator, auditor] = &mut callers[..] else {
         panic!("four callers")
     };
-    assert_eq!(app.step_up(&mut auditor.soft, &auditor.cookie).await.status, 200);
-    assert_eq!(app.step_up(&mut operator.soft, &operator.cookie).await.status, 200);
-    for f in ["save_policy", "delete_client", "create_ca", "revoke_signing_key", "add_gate", "create_invite", "push_gates_now", "rotate_signing_key", "probe_pins"] {
+    assert_eq!(
+        app.step_up(&mut auditor.soft, &auditor.cookie).await.status,
+        200
+    );
+    assert_eq!(
+        app.step_up(&mut operator.soft, &operator.cookie)
+            .await
+            .status,
+        200
+    );
+    for f in [
+        "save_policy",
+        "delete_client",
+        "create_ca",
+        "revoke_signing_key",
+        "add_gate",
+        "create_invite",
+        "push_gates_now",
+        "rotate_signing_key",
+        "probe_pins",
+    ] {
         let r = app.call(f, &[], Some(&auditor.cookie)).await;
-        assert!(forbidden_by_role(&r), "auditor {f}: {} {}", r.status, r.body);
+        assert!(
+            forbidden_by_role(&r),
+            "auditor {f}: {} {}",
+            r.status,
+            r.body
+        );
     }
-    for f in ["list_clients", "list_audit_events", "list_admins", "list_gates"] {
+    for f in [
+        "list_clients",
+        "list_audit_events",
+        "list_admins",
+        "list_gates",
+    ] {
         let r = app.call(f, &[], Some(&auditor.cookie)).await;
         assert!(!forbidden_by_role(&r), "auditor reads {f}: {}", r.status);
     }
-    for f in ["rotate_signing_key", "rotate_cert", "export_for_release", "push_gates_now", "probe_pins"] {
+    for f in [
+        "rotate_signing_key",
+        "rotate_cert",
+        "export_for_release",
+        "push_gates_now",
+        "probe_pins",
+    ] {
         let r = app.call(f, &[], Some(&operator.cookie)).await;
-        assert!(!forbidden_by_role(&r), "operator {f}: {} {}", r.status, r.body);
+        assert!(
+            !forbidden_by_role(&r),
+            "operator {f}: {} {}",
+            r.status,
+            r.body
+        );
     }
-    for f in ["revoke_signing_key", "delete_client", "revoke_gate", "create_invite", "set_admin_role", "delete_policy", "rotate_client_secret"] {
+    for f in [
+        "revoke_signing_key",
+        "delete_client",
+        "revoke_gate",
+        "create_invite",
+        "set_admin_role",
+        "delete_policy",
+        "rotate_client_secret",
+    ] {
         let r = app.call(f, &[], Some(&operator.cookie)).await;
-        assert!(forbidden_by_role(&r), "operator {f}: {} {}", r.status, r.body);
+        assert!(
+            forbidden_by_role(&r),
+            "operator {f}: {} {}",
+            r.status,
+            r.body
+        );
     }
     assert!(!Role::Operator.allows(Permission::KeysRevoke));
 }

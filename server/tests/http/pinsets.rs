@@ -10,9 +10,7 @@ use crate::support::TestApp;
 #[tokio::test]
 async fn export_is_refused_while_the_linter_fails() {
     let app = TestApp::spawn().await;
-    let cookie = app
-        .setup_owner(&mut SoftAuthenticator::new(), "alice")
-        .await;
+    let cookie = app.confirmed_owner("alice").await;
     let ca = ok(
         &app,
         &cookie,
@@ -115,9 +113,7 @@ async fn export_is_refused_while_the_linter_fails() {
 async fn pin_tool_matches_openssl_and_refuses_garbage() {
     assert!(openssl(), "this test needs the openssl CLI");
     let app = TestApp::spawn().await;
-    let cookie = app
-        .setup_owner(&mut SoftAuthenticator::new(), "alice")
-        .await;
+    let cookie = app.confirmed_owner("alice").await;
     let dir = tempfile::tempdir().expect("tempdir");
     let o = Command::new("openssl")
         .args([

@@ -27,9 +27,7 @@ async fn save(app: &TestApp, cookie: &str, spec: &Value, version: &str) -> crate
 #[tokio::test]
 async fn policies_are_validated_start_in_shadow_and_every_change_is_audited() {
     let app = TestApp::spawn().await;
-    let cookie = app
-        .setup_owner(&mut SoftAuthenticator::new(), "alice")
-        .await;
+    let cookie = app.confirmed_owner("alice").await;
 
     // Server-side validation refuses what the browser would refuse, with the reason, audited.
     let mut bad = spec("bad", "api");

@@ -178,6 +178,16 @@ impl TestApp {
         done.session_cookie().expect("setup signs the owner in")
     }
 
+    /// [`Self::setup_owner`] with a fresh authenticator, then a step-up, for tests whose
+    /// actions need a passkey confirmation (it lasts five minutes); returns the cookie.
+    pub async fn confirmed_owner(&self, username: &str) -> String {
+        let mut soft = SoftAuthenticator::new();
+        let cookie = self.setup_owner(&mut soft, username).await;
+        let r = self.step_up(&mut soft, &cookie).await;
+        assert_eq!(r.status, 200, "step-up: {}", r.body);
+        cookie
+    }
+
     /// Starts a sign-in; returns (ceremony id, options).
     pub async fn start_login(&self, username: &str) -> (String, Value) {
         let r = self
@@ -254,7 +264,11 @@ impl TestApp {
             .await;
         assert_eq!(r.status, 200, "create_invite: {}", r.body);
         let url = r.json()["url"].as_str().expect("url").to_owned();
-        let token = url.split('#').nth(1).expect("token in the fragment").to_owned();
+        let token = url
+            .split('#')
+            .nth(1)
+            .expect("token in the fragment")
+            .to_owned();
         let mut soft = SoftAuthenticator::new();
         let started = self
             .call(
