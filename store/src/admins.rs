@@ -287,18 +287,22 @@ impl Store for SqlStore {
     async fn step_up(
         &self,
         id_hash: &str,
+        new_id_hash: &str,
         p: &StoredPasskey,
         now_ms: i64,
         event: AuditDraft,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        let affected = sqlx::query("UPDATE sessions SET stepped_up_at_ms = $1 WHERE id_hash = $2")
-            .bind(now_ms)
-            .bind(id_hash)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err_on("sessions"))?
-            .rows_affected();
+        let affected = sqlx::query(
+            "UPDATE sessions SET stepped_up_at_ms = $1, id_hash = $2 WHERE id_hash = $3",
+        )
+        .bind(now_ms)
+        .bind(new_id_hash)
+        .bind(id_hash)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err_on("sessions"))?
+        .rows_affected();
         if affected != 1 {
             return Err(StoreError::Conflict(
                 "the session ended; sign in again".into(),

@@ -31,11 +31,15 @@ fn ceremony_view(started: domain::auth::Started) -> CeremonyView {
 
 #[cfg(feature = "ssr")]
 pub(crate) fn start_session(ctx: &crate::ctx::RequestCtx, signed_in: &domain::auth::SignedIn) {
+    set_session_cookie(ctx, &signed_in.token);
+}
+
+/// Sets the session cookie to `token` on the response being built.
+#[cfg(feature = "ssr")]
+fn set_session_cookie(ctx: &crate::ctx::RequestCtx, token: &secrecy::SecretString) {
     use secrecy::ExposeSecret;
     if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
-        if let Ok(v) =
-            http::HeaderValue::from_str(&ctx.cookies.set(signed_in.token.expose_secret()))
-        {
+        if let Ok(v) = http::HeaderValue::from_str(&ctx.cookies.set(token.expose_secret())) {
             res.append_header(http::header::SET_COOKIE, v);
         }
     }
@@ -168,7 +172,8 @@ pub async fn start_step_up() -> Result<CeremonyView, AppError> {
     Ok(ceremony_view(started))
 }
 
-/// Verifies the step-up assertion; sensitive actions are then allowed for five minutes.
+/// Verifies the step-up assertion; sensitive actions are then allowed for five minutes, and the
+/// session continues under a new id (a new cookie).
 ///
 /// **Permissions:** the signed-in admin whose session started the ceremony.
 /// **Audit:** `admin.step_up` (success or failure).
@@ -176,9 +181,11 @@ pub async fn start_step_up() -> Result<CeremonyView, AppError> {
 pub async fn finish_step_up(ceremony_id: String, credential: String) -> Result<(), AppError> {
     let ctx = crate::ctx::RequestCtx::get()?;
     let current = ctx.require_admin()?;
-    Ok(ctx
+    let token = ctx
         .console
         .auth
         .finish_step_up(current, &ceremony_id, &credential, &ctx.actor)
-        .await?)
+        .await?;
+    set_session_cookie(&ctx, &token);
+    Ok(())
 }

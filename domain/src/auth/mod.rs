@@ -620,14 +620,15 @@ impl AuthService {
     }
 
     /// Step 2 of a step-up: the assertion must come from this admin's passkey, for a ceremony
-    /// started in this same session; then sensitive actions are allowed for five minutes.
+    /// started in this same session; then sensitive actions are allowed for five minutes. The
+    /// session gets a new id (returned, for the cookie): the one before stops working.
     pub async fn finish_step_up(
         &self,
         current: &CurrentAdmin,
         ceremony_id: &str,
         credential: &str,
         actor: &Actor,
-    ) -> Result<(), Error> {
+    ) -> Result<SecretString, Error> {
         let target = format!("admin:{}", current.admin.username);
         let fail = |reason: String| {
             AuditDraft::new(actor, "admin.step_up", &target, Outcome::Failure)
@@ -667,12 +668,19 @@ impl AuthService {
             .with_details(
                 json!({ "credential_id": passkey.credential_id, "user_verified": user_verified }),
             );
+        let token = tokens::random_token();
         match self
             .store
-            .step_up(&current.session_hash, &passkey, now_ms(), event)
+            .step_up(
+                &current.session_hash,
+                &tokens::secret_hash(&token),
+                &passkey,
+                now_ms(),
+                event,
+            )
             .await
         {
-            Ok(()) => Ok(()),
+            Ok(()) => Ok(token),
             Err(StoreError::Conflict(m)) if m == PASSKEY_COUNTER_CONFLICT => Err(self
                 .refuse(
                     fail(RACED_COUNTER.into()),

@@ -106,10 +106,12 @@ pub trait Store: Send + Sync + 'static {
     async fn touch_session(&self, id_hash: &str, now_ms: i64) -> Result<(), StoreError>;
     async fn sign_out(&self, id_hash: &str, event: AuditDraft) -> Result<(), StoreError>;
     /// Records a step-up on the live session `id_hash` at `now_ms` with the passkey's updated
-    /// counter; `Conflict` if the session is gone.
+    /// counter, and gives the session the new id `new_id_hash` (the old cookie stops working);
+    /// `Conflict` if the session is gone.
     async fn step_up(
         &self,
         id_hash: &str,
+        new_id_hash: &str,
         passkey: &StoredPasskey,
         now_ms: i64,
         event: AuditDraft,

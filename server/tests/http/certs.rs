@@ -5,7 +5,6 @@
 
 use std::process::Command;
 
-use crate::support::soft_authenticator::SoftAuthenticator;
 use crate::support::TestApp;
 use serde_json::Value;
 

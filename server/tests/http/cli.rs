@@ -24,8 +24,8 @@ fn palisade(dir: &std::path::Path, args: &[&str]) -> (i32, String) {
 async fn chain_with_events() -> TestApp {
     let app = TestApp::spawn().await;
     let mut soft = SoftAuthenticator::new();
-    let cookie = app.setup_owner(&mut soft, "alice").await;
-    assert_eq!(app.step_up(&mut soft, &cookie).await.status, 200);
+    let mut cookie = app.setup_owner(&mut soft, "alice").await;
+    assert_eq!(app.step_up(&mut soft, &mut cookie).await.status, 200);
     app.call("sign_out", &[], Some(&cookie)).await;
     app.sign_in(&mut soft, "alice").await;
     app.call("start_login", &[("username", "nobody")], None)
@@ -239,8 +239,8 @@ async fn answered_changes_survive_kill_9_and_the_chain_still_verifies() {
         dir,
     };
     let mut soft = SoftAuthenticator::new();
-    let cookie = app.setup_owner(&mut soft, "alice").await;
-    assert_eq!(app.step_up(&mut soft, &cookie).await.status, 200);
+    let mut cookie = app.setup_owner(&mut soft, "alice").await;
+    assert_eq!(app.step_up(&mut soft, &mut cookie).await.status, 200);
     let r = app
         .call(
             "create_ca",

@@ -79,8 +79,8 @@ fn database_bytes(app: &TestApp) -> String {
 async fn the_three_kinds_of_client_secrets_once_rotation_with_grace_and_revocation() {
     let app = TestApp::spawn().await;
     let mut soft = SoftAuthenticator::new();
-    let cookie = app.setup_owner(&mut soft, "alice").await;
-    assert_eq!(app.step_up(&mut soft, &cookie).await.status, 200);
+    let mut cookie = app.setup_owner(&mut soft, "alice").await;
+    assert_eq!(app.step_up(&mut soft, &mut cookie).await.status, 200);
 
     // Native app: public client, no secret; the linter refuses plain http to a remote host.
     let mut bad = draft("native", "Shop app");
@@ -276,8 +276,8 @@ async fn the_three_kinds_of_client_secrets_once_rotation_with_grace_and_revocati
 async fn private_key_jwt_needs_a_public_jwks_and_clients_bind_to_policies() {
     let app = TestApp::spawn().await;
     let mut soft = SoftAuthenticator::new();
-    let cookie = app.setup_owner(&mut soft, "alice").await;
-    assert_eq!(app.step_up(&mut soft, &cookie).await.status, 200);
+    let mut cookie = app.setup_owner(&mut soft, "alice").await;
+    assert_eq!(app.step_up(&mut soft, &mut cookie).await.status, 200);
 
     // RFC 7517 A.1's EC public key.
     let public = json!({"keys": [{"kty": "EC", "crv": "P-256",
@@ -396,14 +396,14 @@ async fn private_key_jwt_needs_a_public_jwks_and_clients_bind_to_policies() {
         ("version", version.as_str()),
     ];
     // A fresh session: the step-up made at the start covers only that one.
-    let cookie = app.sign_in(&mut soft, "alice").await;
+    let mut cookie = app.sign_in(&mut soft, "alice").await;
     let r = app.call("delete_client", &delete_args, Some(&cookie)).await;
     assert_eq!(
         r.status, 403,
         "deleting a client needs a passkey confirmation: {}",
         r.body
     );
-    assert_eq!(app.step_up(&mut soft, &cookie).await.status, 200);
+    assert_eq!(app.step_up(&mut soft, &mut cookie).await.status, 200);
     let r = app.call("delete_client", &delete_args, Some(&cookie)).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(app.last_event().await.action, "clients.delete");

@@ -74,8 +74,8 @@ async fn last_settings_event(app: &TestApp) -> domain::audit::AuditEvent {
 async fn gate_settings_are_saved_from_text_published_and_refused_with_the_line() {
     let app = TestApp::spawn().await;
     let mut soft = SoftAuthenticator::new();
-    let cookie = app.setup_owner(&mut soft, "alice").await;
-    assert_eq!(app.step_up(&mut soft, &cookie).await.status, 200);
+    let mut cookie = app.setup_owner(&mut soft, "alice").await;
+    assert_eq!(app.step_up(&mut soft, &mut cookie).await.status, 200);
 
     // The defaults until saved: the console as issuer, no audience, everything through.
     let s = settings(&app, &cookie).await;

@@ -122,8 +122,8 @@ async fn until(app: &TestApp, cookie: &str, what: &str, check: impl Fn(&Value) -
 async fn a_gate_enrols_once_pulls_signed_bundles_and_is_refused_once_revoked() {
     let app = TestApp::spawn().await;
     let mut soft = SoftAuthenticator::new();
-    let cookie = app.setup_owner(&mut soft, "alice").await;
-    assert_eq!(app.step_up(&mut soft, &cookie).await.status, 200);
+    let mut cookie = app.setup_owner(&mut soft, "alice").await;
+    assert_eq!(app.step_up(&mut soft, &mut cookie).await.status, 200);
 
     // Bad input is refused with the reason, nothing added.
     let r = app
@@ -302,7 +302,7 @@ async fn a_gate_enrols_once_pulls_signed_bundles_and_is_refused_once_revoked() {
 
     // Revoke (with a passkey confirmation): every call of the gate is refused from then on.
     // A fresh session: the step-up made at the start covers only that one.
-    let cookie = app.sign_in(&mut soft, "alice").await;
+    let mut cookie = app.sign_in(&mut soft, "alice").await;
     let id = gate.id.clone();
     let version = f["gates"][0]["version"].to_string();
     let r = app
@@ -313,7 +313,7 @@ async fn a_gate_enrols_once_pulls_signed_bundles_and_is_refused_once_revoked() {
         )
         .await;
     assert_eq!(r.status, 403, "step-up required: {}", r.body);
-    assert_eq!(app.step_up(&mut soft, &cookie).await.status, 200);
+    assert_eq!(app.step_up(&mut soft, &mut cookie).await.status, 200);
     let r = app
         .call(
             "revoke_gate",

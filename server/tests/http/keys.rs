@@ -60,7 +60,7 @@ async fn download(app: &TestApp, cookie: &str, name: &str) -> Value {
 async fn rotate_publishes_next_then_refuses_early_promotion_and_revoke_removes_at_once() {
     let app = TestApp::spawn().await;
     let mut soft = SoftAuthenticator::new();
-    let cookie = app.setup_owner(&mut soft, "alice").await;
+    let mut cookie = app.setup_owner(&mut soft, "alice").await;
 
     let r = app
         .call(
@@ -193,9 +193,8 @@ async fn rotate_publishes_next_then_refuses_early_promotion_and_revoke_removes_a
             ("reason", reason.to_owned()),
         ]
     };
-    let call = |a: Vec<(&'static str, String)>| {
+    let call = |a: Vec<(&'static str, String)>, cookie: String| {
         let app = &app;
-        let cookie = cookie.clone();
         async move {
             let pairs: Vec<(&str, &str)> = a.iter().map(|(k, v)| (*k, v.as_str())).collect();
             app.call("revoke_signing_key", &pairs, Some(&cookie)).await
@@ -203,7 +202,11 @@ async fn rotate_publishes_next_then_refuses_early_promotion_and_revoke_removes_a
     };
     // Without a fresh passkey confirmation the revoke is refused (403) and audited.
     let before = app.audit_count().await;
-    let r = call(args("private key found in a public repository")).await;
+    let r = call(
+        args("private key found in a public repository"),
+        cookie.clone(),
+    )
+    .await;
     assert_eq!(r.status, 403, "{}", r.body);
     assert!(r.body.contains("Confirm with your passkey"), "{}", r.body);
     assert_eq!(app.audit_count().await, before + 1);
@@ -235,17 +238,37 @@ async fn rotate_publishes_next_then_refuses_early_promotion_and_revoke_removes_a
     assert_eq!(r.status, 401, "{}", r.body);
     assert_eq!(app.last_event().await.action, "admin.step_up");
     assert_eq!(
-        call(args("private key found in a public repository"))
-            .await
-            .status,
+        call(
+            args("private key found in a public repository"),
+            cookie.clone()
+        )
+        .await
+        .status,
         403
     );
-    // Confirmed with the passkey: the revoke goes through.
-    let r = app.step_up(&mut soft, &cookie).await;
+    // Confirmed with the passkey: the revoke goes through. The session continues under a new
+    // id; the cookie from before the step-up no longer works.
+    let before_step_up = cookie.clone();
+    let r = app.step_up(&mut soft, &mut cookie).await;
     assert_eq!(r.status, 200, "{}", r.body);
+    assert_ne!(cookie, before_step_up);
+    assert_eq!(
+        app.call("current_admin", &[], Some(&before_step_up))
+            .await
+            .status,
+        401
+    );
+    assert_eq!(
+        app.call("current_admin", &[], Some(&cookie)).await.status,
+        200
+    );
     assert_eq!(app.last_event().await.action, "admin.step_up");
-    assert_eq!(call(args("oops")).await.status, 400);
-    let r = call(args("private key found in a public repository")).await;
+    assert_eq!(call(args("oops"), cookie.clone()).await.status, 400);
+    let r = call(
+        args("private key found in a public repository"),
+        cookie.clone(),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let e = app.last_event().await;
     assert_eq!(e.action, "keys.revoke");

@@ -42,8 +42,8 @@ fn needs_step_up(r: &Reply) -> bool {
 /// through invites.
 async fn team(app: &TestApp) -> Vec<Caller> {
     let mut owner_soft = SoftAuthenticator::new();
-    let owner = app.setup_owner(&mut owner_soft, "olivia").await;
-    assert_eq!(app.step_up(&mut owner_soft, &owner).await.status, 200);
+    let mut owner = app.setup_owner(&mut owner_soft, "olivia").await;
+    assert_eq!(app.step_up(&mut owner_soft, &mut owner).await.status, 200);
     let mut callers = Vec::new();
     for (role, username) in [
         (Role::Admin, "adam"),
@@ -109,7 +109,7 @@ async fn every_fn_download_and_page_answers_each_role_as_the_table_says() {
         }
         for stepped_up in [false, true] {
             if stepped_up {
-                assert_eq!(app.step_up(&mut c.soft, &c.cookie).await.status, 200);
+                assert_eq!(app.step_up(&mut c.soft, &mut c.cookie).await.status, 200);
             }
             for f in &fns {
                 let rule = access::server_fn(f).expect("rule");
@@ -216,11 +216,13 @@ async fn auditors_change_nothing_and_operators_rotate_but_do_not_revoke() {
         panic!("four callers")
     };
     assert_eq!(
-        app.step_up(&mut auditor.soft, &auditor.cookie).await.status,
+        app.step_up(&mut auditor.soft, &mut auditor.cookie)
+            .await
+            .status,
         200
     );
     assert_eq!(
-        app.step_up(&mut operator.soft, &operator.cookie)
+        app.step_up(&mut operator.soft, &mut operator.cookie)
             .await
             .status,
         200

@@ -4,7 +4,6 @@
 use std::process::Command;
 
 use crate::certs::{ok, openssl};
-use crate::support::soft_authenticator::SoftAuthenticator;
 use crate::support::TestApp;
 
 #[tokio::test]

@@ -1,7 +1,6 @@
 //! Rate-limit policies through the server fns: validated on the server too, created in shadow
 //! mode, every change audited with before/after, stale edits refused, order kept.
 
-use crate::support::soft_authenticator::SoftAuthenticator;
 use crate::support::TestApp;
 use serde_json::{json, Value};
 

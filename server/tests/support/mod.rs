@@ -182,8 +182,8 @@ impl TestApp {
     /// actions need a passkey confirmation (it lasts five minutes); returns the cookie.
     pub async fn confirmed_owner(&self, username: &str) -> String {
         let mut soft = SoftAuthenticator::new();
-        let cookie = self.setup_owner(&mut soft, username).await;
-        let r = self.step_up(&mut soft, &cookie).await;
+        let mut cookie = self.setup_owner(&mut soft, username).await;
+        let r = self.step_up(&mut soft, &mut cookie).await;
         assert_eq!(r.status, 200, "step-up: {}", r.body);
         cookie
     }
@@ -217,23 +217,31 @@ impl TestApp {
         .await
     }
 
-    /// Confirms the session's admin with a passkey (step-up) so sensitive actions pass.
-    pub async fn step_up(&self, soft: &mut SoftAuthenticator, cookie: &str) -> Reply {
+    /// Confirms the session's admin with a passkey (step-up) so sensitive actions pass. The
+    /// session continues under a new id: on success `cookie` becomes the new one.
+    pub async fn step_up(&self, soft: &mut SoftAuthenticator, cookie: &mut String) -> Reply {
         let r = self.call("start_step_up", &[], Some(cookie)).await;
         assert_eq!(r.status, 200, "start_step_up: {}", r.body);
         let v = r.json();
         let options: Value =
             serde_json::from_str(v["options"].as_str().expect("options")).expect("options json");
         let assertion = soft.authenticate(&options, &self.base);
-        self.call(
-            "finish_step_up",
-            &[
-                ("ceremony_id", v["ceremony_id"].as_str().expect("id")),
-                ("credential", &assertion.to_string()),
-            ],
-            Some(cookie),
-        )
-        .await
+        let r = self
+            .call(
+                "finish_step_up",
+                &[
+                    ("ceremony_id", v["ceremony_id"].as_str().expect("id")),
+                    ("credential", &assertion.to_string()),
+                ],
+                Some(cookie),
+            )
+            .await;
+        if r.status == 200 {
+            *cookie = r
+                .session_cookie()
+                .expect("a step-up gives the session a new id");
+        }
+        r
     }
 
     /// A full passkey sign-in; returns the new session cookie.

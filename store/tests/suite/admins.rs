@@ -176,38 +176,44 @@ async fn sessions_are_signed_in_stepped_up_and_signed_out(db: &TestBackend) {
         sign_count: 2,
         ..used.clone()
     };
-    db.step_up(&fresh.id_hash, &stepped, 2_000, draft("session.step_up"))
-        .await
-        .expect("step up");
+    // A step-up gives the session a new id: the old one is gone.
+    let renewed = "renewed-session-hash";
+    db.step_up(
+        &fresh.id_hash,
+        renewed,
+        &stepped,
+        2_000,
+        draft("session.step_up"),
+    )
+    .await
+    .expect("step up");
     assert_eq!(
         db.passkeys_of(alice.admin.id).await.expect("passkeys"),
         vec![stepped.clone()]
     );
+    assert_eq!(db.session(&fresh.id_hash).await.expect("read"), None);
+    let after = db.session(renewed).await.expect("read").expect("renewed");
     assert_eq!(
-        db.session(&fresh.id_hash)
-            .await
-            .expect("read")
-            .and_then(|s| s.stepped_up_at_ms),
-        Some(2_000)
+        (after.stepped_up_at_ms, after.created_at_ms, after.admin_id),
+        (Some(2_000), fresh.created_at_ms, alice.admin.id)
     );
-    db.touch_session(&fresh.id_hash, 3_000)
-        .await
-        .expect("touch");
+    db.touch_session(renewed, 3_000).await.expect("touch");
     assert_eq!(
-        db.session(&fresh.id_hash)
+        db.session(renewed)
             .await
             .expect("read")
             .map(|s| s.last_seen_at_ms),
         Some(3_000)
     );
 
-    db.sign_out(&fresh.id_hash, draft("session.sign_out"))
+    db.sign_out(renewed, draft("session.sign_out"))
         .await
         .expect("sign out");
-    assert_eq!(db.session(&fresh.id_hash).await.expect("read"), None);
+    assert_eq!(db.session(renewed).await.expect("read"), None);
     let late = db
         .step_up(
-            &fresh.id_hash,
+            renewed,
+            "late-session-hash",
             &StoredPasskey {
                 sign_count: 3,
                 ..stepped

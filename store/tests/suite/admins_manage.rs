@@ -916,7 +916,13 @@ async fn a_passkeys_signature_counter_only_moves_forward(db: &TestBackend) {
     }
     let before = snapshot(db).await;
     let stale = db
-        .step_up(&browser, &five, 40, draft("session.step_up"))
+        .step_up(
+            &browser,
+            "browser-stale",
+            &five,
+            40,
+            draft("session.step_up"),
+        )
         .await;
     assert!(
         matches!(&stale, Err(StoreError::Conflict(m)) if m == PASSKEY_COUNTER_CONFLICT),
@@ -927,9 +933,17 @@ async fn a_passkeys_signature_counter_only_moves_forward(db: &TestBackend) {
         sign_count: 6,
         ..five.clone()
     };
-    db.step_up(&browser, &six, 50, draft("session.step_up"))
-        .await
-        .expect("6 after 5");
+    db.step_up(
+        &browser,
+        "browser-renewed",
+        &six,
+        50,
+        draft("session.step_up"),
+    )
+    .await
+    .expect("6 after 5");
+    // The step-up gave the session a new id.
+    let browser = "browser-renewed".to_owned();
     assert_eq!(
         db.passkeys_of(alice.id)
             .await
