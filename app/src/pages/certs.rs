@@ -1,8 +1,10 @@
 //! `/certificates`: the internal CA, issuing and rotating server certificates (with the
 //! rotation planner), CSRs for an external CA, and importing a chain.
 
+use leptos::form::FromFormData;
 use leptos::prelude::*;
 use leptos_meta::Title;
+use policy::access::{Permission, Role};
 use policy::certs::{
     server_validity_warnings, RotationTarget, CA_INTERMEDIATE_DEFAULT_DAYS, CA_MAX_DAYS,
     CA_ROOT_DEFAULT_DAYS, PUBLIC_CA_SCHEDULE, SERVER_DEFAULT_DAYS, SERVER_MAX_DAYS,
@@ -12,7 +14,35 @@ use crate::api::certs::{
     create_csr, list_certs, plan_rotation, CertView, CreateCa, CreateIntermediateCa, ImportCert,
     IssueCert, RotateCert, UploadSignedCert,
 };
+use crate::components::access::Me;
 use crate::components::forms::{action_result, confirm, Field};
+use crate::components::passkey::confirm_then;
+
+/// Submits a form whose server fn always needs a passkey confirmation: reads the form's fields
+/// into the server fn's arguments, confirms with a passkey, then dispatches; a failed
+/// confirmation (or an unreadable form) is shown in `error` and nothing is sent.
+fn submit_confirmed<T>(
+    ev: leptos::ev::SubmitEvent,
+    error: RwSignal<Option<String>>,
+    dispatch: impl FnOnce(T) + 'static,
+) where
+    T: FromFormData + 'static,
+{
+    ev.prevent_default();
+    match T::from_event(&ev) {
+        Ok(args) => confirm_then(error, move || dispatch(args)),
+        Err(e) => error.set(Some(format!("The form could not be read: {e}"))),
+    }
+}
+
+/// The error of a passkey confirmation, as an alert.
+fn step_error_view(error: RwSignal<Option<String>>) -> impl IntoView {
+    move || {
+        error
+            .get()
+            .map(|e| view! { <p class="error" role="alert">{e}</p> })
+    }
+}
 
 #[component]
 pub fn CertificatesPage() -> impl IntoView {
@@ -38,6 +68,14 @@ pub fn CertificatesPage() -> impl IntoView {
         |_| list_certs(),
     );
     let validity = RwSignal::new(SERVER_DEFAULT_DAYS.to_string());
+    // Passkey-confirmation errors of the three actions that always need one.
+    let ca_error = RwSignal::new(None::<String>);
+    let intermediate_error = RwSignal::new(None::<String>);
+    let import_error = RwSignal::new(None::<String>);
+    // What the signed-in role may change, awaited with the certificates: a `Can` inside the
+    // suspended view would add suspense boundaries whose order on the server depends on timing,
+    // and hydration fails when it differs from the browser's.
+    let me = use_context::<Me>();
 
     view! {
         <Title text="Certificates · Palisade"/>
@@ -48,6 +86,8 @@ pub fn CertificatesPage() -> impl IntoView {
         </p>
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
+                let role = match me { Some(Me(r)) => r.await.ok().map(|a| a.role), None => None };
+                let may_issue = role.is_some_and(|r| r.allows(Permission::CertsIssue));
                 match data.await {
                     Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
                     Ok(v) => {
@@ -59,38 +99,44 @@ pub fn CertificatesPage() -> impl IntoView {
                                 {if has_ca {
                                     view! { <CertTable certs=v.cas.clone() caption="Internal CAs"/> }.into_any()
                                 } else {
-                                    view! { <p>"No CA yet. Create the internal root CA that will issue your server certificates."</p> }.into_any()
+                                    view! { <p>"No CA yet."{may_issue.then_some(" Create the internal root CA that will issue your server certificates.")}</p> }.into_any()
                                 }}
-                                <ActionForm action=create_ca attr:class="inline-form">
-                                    <Field label="CA common name" name="common_name" value="Palisade Internal Root CA"/>
-                                    <KeyTypeSelect id="ca-key-type"/>
-                                    <CaValidity id="ca-validity--days-" label="CA validity (days)" default=CA_ROOT_DEFAULT_DAYS/>
-                                    <button type="submit">"Create root CA"</button>
-                                </ActionForm>
-                                {action_result(create_ca, |c: CertView| format!("Created {} (pin {}).", c.subject, c.spki_pin))}
-                                {has_ca.then(|| {
+                                {may_issue.then(|| view! {
+                                    <form class="inline-form" on:submit=move |ev| submit_confirmed(ev, ca_error, move |args: CreateCa| { create_ca.dispatch(args); })>
+                                        <Field label="CA common name" name="common_name" value="Palisade Internal Root CA"/>
+                                        <KeyTypeSelect id="ca-key-type"/>
+                                        <CaValidity id="ca-validity--days-" label="CA validity (days)" default=CA_ROOT_DEFAULT_DAYS/>
+                                        <button type="submit">"Create root CA"</button>
+                                    </form>
+                                    <p class="help">"Creating a CA needs your passkey: a prompt appears when you press the button."</p>
+                                    {step_error_view(ca_error)}
+                                    {action_result(create_ca, |c: CertView| format!("Created {} (pin {}).", c.subject, c.spki_pin))}
+                                })}
+                                {(has_ca && may_issue).then(|| {
                                     let parents = v.cas.clone();
                                     view! {
                                         <details>
                                             <summary>"Create an intermediate CA (optional)"</summary>
-                                            <p class="help">"An intermediate keeps the root key out of daily use; certificates issued from it carry leaf → intermediate → root."</p>
-                                            <ActionForm action=create_intermediate attr:class="inline-form">
+                                            <p class="help">"An intermediate keeps the root key out of daily use; certificates issued from it carry leaf → intermediate → root. Creating one needs your passkey: a prompt appears when you press the button."</p>
+                                            <form class="inline-form" on:submit=move |ev| submit_confirmed(ev, intermediate_error, move |args: CreateIntermediateCa| { create_intermediate.dispatch(args); })>
                                                 <div class="field">
                                                     <label for="parent-ca">"Signed by"</label>
                                                     <select id="parent-ca" name="parent_id">
-                                                        {parents.into_iter().map(|c| view! { <option value=c.id.clone()>{c.subject.clone()}</option> }).collect_view()}
+                                                        {parents.iter().map(|c| view! { <option value=c.id.clone()>{c.subject.clone()}</option> }).collect_view()}
                                                     </select>
                                                 </div>
                                                 <Field label="Intermediate common name" name="common_name" value="Palisade Issuing CA"/>
                                                 <KeyTypeSelect id="int-key-type"/>
                                                 <CaValidity id="intermediate-validity--days-" label="Intermediate validity (days)" default=CA_INTERMEDIATE_DEFAULT_DAYS/>
                                                 <button type="submit">"Create intermediate CA"</button>
-                                            </ActionForm>
+                                            </form>
+                                            {step_error_view(intermediate_error)}
                                             {action_result(create_intermediate, |c: CertView| format!("Created {} (pin {}).", c.subject, c.spki_pin))}
                                         </details>
                                     }
                                 })}
                             </section>
+                            {may_issue.then(|| view! {
                             <section class="card" aria-labelledby="issue-h">
                                 <h2 id="issue-h">"Issue a server certificate"</h2>
                                 {if has_ca {
@@ -128,15 +174,16 @@ pub fn CertificatesPage() -> impl IntoView {
                                     view! { <p>"Create a CA first."</p> }.into_any()
                                 }}
                             </section>
+                            })}
                             <section class="card" aria-labelledby="hosts-h">
                                 <h2 id="hosts-h">"Hostnames"</h2>
                                 {action_result(rotate, |c: CertView| format!("Rotated: serial {} is now current for {} (pin {}).", c.serial_hex, c.sans.join(", "), c.spki_pin))}
                                 {if v.hostnames.is_empty() {
-                                    view! { <p>"No hostname yet: issue or import a certificate."</p> }.into_any()
+                                    view! { <p>"No hostname yet."{may_issue.then_some(" Issue or import a certificate.")}</p> }.into_any()
                                 } else {
                                     view! {
                                         <ul class="hostnames">
-                                            {v.hostnames.into_iter().map(|h| view! { <HostnameCard host=h rotate=rotate csr=csr/> }).collect_view()}
+                                            {v.hostnames.into_iter().map(|h| view! { <HostnameCard host=h rotate=rotate csr=csr role=role/> }).collect_view()}
                                         </ul>
                                     }.into_any()
                                 }}
@@ -145,7 +192,7 @@ pub fn CertificatesPage() -> impl IntoView {
                                 <h2 id="csr-h">"Certificate signing requests"</h2>
                                 <p class="help">"A CSR carries a hostname's next key to an external CA. The signed certificate is accepted only if it carries that key."</p>
                                 {if v.csrs.is_empty() {
-                                    view! { <p>"No CSR yet. Create one from a hostname above."</p> }.into_any()
+                                    view! { <p>"No CSR yet."{may_issue.then_some(" Create one from a hostname above.")}</p> }.into_any()
                                 } else {
                                     view! {
                                         <ul class="csrs">
@@ -158,7 +205,7 @@ pub fn CertificatesPage() -> impl IntoView {
                                                         <p>"Key pin " <code>{c.pin.clone()}</code></p>
                                                         <pre class="pem" aria-label=format!("CSR for {}", c.hostname)>{c.csr_pem.clone()}</pre>
                                                         <a href=format!("/download/csr/{}", c.id) download=format!("{}.csr.pem", c.hostname)>"Download CSR"</a>
-                                                        {(!c.fulfilled).then(|| view! {
+                                                        {(!c.fulfilled && may_issue).then(|| view! {
                                                             <ActionForm action=upload>
                                                                 <input type="hidden" name="csr_id" value=c.id.clone()/>
                                                                 <label for=field_id.clone()>{label}</label>
@@ -174,18 +221,22 @@ pub fn CertificatesPage() -> impl IntoView {
                                     }.into_any()
                                 }}
                             </section>
+                            {may_issue.then(|| view! {
                             <section class="card" aria-labelledby="import-h">
                                 <h2 id="import-h">"Import a certificate chain"</h2>
-                                <ActionForm action=import attr:class="stack-form">
+                                <form class="stack-form" on:submit=move |ev| submit_confirmed(ev, import_error, move |args: ImportCert| { import.dispatch(args); })>
                                     <Field label="Hostname for the imported chain" name="hostname" placeholder="api.example.com"/>
                                     <label for="import-chain">"Certificate chain (PEM, leaf first)"</label>
                                     <textarea id="import-chain" name="chain_pem" rows="6" required></textarea>
                                     <label for="import-key">"Private key (PEM, optional)"</label>
                                     <textarea id="import-key" name="key_pem" rows="4"></textarea>
                                     <button type="submit">"Import"</button>
-                                </ActionForm>
+                                </form>
+                                <p class="help">"Importing needs your passkey: a prompt appears when you press Import."</p>
+                                {step_error_view(import_error)}
                                 {action_result(import, |c: CertView| format!("Imported {} (pin {}).", c.subject, c.spki_pin))}
                             </section>
+                            })}
                             <section class="card" aria-labelledby="all-h">
                                 <h2 id="all-h">"All certificates"</h2>
                                 <CertTable certs=v.certificates caption="Every certificate, newest first"/>
@@ -263,7 +314,10 @@ fn HostnameCard(
     host: crate::api::certs::HostnameView,
     rotate: ServerAction<RotateCert>,
     csr: Action<String, Result<crate::api::certs::CsrView, crate::error::AppError>>,
+    /// The signed-in admin's role (`None`: unknown), for what the card offers to change.
+    role: Option<Role>,
 ) -> impl IntoView {
+    let may = move |p: Permission| role.is_some_and(|r| r.allows(p));
     let hostname = host.hostname.clone();
     let plan_target = RwSignal::new(None::<RotationTarget>);
     let h2 = hostname.clone();
@@ -281,6 +335,8 @@ fn HostnameCard(
     );
     let reason_id = format!("override-{}", hostname.replace('.', "-"));
     let reason = RwSignal::new(String::new());
+    // A failed passkey confirmation of an override.
+    let step_error = RwSignal::new(None::<String>);
     let h3 = hostname.clone();
     view! {
         <li class="hostname">
@@ -298,7 +354,9 @@ fn HostnameCard(
             <div class="buttons">
                 <button type="button" on:click=move |_| plan_target.set(Some(RotationTarget::NextKey))>{format!("Plan rotation of {} to the next key", hostname)}</button>
                 <button type="button" class="secondary" on:click=move |_| plan_target.set(Some(RotationTarget::FreshKey))>"Plan rotation to a fresh key"</button>
-                <button type="button" class="secondary" on:click=move |_| { csr.dispatch(h3.clone()); }>"Create CSR for the next key"</button>
+                {may(Permission::CertsIssue).then(|| view! {
+                    <button type="button" class="secondary" on:click=move |_| { csr.dispatch(h3.clone()); }>"Create CSR for the next key"</button>
+                })}
             </div>
             <Transition fallback=|| ()>
                 {move || {
@@ -338,28 +396,42 @@ fn HostnameCard(
                                             </ul>
                                         }.into_any()
                                     }}
-                                    {if blocked {
-                                        view! {
-                                            <p class="error">"Blocked: a supported release would stop connecting. Ship the new pin first, or, as an owner, override with a written reason (audited)."</p>
+                                    {blocked.then(|| view! {
+                                        <p class="error">"Blocked: a supported release would stop connecting. Ship the new pin first, or, as an owner, override with a written reason (audited; your passkey confirms it)."</p>
+                                    })}
+                                    {may(Permission::CertsRotate).then(|| view! {
+                                        {blocked.then(|| view! {
                                             <label for=reason_id.clone()>"Reason for overriding"</label>
                                             <textarea id=reason_id.clone() rows="2" bind:value=reason></textarea>
-                                        }.into_any()
-                                    } else {
-                                        ().into_any()
-                                    }}
-                                    <button type="button" class=if blocked { "danger" } else { "" } on:click=move |_| {
-                                        let what = match form_target {
-                                            RotationTarget::NextKey => "its pre-generated next key (the backup pin apps already ship)",
-                                            RotationTarget::FreshKey => "a fresh key that no shipped app knows",
-                                        };
-                                        let message = format!(
-                                            "Rotate {form_host} to {what}? A new certificate is issued and served from now on, and a new next key is prepared.{}",
-                                            if blocked { " Supported releases listed as breaking will fail to connect." } else { "" }
-                                        );
-                                        if confirm(&message) {
-                                            rotate.dispatch(RotateCert { hostname: form_host.clone(), target: form_target, override_reason: reason.get_untracked() });
-                                        }
-                                    }>{if blocked { "Rotate anyway" } else { "Rotate now" }}</button>
+                                        })}
+                                        <button type="button" class=if blocked { "danger" } else { "" } on:click={
+                                            let form_host = form_host.clone();
+                                            move |_| {
+                                                let what = match form_target {
+                                                    RotationTarget::NextKey => "its pre-generated next key (the backup pin apps already ship)",
+                                                    RotationTarget::FreshKey => "a fresh key that no shipped app knows",
+                                                };
+                                                // Only a blocked rotation is an override; an override needs a passkey
+                                                // confirmation.
+                                                let override_reason = if blocked { reason.get_untracked() } else { String::new() };
+                                                let overriding = !override_reason.trim().is_empty();
+                                                let message = format!(
+                                                    "Rotate {form_host} to {what}? A new certificate is issued and served from now on, and a new next key is prepared.{}{}",
+                                                    if blocked { " Supported releases listed as breaking will fail to connect." } else { "" },
+                                                    if overriding { " Your passkey confirms the override next." } else { "" }
+                                                );
+                                                if confirm(&message) {
+                                                    let args = RotateCert { hostname: form_host.clone(), target: form_target, override_reason };
+                                                    if overriding {
+                                                        confirm_then(step_error, move || { rotate.dispatch(args); });
+                                                    } else {
+                                                        rotate.dispatch(args);
+                                                    }
+                                                }
+                                            }
+                                        }>{if blocked { "Rotate anyway" } else { "Rotate now" }}</button>
+                                        {step_error_view(step_error)}
+                                    })}
                                 </section>
                             }.into_any()
                         }

@@ -5,6 +5,7 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
+use policy::access::{Permission, Role};
 use policy::client::{
     template, AuthMethod, ClientDraft, ClientKind, Platform, SecretStatus,
     GRANT_AUTHORIZATION_CODE, GRANT_CLIENT_CREDENTIALS, GRANT_REFRESH_TOKEN,
@@ -15,6 +16,7 @@ use crate::api::clients::{
     list_clients, ClientInfo, ClientsView, DeleteClient, RevokeClientSecret, RotateClientSecret,
     SaveClient, SavedClient, SetClientEnabled,
 };
+use crate::components::access::{Can, Me};
 use crate::components::forms::{confirm, copy_to_clipboard};
 use crate::components::passkey::confirm_then;
 use crate::components::time::{duration, utc};
@@ -57,6 +59,10 @@ struct Form {
     auth_method: RwSignal<String>,
     jwks: RwSignal<String>,
     policy_id: RwSignal<String>,
+    /// The edited client's redirect URIs and authentication method as saved: changing either
+    /// needs a passkey confirmation (the server checks the same).
+    saved_uris: RwSignal<Vec<String>>,
+    saved_method: RwSignal<Option<AuthMethod>>,
     /// Whether the form is open (a template was chosen or a client is being edited).
     open: RwSignal<bool>,
 }
@@ -78,6 +84,8 @@ impl Form {
             auth_method: s(),
             jwks: s(),
             policy_id: s(),
+            saved_uris: RwSignal::new(Vec::new()),
+            saved_method: RwSignal::new(None),
             open: RwSignal::new(false),
         }
     }
@@ -100,12 +108,16 @@ impl Form {
     fn start(&self, kind: ClientKind) {
         self.id.set(String::new());
         self.version.set(String::new());
+        self.saved_uris.set(Vec::new());
+        self.saved_method.set(None);
         self.fill(kind, &template(kind));
     }
 
     fn edit(&self, c: &ClientInfo) {
         self.id.set(c.id.clone());
         self.version.set(c.version.to_string());
+        self.saved_uris.set(c.redirect_uris.clone());
+        self.saved_method.set(Some(c.auth_method));
         self.fill(
             c.kind,
             &ClientDraft {
@@ -132,6 +144,15 @@ impl Form {
             .filter(|l| !l.is_empty())
             .map(str::to_owned)
             .collect()
+    }
+
+    /// Whether saving would change an existing client's redirect URIs or authentication method
+    /// (where tokens may go, and how the client proves itself): that needs a passkey
+    /// confirmation. A new client needs none.
+    fn needs_step_up(&self) -> bool {
+        !self.id.get().is_empty()
+            && (self.uris() != self.saved_uris.get()
+                || AuthMethod::parse(&self.auth_method.get()) != self.saved_method.get())
     }
 
     fn build(&self) -> ClientDraft {
@@ -196,6 +217,10 @@ pub fn ClientsPage() -> impl IntoView {
     };
     let grace = RwSignal::new("7".to_string());
     let step_error = RwSignal::new(None::<String>);
+    // What the signed-in role may change, awaited where the data is: a `Can` inside a suspended
+    // view would add suspense boundaries whose order on the server depends on which load
+    // finishes first, and hydration fails when it differs from the browser's.
+    let me = use_context::<Me>();
 
     view! {
         <Title text="Clients · Palisade"/>
@@ -206,28 +231,34 @@ pub fn ClientsPage() -> impl IntoView {
             "with a signed JWT (private_key_jwt)."
         </p>
         {move || shown_secret.get().map(|s| view! { <SecretPanel saved=s shown=shown_secret/> })}
-        <section class="card" aria-labelledby="new-client-h">
-            <h2 id="new-client-h">"Register a client"</h2>
-            <div class="row-actions">
-                <button type="button" on:click=move |_| form.start(ClientKind::Native)>"New native app"</button>
-                <button type="button" on:click=move |_| form.start(ClientKind::Service)>"New service"</button>
-                <button type="button" on:click=move |_| form.start(ClientKind::Web)>"New web app"</button>
-            </div>
-            {move || save.value().get().and_then(|r| r.ok()).filter(|s| s.secret.is_none()).map(|s| view! {
-                <p class="ok" role="status">{format!("Saved {} (client_id {}, version {}).", s.name, s.client_id, s.version)}</p>
-                {(!s.warnings.is_empty()).then(|| view! { <ul class="findings">{s.warnings.into_iter().map(|w| view! { <li class="finding warning">{w}</li> }).collect_view()}</ul> })}
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                let may_write = match me { Some(Me(r)) => r.await.is_ok_and(|a| a.role.allows(Permission::ClientsWrite)), None => false };
+                let policies = data.await.map(|v| v.policies).unwrap_or_default();
+                may_write.then(|| view! {
+                    <section class="card" aria-labelledby="new-client-h">
+                        <h2 id="new-client-h">"Register a client"</h2>
+                        <div class="row-actions">
+                            <button type="button" on:click=move |_| form.start(ClientKind::Native)>"New native app"</button>
+                            <button type="button" on:click=move |_| form.start(ClientKind::Service)>"New service"</button>
+                            <button type="button" on:click=move |_| form.start(ClientKind::Web)>"New web app"</button>
+                        </div>
+                        {move || save.value().get().and_then(|r| r.ok()).filter(|s| s.secret.is_none()).map(|s| view! {
+                            <p class="ok" role="status">{format!("Saved {} (client_id {}, version {}).", s.name, s.client_id, s.version)}</p>
+                            {(!s.warnings.is_empty()).then(|| view! { <ul class="findings">{s.warnings.into_iter().map(|w| view! { <li class="finding warning">{w}</li> }).collect_view()}</ul> })}
+                        })}
+                        {move || form.open.get().then(|| view! { <ClientForm form=form save=save policies=policies.clone()/> })}
+                    </section>
+                })
             })}
-            <Transition fallback=|| ()>
-                {move || Suspend::new(async move {
-                    let policies = data.await.map(|v| v.policies).unwrap_or_default();
-                    view! { {move || form.open.get().then(|| view! { <ClientForm form=form save=save policies=policies.clone()/> })} }
-                })}
-            </Transition>
-        </section>
+        </Transition>
         <section class="card" aria-labelledby="clients-h">
             <h2 id="clients-h">"Registered clients"</h2>
-            <div class="field narrow"><label for="grace-days">"Grace period when rotating a secret (days)"</label>
-                <input id="grace-days" type="number" min="0" max="90" bind:value=grace/></div>
+            <Can p=Permission::ClientsSecrets>
+                <div class="field narrow"><label for="grace-days">"Grace period when rotating a secret (days)"</label>
+                    <input id="grace-days" type="number" min="0" max="90" bind:value=grace/></div>
+                <p class="help">"Rotating or revoking a secret needs your passkey: a prompt appears after you confirm."</p>
+            </Can>
             {move || outcome(enable.value().get())}
             {move || outcome(delete.value().get())}
             {move || step_error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
@@ -235,9 +266,10 @@ pub fn ClientsPage() -> impl IntoView {
             {move || rotate.value().get().and_then(|r| r.err()).map(|e| view! { <p class="error" role="alert">{e.to_string()}</p> })}
             <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
+                    let role = match me { Some(Me(r)) => r.await.ok().map(|a| a.role), None => None };
                     match data.await {
                         Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
-                        Ok(v) => view! { <ClientTable data=v form=form enable=enable delete=delete rotate=rotate revoke=revoke grace=grace step_error=step_error/> }.into_any(),
+                        Ok(v) => view! { <ClientTable data=v form=form enable=enable delete=delete rotate=rotate revoke=revoke grace=grace step_error=step_error role=role/> }.into_any(),
                     }
                 })}
             </Transition>
@@ -302,17 +334,26 @@ fn ClientForm(
             || jwks_issues.get().iter().any(|(e, _)| *e)
             || form.name.get().trim().is_empty()
     };
+    let step_error = RwSignal::new(None::<String>);
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         if blocked() {
             return;
         }
         let draft = serde_json::to_string(&form.build()).unwrap_or_default();
-        save.dispatch(SaveClient {
+        let args = SaveClient {
             id: form.id.get_untracked(),
             version: form.version.get_untracked(),
             draft_json: draft,
-        });
+        };
+        step_error.set(None);
+        if form.needs_step_up() {
+            confirm_then(step_error, move || {
+                save.dispatch(args);
+            });
+        } else {
+            save.dispatch(args);
+        }
     };
     let allowed_grants = move || -> Vec<(&'static str, &'static str)> {
         kind.get()
@@ -393,11 +434,15 @@ fn ClientForm(
                     }).collect_view()}
                 </ul>
             })}
+            {move || form.needs_step_up().then(|| view! {
+                <p class="help">"You changed the redirect URIs or the authentication method: saving asks for your passkey."</p>
+            })}
             <button type="submit" disabled=move || blocked() || save.pending().get()>
                 {move || if form.id.get().is_empty() { "Register client" } else { "Save changes" }}
             </button>
             <button type="button" class="secondary" on:click=move |_| form.open.set(false)>"Cancel"</button>
             {move || save.pending().get().then(|| view! { <p class="pending" role="status">"Saving…"</p> })}
+            {move || step_error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
             {move || save.value().get().and_then(|r| r.err()).map(|e| view! { <p class="error" role="alert">{e.to_string()}</p> })}
         </form>
     }
@@ -413,9 +458,12 @@ fn ClientTable(
     revoke: ServerAction<RevokeClientSecret>,
     grace: RwSignal<String>,
     step_error: RwSignal<Option<String>>,
+    /// The signed-in admin's role (`None`: unknown), for what each row offers to change.
+    role: Option<Role>,
 ) -> impl IntoView {
+    let may = move |p: Permission| role.is_some_and(|r| r.allows(p));
     if data.clients.is_empty() {
-        return view! { <p>"No client yet: choose a template above."</p> }.into_any();
+        return view! { <p>"No client yet."{may(Permission::ClientsWrite).then_some(" Choose a template above.")}</p> }.into_any();
     }
     view! {
         <div class="table-wrap"><table>
@@ -466,10 +514,11 @@ fn ClientTable(
                                             <li>
                                                 <code>{hint.clone()}</code>" "<span class=format!("badge secret-{}", s.status)>{s.status.as_str()}</span>
                                                 <br/><span class="help">{dates}</span>
-                                                {live.then(|| view! {
+                                                {(live && may(Permission::ClientsSecrets)).then(|| view! {
                                                     <button type="button" class="secondary small" on:click=move |_| {
-                                                        if confirm(&format!("Revoke the secret {hint} now? Anything still using it is refused from this moment.")) {
-                                                            revoke.dispatch(RevokeClientSecret { id: cid.clone(), version: ver.clone(), secret_id: sid.clone() });
+                                                        if confirm(&format!("Revoke the secret {hint} now? Anything still using it is refused from this moment. Your passkey confirms it next.")) {
+                                                            let args = RevokeClientSecret { id: cid.clone(), version: ver.clone(), secret_id: sid.clone() };
+                                                            confirm_then(step_error, move || { revoke.dispatch(args); });
                                                         }
                                                     }>{format!("Revoke {}", s.hint)}</button>
                                                 })}
@@ -479,25 +528,32 @@ fn ClientTable(
                                 } else { view! { <span class="help">{if c.auth_method.uses_jwks() { "signed JWT (no secret)" } else { "none (public client)" }}</span> }.into_any() }}
                             </td>
                             <td class="row-actions">
-                                <button type="button" class="secondary small" on:click=move |_| form.edit(&edit)>{format!("Edit {name}")}</button>
-                                {has_secret.then(|| view! {
+                                {may(Permission::ClientsWrite).then(|| view! {
+                                    <button type="button" class="secondary small" on:click=move |_| form.edit(&edit)>{format!("Edit {name}")}</button>
+                                })}
+                                {(has_secret && may(Permission::ClientsSecrets)).then(|| view! {
                                     <button type="button" class="small" on:click=move |_| {
                                         let days = grace.get_untracked();
-                                        let message = format!("Rotate the secret of {n1}? A new secret is shown once; the current one stays valid for {days} more days, then expires.");
+                                        let message = format!("Rotate the secret of {n1}? A new secret is shown once; the current one stays valid for {days} more days, then expires. Your passkey confirms it next.");
                                         if confirm(&message) {
-                                            rotate.dispatch(RotateClientSecret { id: id1.clone(), version: v1.clone(), grace_days: days });
+                                            let args = RotateClientSecret { id: id1.clone(), version: v1.clone(), grace_days: days };
+                                            confirm_then(step_error, move || { rotate.dispatch(args); });
                                         }
                                     }>{format!("Rotate secret of {}", n3)}</button>
                                 })}
-                                <button type="button" class="secondary small" on:click=move |_| {
-                                    enable.dispatch(SetClientEnabled { id: id2.clone(), enabled: !enabled, version: v2.clone() });
-                                }>{if enabled { format!("Disable {}", c.name) } else { format!("Enable {}", c.name) }}</button>
-                                <button type="button" class="secondary small" on:click=move |_| {
-                                    if confirm(&format!("Delete the client {n2}? It gets no new tokens and its secrets are erased; tokens already issued stay valid until they expire. Your passkey confirms it next.")) {
-                                        let args = DeleteClient { id: id3.clone(), version: v3.clone() };
-                                        confirm_then(step_error, move || { delete.dispatch(args); });
-                                    }
-                                }>{format!("Delete {}", c.name)}</button>
+                                {may(Permission::ClientsWrite).then(|| view! {
+                                    <button type="button" class="secondary small" on:click=move |_| {
+                                        enable.dispatch(SetClientEnabled { id: id2.clone(), enabled: !enabled, version: v2.clone() });
+                                    }>{if enabled { format!("Disable {}", c.name) } else { format!("Enable {}", c.name) }}</button>
+                                })}
+                                {may(Permission::ClientsDelete).then(|| view! {
+                                    <button type="button" class="secondary small" on:click=move |_| {
+                                        if confirm(&format!("Delete the client {n2}? It gets no new tokens and its secrets are erased; tokens already issued stay valid until they expire. Your passkey confirms it next.")) {
+                                            let args = DeleteClient { id: id3.clone(), version: v3.clone() };
+                                            confirm_then(step_error, move || { delete.dispatch(args); });
+                                        }
+                                    }>{format!("Delete {}", c.name)}</button>
+                                })}
                             </td>
                         </tr>
                     }

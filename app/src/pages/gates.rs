@@ -6,12 +6,14 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
+use policy::access::{Permission, Role};
 use policy::gates::GateState;
 
 use crate::api::gates::{
     diff_bundles, gate_settings, list_gates, AddGate, EnrolCommand, FleetInfo, GateInfo,
     GateSettingsView, NewGateToken, PushGatesNow, RevokeGate, SaveGateSettings,
 };
+use crate::components::access::{Can, Me};
 use crate::components::forms::{action_result, copy_to_clipboard};
 use crate::components::passkey::confirm_then;
 use crate::components::time::{relative, utc};
@@ -37,7 +39,7 @@ pub fn convergence(f: &FleetInfo) -> String {
         .filter(|g| matches!(g.state, GateState::Pending | GateState::EnrolmentExpired))
         .count();
     match &f.latest {
-        None if f.gates.is_empty() => "No gate yet: add one below.".into(),
+        None if f.gates.is_empty() => "No gate yet.".into(),
         None => "No bundle published yet.".into(),
         Some(l) if enrolled.is_empty() => format!(
             "No gate enrolled yet ({waiting} waiting for enrolment); the latest version is {}.",
@@ -64,6 +66,12 @@ pub fn GatesPage() -> impl IntoView {
     let revoke = ServerAction::<RevokeGate>::new();
     let push = ServerAction::<PushGatesNow>::new();
     let step_error = RwSignal::new(None::<String>);
+    // What the signed-in role may change, awaited with the fleet: a `Can` inside the suspended
+    // view would add suspense boundaries whose order on the server depends on which load
+    // finishes first, and hydration fails when it differs from the browser's.
+    let me = use_context::<Me>();
+    // A failed passkey confirmation of "Add gate", shown with the form.
+    let add_error = RwSignal::new(None::<String>);
     let tick = RwSignal::new(0u64);
     Effect::new(move |_| {
         let handle = set_interval_with_handle(
@@ -112,10 +120,13 @@ pub fn GatesPage() -> impl IntoView {
     });
     let on_add = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        add.dispatch(AddGate {
+        let args = AddGate {
             name: name.get_untracked(),
             labels: labels.get_untracked(),
             push_url: push_url.get_untracked(),
+        };
+        confirm_then(add_error, move || {
+            add.dispatch(args);
         });
     };
 
@@ -133,15 +144,18 @@ pub fn GatesPage() -> impl IntoView {
         {move || shown.get().map(|c| view! { <EnrolPanel command=c shown=shown/> })}
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
+                let role = match me { Some(Me(r)) => r.await.ok().map(|a| a.role), None => None };
                 match data.await {
                     Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
-                    Ok(f) => view! { <Fleet fleet=f token=token revoke=revoke push=push step_error=step_error/> }.into_any(),
+                    Ok(f) => view! { <Fleet fleet=f token=token revoke=revoke push=push step_error=step_error role=role/> }.into_any(),
                 }
             })}
         </Transition>
+        <Can p=Permission::GatesManage>
         <section class="card" aria-labelledby="add-gate-h">
             <h2 id="add-gate-h">"Add gate"</h2>
-            <p>"The console creates a one-time enrolment token (valid one hour) and shows the command to run on the gate's machine once."</p>
+            <p>"The console creates a one-time enrolment token (valid one hour) and shows the command to run on the gate's machine once. "
+                "Adding a gate needs your passkey: a prompt appears when you press Add gate."</p>
             <form on:submit=on_add>
                 <div class="inline-form">
                     <div class="field"><label for="g-name">"Gate name"</label>
@@ -152,9 +166,11 @@ pub fn GatesPage() -> impl IntoView {
                         <input id="g-push" type="text" inputmode="url" placeholder="http://10.0.0.5:9090" bind:value=push_url/></div>
                 </div>
                 <button type="submit" disabled=move || add.pending().get()>"Add gate"</button>
+                {move || add_error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
                 {move || add.value().get().and_then(|r| r.err()).map(|e| view! { <p class="error" role="alert">{e.to_string()}</p> })}
             </form>
         </section>
+        </Can>
         <GateSettingsCard/>
     }
 }
@@ -172,15 +188,18 @@ fn GateSettingsCard() -> impl IntoView {
         }
     });
     let settings = Resource::new(move || saved.get(), |_| gate_settings());
+    let me = use_context::<Me>();
     view! {
         <section class="card" aria-labelledby="gate-settings-h">
             <h2 id="gate-settings-h">"Gate settings"</h2>
             <p>"What every gate checks, whatever the policies: which access tokens it accepts and which routes need one. Gates receive a change in the next bundle version."</p>
             <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
+                    // Roles that may not change the settings see them read-only.
+                    let may_change = match me { Some(Me(r)) => r.await.is_ok_and(|a| a.role.allows(Permission::GatesManage)), None => false };
                     match settings.await {
                         Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
-                        Ok(s) => view! { <GateSettingsForm settings=s save=save/> }.into_any(),
+                        Ok(s) => view! { <GateSettingsForm settings=s save=save may_change=may_change/> }.into_any(),
                     }
                 })}
             </Transition>
@@ -222,6 +241,9 @@ fn token_issues(
 fn GateSettingsForm(
     settings: GateSettingsView,
     save: ServerAction<SaveGateSettings>,
+    /// Whether the signed-in role may change the settings (`gates:manage`); otherwise they are
+    /// shown read-only.
+    may_change: bool,
 ) -> impl IntoView {
     let issuer = RwSignal::new(settings.issuer);
     let audiences = RwSignal::new(settings.audiences);
@@ -234,7 +256,7 @@ fn GateSettingsForm(
     let blocked = move || read.with(|r| !r.errors.is_empty()) || token.with(|t| !t.is_empty());
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        if blocked() {
+        if !may_change || blocked() {
             return;
         }
         save.dispatch(SaveGateSettings {
@@ -249,20 +271,20 @@ fn GateSettingsForm(
         <form class="gate-settings" on:submit=on_submit aria-label="Gate settings">
             <div class="inline-form">
                 <div class="field grow"><label for="gs-issuer">"Issuer (exact iss accepted)"</label>
-                    <input id="gs-issuer" type="text" inputmode="url" spellcheck="false" placeholder="https://id.example.com" bind:value=issuer/></div>
+                    <input id="gs-issuer" type="text" inputmode="url" spellcheck="false" placeholder="https://id.example.com" readonly=!may_change bind:value=issuer/></div>
                 <div class="field grow"><label for="gs-audiences">"Audiences (aud; comma-separated)"</label>
                     <input id="gs-audiences" type="text" spellcheck="false" placeholder="https://api.example.com, orders-api"
-                        aria-describedby="gs-token-issues" bind:value=audiences/></div>
+                        aria-describedby="gs-token-issues" readonly=!may_change bind:value=audiences/></div>
             </div>
             <ul class="findings" id="gs-token-issues" aria-label="Token findings">
                 {move || token.get().into_iter().map(|m| view! { <li class="finding error" role="alert">{"Error: "}{m}</li> }).collect_view()}
             </ul>
             <div class="field checkbox">
-                <input id="gs-typ" type="checkbox" bind:checked=require_typ/>
+                <input id="gs-typ" type="checkbox" disabled=!may_change bind:checked=require_typ/>
                 <label for="gs-typ">"Require typ at+jwt (RFC 9068)"</label>
             </div>
             <div class="field"><label for="gs-routes">"Routes (one per line; first match wins; no match is a 404)"</label>
-                <textarea id="gs-routes" rows="6" spellcheck="false" autocomplete="off"
+                <textarea id="gs-routes" rows="6" spellcheck="false" autocomplete="off" readonly=!may_change
                     aria-describedby="gs-routes-help gs-routes-issues" aria-invalid=move || if read.with(|r| r.errors.is_empty()) { "false" } else { "true" }
                     bind:value=routes></textarea></div>
             <div class="help" id="gs-routes-help">
@@ -280,7 +302,13 @@ fn GateSettingsForm(
                     errors.chain(warnings).collect_view()
                 })}
             </ul>
-            <button type="submit" disabled=move || blocked() || save.pending().get()>"Save gate settings"</button>
+            {if may_change {
+                view! {
+                    <button type="submit" disabled=move || blocked() || save.pending().get()>"Save gate settings"</button>
+                }.into_any()
+            } else {
+                view! { <p class="help">"Your role can read these settings but not change them."</p> }.into_any()
+            }}
         </form>
     }
 }
@@ -318,7 +346,10 @@ fn Fleet(
     revoke: ServerAction<RevokeGate>,
     push: ServerAction<PushGatesNow>,
     step_error: RwSignal<Option<String>>,
+    /// The signed-in admin's role (`None`: unknown), for what the fleet view offers to change.
+    role: Option<Role>,
 ) -> impl IntoView {
+    let may = move |p: Permission| role.is_some_and(|r| r.allows(p));
     let now = fleet.now_ms;
     let latest = fleet.latest.as_ref().map(|l| l.version);
     let summary = convergence(&fleet);
@@ -331,9 +362,11 @@ fn Fleet(
                 <p>{format!("Latest bundle: version {}, published {} ({}) by {}.", l.version, utc(l.issued_at_ms), relative(l.issued_at_ms, now), l.cause)}</p>
             })}
             {fleet.publish_error.clone().map(|e| view! { <p class="error" role="alert">{format!("The current configuration is not published: {e}")}</p> })}
-            <button type="button" class="secondary" disabled=move || push.pending().get()
-                on:click=move |_| { push.dispatch(PushGatesNow {}); }>"Push now"</button>
-            {action_result(push, |_| "Pushing the latest version to every gate behind.".to_owned())}
+            {may(Permission::GatesPush).then(|| view! {
+                <button type="button" class="secondary" disabled=move || push.pending().get()
+                    on:click=move |_| { push.dispatch(PushGatesNow {}); }>"Push now"</button>
+                {action_result(push, |_| "Pushing the latest version to every gate behind.".to_owned())}
+            })}
             {if fleet.gates.is_empty() {
                 view! { <p>"No gate yet."</p> }.into_any()
             } else {
@@ -341,9 +374,12 @@ fn Fleet(
                     <div class="table-wrap"><table aria-label="Gates">
                         <thead><tr><th>"Gate"</th><th>"Labels"</th><th>"State"</th><th>"Runs version"</th><th>"Last seen"</th><th>"Push URL"</th><th>"Actions"</th></tr></thead>
                         <tbody>
-                            {fleet.gates.into_iter().map(|g| view! { <GateRow gate=g latest=latest now=now token=token revoke=revoke step_error=step_error/> }).collect_view()}
+                            {fleet.gates.into_iter().map(|g| view! { <GateRow gate=g latest=latest now=now token=token revoke=revoke step_error=step_error may_manage=may(Permission::GatesManage)/> }).collect_view()}
                         </tbody>
                     </table></div>
+                    {may(Permission::GatesManage).then(|| view! {
+                        <p class="help">"A new enrolment command and a revoke need your passkey: a prompt appears when you press the button."</p>
+                    })}
                 }.into_any()
             }}
         </section>
@@ -359,6 +395,8 @@ fn GateRow(
     token: ServerAction<NewGateToken>,
     revoke: ServerAction<RevokeGate>,
     step_error: RwSignal<Option<String>>,
+    /// Whether the signed-in role holds `gates:manage` (new enrolment command, revoke).
+    may_manage: bool,
 ) -> impl IntoView {
     let g = gate;
     let runs = match (g.applied_version, latest) {
@@ -394,12 +432,13 @@ fn GateRow(
             <td>{seen}</td>
             <td>{if g.push_url.is_empty() { "pull only".to_owned() } else { g.push_url.clone() }}</td>
             <td>
-                {pending.then(|| view! {
+                {(pending && may_manage).then(|| view! {
                     <button type="button" class="secondary small" on:click=move |_| {
-                        token.dispatch(NewGateToken { id: id1.clone(), version: v1.clone() });
+                        let args = NewGateToken { id: id1.clone(), version: v1.clone() };
+                        confirm_then(step_error, move || { token.dispatch(args); });
                     }>{format!("New enrolment command for {}", g.name)}</button>
                 })}
-                {live.then(|| view! {
+                {(live && may_manage).then(|| view! {
                     <button type="button" class="danger small" on:click=move |_| {
                         let message = format!("Revoke gate {n2}? Its calls to the console are refused from now on and no bundle is pushed to it; it keeps enforcing the last bundle it has until it is stopped. Your passkey confirms it next.");
                         if crate::components::forms::confirm(&message) {

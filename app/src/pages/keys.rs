@@ -4,6 +4,7 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
+use policy::access::{Permission, Role};
 use policy::keys::{
     in_flight_until_ms, in_flight_window_s, KeyState, PlanStep, MAX_LEEWAY_S,
     MAX_ROTATION_PERIOD_S, MAX_TOKEN_LIFETIME_S, MIN_CACHE_WINDOW_S, MIN_LEEWAY_S,
@@ -14,6 +15,7 @@ use crate::api::keys::{
     list_key_sets, CreateKeySet, KeyInfo, KeySetInfo, RevokeSigningKey, RotateSigningKey, ServedBy,
     UpdateKeySet,
 };
+use crate::components::access::{Can, Me};
 use crate::components::forms::{action_result, confirm};
 use crate::components::passkey::confirm_then;
 use crate::components::time::{duration, relative, utc};
@@ -67,6 +69,10 @@ pub fn KeysPage() -> impl IntoView {
         },
         |_| list_key_sets(),
     );
+    // What the signed-in role may change, awaited with the key sets: a `Can` inside the
+    // suspended view would add suspense boundaries whose order on the server depends on timing,
+    // and hydration fails when it differs from the browser's.
+    let me = use_context::<Me>();
     let name = RwSignal::new("access-tokens".to_string());
     let alg = RwSignal::new("EdDSA".to_string());
     let period = RwSignal::new("90".to_string());
@@ -101,13 +107,17 @@ pub fn KeysPage() -> impl IntoView {
         {action_result(update, |_| "Settings saved.".to_owned())}
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
+                let role = match me { Some(Me(r)) => r.await.ok().map(|a| a.role), None => None };
                 match data.await {
                     Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
-                    Ok(sets) if sets.is_empty() => view! { <p>"No key set yet: create one below."</p> }.into_any(),
-                    Ok(sets) => sets.into_iter().map(|s| view! { <KeySetCard set=s rotate=rotate revoke=revoke update=update step_error=step_error/> }).collect_view().into_any(),
+                    Ok(sets) if sets.is_empty() => view! {
+                        <p>"No key set yet."{role.is_some_and(|r| r.allows(Permission::KeysWrite)).then_some(" Create one below.")}</p>
+                    }.into_any(),
+                    Ok(sets) => sets.into_iter().map(|s| view! { <KeySetCard set=s rotate=rotate revoke=revoke update=update step_error=step_error role=role/> }).collect_view().into_any(),
                 }
             })}
         </Transition>
+        <Can p=Permission::KeysWrite>
         <section class="card" aria-labelledby="new-set-h">
             <h2 id="new-set-h">"New key set"</h2>
             <form on:submit=on_create>
@@ -135,6 +145,7 @@ pub fn KeysPage() -> impl IntoView {
                 {action_result(create, |s| format!("Created {} with its first key {} (active).", s.name, s.keys.first().map(|k| short(&k.kid)).unwrap_or_default()))}
             </form>
         </section>
+        </Can>
     }
 }
 
@@ -182,7 +193,10 @@ fn KeySetCard(
     revoke: ServerAction<RevokeSigningKey>,
     update: ServerAction<UpdateKeySet>,
     step_error: RwSignal<Option<String>>,
+    /// The signed-in admin's role (`None`: unknown), for what the card offers to change.
+    role: Option<Role>,
 ) -> impl IntoView {
+    let may = move |p: Permission| role.is_some_and(|r| r.allows(p));
     let heading = format!("{} ({})", set.name, set.alg);
     let hid = format!("set-{}", set.id);
     let hid_h2 = hid.clone();
@@ -239,15 +253,17 @@ fn KeySetCard(
             } else {
                 view! { <ol class="plan">{set.plan.iter().map(|p| view! {
                     <li><strong>{utc(p.at_ms)}</strong>" ("{relative(p.at_ms, set.now_ms)}"): "{p.description.clone()}
-                        {(!set.auto_rotate).then_some(" (automatic rotation is off: use Rotate now)")}</li>
+                        {(!set.auto_rotate).then_some(if may(Permission::KeysRotate) { " (automatic rotation is off: use Rotate now)" } else { " (automatic rotation is off)" })}</li>
                 }).collect_view()}</ol> }.into_any()
             }}
-            <button type="button" on:click=move |_| {
-                if confirm(&confirm_text) {
-                    rotate.dispatch(RotateSigningKey { id: sid.clone(), version: ver.clone() });
-                }
-            }>{format!("Rotate {} now", set.name)}</button>
-            <p class="help">{rotate_label.clone()}</p>
+            {may(Permission::KeysRotate).then(|| view! {
+                <button type="button" on:click=move |_| {
+                    if confirm(&confirm_text) {
+                        rotate.dispatch(RotateSigningKey { id: sid.clone(), version: ver.clone() });
+                    }
+                }>{format!("Rotate {} now", set.name)}</button>
+                <p class="help">{rotate_label.clone()}</p>
+            })}
             <div class="table-wrap"><table>
                 <caption>{format!("Keys of {}", set.name)}</caption>
                 <thead><tr><th scope="col">"kid"</th><th scope="col">"State"</th><th scope="col">"Created"</th>
@@ -272,7 +288,7 @@ fn KeySetCard(
                                     },
                                     _ => "—".into(),
                                 }}</td>
-                                <td>{live.then(|| view! {
+                                <td>{(live && may(Permission::KeysRevoke)).then(|| view! {
                                     <button type="button" class="danger small" on:click=move |_| {
                                         let message = format!("Emergency revoke of key {}: it leaves the JWKS now and its private key is erased.\n\n{warning}\n\nWhy is it revoked? (goes into the audit log; your passkey confirms it next)", short(&kid));
                                         if let Ok(Some(reason)) = window().prompt_with_message(&message) {
@@ -291,7 +307,7 @@ fn KeySetCard(
                 <pre class="jwks" aria-label=format!("JWKS of {}", set.name)>{jwks}</pre>
                 <a href=download download=file>{format!("Download {}.jwks.json", set.name)}</a>
             </details>
-            {settings.view()}
+            {may(Permission::KeysWrite).then(|| settings.view())}
         </section>
     }
 }

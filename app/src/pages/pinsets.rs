@@ -3,12 +3,14 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
+use policy::access::{Permission, Role};
 use policy::certs::AppPlatform;
 
 use crate::api::pinsets::{
     compute_pins, export_pinset, list_pinsets, list_releases, probe_pins, AddPin, ExportForRelease,
     ExportView, FoundPinView, PinsetView, RemovePin, SetReleaseSupported, UpdatePinset,
 };
+use crate::components::access::{Can, Me};
 use crate::components::forms::{action_result, confirm, Field};
 
 /// (value, tab label) of each export format.
@@ -42,6 +44,10 @@ pub fn PinSetsPage() -> impl IntoView {
         move || (release.version().get(), supported.version().get()),
         |_| list_releases(),
     );
+    // What the signed-in role may change, awaited with each list: a `Can` inside these
+    // suspended views would add suspense boundaries whose order on the server depends on which
+    // list loads first, and hydration fails when it differs from the browser's.
+    let me = use_context::<Me>();
     view! {
         <Title text="Pin sets · Palisade"/>
         <h1>"Pin sets"</h1>
@@ -51,14 +57,15 @@ pub fn PinSetsPage() -> impl IntoView {
         </p>
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
+                let role = match me { Some(Me(r)) => r.await.ok().map(|a| a.role), None => None };
                 match sets.await {
                     Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
                     Ok(list) if list.is_empty() => view! {
-                        <section class="card"><p>"No pin set yet: issue a certificate for a hostname on the "
-                            <a href="/certificates">"Certificates"</a>" page first."</p></section>
+                        <section class="card"><p>"No pin set yet: a hostname gets one when a certificate is issued or imported for it on the "
+                            <a href="/certificates">"Certificates"</a>" page."</p></section>
                     }.into_any(),
                     Ok(list) => list.into_iter().map(|s| view! {
-                        <PinsetCard set=s update=update add=add remove=remove release=release/>
+                        <PinsetCard set=s update=update add=add remove=remove release=release role=role/>
                     }).collect_view().into_any(),
                 }
             })}
@@ -68,9 +75,12 @@ pub fn PinSetsPage() -> impl IntoView {
             <p class="help">"Each release records the pin set it shipped. The rotation planner protects every supported release."</p>
             <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
+                    let role = match me { Some(Me(r)) => r.await.ok().map(|a| a.role), None => None };
+                    let may_write = role.is_some_and(|r| r.allows(Permission::PinsetsWrite));
+                    let may_export = role.is_some_and(|r| r.allows(Permission::PinsetsExport));
                     match releases.await {
                         Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
-                        Ok(list) if list.is_empty() => view! { <p>"No release recorded yet: use “Export for release” above."</p> }.into_any(),
+                        Ok(list) if list.is_empty() => view! { <p>"No release recorded yet."{may_export.then_some(" Use “Export for release” above.")}</p> }.into_any(),
                         Ok(list) => view! {
                             <div class="table-wrap"><table>
                                 <caption>"Recorded releases, newest first"</caption>
@@ -83,6 +93,7 @@ pub fn PinSetsPage() -> impl IntoView {
                                     {list.into_iter().map(|r| {
                                         let next = if r.supported { "false" } else { "true" };
                                         let button = if r.supported { format!("Mark {} {} unsupported", r.app, r.version) } else { format!("Mark {} {} supported", r.app, r.version) };
+                                        let release_id = r.id.clone();
                                         view! {
                                             <tr>
                                                 <td>{r.app.clone()}</td><td>{r.platform.label()}</td><td><code>{r.bundle_id.clone()}</code></td>
@@ -91,11 +102,13 @@ pub fn PinSetsPage() -> impl IntoView {
                                                 <td>{r.pins.iter().map(|p| view! { <code class="pin">{p.clone()}</code> }).collect_view()}</td>
                                                 <td>
                                                     {if r.supported { "yes" } else { "no" }}
-                                                    <ActionForm action=supported attr:class="inline">
-                                                        <input type="hidden" name="id" value=r.id.clone()/>
-                                                        <input type="hidden" name="supported" value=next/>
-                                                        <button type="submit" class="secondary small">{button}</button>
-                                                    </ActionForm>
+                                                    {may_write.then(|| view! {
+                                                        <ActionForm action=supported attr:class="inline">
+                                                            <input type="hidden" name="id" value=release_id/>
+                                                            <input type="hidden" name="supported" value=next/>
+                                                            <button type="submit" class="secondary small">{button}</button>
+                                                        </ActionForm>
+                                                    })}
                                                 </td>
                                             </tr>
                                         }
@@ -118,10 +131,14 @@ fn PinsetCard(
     add: ServerAction<AddPin>,
     remove: ServerAction<RemovePin>,
     release: ServerAction<ExportForRelease>,
+    /// The signed-in admin's role (`None`: unknown), for what the card offers to change.
+    role: Option<Role>,
 ) -> impl IntoView {
+    let may = move |p: Permission| role.is_some_and(|r| r.allows(p));
     let host = StoredValue::new(set.hostname.clone());
     let slug = StoredValue::new(set.hostname.replace('.', "-"));
     let version = StoredValue::new(set.version.to_string());
+    let expires_on = StoredValue::new(set.expires_on.clone());
     let format = RwSignal::new("android".to_string());
     let export = Resource::new(
         move || format.get(),
@@ -138,19 +155,21 @@ fn PinsetCard(
                     <td>{p.label.clone()}</td><td>{p.role.replace('_', " ")}</td><td>{p.custody.replace('_', " ")}</td>
                     <td><code>{p.pin.clone()}</code></td><td>{if p.in_live_chain { "yes" } else { "no (backup)" }}</td>
                     <td>
-                        <button type="button" class="secondary small" on:click={
-                            let pin = p.pin.clone();
-                            let label = p.label.clone();
-                            move |_| {
-                                let message = format!(
-                                    "Remove the pin \"{label}\" from the pin set of {}? Releases exported from now on will not trust this key; releases already shipped keep their pins.",
-                                    host.get_value()
-                                );
-                                if confirm(&message) {
-                                    remove.dispatch(RemovePin { hostname: host.get_value(), pin: pin.clone(), version: version.get_value() });
+                        {may(Permission::PinsetsWrite).then(|| view! {
+                            <button type="button" class="secondary small" on:click={
+                                let pin = p.pin.clone();
+                                let label = p.label.clone();
+                                move |_| {
+                                    let message = format!(
+                                        "Remove the pin \"{label}\" from the pin set of {}? Releases exported from now on will not trust this key; releases already shipped keep their pins.",
+                                        host.get_value()
+                                    );
+                                    if confirm(&message) {
+                                        remove.dispatch(RemovePin { hostname: host.get_value(), pin: pin.clone(), version: version.get_value() });
+                                    }
                                 }
-                            }
-                        }>{format!("Remove {}", p.label)}</button>
+                            }>{format!("Remove {}", p.label)}</button>
+                        })}
                     </td>
                 </tr>
             }
@@ -180,6 +199,12 @@ fn PinsetCard(
                     {(errors > 0).then(|| view! { <p class="error">"Export is refused until the errors above are fixed."</p> })}
                 }.into_any()
             }}
+            <p class="help">{format!(
+                "Subdomains {}; pins expire on {}.",
+                if set.include_subdomains { "included" } else { "not included" },
+                set.expires_on
+            )}</p>
+            {may(Permission::PinsetsWrite).then(|| view! {
             <details>
                 <summary>"Settings and pins"</summary>
                 <ActionForm action=update attr:class="inline-form">
@@ -191,7 +216,7 @@ fn PinsetCard(
                     </div>
                     <div class="field">
                         <label for=format!("exp-{}", slug.get_value())>"Pins expire on"</label>
-                        <input id=format!("exp-{}", slug.get_value()) type="date" name="expires_on" value=set.expires_on.clone() required/>
+                        <input id=format!("exp-{}", slug.get_value()) type="date" name="expires_on" value=expires_on.get_value() required/>
                     </div>
                     <button type="submit">"Save settings"</button>
                 </ActionForm>
@@ -215,6 +240,7 @@ fn PinsetCard(
                 {action_result(add, |s: PinsetView| format!("Added: version {}.", s.version))}
                 {action_result(remove, |s: PinsetView| format!("Removed: version {}.", s.version))}
             </details>
+            })}
             <h3>"Exports"</h3>
             <div role="tablist" aria-label=format!("Export formats for {}", set.hostname) class="tabs">
                 {FORMATS.iter().map(|(value, label)| {
@@ -233,6 +259,7 @@ fn PinsetCard(
                     }
                 })}
             </Transition>
+            {may(Permission::PinsetsExport).then(|| view! {
             <h3>"Export for release"</h3>
             <ActionForm action=release attr:class="inline-form">
                 <input type="hidden" name="hostname" value=host.get_value()/>
@@ -260,6 +287,7 @@ fn PinsetCard(
                     <ExportPanel export=e/>
                 }.into_any(),
                 Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+            })}
             })}
         </section>
     }
@@ -298,21 +326,24 @@ fn PinTool() -> impl IntoView {
     view! {
         <section class="card" aria-labelledby="tool-h">
             <h2 id="tool-h">"Pin tool"</h2>
-            <p class="help">"Compute SPKI pins (RFC 7469) of certificates, CSRs, public or private keys, or of the chain a live server presents. Nothing is stored."</p>
+            <p class="help">"Compute SPKI pins (RFC 7469) of certificates, CSRs, public or private keys. Nothing is stored."</p>
             <form class="stack-form" on:submit=move |ev| { ev.prevent_default(); compute.dispatch(input.get_untracked()); }>
                 <label for="pin-input">"Certificate, CSR or key (PEM)"</label>
                 <textarea id="pin-input" rows="6" bind:value=input></textarea>
                 <button type="submit">"Compute pins"</button>
             </form>
             {move || render(compute.value().get())}
-            <form class="inline-form" on:submit=move |ev| { ev.prevent_default(); probe.dispatch(host.get_untracked()); }>
-                <div class="field">
-                    <label for="pin-host">"Live server (host:port)"</label>
-                    <input id="pin-host" type="text" placeholder="api.example.com:443" bind:value=host/>
-                </div>
-                <button type="submit" disabled=move || probe.pending().get()>{move || if probe.pending().get() { "Connecting…" } else { "Fetch chain pins" }}</button>
-            </form>
-            {move || render(probe.value().get())}
+            <Can p=Permission::Probe>
+                <p class="help">"Or fetch the chain a live server presents and compute its pins."</p>
+                <form class="inline-form" on:submit=move |ev| { ev.prevent_default(); probe.dispatch(host.get_untracked()); }>
+                    <div class="field">
+                        <label for="pin-host">"Live server (host:port)"</label>
+                        <input id="pin-host" type="text" placeholder="api.example.com:443" bind:value=host/>
+                    </div>
+                    <button type="submit" disabled=move || probe.pending().get()>{move || if probe.pending().get() { "Connecting…" } else { "Fetch chain pins" }}</button>
+                </form>
+                {move || render(probe.value().get())}
+            </Can>
         </section>
     }
 }

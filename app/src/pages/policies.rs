@@ -4,6 +4,7 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
+use policy::access::{Permission, Role};
 use policy::effective::effective_limit;
 use policy::model::{
     Action as LimitAction, HeaderMatch, KeyBy, Limit, Match, Mode, PathMatch, Period, Policy, Scope,
@@ -15,7 +16,9 @@ use crate::api::policies::{
     list_policies, DeletePolicy, MovePolicy, PoliciesView, PolicyView, SavePolicy,
     SetPolicyEnabled, SetPolicyMode,
 };
+use crate::components::access::{Can, Me};
 use crate::components::forms::confirm;
+use crate::components::passkey::confirm_then;
 
 /// The form's fields as typed; `build` turns them into the policy the gate would run.
 #[derive(Clone, Copy)]
@@ -291,6 +294,12 @@ pub fn RateLimitsPage() -> impl IntoView {
         r.and_then(|r| r.err())
             .map(|e| view! { <p class="error" role="alert">{e.to_string()}</p> })
     };
+    // A failed passkey confirmation (switching a policy to enforce needs one).
+    let step_error = RwSignal::new(None::<String>);
+    // What the signed-in role may change, awaited with the policies: a `Can` inside the
+    // suspended view would add suspense boundaries whose order on the server depends on timing,
+    // and hydration fails when it differs from the browser's.
+    let me = use_context::<Me>();
 
     view! {
         <Title text="Rate limits · Palisade"/>
@@ -304,18 +313,21 @@ pub fn RateLimitsPage() -> impl IntoView {
         <section class="card" aria-labelledby="policies-h">
             <h2 id="policies-h">"Policies"</h2>
             {move || outcome(enable.value().get())}
+            {move || step_error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
             {move || outcome(mode.value().get())}
             {move || outcome(move_.value().get())}
             {move || outcome(delete.value().get())}
             <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
+                    let role = match me { Some(Me(r)) => r.await.ok().map(|a| a.role), None => None };
                     match data.await {
                         Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
-                        Ok(v) => view! { <PolicyTable data=v form=form enable=enable mode=mode move_=move_ delete=delete/> }.into_any(),
+                        Ok(v) => view! { <PolicyTable data=v form=form enable=enable mode=mode move_=move_ delete=delete step_error=step_error role=role/> }.into_any(),
                     }
                 })}
             </Transition>
         </section>
+        <Can p=Permission::PoliciesWrite>
         <section class="card" aria-labelledby="editor-h">
             <h2 id="editor-h">{move || if form.version.get().is_empty() { "New policy".to_owned() } else { format!("Edit {}", form.name.get()) }}</h2>
             <form class="policy-form" on:submit=on_save>
@@ -403,6 +415,7 @@ pub fn RateLimitsPage() -> impl IntoView {
             <Preview policy=built issues=issues/>
             <EffectiveLimit policy=built/>
         </div>
+        </Can>
     }
 }
 
@@ -414,9 +427,13 @@ fn PolicyTable(
     mode: ServerAction<SetPolicyMode>,
     move_: ServerAction<MovePolicy>,
     delete: ServerAction<DeletePolicy>,
+    step_error: RwSignal<Option<String>>,
+    /// The signed-in admin's role (`None`: unknown), for what each row offers to change.
+    role: Option<Role>,
 ) -> impl IntoView {
+    let may = move |p: Permission| role.is_some_and(|r| r.allows(p));
     if data.policies.is_empty() {
-        return view! { <p>"No policy yet: create one below."</p> }.into_any();
+        return view! { <p>"No policy yet."{may(Permission::PoliciesWrite).then_some(" Create one below.")}</p> }.into_any();
     }
     let set_issues = data.set_issues.clone();
     view! {
@@ -458,30 +475,38 @@ fn PolicyTable(
                             <td><span class=if enforced { "badge outcome-success" } else { "badge outcome-denied" }>{if enforced { "enforce" } else { "shadow" }}</span></td>
                             <td>{if v.clients.is_empty() { "none".to_owned() } else { v.clients.join(", ") }}</td>
                             <td class="row-actions">
-                                <button type="button" class="secondary small" on:click=move |_| form.load(&v_edit)>{format!("Edit {name}")}</button>
-                                <button type="button" class="secondary small" aria-label=format!("Move {} up", name) on:click=move |_| { move_.dispatch(MovePolicy { id: id1.clone(), direction: "up".into(), version: v1.clone() }); }>"↑"</button>
-                                <button type="button" class="secondary small" aria-label=format!("Move {} down", name) on:click=move |_| { move_.dispatch(MovePolicy { id: id2.clone(), direction: "down".into(), version: v2.clone() }); }>"↓"</button>
-                                <button type="button" class="secondary small" on:click=move |_| { enable.dispatch(SetPolicyEnabled { id: id3.clone(), enabled: !enabled, version: v3.clone() }); }>
-                                    {if enabled { format!("Disable {}", n1) } else { format!("Enable {}", n1) }}
-                                </button>
-                                <button type="button" class="small" on:click=move |_| {
-                                    let message = if enforced {
-                                        format!("Switch {n2} back to shadow mode? Gates will only count and log what it would refuse.")
-                                    } else {
-                                        format!("Enforce {n2}? Gates will start refusing or delaying requests over its limit instead of only logging them.")
-                                    };
-                                    if confirm(&message) {
-                                        mode.dispatch(SetPolicyMode { id: id4.clone(), mode: if enforced { "shadow".into() } else { "enforce".into() }, version: v4.clone() });
-                                    }
-                                }>{if enforced { "Back to shadow" } else { "Switch to enforce" }}</button>
-                                <button type="button" class="secondary small" on:click={
-                                    let name = name.clone();
-                                    move |_| {
-                                        if confirm(&format!("Delete the policy {name}? Requests it limited will no longer be limited by it.")) {
-                                            delete.dispatch(DeletePolicy { id: id5.clone(), version: v5.clone() });
+                                {may(Permission::PoliciesWrite).then(|| view! {
+                                    <button type="button" class="secondary small" on:click=move |_| form.load(&v_edit)>{format!("Edit {name}")}</button>
+                                    <button type="button" class="secondary small" aria-label=format!("Move {} up", name) on:click=move |_| { move_.dispatch(MovePolicy { id: id1.clone(), direction: "up".into(), version: v1.clone() }); }>"↑"</button>
+                                    <button type="button" class="secondary small" aria-label=format!("Move {} down", name) on:click=move |_| { move_.dispatch(MovePolicy { id: id2.clone(), direction: "down".into(), version: v2.clone() }); }>"↓"</button>
+                                    <button type="button" class="secondary small" on:click=move |_| { enable.dispatch(SetPolicyEnabled { id: id3.clone(), enabled: !enabled, version: v3.clone() }); }>
+                                        {if enabled { format!("Disable {}", n1) } else { format!("Enable {}", n1) }}
+                                    </button>
+                                })}
+                                // Back to shadow needs policies:write; enforcing needs policies:enforce
+                                // and a passkey confirmation.
+                                {(if enforced { may(Permission::PoliciesWrite) } else { may(Permission::PoliciesEnforce) }).then(|| view! {
+                                    <button type="button" class="small" on:click=move |_| {
+                                        if enforced {
+                                            if confirm(&format!("Switch {n2} back to shadow mode? Gates will only count and log what it would refuse.")) {
+                                                mode.dispatch(SetPolicyMode { id: id4.clone(), mode: "shadow".into(), version: v4.clone() });
+                                            }
+                                        } else if confirm(&format!("Enforce {n2}? Gates will start refusing or delaying requests over its limit instead of only logging them. Your passkey confirms it next.")) {
+                                            let args = SetPolicyMode { id: id4.clone(), mode: "enforce".into(), version: v4.clone() };
+                                            confirm_then(step_error, move || { mode.dispatch(args); });
                                         }
-                                    }
-                                }>{format!("Delete {}", name)}</button>
+                                    }>{if enforced { "Back to shadow" } else { "Switch to enforce" }}</button>
+                                })}
+                                {may(Permission::PoliciesWrite).then(|| view! {
+                                    <button type="button" class="secondary small" on:click={
+                                        let name = name.clone();
+                                        move |_| {
+                                            if confirm(&format!("Delete the policy {name}? Requests it limited will no longer be limited by it.")) {
+                                                delete.dispatch(DeletePolicy { id: id5.clone(), version: v5.clone() });
+                                            }
+                                        }
+                                    }>{format!("Delete {}", name)}</button>
+                                })}
                             </td>
                         </tr>
                     }
