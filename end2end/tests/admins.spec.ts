@@ -139,7 +139,7 @@ test('admins: invites, roles enforced in pages and server, step-up, disabling en
 
   // Every step is in the audit log.
   await open(owner, `${c.baseUrl}/audit`);
-  for (const action of ['admins.invite', 'admins.accept_invite', 'keys.rotate', 'keys.revoke', 'admin.step_up', 'admins.disable']) {
+  for (const action of ['admins.invite', 'admins.accept_invite', 'keys.create_next', 'keys.revoke', 'admin.step_up', 'admins.disable']) {
     await expect(owner.getByRole('row').filter({ hasText: action }).first()).toBeVisible();
   }
   await expect(owner.getByRole('row').filter({ hasText: 'keys.create_set' }).filter({ hasText: 'denied' })).toHaveCount(1);

@@ -183,13 +183,15 @@ impl AuthService {
             return Err(SetupTokenError::Unknown);
         }
         let hash = tokens::token_hash(token);
+        match self.store.setup_token(&hash).await {
+            Ok(Some(rec)) => rec.check(now_ms())?,
+            _ => return Err(SetupTokenError::Unknown),
+        }
+        // A link still unused when the first owner appeared (through another link) is dead too.
         if self.store.count_admins().await.map_or(true, |n| n > 0) {
             return Err(SetupTokenError::OwnerExists);
         }
-        match self.store.setup_token(&hash).await {
-            Ok(Some(rec)) => rec.check(now_ms()).map(|()| hash),
-            _ => Err(SetupTokenError::Unknown),
-        }
+        Ok(hash)
     }
 
     /// Whether a setup link can still be used (for the setup page, before the form).

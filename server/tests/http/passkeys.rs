@@ -262,7 +262,7 @@ async fn setup_link_works_once() {
         .await;
     assert_eq!(again.status, 400, "{}", again.body);
     assert!(
-        again.body.contains("An owner exists already"),
+        again.body.contains("already been used"),
         "{}",
         again.body
     );
