@@ -183,13 +183,10 @@ fn TeamRow(admin: AdminInfo, me: String, now: i64, actions: Actions) -> impl Int
             <td class="actions">
                 {(!is_me).then(|| view! {
                     <Can p=Permission::AdminsManage>
-                        <label class="inline">
-                            <span class="visually-hidden">{format!("New role for {}", name.get_value())}</span>
-                            <select aria-label=format!("New role for {}", name.get_value())
+                        <select aria-label=format!("New role for {}", name.get_value())
                                 on:change=move |ev| if let Some(r) = Role::parse(&event_target_value(&ev)) { chosen.set(r) }>
                                 {Role::ALL.iter().map(|r| view! { <option value=r.as_str() selected=*r == from>{r.as_str()}</option> }).collect_view()}
                             </select>
-                        </label>
                         <button type="button" class="secondary" on:click=change_role>{format!("Change role of {}", name.get_value())}</button>
                         <button type="button" class=if disabled { "secondary" } else { "danger" } on:click=toggle>
                             {format!("{} {}", if disabled { "Enable" } else { "Disable" }, name.get_value())}
