@@ -52,7 +52,13 @@ impl Role {
             Role::Admin => !matches!(p, SessionsManage),
             Role::Operator => matches!(
                 p,
-                ConsoleRead | AuditRead | KeysRotate | CertsRotate | PinsetsExport | GatesPush | Probe
+                ConsoleRead
+                    | AuditRead
+                    | KeysRotate
+                    | CertsRotate
+                    | PinsetsExport
+                    | GatesPush
+                    | Probe
             ),
             Role::Auditor => matches!(p, ConsoleRead | AuditRead),
         }
@@ -173,7 +179,9 @@ impl Permission {
     pub fn describe(self) -> &'static str {
         use Permission::*;
         match self {
-            ConsoleRead => "See every page and download public material (CSRs, JWKS, pin-set files)",
+            ConsoleRead => {
+                "See every page and download public material (CSRs, JWKS, pin-set files)"
+            }
             AuditRead => "Read the audit log and verify its chain",
             ClientsWrite => "Create and edit OAuth clients, enable and disable them",
             ClientsDelete => "Delete OAuth clients",
@@ -185,7 +193,9 @@ impl Permission {
             CertsRotate => "Rotate a certificate",
             PinsetsWrite => "Edit pin sets and mark app releases supported or not",
             PinsetsExport => "Export a pin set for an app release (recorded for the planner)",
-            PoliciesWrite => "Create, edit, reorder, enable, disable and delete rate-limit policies",
+            PoliciesWrite => {
+                "Create, edit, reorder, enable, disable and delete rate-limit policies"
+            }
             PoliciesEnforce => "Switch a rate-limit policy to enforce",
             GatesManage => "Add, revoke and configure gates",
             GatesPush => "Push the current bundle to gates now",

@@ -261,11 +261,7 @@ async fn setup_link_works_once() {
         )
         .await;
     assert_eq!(again.status, 400, "{}", again.body);
-    assert!(
-        again.body.contains("already been used"),
-        "{}",
-        again.body
-    );
+    assert!(again.body.contains("already been used"), "{}", again.body);
     let bogus = app
         .call(
             "start_setup",
