@@ -281,10 +281,7 @@ pub async fn start_add_passkey() -> Result<CeremonyView, AppError> {
     let ctx = crate::ctx::RequestCtx::get()?;
     let me = ctx.require_admin()?;
     let started = ctx.console.auth.begin_add_passkey(me).await?;
-    Ok(CeremonyView {
-        ceremony_id: started.ceremony_id,
-        options: started.options.to_string(),
-    })
+    Ok(crate::api::auth::ceremony_view(started))
 }
 
 /// Verifies and stores the new passkey under `name`.
@@ -366,10 +363,7 @@ pub async fn start_invite(
         .auth
         .begin_invite(&token, &username, &display_name, &ctx.actor)
         .await?;
-    Ok(CeremonyView {
-        ceremony_id: started.ceremony_id,
-        options: started.options.to_string(),
-    })
+    Ok(crate::api::auth::ceremony_view(started))
 }
 
 /// Verifies the invitee's passkey, creates the admin with the invite's role and signs them in.

@@ -22,7 +22,7 @@ pub struct AdminView {
 }
 
 #[cfg(feature = "ssr")]
-fn ceremony_view(started: domain::auth::Started) -> CeremonyView {
+pub(crate) fn ceremony_view(started: domain::auth::Started) -> CeremonyView {
     CeremonyView {
         ceremony_id: started.ceremony_id,
         options: started.options.to_string(),

@@ -6,7 +6,7 @@
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{AuthService, CeremonyState, SignedIn, Started};
+use super::{AuthService, CeremonyState, Joining, SignedIn, Started};
 use crate::admins::service::InviteState;
 use crate::admins::{Admin, DisplayName, Role, Username};
 use crate::audit::{Actor, AuditDraft, Outcome};
@@ -96,13 +96,13 @@ impl AuthService {
         let admin_id = Uuid::new_v4();
         let (options, reg) =
             self.registration(admin_id, username.as_str(), display_name.as_str(), None)?;
-        let state = CeremonyState::Invite {
+        let state = CeremonyState::Invite(Joining {
             token_hash: invite.token_hash,
             admin_id,
             username: username.as_str().to_owned(),
             display_name: display_name.as_str().to_owned(),
             reg,
-        };
+        });
         let ceremony_id = self.put_ceremony("invite", &state).await?;
         Ok(Started {
             ceremony_id,
@@ -127,36 +127,28 @@ impl AuthService {
             )
             .with_details(json!({ "reason": reason }))
         };
-        let Some(CeremonyState::Invite {
-            token_hash,
-            admin_id,
-            username,
-            display_name,
-            reg,
-        }) = self.take_ceremony(ceremony_id).await?
-        else {
-            let reason = "invite ceremony unknown, expired or already used";
-            return Err(self
-                .refuse(
-                    fail("invite".into(), reason.into()),
-                    Error::AuthFailed { reason },
-                )
-                .await);
-        };
+        let (
+            Joining {
+                token_hash,
+                admin_id,
+                username,
+                display_name,
+                ..
+            },
+            passkey,
+        ) = self
+            .finish_joining(
+                ceremony_id,
+                credential,
+                actor,
+                action::ADMINS_ACCEPT_INVITE,
+                |c| match c {
+                    CeremonyState::Invite(j) => Some(j),
+                    _ => None,
+                },
+            )
+            .await?;
         let target = format!("admin:{username}");
-        let passkey = match self.finish_registration(admin_id, credential, &reg, "")? {
-            Ok(p) => p,
-            Err(reason) => {
-                return Err(self
-                    .refuse(
-                        fail(target, reason),
-                        Error::AuthFailed {
-                            reason: "registration refused",
-                        },
-                    )
-                    .await)
-            }
-        };
         // The role comes from the invite, read again inside the transaction by the store.
         let role = self
             .admins

@@ -60,15 +60,23 @@ impl CurrentAdmin {
     }
 }
 
+/// A new admin registering their first passkey through a link (setup or invite).
+#[derive(Serialize, Deserialize)]
+struct Joining {
+    /// Hash of the link's token, consumed when the admin is created.
+    token_hash: String,
+    admin_id: Uuid,
+    username: String,
+    display_name: String,
+    reg: PasskeyRegistration,
+}
+
 #[derive(Serialize, Deserialize)]
 enum CeremonyState {
-    Setup {
-        token_hash: String,
-        admin_id: Uuid,
-        username: String,
-        display_name: String,
-        reg: PasskeyRegistration,
-    },
+    /// The first owner, through the setup link.
+    Setup(Joining),
+    /// An invited admin, through their invite.
+    Invite(Joining),
     SignIn {
         admin_id: Uuid,
         auth: PasskeyAuthentication,
@@ -77,14 +85,6 @@ enum CeremonyState {
         admin_id: Uuid,
         session_hash: String,
         auth: PasskeyAuthentication,
-    },
-    /// Registering the first passkey of a new admin through an invite.
-    Invite {
-        token_hash: String,
-        admin_id: Uuid,
-        username: String,
-        display_name: String,
-        reg: PasskeyRegistration,
     },
     /// Registering another passkey for a signed-in admin, bound to their session.
     AddPasskey {
@@ -239,13 +239,13 @@ impl AuthService {
         let admin_id = Uuid::new_v4();
         let (options, reg) =
             self.registration(admin_id, username.as_str(), display_name.as_str(), None)?;
-        let state = CeremonyState::Setup {
+        let state = CeremonyState::Setup(Joining {
             token_hash,
             admin_id,
             username: username.as_str().to_owned(),
             display_name: display_name.as_str().to_owned(),
             reg,
-        };
+        });
         let ceremony_id = self.put_ceremony("setup", &state).await?;
         Ok(Started {
             ceremony_id,
@@ -295,36 +295,28 @@ impl AuthService {
             AuditDraft::new(actor, "admin.setup_owner", target, Outcome::Failure)
                 .with_details(json!({ "reason": reason }))
         };
-        let Some(CeremonyState::Setup {
-            token_hash,
-            admin_id,
-            username,
-            display_name,
-            reg,
-        }) = self.take_ceremony(ceremony_id).await?
-        else {
-            let reason = "setup ceremony unknown, expired or already used";
-            return Err(self
-                .refuse(
-                    fail("setup".into(), reason.into()),
-                    Error::AuthFailed { reason },
-                )
-                .await);
-        };
+        let (
+            Joining {
+                token_hash,
+                admin_id,
+                username,
+                display_name,
+                ..
+            },
+            stored,
+        ) = self
+            .finish_joining(
+                ceremony_id,
+                credential,
+                actor,
+                "admin.setup_owner",
+                |c| match c {
+                    CeremonyState::Setup(j) => Some(j),
+                    _ => None,
+                },
+            )
+            .await?;
         let target = format!("admin:{username}");
-        let stored = match self.finish_registration(admin_id, credential, &reg, "")? {
-            Ok(p) => p,
-            Err(reason) => {
-                return Err(self
-                    .refuse(
-                        fail(target, reason),
-                        Error::AuthFailed {
-                            reason: "registration refused",
-                        },
-                    )
-                    .await)
-            }
-        };
         let now = now_ms();
         let admin = Admin {
             id: admin_id,
@@ -362,6 +354,43 @@ impl AuthService {
                     .await)
             }
             Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Takes the joining ceremony `ceremony_id` (of the kind `pick` accepts) and verifies the
+    /// new passkey; the joining state and the passkey to store, or the refusal, audited under
+    /// `action`.
+    async fn finish_joining(
+        &self,
+        ceremony_id: &str,
+        credential: &str,
+        actor: &Actor,
+        action: &str,
+        pick: fn(CeremonyState) -> Option<Joining>,
+    ) -> Result<(Joining, StoredPasskey), Error> {
+        let fail = |target: String, reason: String| {
+            AuditDraft::new(actor, action, target, Outcome::Failure)
+                .with_details(json!({ "reason": reason }))
+        };
+        let Some(joining) = self.take_ceremony(ceremony_id).await?.and_then(pick) else {
+            let reason = "ceremony unknown, expired or already used";
+            return Err(self
+                .refuse(
+                    fail("ceremony".into(), reason.into()),
+                    Error::AuthFailed { reason },
+                )
+                .await);
+        };
+        match self.finish_registration(joining.admin_id, credential, &joining.reg, "")? {
+            Ok(passkey) => Ok((joining, passkey)),
+            Err(reason) => Err(self
+                .refuse(
+                    fail(format!("admin:{}", joining.username), reason),
+                    Error::AuthFailed {
+                        reason: "registration refused",
+                    },
+                )
+                .await),
         }
     }
 
@@ -421,24 +450,12 @@ impl AuthService {
                 .refuse(fail(reason), Error::AuthFailed { reason })
                 .await);
         }
-        let passkeys: Vec<Passkey> = self
-            .store
-            .passkeys_of(admin.id)
-            .await?
-            .iter()
-            .filter_map(|p| serde_json::from_str(&p.passkey_json).ok())
-            .collect();
-        if passkeys.is_empty() {
+        let Some((options, auth)) = self.authentication(admin.id).await? else {
             let reason = "admin has no passkey";
             return Err(self
                 .refuse(fail(reason), Error::AuthFailed { reason })
                 .await);
-        }
-        let (rcr, auth) = self
-            .webauthn
-            .start_passkey_authentication(&passkeys)
-            .map_err(|e| Error::Internal(format!("start authentication: {e}")))?;
-        let options = serde_json::to_value(&rcr).map_err(|e| Error::Internal(e.to_string()))?;
+        };
         let ceremony_id = self
             .put_ceremony(
                 "sign_in",
@@ -587,24 +604,36 @@ impl AuthService {
         })
     }
 
-    /// Step 1 of a step-up: an assertion challenge for the signed-in admin's own passkeys,
-    /// bound to this session.
-    pub async fn begin_step_up(&self, current: &CurrentAdmin) -> Result<Started, Error> {
+    /// An assertion challenge for `admin_id`'s stored passkeys: the options for the browser and
+    /// the state to keep; `None` when the admin has no passkey.
+    async fn authentication(
+        &self,
+        admin_id: Uuid,
+    ) -> Result<Option<(Value, PasskeyAuthentication)>, Error> {
         let passkeys: Vec<Passkey> = self
             .store
-            .passkeys_of(current.admin.id)
+            .passkeys_of(admin_id)
             .await?
             .iter()
             .filter_map(|p| serde_json::from_str(&p.passkey_json).ok())
             .collect();
         if passkeys.is_empty() {
-            return Err(Error::invalid("you have no passkey to confirm with"));
+            return Ok(None);
         }
         let (rcr, auth) = self
             .webauthn
             .start_passkey_authentication(&passkeys)
             .map_err(|e| Error::Internal(format!("start authentication: {e}")))?;
         let options = serde_json::to_value(&rcr).map_err(|e| Error::Internal(e.to_string()))?;
+        Ok(Some((options, auth)))
+    }
+
+    /// Step 1 of a step-up: an assertion challenge for the signed-in admin's own passkeys,
+    /// bound to this session.
+    pub async fn begin_step_up(&self, current: &CurrentAdmin) -> Result<Started, Error> {
+        let Some((options, auth)) = self.authentication(current.admin.id).await? else {
+            return Err(Error::invalid("you have no passkey to confirm with"));
+        };
         let ceremony_id = self
             .put_ceremony(
                 "step_up",

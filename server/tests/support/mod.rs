@@ -148,25 +148,41 @@ impl TestApp {
     /// Registers the first owner with `soft`; returns the session cookie.
     pub async fn setup_owner(&self, soft: &mut SoftAuthenticator, username: &str) -> String {
         let token = self.setup_token();
+        self.join(soft, "setup", &token, username, "Test Owner")
+            .await
+            .session_cookie()
+            .expect("setup signs the owner in")
+    }
+
+    /// Registers `soft`'s new passkey through `start_{via}` / `finish_{via}` (`setup` or
+    /// `invite`) with the link's token; returns the finishing reply (200 asserted).
+    async fn join(
+        &self,
+        soft: &mut SoftAuthenticator,
+        via: &str,
+        token: &str,
+        username: &str,
+        display_name: &str,
+    ) -> Reply {
         let started = self
             .call(
-                "start_setup",
+                &format!("start_{via}"),
                 &[
-                    ("token", &token),
+                    ("token", token),
                     ("username", username),
-                    ("display_name", "Test Owner"),
+                    ("display_name", display_name),
                 ],
                 None,
             )
             .await;
-        assert_eq!(started.status, 200, "start_setup: {}", started.body);
+        assert_eq!(started.status, 200, "start_{via}: {}", started.body);
         let v = started.json();
         let options: Value =
             serde_json::from_str(v["options"].as_str().expect("options")).expect("options json");
         let credential = soft.register(&options, &self.base).to_string();
         let done = self
             .call(
-                "finish_setup",
+                &format!("finish_{via}"),
                 &[
                     ("ceremony_id", v["ceremony_id"].as_str().expect("id")),
                     ("credential", &credential),
@@ -174,8 +190,8 @@ impl TestApp {
                 None,
             )
             .await;
-        assert_eq!(done.status, 200, "finish_setup: {}", done.body);
-        done.session_cookie().expect("setup signs the owner in")
+        assert_eq!(done.status, 200, "finish_{via}: {}", done.body);
+        done
     }
 
     /// [`Self::setup_owner`] with a fresh authenticator, then a step-up, for tests whose
@@ -278,33 +294,9 @@ impl TestApp {
             .expect("token in the fragment")
             .to_owned();
         let mut soft = SoftAuthenticator::new();
-        let started = self
-            .call(
-                "start_invite",
-                &[
-                    ("token", &token),
-                    ("username", username),
-                    ("display_name", "Invited Admin"),
-                ],
-                None,
-            )
-            .await;
-        assert_eq!(started.status, 200, "start_invite: {}", started.body);
-        let v = started.json();
-        let options: Value =
-            serde_json::from_str(v["options"].as_str().expect("options")).expect("options json");
-        let credential = soft.register(&options, &self.base).to_string();
         let done = self
-            .call(
-                "finish_invite",
-                &[
-                    ("ceremony_id", v["ceremony_id"].as_str().expect("id")),
-                    ("credential", &credential),
-                ],
-                None,
-            )
+            .join(&mut soft, "invite", &token, username, "Invited Admin")
             .await;
-        assert_eq!(done.status, 200, "finish_invite: {}", done.body);
         let cookie = done.session_cookie().expect("joining signs the admin in");
         (soft, cookie)
     }
