@@ -161,6 +161,11 @@ async fn serve(
             },
             _ = &mut shutdown => break,
         };
+        // A response written in two parts (headers, then a body) must not wait for the
+        // client's delayed ACK: without this, every static file stalled about 40 ms (Nagle).
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY could not be set");
+        }
         let router = router.clone();
         let service =
             hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
