@@ -4,11 +4,10 @@
 //! cannot both succeed).
 
 use serde_json::json;
-use uuid::Uuid;
 
 use super::{AuthService, CeremonyState, Joining, SignedIn, Started};
 use crate::admins::service::InviteState;
-use crate::admins::{Admin, DisplayName, Role, Username};
+use crate::admins::{Admin, Role};
 use crate::audit::{Actor, AuditDraft, Outcome};
 use crate::audited::action;
 use crate::ports::admins::{AdminChange, InviteRecord};
@@ -65,49 +64,16 @@ impl AuthService {
         display_name: &str,
         actor: &Actor,
     ) -> Result<Started, Error> {
-        let fail = |reason: String| {
-            AuditDraft::new(
-                actor,
-                action::ADMINS_ACCEPT_INVITE,
-                format!("admin:{}", username.trim()),
-                Outcome::Failure,
-            )
-            .with_details(json!({ "reason": reason }))
-        };
-        let invite = match self.open_invite(token).await {
-            Ok(i) => i,
-            Err(e) => return Err(self.refuse(fail(e.to_string()), e).await),
-        };
-        let parsed = Username::parse(username)
-            .and_then(|u| DisplayName::parse(display_name).map(|d| (u, d)));
-        let (username, display_name) = match parsed {
-            Ok(p) => p,
-            Err(e) => return Err(self.refuse(fail(e.to_string()), e).await),
-        };
-        if self
-            .store
-            .admin_by_username(username.as_str())
-            .await?
-            .is_some()
-        {
-            let e = Error::Conflict(format!("The username {} is taken.", username.as_str()));
-            return Err(self.refuse(fail(e.to_string()), e).await);
-        }
-        let admin_id = Uuid::new_v4();
-        let (options, reg) =
-            self.registration(admin_id, username.as_str(), display_name.as_str(), None)?;
-        let state = CeremonyState::Invite(Joining {
-            token_hash: invite.token_hash,
-            admin_id,
-            username: username.as_str().to_owned(),
-            display_name: display_name.as_str().to_owned(),
-            reg,
-        });
-        let ceremony_id = self.put_ceremony("invite", &state).await?;
-        Ok(Started {
-            ceremony_id,
-            options,
-        })
+        let link = self.open_invite(token).await.map(|i| i.token_hash);
+        self.begin_joining(
+            link,
+            username,
+            display_name,
+            actor,
+            action::ADMINS_ACCEPT_INVITE,
+            CeremonyState::Invite,
+        )
+        .await
     }
 
     /// Step 2 of joining: verifies the passkey, then in one transaction consumes the invite,

@@ -208,49 +208,16 @@ impl AuthService {
         display_name: &str,
         actor: &Actor,
     ) -> Result<Started, Error> {
-        let fail = |reason: String| {
-            AuditDraft::new(
-                actor,
-                "admin.setup_owner",
-                format!("admin:{}", username.trim()),
-                Outcome::Failure,
-            )
-            .with_details(json!({ "reason": reason }))
-        };
-        let token_hash = match self.check_setup_token(token).await {
-            Ok(h) => h,
-            Err(e) => return Err(self.refuse(fail(e.to_string()), e.into()).await),
-        };
-        let parsed = Username::parse(username)
-            .and_then(|u| DisplayName::parse(display_name).map(|d| (u, d)));
-        let (username, display_name) = match parsed {
-            Ok(p) => p,
-            Err(e) => return Err(self.refuse(fail(e.to_string()), e).await),
-        };
-        if self
-            .store
-            .admin_by_username(username.as_str())
-            .await?
-            .is_some()
-        {
-            let e = Error::Conflict(format!("The username {} is taken.", username.as_str()));
-            return Err(self.refuse(fail(e.to_string()), e).await);
-        }
-        let admin_id = Uuid::new_v4();
-        let (options, reg) =
-            self.registration(admin_id, username.as_str(), display_name.as_str(), None)?;
-        let state = CeremonyState::Setup(Joining {
-            token_hash,
-            admin_id,
-            username: username.as_str().to_owned(),
-            display_name: display_name.as_str().to_owned(),
-            reg,
-        });
-        let ceremony_id = self.put_ceremony("setup", &state).await?;
-        Ok(Started {
-            ceremony_id,
-            options,
-        })
+        let link = self.check_setup_token(token).await.map_err(Error::from);
+        self.begin_joining(
+            link,
+            username,
+            display_name,
+            actor,
+            "admin.setup_owner",
+            CeremonyState::Setup,
+        )
+        .await
     }
 
     async fn put_ceremony(&self, kind: &str, state: &CeremonyState) -> Result<String, Error> {
@@ -355,6 +322,63 @@ impl AuthService {
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Step 1 of joining through a link (`link`: the hash of its token, or why it cannot be
+    /// used): validates the names, refuses a taken username, starts a passkey registration
+    /// kept as `wrap(joining)`. Refusals are audited under `action`.
+    async fn begin_joining(
+        &self,
+        link: Result<String, Error>,
+        username: &str,
+        display_name: &str,
+        actor: &Actor,
+        action: &str,
+        wrap: fn(Joining) -> CeremonyState,
+    ) -> Result<Started, Error> {
+        let fail = |reason: String| {
+            AuditDraft::new(
+                actor,
+                action,
+                format!("admin:{}", username.trim()),
+                Outcome::Failure,
+            )
+            .with_details(json!({ "reason": reason }))
+        };
+        let token_hash = match link {
+            Ok(h) => h,
+            Err(e) => return Err(self.refuse(fail(e.to_string()), e).await),
+        };
+        let parsed = Username::parse(username)
+            .and_then(|u| DisplayName::parse(display_name).map(|d| (u, d)));
+        let (username, display_name) = match parsed {
+            Ok(p) => p,
+            Err(e) => return Err(self.refuse(fail(e.to_string()), e).await),
+        };
+        if self
+            .store
+            .admin_by_username(username.as_str())
+            .await?
+            .is_some()
+        {
+            let e = Error::Conflict(format!("The username {} is taken.", username.as_str()));
+            return Err(self.refuse(fail(e.to_string()), e).await);
+        }
+        let admin_id = Uuid::new_v4();
+        let (options, reg) =
+            self.registration(admin_id, username.as_str(), display_name.as_str(), None)?;
+        let state = wrap(Joining {
+            token_hash,
+            admin_id,
+            username: username.as_str().to_owned(),
+            display_name: display_name.as_str().to_owned(),
+            reg,
+        });
+        let ceremony_id = self.put_ceremony("join", &state).await?;
+        Ok(Started {
+            ceremony_id,
+            options,
+        })
     }
 
     /// Takes the joining ceremony `ceremony_id` (of the kind `pick` accepts) and verifies the
