@@ -24,6 +24,11 @@ use serde_json::json;
 
 use crate::ui;
 
+/// `Permissions-Policy` of every answer.
+pub const PERMISSIONS_POLICY: &str = "camera=(), microphone=(), geolocation=(), payment=(), \
+     usb=(), serial=(), hid=(), bluetooth=(), display-capture=(), \
+     publickey-credentials-get=(self), publickey-credentials-create=(self)";
+
 /// The per-request CSP nonce, shared with the renderer through the request extensions.
 #[derive(Clone, Debug)]
 pub struct CspNonce(pub String);
@@ -122,6 +127,11 @@ pub async fn security_headers(
         HeaderValue::from_static("no-referrer"),
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    // Powerful features the console never uses are off; passkeys stay allowed for this origin.
+    h.insert(
+        "permissions-policy",
+        HeaderValue::from_static(PERMISSIONS_POLICY),
+    );
     h.insert(
         "cross-origin-opener-policy",
         HeaderValue::from_static("same-origin"),

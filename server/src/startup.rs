@@ -275,12 +275,13 @@ fn router(config: &Config, console: Arc<Console>, public_url: &Url) -> Router {
         .merge(gate_api::router())
         .merge(browser)
         .with_state(state)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        // Outermost, so that every answer carries the headers, a 413 from the limit included.
         .layer(axum::middleware::from_fn_with_state(
             guard_state,
             middleware::security_headers,
         ))
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
 }
 
 async fn not_found() -> Response {

@@ -331,6 +331,12 @@ async fn pages_carry_the_security_headers_and_a_nonced_hydration_script() {
         assert_eq!(h("x-content-type-options"), "nosniff");
         assert_eq!(h("referrer-policy"), "no-referrer");
         assert_eq!(h("cache-control"), "no-store", "{path}");
+        let permissions = h("permissions-policy");
+        assert!(permissions.contains("camera=()"), "{path}: {permissions}");
+        assert!(
+            permissions.contains("publickey-credentials-get=(self)"),
+            "{path}: passkeys stay allowed: {permissions}"
+        );
         assert!(
             h("strict-transport-security").is_empty(),
             "no HSTS over plain HTTP"
@@ -366,6 +372,16 @@ async fn oversized_bodies_get_413_and_health_endpoints_answer() {
     let big = "a".repeat(server::startup::BODY_LIMIT + 1);
     let r = app.call("start_login", &[("username", &big)], None).await;
     assert_eq!(r.status, 413);
+    // The refusal carries the security headers like every other answer.
+    for name in [
+        "content-security-policy",
+        "x-content-type-options",
+        "x-frame-options",
+        "permissions-policy",
+        "cache-control",
+    ] {
+        assert!(r.headers.contains_key(name), "413 without {name}");
+    }
     assert_eq!(app.get("/healthz", None).await.body, "ok\n");
     assert_eq!(app.get("/readyz", None).await.body, "ready\n");
 }
