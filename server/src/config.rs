@@ -158,6 +158,26 @@ impl Config {
         })
     }
 
+    /// Refuses a public URL that browsers would reach in clear text over a network: `http://`
+    /// is accepted only for `localhost` (and `*.localhost`), which never leaves the machine.
+    /// Session cookies and passkey ceremonies must not cross a network unencrypted.
+    pub fn check_public_url(url: &Url) -> anyhow::Result<()> {
+        let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+        let local = host == "localhost" || host.ends_with(".localhost");
+        match url.scheme() {
+            "https" => Ok(()),
+            "http" if local => Ok(()),
+            "http" => anyhow::bail!(
+                "--public-url {url} is plain http on a host other than localhost: sessions and \
+                 passkeys would cross the network unencrypted. Use https:// (terminate TLS in a \
+                 proxy in front of the console) or http://localhost for a local trial."
+            ),
+            other => {
+                anyhow::bail!("--public-url must be https:// (or http://localhost), not {other}://")
+            }
+        }
+    }
+
     pub fn master_key_path(&self) -> PathBuf {
         self.master_key_file
             .clone()
@@ -169,5 +189,21 @@ impl Config {
             idle_ms: i64::from(self.session_idle_minutes.max(1)) * 60_000,
             absolute_ms: i64::from(self.session_max_hours.max(1)) * 3_600_000,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_only_for_localhost() {
+        let check = |u: &str| Config::check_public_url(&Url::parse(u).expect("url")).is_ok();
+        assert!(check("https://console.example.com"));
+        assert!(check("http://localhost:3000"));
+        assert!(check("http://admin.localhost:3000"));
+        assert!(!check("http://console.example.com"));
+        assert!(!check("http://localhost.example.com"));
+        assert!(!check("ftp://localhost"));
     }
 }

@@ -59,6 +59,7 @@ impl Application {
             .with_context(|| format!("binding {}", config.addr))?;
         let port = listener.local_addr()?.port();
         let public_url = config.public_url_for_port(port);
+        Config::check_public_url(&public_url)?;
         ui::check_server_fns()?;
         let console = open_console(&config, &public_url).await?;
         let router = router(&config, console.clone(), &public_url);

@@ -134,6 +134,30 @@ async fn admin_bootstrap_prints_a_working_setup_url() {
 }
 
 #[tokio::test]
+async fn a_plain_http_public_url_off_localhost_refuses_to_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (code, out) = palisade(
+        dir.path(),
+        &[
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--public-url",
+            "http://console.example.com",
+        ],
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("plain http") && out.contains("https://"),
+        "{out}"
+    );
+    assert!(
+        !dir.path().join("palisade.db").exists(),
+        "nothing is created before the refusal"
+    );
+}
+
+#[tokio::test]
 async fn verify_on_a_missing_database_says_so() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (code, out) = palisade(dir.path(), &["audit", "verify"]);
