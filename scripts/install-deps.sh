@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing Palisade needs, idempotently: the wasm target, clippy and
-# rustfmt, the wasm-bindgen CLI matching Cargo.lock, Debian's Chromium, and the npm packages
-# (Playwright and binaryen's wasm-opt). Each step checks first and does nothing when already
+# rustfmt, the wasm-bindgen CLI matching Cargo.lock, Debian's Chromium and nginx, and the npm
+# packages (Playwright and binaryen's wasm-opt). Each step checks first and does nothing when already
 # satisfied.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,13 +34,30 @@ missing=()
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 # psql creates the fresh databases the PostgreSQL browser run uses (make e2e-postgres).
 command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
+# nginx with auth_request, which gate/tests/decision.rs runs in front of the gate in decision
+# mode (Debian's nginx-light has the module).
+[ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || missing+=(nginx-light)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "installing Debian packages: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   as_root apt-get install -y "${missing[@]}" || { as_root apt-get update && as_root apt-get install -y "${missing[@]}"; }
+  # The nginx package may start a system nginx on port 80; the tests run their own.
+  if [[ " ${missing[*]} " == *" nginx-light "* ]]; then as_root service nginx stop >/dev/null 2>&1 || true; fi
 fi
 
 if [ ! -f end2end/node_modules/.package-lock.json ] || [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then
   echo "installing npm packages in end2end/"
   (cd end2end && npm ci --no-audit --no-fund)
+fi
+
+# A third-party OAuth client (Authlib) and JOSE library (PyJWT) for the gate's token endpoint
+# tests (gate/tests/token.rs), in a virtualenv of their own under target/.
+venv=target/oauth-venv
+want_py='authlib==1.9.10 pyjwt[crypto]==2.15.1 requests==2.34.2'
+if [ ! -f "$venv/.installed" ] || [ "$(cat "$venv/.installed")" != "$want_py" ]; then
+  echo "creating the OAuth test virtualenv in $venv"
+  python3 -m venv "$venv"
+  # shellcheck disable=SC2086
+  "$venv/bin/pip" install --quiet --disable-pip-version-check $want_py
+  echo "$want_py" > "$venv/.installed"
 fi

@@ -5,9 +5,14 @@
 //! version is greater than the applied one (equal with the same payload: "current"; lower, or
 //! equal with other content: refused, no replay); [`policy::bundle::validate_bundle`] finds
 //! nothing (every policy through the console's own `policy::validate`); every published JWK is
-//! a valid key whose `kid` is its thumbprint. Only then is the whole [`Enforcement`] built and
-//! swapped in at once; then the envelope is written to `bundle.json` (write, fsync, rename).
-//! A refused bundle changes nothing: the applied one stays in force.
+//! a valid key whose `kid` is its thumbprint; secrets sealed to this gate, if the envelope
+//! carries any, open ([`jose::sealed::open`]: the console's signature, this gate's id, this
+//! bundle's version and payload hash, this gate's `encryption.key`). Only then is the whole
+//! [`Enforcement`] built and swapped in at once; then the envelope is written to `bundle.json`
+//! (write, fsync, rename). A refused bundle changes nothing: the applied one stays in force.
+//! A bundle that names a token key set but arrives without the key's private half applies (its
+//! routes and limits matter more), and the token endpoint answers 503 until the same version
+//! arrives with it.
 //!
 //! Trusted key: the `bundle_public_key` of `console.json`; without it, the key given with
 //! `--bundle-public-key`; without either, every bundle is refused.
@@ -16,6 +21,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
 use jose::ed25519::PublicKey;
+use jose::sealed::GateKey;
 use policy::bundle::{validate_bundle, SignedBundle};
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -23,11 +29,14 @@ use sha2::{Digest, Sha256};
 use crate::data_dir::{DataDir, BUNDLE_JSON};
 use crate::metrics::Metrics;
 use crate::state::{Enforcement, Limits};
+use crate::token::signer::TokenIssuing;
 
 /// What every part of the gate shares: the applied state, the metrics, the clock.
 pub struct Shared {
     current: RwLock<Option<Arc<Enforcement>>>,
     pub metrics: Metrics,
+    /// The token endpoint's usage, until the next status report.
+    pub usage: crate::usage::Usage,
     started: Instant,
 }
 
@@ -36,6 +45,7 @@ impl Shared {
         Shared {
             current: RwLock::new(None),
             metrics: Metrics::default(),
+            usage: crate::usage::Usage::default(),
             started: Instant::now(),
         }
     }
@@ -123,11 +133,18 @@ struct Applied {
     payload_sha256: [u8; 32],
 }
 
+/// What opens the secrets sealed to this gate: its id at the console and its X25519 key.
+struct SecretsKey {
+    gate_id: String,
+    key: GateKey,
+}
+
 /// Applies bundles one at a time.
 pub struct Applier {
     shared: Arc<Shared>,
     dir: DataDir,
     trusted: Option<PublicKey>,
+    secrets_key: Option<SecretsKey>,
     limits: Limits,
     applied: tokio::sync::Mutex<Applied>,
     last_error: Mutex<Option<String>>,
@@ -144,10 +161,22 @@ impl Applier {
             shared,
             dir,
             trusted,
+            secrets_key: None,
             limits,
             applied: tokio::sync::Mutex::new(Applied::default()),
             last_error: Mutex::new(None),
         }
+    }
+
+    /// Lets this applier open secrets sealed to gate `gate_id` with `key` (an enrolled gate);
+    /// without it, an envelope carrying secrets is refused.
+    pub fn opening_secrets(mut self, gate_id: String, key: GateKey) -> Self {
+        self.secrets_key = Some(SecretsKey { gate_id, key });
+        self
+    }
+
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
     }
 
     pub async fn applied_version(&self) -> Option<u64> {
@@ -239,10 +268,19 @@ impl Applier {
         };
         let hash: [u8; 32] = Sha256::digest(&payload).into();
         if let Some(v) = current {
-            if bundle.version == v && hash == applied.payload_sha256 {
+            let same = bundle.version == v && hash == applied.payload_sha256;
+            // The applied version again, now with the signing key it lacked (the gate
+            // registered its encryption key after the version was published): take it.
+            let completes = same
+                && signed.secrets.is_some()
+                && self
+                    .shared
+                    .current()
+                    .is_some_and(|st| !st.tokens.is_ready());
+            if same && !completes {
                 return ApplyResult::Current { version: v };
             }
-            if bundle.version <= v {
+            if bundle.version <= v && !completes {
                 return ApplyResult::Stale {
                     reason: if bundle.version == v {
                         format!("version {v} is already applied with other content")
@@ -260,6 +298,28 @@ impl Applier {
         if !issues.is_empty() {
             return invalid(policy::bundle::BundleError::Invalid(issues).to_string());
         }
+        let secrets = match (&signed.secrets, &self.secrets_key) {
+            (None, _) => None,
+            (Some(_), None) => {
+                return invalid(
+                    "the bundle carries sealed secrets but this gate is not enrolled, so it \
+                     cannot open them"
+                        .into(),
+                )
+            }
+            (Some(sealed), Some(k)) => {
+                let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+                match jose::sealed::open(sealed, trusted, &k.key, &k.gate_id, bundle.version, &hex)
+                {
+                    Ok(s) => Some(s),
+                    Err(e) => return invalid(format!("sealed secrets: {e} [{}]", e.code())),
+                }
+            }
+        };
+        let tokens = TokenIssuing::of(&bundle, secrets.as_ref());
+        if let TokenIssuing::Unavailable(why) = &tokens {
+            tracing::warn!(version = bundle.version, reason = %why, "the token endpoint cannot issue tokens with this bundle");
+        }
         let version = bundle.version;
         let previous = self.shared.current();
         let next = match Enforcement::build(
@@ -271,6 +331,8 @@ impl Applier {
             Ok(e) => e,
             Err(e) => return invalid(format!("the bundle is invalid: {e}")),
         };
+        let mut next = next;
+        next.tokens = tokens;
         if next
             .policies
             .iter()

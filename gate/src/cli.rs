@@ -11,7 +11,7 @@ use tracing_subscriber::EnvFilter;
 
 use crate::console::ConsoleClient;
 use crate::data_dir::{ConsoleLink, DataDir};
-use crate::serve::{Gate, Settings};
+use crate::serve::{Gate, Mode, Settings};
 use crate::state::Limits;
 
 #[derive(Debug, Parser)]
@@ -46,9 +46,14 @@ pub struct ServeArgs {
         default_value = "127.0.0.1:9090"
     )]
     pub admin_listen: SocketAddr,
-    /// The API behind the gate: http://host:port[/prefix].
+    /// `proxy`: a reverse proxy in front of --upstream. `decision`: no proxying; the listener
+    /// answers nginx `auth_request` (/auth_request) and Envoy `ext_authz` (/ext_authz/...)
+    /// check requests.
+    #[arg(long, env = "PALISADE_GATE_MODE", value_enum, default_value_t = Mode::Proxy)]
+    pub mode: Mode,
+    /// The API behind the gate: http://host:port[/prefix]. Required in proxy mode.
     #[arg(long, env = "PALISADE_GATE_UPSTREAM")]
-    pub upstream: String,
+    pub upstream: Option<String>,
     /// Identity key, console.json, last-known-good bundle.
     #[arg(long, env = "PALISADE_GATE_DATA_DIR", default_value = "./gate-data")]
     pub data_dir: PathBuf,
@@ -119,7 +124,8 @@ impl ServeArgs {
         Settings {
             listen: self.listen,
             admin_listen: self.admin_listen,
-            upstream: self.upstream.clone(),
+            mode: self.mode,
+            upstream: self.upstream.clone().unwrap_or_default(),
             data_dir: self.data_dir.clone(),
             console: self.console.clone(),
             trusted_proxies: self.trusted_proxy.clone(),
@@ -181,8 +187,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 pub async fn enroll(args: EnrollArgs) -> anyhow::Result<()> {
     let dir = DataDir::open(&args.data_dir)?;
     let key = dir.identity()?;
+    let encryption = dir.encryption_key()?;
     let client = ConsoleClient::new(&args.console)?;
-    let enrolled = client.enroll(&args.token, &key).await?;
+    let enrolled = client
+        .enroll(&args.token, &key, &encryption.public_b64())
+        .await?;
     // Check the key before storing it: a gate must never trust garbage.
     jose::ed25519::PublicKey::from_b64(&enrolled.bundle_public_key)?;
     dir.write_console_link(&ConsoleLink {

@@ -1,11 +1,14 @@
 //! The gate's side of the console API (`/gate-api/v1`): enrolment, pull and status reports.
 //!
-//! - `POST /gate-api/v1/enroll` `{"token", "public_key"}` → 200 `{"gate_id",
+//! - `POST /gate-api/v1/enroll` `{"token", "public_key", "encryption_key"}` → 200 `{"gate_id",
 //!   "bundle_public_key", "console_id"}`, or 4xx `{"error"}`. Unsigned (the one-time token is
 //!   the credential).
 //! - `GET /gate-api/v1/bundle` with `If-None-Match: "<applied version>"` → 304 when current,
 //!   200 with a signed bundle otherwise.
-//! - `POST /gate-api/v1/status` `{"applied_version": N|null, "last_error": "..."|null}`.
+//! - `POST /gate-api/v1/status` `{"applied_version": N|null, "last_error": "..."|null,
+//!   "encryption_key": "...", "usage": {"secrets": {id: last used ms}, "tokens": {client_id: n}}}`
+//!   (`usage` only when the token endpoint was used since the last report; token counts are
+//!   what was issued since then).
 //!
 //! Pull and status carry `Authorization: PalisadeGate id=…,ts=…,sig=…` ([`jose::gate_auth`]).
 //! Each call has a 10 s bound; redirects are not followed; response bodies are capped.
@@ -134,11 +137,18 @@ impl ConsoleClient {
             .map_err(|_| GateError::Console(format!("{uri}: no answer within 10 s")))?
     }
 
-    /// Registers this gate's public key with a one-time token.
-    pub async fn enroll(&self, token: &str, key: &SecretKey) -> Result<Enrolled, GateError> {
+    /// Registers this gate's public key (and the X25519 key secrets are sealed to) with a
+    /// one-time token.
+    pub async fn enroll(
+        &self,
+        token: &str,
+        key: &SecretKey,
+        encryption_key: &str,
+    ) -> Result<Enrolled, GateError> {
         let body = serde_json::to_vec(&serde_json::json!({
             "token": token,
             "public_key": key.public_key().to_b64(),
+            "encryption_key": encryption_key,
         }))
         .map_err(|e| GateError::Console(e.to_string()))?;
         let (status, bytes) = self
@@ -193,14 +203,9 @@ impl ConsoleClient {
         &self,
         link: &ConsoleLink,
         key: &SecretKey,
-        applied: Option<u64>,
-        last_error: Option<String>,
+        report: &serde_json::Value,
     ) -> Result<(), GateError> {
-        let body = serde_json::to_vec(&serde_json::json!({
-            "applied_version": applied,
-            "last_error": last_error,
-        }))
-        .map_err(|e| GateError::Console(e.to_string()))?;
+        let body = serde_json::to_vec(report).map_err(|e| GateError::Console(e.to_string()))?;
         let (status, _) = self
             .call(
                 Method::POST,
@@ -232,18 +237,29 @@ pub struct Link {
     pub client: ConsoleClient,
     pub link: ConsoleLink,
     pub key: SecretKey,
+    /// The public X25519 key of `encryption.key` (base64url), reported with every status.
+    pub encryption_key: String,
 }
 
 impl Link {
-    /// Reports the applier's state; failures are logged, never fatal.
+    /// Reports the applier's state and the token endpoint's usage since the last report;
+    /// failures are logged, never fatal (usage not delivered is kept for the next report).
     pub async fn report_state(&self, applier: &Applier) {
         let applied = applier.applied_version().await;
-        if let Err(e) = self
-            .client
-            .report(&self.link, &self.key, applied, applier.last_error())
-            .await
-        {
+        let usage = applier.shared().usage.take();
+        let mut report = serde_json::json!({
+            "applied_version": applied,
+            "last_error": applier.last_error(),
+            "encryption_key": self.encryption_key,
+        });
+        if let Some(u) = &usage {
+            report["usage"] = u.to_json();
+        }
+        if let Err(e) = self.client.report(&self.link, &self.key, &report).await {
             tracing::warn!(error = %e, "could not report status to the console");
+            if let Some(u) = usage {
+                applier.shared().usage.restore(u);
+            }
         }
     }
 
@@ -262,13 +278,17 @@ impl Link {
         }
     }
 
-    /// Pulls at once, then every `interval`.
+    /// Pulls at once, then every `interval`; reports the token endpoint's usage on the same
+    /// beat when there is some (a pull that applied a bundle has reported it already).
     pub async fn pull_loop(self: Arc<Self>, applier: Arc<Applier>, interval: Duration) {
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
             self.pull_once(&applier).await;
+            if applier.shared().usage.pending() {
+                self.report_state(&applier).await;
+            }
         }
     }
 }

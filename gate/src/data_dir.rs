@@ -3,6 +3,9 @@
 //! - `identity.key`: the gate's Ed25519 private key, PKCS #8 v2 DER (RFC 5958 / RFC 8410),
 //!   created with mode 0600 if missing; `identity.pub`: its public key, base64url (no padding)
 //!   of the raw 32 bytes and a newline.
+//! - `encryption.key`: the gate's X25519 private key (32 raw bytes, mode 0600), created if
+//!   missing; the console seals the private keys this gate needs to its public half
+//!   ([`jose::sealed`]).
 //! - `console.json`: `{"console_url", "gate_id", "bundle_public_key"}`, written by `enroll`.
 //! - `bundle.json`: the last-known-good signed bundle (the envelope as received).
 //!
@@ -14,12 +17,14 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use jose::ed25519::{PublicKey, SecretKey};
+use jose::sealed::GateKey;
 use serde::{Deserialize, Serialize};
 
 use crate::error::GateError;
 
 pub const IDENTITY_KEY: &str = "identity.key";
 pub const IDENTITY_PUB: &str = "identity.pub";
+pub const ENCRYPTION_KEY: &str = "encryption.key";
 pub const CONSOLE_JSON: &str = "console.json";
 pub const BUNDLE_JSON: &str = "bundle.json";
 
@@ -73,6 +78,26 @@ impl DataDir {
                 let public = format!("{}\n", key.public_key().to_b64());
                 self.write_atomic(IDENTITY_PUB, public.as_bytes(), 0o644)?;
                 Ok(key)
+            }
+            Err(e) => Err(GateError::io(path, e)),
+        }
+    }
+
+    /// The encryption key, created (0600) if missing.
+    pub fn encryption_key(&self) -> Result<GateKey, GateError> {
+        let path = self.path(ENCRYPTION_KEY);
+        match std::fs::read(&path) {
+            Ok(raw) => {
+                let raw = zeroize::Zeroizing::new(raw);
+                GateKey::from_bytes(&raw).map_err(|e| GateError::BadFile {
+                    path,
+                    detail: e.to_string(),
+                })
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let raw = GateKey::generate_bytes();
+                self.write_atomic(ENCRYPTION_KEY, &*raw, 0o600)?;
+                Ok(GateKey::from_bytes(&*raw)?)
             }
             Err(e) => Err(GateError::io(path, e)),
         }

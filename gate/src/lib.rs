@@ -10,24 +10,32 @@
 //! - [`serve`]: startup and the listeners.
 //! - [`apply`]: verifying and applying bundles, the shared state pointer.
 //! - [`state`]: the enforcement state one bundle builds (routes, keys, limiters, token cache).
-//! - [`proxy`]: the request path.
+//! - [`decision`]: whether a request is admitted (route, token, limits), for both modes.
+//! - [`proxy`]: the reverse proxy's request path.
+//! - [`decision_mode`]: answering nginx `auth_request` / Envoy `ext_authz` check requests.
 //! - [`request`]: path normalisation, client IP, bearer extraction, hop-by-hop headers.
 //! - [`admin`]: the admin listener's routes.
 //! - [`console`]: enrolment, pull and status calls to the console.
 //! - [`data_dir`]: the files of the data directory.
 //! - [`metrics`]: counters and the Prometheus text.
+//! - [`token`]: the OAuth token endpoint (client credentials), its metadata and JWKS.
+//! - [`usage`]: the token endpoint's usage, reported to the console.
 
 pub mod admin;
 pub mod apply;
 pub mod cli;
 pub mod console;
 pub mod data_dir;
+pub mod decision;
+pub mod decision_mode;
 pub mod error;
 pub mod metrics;
 pub mod proxy;
 pub mod request;
 pub mod serve;
 pub mod state;
+pub mod token;
+pub mod usage;
 
 pub use error::GateError;
 pub use serve::{Gate, Settings};

@@ -14,6 +14,8 @@ use std::sync::{Arc, Mutex};
 pub enum Outcome {
     /// Proxied; the upstream answered.
     Proxied,
+    /// Decision mode: admitted (the proxy in front forwards it).
+    Allowed,
     NotReady,
     BadRequest,
     NotFound,
@@ -26,8 +28,9 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    const ALL: [Outcome; 10] = [
+    const ALL: [Outcome; 11] = [
         Outcome::Proxied,
+        Outcome::Allowed,
         Outcome::NotReady,
         Outcome::BadRequest,
         Outcome::NotFound,
@@ -42,6 +45,7 @@ impl Outcome {
     pub fn label(self) -> &'static str {
         match self {
             Outcome::Proxied => "proxied",
+            Outcome::Allowed => "allowed",
             Outcome::NotReady => "not_ready",
             Outcome::BadRequest => "bad_request",
             Outcome::NotFound => "no_route",
@@ -72,7 +76,7 @@ const VERIFY_BUCKETS: [f64; 10] = [
 
 #[derive(Debug, Default)]
 pub struct Metrics {
-    requests: [AtomicU64; 10],
+    requests: [AtomicU64; 11],
     policies: Mutex<BTreeMap<String, Arc<PolicyCounters>>>,
     pub bundle_version: AtomicU64,
     pub applies_applied: AtomicU64,
@@ -85,6 +89,10 @@ pub struct Metrics {
     verify_buckets: [AtomicU64; 10],
     verify_count: AtomicU64,
     verify_sum_ns: AtomicU64,
+    /// Access tokens issued by the token endpoint.
+    pub tokens_issued: AtomicU64,
+    /// Token requests refused, by RFC 6749 error code.
+    token_refusals: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 impl Metrics {
@@ -118,6 +126,16 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition of every metric.
+    /// A token request refused with the RFC 6749 error `code`.
+    pub fn token_refusal(&self, code: &'static str) {
+        *self
+            .token_refusals
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(code)
+            .or_default() += 1;
+    }
+
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(4096);
         let _ = self.write(&mut out);
@@ -125,7 +143,7 @@ impl Metrics {
     }
 
     fn write(&self, o: &mut String) -> std::fmt::Result {
-        writeln!(o, "# HELP palisade_gate_requests_total Requests received on the proxy listener, by outcome.")?;
+        writeln!(o, "# HELP palisade_gate_requests_total Requests received on the main listener (proxied, or checked in decision mode), by outcome.")?;
         writeln!(o, "# TYPE palisade_gate_requests_total counter")?;
         for (i, x) in Outcome::ALL.iter().enumerate() {
             writeln!(
@@ -133,6 +151,29 @@ impl Metrics {
                 "palisade_gate_requests_total{{outcome=\"{}\"}} {}",
                 x.label(),
                 self.requests[i].load(Relaxed)
+            )?;
+        }
+        writeln!(
+            o,
+            "# HELP palisade_gate_tokens_issued_total Access tokens issued at /oauth/token."
+        )?;
+        writeln!(o, "# TYPE palisade_gate_tokens_issued_total counter")?;
+        writeln!(
+            o,
+            "palisade_gate_tokens_issued_total {}",
+            self.tokens_issued.load(Relaxed)
+        )?;
+        writeln!(o, "# HELP palisade_gate_token_refusals_total Token requests refused, by OAuth error code.")?;
+        writeln!(o, "# TYPE palisade_gate_token_refusals_total counter")?;
+        let refusals = self
+            .token_refusals
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        for (code, n) in &refusals {
+            writeln!(
+                o,
+                "palisade_gate_token_refusals_total{{error=\"{code}\"}} {n}"
             )?;
         }
         writeln!(

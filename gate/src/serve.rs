@@ -24,15 +24,29 @@ use crate::admin::{router, AdminState};
 use crate::apply::{Applier, Shared};
 use crate::console::{ConsoleClient, Link};
 use crate::data_dir::DataDir;
+use crate::decision_mode::DecisionService;
 use crate::error::GateError;
-use crate::proxy::{Proxy, Upstream};
+use crate::proxy::{Body, Proxy, Upstream};
 use crate::state::Limits;
+
+/// What the main listener does with a request.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mode {
+    /// Reverse proxy: decide, then forward to `--upstream`.
+    #[default]
+    Proxy,
+    /// Decision service beside nginx (`auth_request`) or Envoy (`ext_authz`): decide only
+    /// (see [`crate::decision_mode`]).
+    Decision,
+}
 
 /// Everything `serve` needs.
 #[derive(Clone, Debug)]
 pub struct Settings {
     pub listen: SocketAddr,
     pub admin_listen: SocketAddr,
+    pub mode: Mode,
+    /// The upstream URL; proxy mode only (ignored in decision mode).
     pub upstream: String,
     pub data_dir: PathBuf,
     /// Overrides the console URL of `console.json`.
@@ -67,7 +81,22 @@ impl Gate {
                 Cidr::parse(c).map_err(|e| GateError::Config(format!("--trusted-proxy {c:?}: {e}")))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let upstream = Upstream::parse(&s.upstream)?;
+        let upstream = match s.mode {
+            Mode::Proxy if s.upstream.is_empty() => {
+                return Err(GateError::Config(
+                    "--upstream is required in proxy mode (or run with --mode decision beside \
+                     nginx or Envoy)"
+                        .into(),
+                ))
+            }
+            Mode::Proxy => Some(Upstream::parse(&s.upstream)?),
+            Mode::Decision => {
+                if !s.upstream.is_empty() {
+                    tracing::warn!("--upstream is ignored in decision mode: the proxy in front forwards requests");
+                }
+                None
+            }
+        };
         let dir = DataDir::open(&s.data_dir)?;
         let link = dir.console_link()?;
         let flag_key = s
@@ -101,6 +130,7 @@ impl Gate {
                     client,
                     link: l,
                     key,
+                    encryption_key: dir.encryption_key()?.public_b64(),
                 }))
             }
             None => {
@@ -111,7 +141,11 @@ impl Gate {
             }
         };
         let shared = Arc::new(Shared::new());
-        let applier = Arc::new(Applier::new(shared.clone(), dir.clone(), trusted, s.limits));
+        let mut applier = Applier::new(shared.clone(), dir.clone(), trusted, s.limits);
+        if let Some(l) = &console_link {
+            applier = applier.opening_secrets(l.link.gate_id.clone(), dir.encryption_key()?);
+        }
+        let applier = Arc::new(applier);
         if let Some(bytes) = dir.read_bundle()? {
             match applier.apply(&bytes, false, "disk").await {
                 r @ crate::apply::ApplyResult::Applied { .. } => {
@@ -136,13 +170,16 @@ impl Gate {
             .local_addr()
             .map_err(|e| GateError::io("admin listener", e))?;
         let (stop, stopped) = watch::channel(false);
-        let proxy = Arc::new(Proxy::new(
-            shared.clone(),
-            upstream,
-            trusted_proxies,
-            s.max_body_bytes,
-            s.upstream_timeout,
-        ));
+        let proxy = Arc::new(match upstream {
+            Some(upstream) => Front::Proxy(Proxy::new(
+                shared.clone(),
+                upstream,
+                trusted_proxies,
+                s.max_body_bytes,
+                s.upstream_timeout,
+            )),
+            None => Front::Decision(DecisionService::new(shared.clone(), trusted_proxies)),
+        });
         let admin = router(AdminState {
             shared: shared.clone(),
             applier: applier.clone(),
@@ -177,7 +214,7 @@ impl Gate {
         if let Some(l) = console_link {
             tasks.push(tokio::spawn(l.pull_loop(applier.clone(), s.pull_interval)));
         }
-        tracing::info!(%addr, %admin_addr, "palisade-gate listening");
+        tracing::info!(%addr, %admin_addr, mode = ?s.mode, "palisade-gate listening");
         Ok(Gate {
             addr,
             admin_addr,
@@ -198,6 +235,25 @@ impl Gate {
                 _ = &mut t => {}
                 _ = &mut deadline => { t.abort(); }
             }
+        }
+    }
+}
+
+/// The main listener's handler in either mode.
+enum Front {
+    Proxy(Proxy),
+    Decision(DecisionService),
+}
+
+impl Front {
+    async fn handle(
+        &self,
+        peer: SocketAddr,
+        req: http::Request<hyper::body::Incoming>,
+    ) -> http::Response<Body> {
+        match self {
+            Front::Proxy(p) => p.handle(peer, req).await,
+            Front::Decision(d) => d.handle(peer, req).await,
         }
     }
 }

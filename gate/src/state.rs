@@ -150,6 +150,10 @@ pub struct Enforcement {
     pub policies_read_headers: bool,
     pub limiters: HashMap<String, Arc<PolicyLimiter>>,
     pub cache: TokenCache,
+    /// Whether the token endpoint issues tokens (set by the applier once secrets are opened).
+    pub tokens: crate::token::signer::TokenIssuing,
+    /// `{"keys": [...]}` of every published key, as the gate's JWKS endpoint serves it.
+    pub jwks_json: bytes::Bytes,
 }
 
 /// Sizes of what a state holds.
@@ -189,6 +193,14 @@ impl Enforcement {
                 }
             }
         }
+        let published: Vec<&policy::jwk::Jwk> = bundle
+            .key_sets
+            .iter()
+            .flat_map(|s| s.keys.iter().map(|k| &k.jwk))
+            .collect();
+        let jwks_json = serde_json::to_vec(&serde_json::json!({ "keys": published }))
+            .map_err(|e| format!("the JWKS: {e}"))?
+            .into();
         let policies: Vec<Policy> = in_order(&bundle.policies).into_iter().cloned().collect();
         let mut limiters = HashMap::new();
         for p in &policies {
@@ -224,6 +236,8 @@ impl Enforcement {
             policies,
             limiters,
             cache: TokenCache::new(limits.token_cache_entries),
+            tokens: crate::token::signer::TokenIssuing::Off,
+            jwks_json,
         })
     }
 

@@ -21,19 +21,46 @@ pub fn seal(bundle: &Bundle, key: &SecretKey) -> Result<SignedBundle, JoseError>
 
 /// Signs payload bytes as they are.
 pub fn seal_bytes(payload: &[u8], key: &SecretKey) -> SignedBundle {
+    let (payload, key_id, signature) = sign_payload(payload, key);
     SignedBundle {
-        payload: URL_SAFE_NO_PAD.encode(payload),
-        key_id: key.public_key().key_id(),
-        signature: URL_SAFE_NO_PAD.encode(key.sign(payload)),
+        payload,
+        key_id,
+        signature,
+        secrets: None,
     }
+}
+
+/// The three members of a signed envelope for `payload`: the payload and the signature as
+/// unpadded base64url, and the signing key's id.
+pub(crate) fn sign_payload(payload: &[u8], key: &SecretKey) -> (String, String, String) {
+    (
+        URL_SAFE_NO_PAD.encode(payload),
+        key.public_key().key_id(),
+        URL_SAFE_NO_PAD.encode(key.sign(payload)),
+    )
 }
 
 /// Verifies `signed` against the `trusted` key and returns the bundle and its payload bytes.
 pub fn open(signed: &SignedBundle, trusted: &PublicKey) -> Result<(Bundle, Vec<u8>), JoseError> {
+    let payload = verify_payload(&signed.payload, &signed.key_id, &signed.signature, trusted)?;
+    let bundle = Bundle::from_payload(&payload).map_err(|e| JoseError::Corrupt {
+        detail: e.to_string(),
+    })?;
+    Ok((bundle, payload))
+}
+
+/// The payload bytes of an envelope, once its key id names the `trusted` key and its signature
+/// verifies over them.
+pub(crate) fn verify_payload(
+    payload: &str,
+    key_id: &str,
+    signature: &str,
+    trusted: &PublicKey,
+) -> Result<Vec<u8>, JoseError> {
     let trusted_id = trusted.key_id();
-    if signed.key_id != trusted_id {
+    if key_id != trusted_id {
         return Err(JoseError::WrongKey {
-            key_id: crate::truncate(&signed.key_id),
+            key_id: crate::truncate(key_id),
             trusted: trusted_id,
         });
     }
@@ -41,18 +68,15 @@ pub fn open(signed: &SignedBundle, trusted: &PublicKey) -> Result<(Bundle, Vec<u
         detail: detail.into(),
     };
     let payload = URL_SAFE_NO_PAD
-        .decode(&signed.payload)
+        .decode(payload)
         .map_err(|_| corrupt("the payload is not unpadded base64url"))?;
     let signature = URL_SAFE_NO_PAD
-        .decode(&signed.signature)
+        .decode(signature)
         .map_err(|_| corrupt("the signature is not unpadded base64url"))?;
     if !trusted.verifies(&payload, &signature) {
         return Err(JoseError::BadSignature);
     }
-    let bundle = Bundle::from_payload(&payload).map_err(|e| JoseError::Corrupt {
-        detail: e.to_string(),
-    })?;
-    Ok((bundle, payload))
+    Ok(payload)
 }
 
 #[cfg(test)]
@@ -79,6 +103,7 @@ mod tests {
                 methods: vec![],
                 auth: RouteAuth::None,
             }],
+            token_key_set: None,
         }
     }
 

@@ -59,6 +59,10 @@ pub enum TypRule {
     /// `JWT` or `at+jwt`: a resource server; whether `at+jwt` is then required is a claim rule
     /// ([`crate::ClaimRules::require_typ_at_jwt`]).
     JwtOrAccessToken,
+    /// A client assertion at a token endpoint (RFC 7523 §3, which does not require `typ`):
+    /// no `typ`, `JWT` or `client-authentication+jwt` (RFC 7523bis), never `at+jwt`, so an
+    /// access token cannot stand in for an assertion.
+    ClientAssertion,
 }
 
 impl TypRule {
@@ -66,6 +70,8 @@ impl TypRule {
         let t = strip_application(typ);
         t.eq_ignore_ascii_case("JWT")
             || (*self == TypRule::JwtOrAccessToken && t.eq_ignore_ascii_case("at+jwt"))
+            || (*self == TypRule::ClientAssertion
+                && t.eq_ignore_ascii_case("client-authentication+jwt"))
     }
 }
 
@@ -224,33 +230,41 @@ pub fn sign_jwt_typed(
     typ: Typ,
     claims: &Value,
 ) -> Result<String, JoseError> {
-    if !claims.is_object() {
-        return Err(JoseError::ClaimsNotObject);
+    SigningKey::load(alg, pkcs8)?.sign_jwt(kid, typ, claims)
+}
+
+impl SigningKey {
+    /// Signs `claims` (a JSON object) as a compact JWS with the protected header
+    /// `{"alg":…,"typ":…,"kid":…}`, as [`sign_jwt_typed`] describes, with a key loaded once.
+    pub fn sign_jwt(&self, kid: &str, typ: Typ, claims: &Value) -> Result<String, JoseError> {
+        if !claims.is_object() {
+            return Err(JoseError::ClaimsNotObject);
+        }
+        let expected = self.public_jwk()?.kid.unwrap_or_default();
+        if kid != expected {
+            return Err(JoseError::KidMismatch {
+                kid: truncate(kid),
+                expected,
+            });
+        }
+        let header = SignHeader {
+            alg: self.alg.label(),
+            typ: typ.label(),
+            kid,
+        };
+        let encode_failed = |e: serde_json::Error| JoseError::Crypto(e.to_string());
+        let header = serde_json::to_vec(&header).map_err(encode_failed)?;
+        let claims = serde_json::to_vec(claims).map_err(encode_failed)?;
+        let size =
+            b64_len(header.len()) + b64_len(claims.len()) + b64_len(self.signature_len()) + 2;
+        if size > MAX_JWT_BYTES {
+            return Err(JoseError::TokenTooLarge {
+                size,
+                limit: MAX_JWT_BYTES,
+            });
+        }
+        self.sign_compact(&header, &claims)
     }
-    let signer = SigningKey::load(alg, pkcs8)?;
-    let expected = signer.public_jwk()?.kid.unwrap_or_default();
-    if kid != expected {
-        return Err(JoseError::KidMismatch {
-            kid: truncate(kid),
-            expected,
-        });
-    }
-    let header = SignHeader {
-        alg: alg.label(),
-        typ: typ.label(),
-        kid,
-    };
-    let encode_failed = |e: serde_json::Error| JoseError::Crypto(e.to_string());
-    let header = serde_json::to_vec(&header).map_err(encode_failed)?;
-    let claims = serde_json::to_vec(claims).map_err(encode_failed)?;
-    let size = b64_len(header.len()) + b64_len(claims.len()) + b64_len(signer.signature_len()) + 2;
-    if size > MAX_JWT_BYTES {
-        return Err(JoseError::TokenTooLarge {
-            size,
-            limit: MAX_JWT_BYTES,
-        });
-    }
-    signer.sign_compact(&header, &claims)
 }
 
 /// A token whose signature verified, before any claim was checked.
@@ -327,6 +341,7 @@ pub fn verify_compact<K: Borrow<VerifyKey>>(
                 ),
             })
         }
+        None if typ_rule == TypRule::ClientAssertion => String::new(),
         None => {
             return Err(JoseError::TokenTyp {
                 detail: "its header has no typ; \"JWT\" is required".into(),

@@ -1,7 +1,8 @@
 //! JOSE for Palisade: compact JWS JWTs (RFC 7515, RFC 7519) signed and verified with `ring`, the
 //! checks of their claims (RFC 7519 §4.1, RFC 9068), and the two Ed25519 envelopes of the
 //! console↔gate contract: signed config bundles ([`envelope`]) and the signature a gate puts on
-//! each call it makes to the console ([`gate_auth`]).
+//! each call it makes to the console ([`gate_auth`]), and the private material sealed for one
+//! gate with HPKE ([`sealed`]).
 //!
 //! Shared by the console (through `domain::keys`, which wraps this crate) and the gate, so that
 //! there is one implementation of every rule. It depends on `policy` (the wire types), `ring`,
@@ -16,11 +17,13 @@
 //! - No clock: the time a claim is checked at is a parameter ([`claims::validate`]).
 
 pub mod claims;
+pub mod client_secret;
 pub mod ed25519;
 pub mod envelope;
 pub mod gate_auth;
 pub mod jwk;
 pub mod jwt;
+pub mod sealed;
 
 pub use claims::{ClaimRules, Validated};
 pub use jwk::{check_jwk, jwk_from_parts, thumbprint, verification_key, PublicParts, VerifyKey};

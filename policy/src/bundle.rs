@@ -51,6 +51,10 @@ pub struct Bundle {
     pub key_sets: Vec<BundleKeySet>,
     /// First match wins; no match is a 404 at the gate.
     pub routes: Vec<Route>,
+    /// The key set whose active key signs the access tokens the gate issues at
+    /// `POST /oauth/token`; `None`: the gate issues no tokens (the endpoint answers 404).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_key_set: Option<String>,
 }
 
 /// A registered OAuth client, as the gate needs it (no secrets).
@@ -66,6 +70,39 @@ pub struct BundleClient {
     pub policy_id: Option<String>,
     /// The scopes the client may hold; a token's scopes count only where listed here.
     pub scopes: Vec<String>,
+    /// How the client authenticates at the token endpoint (RFC 7591 §2 names:
+    /// `client_secret_basic`, `client_secret_post`, `private_key_jwt`, `none`).
+    #[serde(default = "auth_none")]
+    pub auth_method: String,
+    /// The grants the client may use (`client_credentials` is the one the gate issues).
+    #[serde(default)]
+    pub grant_types: Vec<String>,
+    /// The lifetime of the access tokens issued to it, before the key set's cap.
+    #[serde(default)]
+    pub token_lifetime_s: u32,
+    /// Its usable secrets as Argon2id PHC strings (never the secrets): the current one and any
+    /// in their grace period, each with its expiry.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<BundleSecret>,
+    /// Its public keys, for `private_key_jwt` (RFC 7523).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks: Option<crate::jwk::JwkSet>,
+}
+
+fn auth_none() -> String {
+    "none".into()
+}
+
+/// One client secret as the gate verifies it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BundleSecret {
+    /// The console's id of the secret: what usage reports name.
+    pub id: String,
+    /// Argon2id PHC string.
+    pub phc: String,
+    /// After this instant (ms since the epoch) the secret is refused; `None`: no expiry.
+    pub expires_at_ms: Option<i64>,
 }
 
 /// The published keys of one signing key set.
@@ -76,6 +113,9 @@ pub struct BundleKeySet {
     /// Clock skew tolerated on `exp`, `nbf`, `iat` of tokens signed by this set's keys.
     pub leeway_s: u32,
     pub keys: Vec<BundleKey>,
+    /// The longest lifetime of a token signed by this set: caps what the gate issues.
+    #[serde(default)]
+    pub max_token_lifetime_s: u32,
 }
 
 /// One published key: `next` (published, does not sign yet), `active` or `retired`.
@@ -119,6 +159,11 @@ pub struct SignedBundle {
     pub key_id: String,
     /// Base64url (no padding) Ed25519 signature over the payload bytes.
     pub signature: String,
+    /// The private material for the one gate this envelope is delivered to, if it needs any
+    /// (signed separately, sealed to that gate's key; see [`crate::secrets`]). Never on the
+    /// console's published copy; added per gate on delivery.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secrets: Option<crate::secrets::SealedSecrets>,
 }
 
 /// Why bytes are not a bundle or a bundle is not applicable.
@@ -262,6 +307,24 @@ pub fn validate_bundle(b: &Bundle) -> Vec<String> {
                 "clients[{i}]: scope {s:?} is empty or holds a space"
             ));
         }
+        if crate::client::AuthMethod::parse(&c.auth_method).is_none() {
+            out.push(format!(
+                "clients[{i}]: authentication method {:?} is not known",
+                c.auth_method
+            ));
+        }
+        for (j, secret) in c.secrets.iter().enumerate() {
+            if secret.id.is_empty() || !secret.phc.starts_with("$argon2id$") {
+                out.push(format!(
+                    "clients[{i}].secrets[{j}]: not an identified Argon2id hash"
+                ));
+            }
+        }
+    }
+    if let Some(name) = &b.token_key_set {
+        if !b.key_sets.iter().any(|s| &s.name == name) {
+            out.push(format!("the token key set {name:?} is not in the bundle"));
+        }
     }
     let mut kids: Vec<&str> = Vec::new();
     for (i, set) in b.key_sets.iter().enumerate() {
@@ -367,6 +430,11 @@ mod tests {
                 enabled: true,
                 policy_id: Some("p1".into()),
                 scopes: vec!["read".into()],
+                auth_method: "client_secret_basic".into(),
+                grant_types: vec!["client_credentials".into()],
+                token_lifetime_s: 600,
+                secrets: vec![],
+                jwks: None,
             }],
             key_sets: vec![BundleKeySet {
                 name: "default".into(),
@@ -386,6 +454,7 @@ mod tests {
                         use_: Some("sig".into()),
                     },
                 }],
+                max_token_lifetime_s: 3_600,
             }],
             routes: vec![
                 Route {
@@ -401,6 +470,7 @@ mod tests {
                     },
                 },
             ],
+            token_key_set: Some("default".into()),
         }
     }
 
@@ -423,8 +493,11 @@ mod tests {
             payload: "eyJ9".into(),
             key_id: "k".into(),
             signature: "s".into(),
+            secrets: None,
         };
         let json = serde_json::to_vec(&env).expect("serialises");
+        // No `secrets` member when there are none: what older gates read.
+        assert!(!String::from_utf8_lossy(&json).contains("secrets"));
         assert_eq!(SignedBundle::from_json(&json), Ok(env));
     }
 

@@ -30,6 +30,7 @@
 //! - [`routes`]: the gate's routes as text, one per line (read with line-numbered issues, printed
 //!   back), as the console's gate settings form edits them.
 //! - [`gates`]: a gate's state in the fleet, as the console derives and shows it.
+//! - [`secrets`]: the private material sealed for one gate (signing keys), as it travels.
 
 pub mod access;
 pub mod bundle;
@@ -45,4 +46,5 @@ pub mod model;
 pub mod preview;
 pub mod redirect;
 pub mod routes;
+pub mod secrets;
 pub mod validate;

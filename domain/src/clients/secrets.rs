@@ -4,7 +4,7 @@
 //! Hashing costs tens of milliseconds of CPU by design; [`hash_secret`] runs it on the blocking
 //! pool behind a small semaphore so a burst of rotations cannot starve the server.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHasher, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
 use rand::RngCore;
@@ -67,19 +67,8 @@ pub async fn hash_secret(secret: &SecretString) -> Result<String, Error> {
         .map_err(|e| Error::Internal(format!("hashing task: {e}")))?
 }
 
-/// Whether `presented` matches the PHC string; any malformed hash is a mismatch. Only Argon2id
-/// hashes are accepted, so a downgraded row cannot weaken verification.
-pub fn verify_secret(phc: &str, presented: &str) -> bool {
-    let Ok(parsed) = PasswordHash::new(phc) else {
-        return false;
-    };
-    if parsed.algorithm.as_str() != "argon2id" {
-        return false;
-    }
-    Argon2::default()
-        .verify_password(presented.as_bytes(), &parsed)
-        .is_ok()
-}
+/// Whether `presented` matches the PHC string (Argon2id only): the one check the gate runs too.
+pub use jose::client_secret::verify_secret;
 
 #[cfg(test)]
 mod tests {

@@ -176,6 +176,11 @@ pub fn bundle(version: u64, keys: Vec<BundleKey>, policies: Vec<Policy>) -> Bund
                 enabled: true,
                 policy_id: None,
                 scopes: vec!["read".into(), "write".into()],
+                auth_method: "none".into(),
+                grant_types: vec![],
+                token_lifetime_s: 0,
+                secrets: vec![],
+                jwks: None,
             },
             BundleClient {
                 client_id: "app-off".into(),
@@ -183,12 +188,18 @@ pub fn bundle(version: u64, keys: Vec<BundleKey>, policies: Vec<Policy>) -> Bund
                 enabled: false,
                 policy_id: None,
                 scopes: vec!["read".into()],
+                auth_method: "client_secret_basic".into(),
+                grant_types: vec!["client_credentials".into()],
+                token_lifetime_s: 600,
+                secrets: vec![],
+                jwks: None,
             },
         ],
         key_sets: vec![BundleKeySet {
             name: "main".into(),
             leeway_s: 30,
             keys,
+            max_token_lifetime_s: 3_600,
         }],
         routes: vec![
             Route {
@@ -216,6 +227,7 @@ pub fn bundle(version: u64, keys: Vec<BundleKey>, policies: Vec<Policy>) -> Bund
                 },
             },
         ],
+        token_key_set: None,
     }
 }
 
@@ -223,6 +235,7 @@ pub fn settings(dir: &Path, upstream: SocketAddr, bundle_key: Option<String>) ->
     Settings {
         listen: "127.0.0.1:0".parse().expect("addr"),
         admin_listen: "127.0.0.1:0".parse().expect("addr"),
+        mode: gate::serve::Mode::Proxy,
         upstream: format!("http://{upstream}"),
         data_dir: dir.to_path_buf(),
         console: None,
