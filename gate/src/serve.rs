@@ -171,13 +171,13 @@ impl Gate {
             .map_err(|e| GateError::io("admin listener", e))?;
         let (stop, stopped) = watch::channel(false);
         let proxy = Arc::new(match upstream {
-            Some(upstream) => Front::Proxy(Proxy::new(
+            Some(upstream) => Front::Proxy(Box::new(Proxy::new(
                 shared.clone(),
                 upstream,
                 trusted_proxies,
                 s.max_body_bytes,
                 s.upstream_timeout,
-            )),
+            ))),
             None => Front::Decision(DecisionService::new(shared.clone(), trusted_proxies)),
         });
         let admin = router(AdminState {
@@ -241,7 +241,7 @@ impl Gate {
 
 /// The main listener's handler in either mode.
 enum Front {
-    Proxy(Proxy),
+    Proxy(Box<Proxy>),
     Decision(DecisionService),
 }
 
