@@ -37,6 +37,8 @@ pub struct Shared {
     pub metrics: Metrics,
     /// The token endpoint's usage, until the next status report.
     pub usage: crate::usage::Usage,
+    /// The Redis limiter of `cluster`-scoped policies, when `--redis` is given.
+    pub cluster: std::sync::OnceLock<Arc<crate::cluster::ClusterLimiter>>,
     started: Instant,
 }
 
@@ -46,6 +48,7 @@ impl Shared {
             current: RwLock::new(None),
             metrics: Metrics::default(),
             usage: crate::usage::Usage::default(),
+            cluster: std::sync::OnceLock::new(),
             started: Instant::now(),
         }
     }
@@ -333,10 +336,7 @@ impl Applier {
         };
         let mut next = next;
         next.tokens = tokens;
-        if next
-            .policies
-            .iter()
-            .any(|p| p.scope == policy::model::Scope::Cluster)
+        if self.shared.cluster.get().is_none() && next.policies.iter().any(|p| p.scope.is_cluster())
         {
             crate::proxy::warn_cluster_scope_once();
         }

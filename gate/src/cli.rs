@@ -67,6 +67,10 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub trusted_proxy: Vec<String>,
+    /// Redis for the policies with scope "cluster" (redis://host:port/db, rediss:// for TLS;
+    /// a password in the URL is never logged). Without it, those policies count per gate.
+    #[arg(long, env = "PALISADE_GATE_REDIS")]
+    pub redis: Option<String>,
     /// Seconds between two pulls from the console.
     #[arg(long, env = "PALISADE_GATE_PULL_INTERVAL_SECS", default_value_t = 30)]
     pub pull_interval_secs: u64,
@@ -129,6 +133,7 @@ impl ServeArgs {
             data_dir: self.data_dir.clone(),
             console: self.console.clone(),
             trusted_proxies: self.trusted_proxy.clone(),
+            redis: self.redis.clone(),
             pull_interval: Duration::from_secs(self.pull_interval_secs.max(1)),
             bundle_public_key: self.bundle_public_key.clone(),
             max_body_bytes: self.max_body_bytes,

@@ -22,11 +22,12 @@ use http::header::{HeaderMap, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{Response, StatusCode};
 use policy::bundle::RouteAuth;
 use policy::cidr::Cidr;
-use policy::gcra::Outcome as GcraOutcome;
-use policy::model::{applicable_in_order, Action, KeyBy, Policy, Request as PolicyRequest};
+use policy::gcra::{Outcome as GcraOutcome, Tat};
+use policy::model::{applicable_in_order, Action, KeyBy, Policy, Request as PolicyRequest, Scope};
 use sha2::{Digest, Sha256};
 
 use crate::apply::Shared;
+use crate::cluster::{Down, Verdict};
 use crate::metrics::Outcome;
 use crate::proxy::{json, json_value, Body};
 use crate::request::{bearer, client_ip, normalize_path, Bearer};
@@ -257,7 +258,12 @@ impl Decider {
                     Action::Delay { max_delay_ms } => u64::from(max_delay_ms) * 1_000_000,
                     _ => 0,
                 };
-                match l.decide(&key, now, max_wait) {
+                let decided = match self.shared_decision(p, &key, max_wait).await {
+                    Some(Ok(o)) => o,
+                    Some(Err(refused)) => return Some(refused),
+                    None => l.decide(&key, now, max_wait),
+                };
+                match decided {
                     GcraOutcome::Allow { .. } => {
                         c.allowed.fetch_add(1, Relaxed);
                     }
@@ -271,7 +277,12 @@ impl Decider {
                     }
                 }
             } else {
-                match l.decide(&key, now, 0) {
+                let decided = match self.shared_decision(p, &key, 0).await {
+                    Some(Ok(o)) => o,
+                    // A shadow policy never refuses, Redis or not.
+                    Some(Err(_)) | None => l.decide(&key, now, 0),
+                };
+                match decided {
                     GcraOutcome::Deny { .. } => {
                         let n = c.shadow_rejected.fetch_add(1, Relaxed) + 1;
                         if n % 1000 == 1 {
@@ -286,6 +297,63 @@ impl Decider {
         }
         if wait_ns > 0 {
             tokio::time::sleep(Duration::from_nanos(wait_ns)).await;
+        }
+        None
+    }
+}
+
+impl Decider {
+    /// The decision of a `cluster`-scoped policy in Redis: `None` for a gate-scoped policy or
+    /// a cluster one whose Redis is away and that falls back to this gate's own limiter;
+    /// `Some(Err(503))` for a `cluster_strict` one whose Redis is away.
+    async fn shared_decision(
+        &self,
+        p: &Policy,
+        key: &[u8],
+        max_wait_ns: u64,
+    ) -> Option<Result<GcraOutcome, Response<Body>>> {
+        if !p.scope.is_cluster() {
+            return None;
+        }
+        let down = match self.shared.cluster.get() {
+            Some(c) => match c.decide(&p.id, p.limit.quota(), key, max_wait_ns).await {
+                Ok(Verdict::Allow) => {
+                    return Some(Ok(GcraOutcome::Allow {
+                        tat: Tat::default(),
+                    }))
+                }
+                Ok(Verdict::Delay { wait_ns }) => {
+                    return Some(Ok(GcraOutcome::Delay {
+                        tat: Tat::default(),
+                        wait_ns,
+                    }))
+                }
+                Ok(Verdict::Deny { retry_after_ns }) => {
+                    return Some(Ok(GcraOutcome::Deny { retry_after_ns }))
+                }
+                Err(Down) => true,
+            },
+            None => {
+                crate::proxy::warn_cluster_scope_once();
+                true
+            }
+        };
+        debug_assert!(down);
+        self.shared.metrics.cluster_fallbacks.fetch_add(1, Relaxed);
+        if p.scope == Scope::ClusterStrict {
+            let mut r = json_value(
+                StatusCode::SERVICE_UNAVAILABLE,
+                serde_json::json!({
+                    "error": "limit_unavailable",
+                    "error_description": format!(
+                        "the shared rate limit of policy {:?} cannot be checked right now",
+                        p.name
+                    ),
+                }),
+            );
+            r.headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+            return Some(Err(r));
         }
         None
     }

@@ -18,12 +18,14 @@
 //! - [`console`]: enrolment, pull and status calls to the console.
 //! - [`data_dir`]: the files of the data directory.
 //! - [`metrics`]: counters and the Prometheus text.
+//! - [`cluster`]: cluster-wide limits, their GCRA state in Redis.
 //! - [`token`]: the OAuth token endpoint (client credentials), its metadata and JWKS.
 //! - [`usage`]: the token endpoint's usage, reported to the console.
 
 pub mod admin;
 pub mod apply;
 pub mod cli;
+pub mod cluster;
 pub mod console;
 pub mod data_dir;
 pub mod decision;

@@ -91,6 +91,8 @@ pub struct Metrics {
     verify_sum_ns: AtomicU64,
     /// Access tokens issued by the token endpoint.
     pub tokens_issued: AtomicU64,
+    /// Decisions of cluster-scoped policies made without Redis (fallback or 503).
+    pub cluster_fallbacks: AtomicU64,
     /// Token requests refused, by RFC 6749 error code.
     token_refusals: Mutex<BTreeMap<&'static str, u64>>,
 }
@@ -153,6 +155,13 @@ impl Metrics {
                 self.requests[i].load(Relaxed)
             )?;
         }
+        writeln!(o, "# HELP palisade_gate_cluster_fallbacks_total Decisions of cluster-scoped policies made without Redis (this gate's own count, or 503 for strict ones).")?;
+        writeln!(o, "# TYPE palisade_gate_cluster_fallbacks_total counter")?;
+        writeln!(
+            o,
+            "palisade_gate_cluster_fallbacks_total {}",
+            self.cluster_fallbacks.load(Relaxed)
+        )?;
         writeln!(
             o,
             "# HELP palisade_gate_tokens_issued_total Access tokens issued at /oauth/token."

@@ -39,12 +39,13 @@ pub type Body = UnsyncBoxBody<Bytes, BoxError>;
 
 static CLUSTER_WARNED: AtomicBool = AtomicBool::new(false);
 
-/// Logs once per process that `cluster`-scoped policies are counted per gate.
+/// Logs once per process that `cluster`-scoped policies have no Redis to share their count.
 pub fn warn_cluster_scope_once() {
     if !CLUSTER_WARNED.swap(true, Relaxed) {
         tracing::warn!(
-            "a policy has scope \"cluster\", but shared (Redis) counters are not built in this \
-             gate version: it is enforced per gate, so N gates admit up to N times its limit"
+            "a policy has scope \"cluster\" but this gate has no --redis: each gate counts it \
+             alone (N gates admit up to N times its limit), and \"cluster_strict\" policies \
+             refuse their requests with 503"
         );
     }
 }

@@ -59,6 +59,8 @@ pub struct Settings {
     pub header_read_timeout: Duration,
     pub upstream_timeout: Duration,
     pub limits: Limits,
+    /// Redis URL for cluster-scoped policies.
+    pub redis: Option<String>,
 }
 
 /// A running gate.
@@ -141,6 +143,12 @@ impl Gate {
             }
         };
         let shared = Arc::new(Shared::new());
+        let mut background = Vec::new();
+        if let Some(url) = &s.redis {
+            let cluster = crate::cluster::ClusterLimiter::new(url).map_err(GateError::Config)?;
+            background.push(cluster.start());
+            let _ = shared.cluster.set(cluster);
+        }
         let mut applier = Applier::new(shared.clone(), dir.clone(), trusted, s.limits);
         if let Some(l) = &console_link {
             applier = applier.opening_secrets(l.link.gate_id.clone(), dir.encryption_key()?);
@@ -211,6 +219,7 @@ impl Gate {
                 },
             )),
         ];
+        tasks.extend(background);
         if let Some(l) = console_link {
             tasks.push(tokio::spawn(l.pull_loop(applier.clone(), s.pull_interval)));
         }

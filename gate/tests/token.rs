@@ -275,7 +275,8 @@ async fn secrets_get_tokens_the_gate_accepts_and_bad_ones_get_rfc6749_errors() {
     );
 
     // RFC 6749 §5.2 errors for the request itself.
-    let cases: [(&[(&str, &str)], u16, &str); 6] = [
+    type Form<'a> = &'a [(&'a str, &'a str)];
+    let cases: [(Form, u16, &str); 6] = [
         (&[("grant_type", "password")], 400, "unsupported_grant_type"),
         (&[], 400, "invalid_request"),
         (&[CC, ("scope", "admin")], 400, "invalid_scope"),

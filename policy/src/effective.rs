@@ -38,7 +38,7 @@ pub fn effective_limit(policy: &Policy, replicas: u32) -> Effective {
     let per = limit.per.noun();
     let multiplier = match policy.scope {
         Scope::Gate => u64::from(n),
-        Scope::Cluster => 1,
+        Scope::Cluster | Scope::ClusterStrict => 1,
     };
     let rate = u64::from(limit.rate) * multiplier;
     let burst = u64::from(limit.burst) * multiplier;
@@ -50,8 +50,19 @@ pub fn effective_limit(policy: &Policy, replicas: u32) -> Effective {
 
     let mut explanation = match (policy.scope, n) {
         (Scope::Cluster, _) => format!(
-            "Scope “cluster”: all gates share one count, so {who} gets exactly {} per {per} \
-             with a burst of {}, whatever the number of gates.",
+            "Scope “cluster”: all gates share one count in Redis, so {who} gets exactly {} per \
+             {per} with a burst of {}, whatever the number of gates. While Redis is unreachable \
+             each gate counts alone (up to {n} × {} = {} per {per}), and the shared count \
+             resumes when Redis answers again.",
+            limit.rate,
+            limit.burst,
+            limit.rate,
+            u64::from(limit.rate) * u64::from(n)
+        ),
+        (Scope::ClusterStrict, _) => format!(
+            "Scope “cluster, strict”: all gates share one count in Redis, so {who} gets exactly \
+             {} per {per} with a burst of {}, whatever the number of gates. While Redis is \
+             unreachable the requests this policy matches are refused with 503.",
             limit.rate, limit.burst
         ),
         (Scope::Gate, 1) => format!(
@@ -108,7 +119,7 @@ pub fn effective_limit(policy: &Policy, replicas: u32) -> Effective {
         per: limit.per,
         rate_per_s,
         burst,
-        exact: policy.scope == Scope::Cluster,
+        exact: policy.scope.is_cluster(),
         explanation,
         warning,
     }

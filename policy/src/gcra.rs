@@ -174,6 +174,16 @@ pub struct Gcra {
     tau_frac: u64,
 }
 
+/// A [`Gcra`]'s numbers: T = `t_ns + t_frac / den`, τ = `tau_ns + tau_frac / den`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GcraParts {
+    pub den: u64,
+    pub t_ns: u64,
+    pub t_frac: u64,
+    pub tau_ns: u64,
+    pub tau_frac: u64,
+}
+
 impl From<Quota> for Gcra {
     fn from(quota: Quota) -> Self {
         Gcra::new(quota)
@@ -200,6 +210,18 @@ impl Gcra {
 
     pub fn quota(&self) -> Quota {
         self.quota
+    }
+
+    /// The exact emission interval and tolerance this decides with, for an implementation of
+    /// [`Gcra::check`] elsewhere (the gate's Redis script) that must use the same numbers.
+    pub fn parts(&self) -> GcraParts {
+        GcraParts {
+            den: self.den,
+            t_ns: self.t_ns,
+            t_frac: self.t_frac,
+            tau_ns: self.tau_ns,
+            tau_frac: self.tau_frac,
+        }
     }
 
     /// Decides one request arriving at `now_ns` for a key whose stored state is `tat` (`None`

@@ -224,8 +224,44 @@ impl Period {
 pub enum Scope {
     /// Each gate counts alone: with N gates a key can get up to N × the limit.
     Gate,
-    /// One shared count for the whole fleet (Redis): the limit is exact.
+    /// One shared count for the whole fleet (Redis): the limit is exact. While Redis is
+    /// unreachable each gate counts alone (fail-open to the gate's own limiter).
     Cluster,
+    /// As [`Scope::Cluster`], but while Redis is unreachable the gates refuse the requests this
+    /// policy matches with 503 (fail-closed).
+    ClusterStrict,
+}
+
+impl Scope {
+    /// Whether the count is shared through Redis.
+    pub fn is_cluster(self) -> bool {
+        matches!(self, Scope::Cluster | Scope::ClusterStrict)
+    }
+
+    /// The form's value: `gate`, `cluster` or `cluster_strict`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Gate => "gate",
+            Scope::Cluster => "cluster",
+            Scope::ClusterStrict => "cluster_strict",
+        }
+    }
+
+    /// Parses [`Scope::as_str`]'s names.
+    pub fn parse(s: &str) -> Option<Scope> {
+        [Scope::Gate, Scope::Cluster, Scope::ClusterStrict]
+            .into_iter()
+            .find(|x| x.as_str() == s)
+    }
+
+    /// How an admin reads it in a table.
+    pub fn label(self) -> &'static str {
+        match self {
+            Scope::Gate => "each gate",
+            Scope::Cluster => "cluster (each gate if Redis is down)",
+            Scope::ClusterStrict => "cluster (503 if Redis is down)",
+        }
+    }
 }
 
 /// What happens to a request over the limit, once the policy is enforced.

@@ -122,11 +122,7 @@ impl Form {
                 },
                 burst: self.burst.get().trim().parse().unwrap_or(0),
             },
-            scope: if self.scope.get() == "gate" {
-                Scope::Gate
-            } else {
-                Scope::Cluster
-            },
+            scope: Scope::parse(&self.scope.get()).unwrap_or(Scope::Cluster),
             action: match self.action.get().as_str() {
                 "delay" => LimitAction::Delay {
                     max_delay_ms: self.max_delay.get().trim().parse().unwrap_or(0),
@@ -179,14 +175,7 @@ impl Form {
         self.rate.set(p.limit.rate.to_string());
         self.per.set(p.limit.per.noun().into());
         self.burst.set(p.limit.burst.to_string());
-        self.scope.set(
-            if p.scope == Scope::Gate {
-                "gate"
-            } else {
-                "cluster"
-            }
-            .into(),
-        );
+        self.scope.set(p.scope.as_str().into());
         let (action, delay) = match p.action {
             LimitAction::Reject => ("reject", 500),
             LimitAction::Delay { max_delay_ms } => ("delay", max_delay_ms),
@@ -386,7 +375,8 @@ pub fn RateLimitsPage() -> impl IntoView {
                             <input id="p-burst" type="number" min="0" bind:value=form.burst/></div>
                         <div class="field"><label for="p-scope">"Scope"</label>
                             <select id="p-scope" bind:value=form.scope>
-                                <option value="cluster">"Cluster (one shared count, Redis)"</option>
+                                <option value="cluster">"Cluster (one shared count in Redis; each gate alone while Redis is down)"</option>
+                                <option value="cluster_strict">"Cluster, strict (one shared count in Redis; 503 while Redis is down)"</option>
                                 <option value="gate">"Gate (each gate counts alone)"</option>
                             </select></div>
                         <div class="field"><label for="p-action">"Over the limit"</label>
@@ -470,7 +460,7 @@ fn PolicyTable(
                             <td>{format!("{methods} {path}")}</td>
                             <td>{p.key.describe()}</td>
                             <td>{format!("{} / {}, burst {}", p.limit.rate, p.limit.per.noun(), p.limit.burst)}</td>
-                            <td>{if p.scope == Scope::Gate { "each gate" } else { "cluster" }}</td>
+                            <td>{p.scope.label()}</td>
                             <td>{match p.action { LimitAction::Reject => "reject (429)".to_owned(), LimitAction::Delay { max_delay_ms } => format!("delay ≤ {max_delay_ms} ms"), LimitAction::Shadow => "log only".to_owned() }}</td>
                             <td><span class=if enforced { "badge outcome-success" } else { "badge outcome-denied" }>{if enforced { "enforce" } else { "shadow" }}</span></td>
                             <td>{if v.clients.is_empty() { "none".to_owned() } else { v.clients.join(", ") }}</td>

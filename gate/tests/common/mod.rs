@@ -249,6 +249,7 @@ pub fn settings(dir: &Path, upstream: SocketAddr, bundle_key: Option<String>) ->
             limiter_max_keys: 10_000,
             token_cache_entries: 1_000,
         },
+        redis: None,
     }
 }
 
