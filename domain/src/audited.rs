@@ -208,6 +208,9 @@ pub mod action {
     pub const GATES_APPLY: &str = "gates.apply";
     /// A gate refused a bundle (NACK), with its reason.
     pub const GATES_REFUSE: &str = "gates.refuse";
+    /// A gate registered or replaced, in a signed status report, the X25519 key its private
+    /// material is sealed to (the details hold the key's fingerprint).
+    pub const GATES_ENCRYPTION_KEY: &str = "gates.encryption_key";
     pub const GATES_SETTINGS: &str = "gates.settings";
     pub const GATES_PUSH_NOW: &str = "gates.push_now";
     pub const GATES_SIGNER_CREATE: &str = "gates.signer_create";

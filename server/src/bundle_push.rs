@@ -3,7 +3,8 @@
 //! bundle version if what gates enforce differs (debounced: one check per [`PUBLISH_TICK`]),
 //! and wakes the **pusher**, which sends the latest version to every enrolled gate that does
 //! not run it yet, all at once, each with a bounded time and capped exponential backoff.
-//! Gates that miss a push converge by pulling (`gate_api`).
+//! Gates that miss a push converge by pulling (`gate_api`). Each gate receives the envelope made
+//! for it (`GatesService::envelope_for`: its token signing key sealed to it, when it needs one).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -190,11 +191,19 @@ async fn push(
     latest: &BundleRecord,
 ) -> bool {
     let url = format!("{}/v1/bundle", gate.push_url);
+    // The envelope as this gate receives it: with its sealed signing key when it needs one.
+    let envelope = match console.gates.envelope_for(gate, latest).await {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::warn!(gate = %gate.name, version = latest.version, error = %e, "preparing a gate's bundle failed; the gate will be retried");
+            return false;
+        }
+    };
     let started = Instant::now();
     let sent = http
         .post(&url)
         .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .body(latest.envelope.clone())
+        .body(envelope)
         .send()
         .await;
     let answer = match sent {

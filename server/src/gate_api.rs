@@ -2,6 +2,11 @@
 //! one-time token, bundle pull with `If-None-Match`, status reports. Outside the browser
 //! session and Origin checks: every call but enrolment is authenticated by the gate's Ed25519
 //! signature over the request (`Authorization: PalisadeGate …`), checked by the gates service.
+//!
+//! A gate registers an X25519 `encryption_key` at enrolment or in a status report; the bundle
+//! it pulls then carries, when the bundle names a token key set, that set's active private key
+//! sealed to it alone (`GatesService::envelope_for`). Status reports may carry usage: each
+//! secret's last use and the tokens issued per client since the previous report.
 
 use std::net::SocketAddr;
 
@@ -11,6 +16,8 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 use serde_json::json;
 
@@ -49,6 +56,9 @@ fn json_body<T: serde::de::DeserializeOwned>(
 struct EnrolRequest {
     token: String,
     public_key: String,
+    /// The gate's X25519 public key (unpadded base64url); older gates send none.
+    #[serde(default)]
+    encryption_key: Option<String>,
 }
 
 async fn enroll(
@@ -56,14 +66,22 @@ async fn enroll(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     body: Bytes,
 ) -> Response {
-    let req: EnrolRequest = match json_body(&body, r#"{"token": "...", "public_key": "..."}"#) {
+    let req: EnrolRequest = match json_body(
+        &body,
+        r#"{"token": "...", "public_key": "...", "encryption_key": "..."}"#,
+    ) {
         Ok(r) => r,
         Err(e) => return refused(e),
     };
     match state
         .console
         .gates
-        .enrol(&req.token, &req.public_key, Some(peer.ip().to_string()))
+        .enrol(
+            &req.token,
+            &req.public_key,
+            req.encryption_key.as_deref(),
+            Some(peer.ip().to_string()),
+        )
         .await
     {
         Ok(e) => Json(json!({
@@ -166,6 +184,14 @@ async fn bundle(
     if applied == Some(latest.version) {
         return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
     }
+    // The envelope as this gate receives it: with its sealed signing key when it needs one.
+    let envelope = match state.console.gates.envelope_for(&gate, &latest).await {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::warn!(gate = %gate.name, version = latest.version, error = %e, "preparing a gate's bundle failed");
+            return refused(e);
+        }
+    };
     (
         [
             (header::ETAG, etag),
@@ -175,9 +201,20 @@ async fn bundle(
             ),
             (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
         ],
-        latest.envelope,
+        envelope,
     )
         .into_response()
+}
+
+/// What a gate used since its previous report.
+#[derive(Deserialize)]
+struct UsageBody {
+    /// Secret id → last use, ms since the epoch.
+    #[serde(default)]
+    secrets: BTreeMap<String, i64>,
+    /// client_id → tokens issued since the previous report.
+    #[serde(default)]
+    tokens: BTreeMap<String, u64>,
 }
 
 #[derive(Deserialize)]
@@ -185,6 +222,11 @@ async fn bundle(
 struct StatusReport {
     applied_version: Option<i64>,
     last_error: Option<String>,
+    /// The gate's X25519 public key: registers it, or replaces the one stored (audited).
+    #[serde(default)]
+    encryption_key: Option<String>,
+    #[serde(default)]
+    usage: Option<UsageBody>,
 }
 
 async fn status(
@@ -201,21 +243,27 @@ async fn status(
     };
     let report: StatusReport = match json_body(
         &body,
-        r#"{"applied_version": N|null, "last_error": "..."|null}"#,
+        r#"{"applied_version": N|null, "last_error": "..."|null, "encryption_key": "...", "usage": {"secrets": {"<id>": ms}, "tokens": {"<client_id>": n}}}"#,
     ) {
         Ok(r) => r,
         Err(e) => return refused(e),
     };
+    let usage = report.usage.map(|u| domain::gates::service::GateUsage {
+        secrets: u.secrets.into_iter().collect(),
+        tokens: u.tokens.into_iter().collect(),
+    });
     match state
         .console
         .gates
-        .report(
+        .report_status(
             &gate,
             report.applied_version,
             match report.last_error {
                 Some(reason) => ReportedError::Refused(reason),
                 None => ReportedError::Clear,
             },
+            report.encryption_key.as_deref(),
+            usage,
         )
         .await
     {

@@ -2,11 +2,13 @@
 
 use async_trait::async_trait;
 use domain::audit::AuditDraft;
-use domain::ports::clients::{ClientChange, ClientRecord, ClientStore, SecretRecord};
+use domain::ports::clients::{
+    ClientChange, ClientRecord, ClientStore, ClientUsageRecord, SecretRecord, UsageReport,
+};
 use domain::ports::StoreError;
 
-use crate::db::{map_err_on, SqlStore};
-use crate::rows::{client_of, json_list, secret_of};
+use crate::db::{map_err, map_err_on, SqlStore};
+use crate::rows::{client_of, json_list, secret_of, usage_of};
 
 #[async_trait]
 impl ClientStore for SqlStore {
@@ -152,5 +154,49 @@ impl ClientStore for SqlStore {
         );
         self.all(sqlx::query(&sql).bind(client_row_id), secret_of)
             .await
+    }
+
+    async fn record_client_usage(&self, usage: &UsageReport) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        for (id, used_at_ms) in &usage.secrets {
+            sqlx::query(
+                "UPDATE client_secrets SET last_used_at_ms = $1 \
+                 WHERE id = $2 AND (last_used_at_ms IS NULL OR last_used_at_ms < $1)",
+            )
+            .bind(used_at_ms)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err_on("client_secrets"))?;
+        }
+        // One upsert per client, read from `clients` by its OAuth client_id: an unknown id
+        // selects no row and inserts nothing. (`WHERE` in the SELECT also keeps SQLite from
+        // reading `ON CONFLICT` as a join constraint.)
+        for (client_id, count) in &usage.tokens {
+            sqlx::query(
+                "INSERT INTO client_usage (client_row_id, tokens_issued, last_token_at_ms) \
+                 SELECT id, $2, $3 FROM clients WHERE client_id = $1 \
+                 ON CONFLICT (client_row_id) DO UPDATE SET \
+                 tokens_issued = client_usage.tokens_issued + excluded.tokens_issued, \
+                 last_token_at_ms = CASE WHEN client_usage.last_token_at_ms IS NULL \
+                 OR client_usage.last_token_at_ms < excluded.last_token_at_ms \
+                 THEN excluded.last_token_at_ms ELSE client_usage.last_token_at_ms END",
+            )
+            .bind(client_id)
+            .bind(count)
+            .bind(usage.now_ms)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err_on("client_usage"))?;
+        }
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn client_usage(&self) -> Result<Vec<ClientUsageRecord>, StoreError> {
+        let sql = format!(
+            "SELECT * FROM client_usage ORDER BY client_row_id{}",
+            self.dialect.bytewise()
+        );
+        self.all(sqlx::query(&sql), usage_of).await
     }
 }

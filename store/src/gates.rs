@@ -56,8 +56,9 @@ impl GateStore for SqlStore {
             GateChange::Insert(g) => (
                 sqlx::query(
                     "INSERT INTO gates (id, name, labels_json, push_url, public_key, enrol_token_hash, \
-                     enrol_expires_at_ms, enrolled_at_ms, revoked_at_ms, version, created_at_ms, updated_at_ms) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                     enrol_expires_at_ms, enrolled_at_ms, revoked_at_ms, version, created_at_ms, updated_at_ms, \
+                     encryption_key) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
                 )
                 .bind(&g.id)
                 .bind(&g.name)
@@ -71,6 +72,7 @@ impl GateStore for SqlStore {
                 .bind(g.version)
                 .bind(g.created_at_ms)
                 .bind(g.updated_at_ms)
+                .bind(&g.encryption_key)
                 .execute(&mut *tx)
                 .await
                 .map_err(map_err_on("gates"))?
@@ -81,11 +83,13 @@ impl GateStore for SqlStore {
                 id,
                 token_hash,
                 public_key,
+                encryption_key,
                 now_ms,
             } => (
                 sqlx::query(
-                    "UPDATE gates SET public_key = $1, enrolled_at_ms = $2, enrol_token_hash = NULL, \
-                     enrol_expires_at_ms = NULL, version = version + 1, updated_at_ms = $2 \
+                    "UPDATE gates SET public_key = $1, encryption_key = $5, enrolled_at_ms = $2, \
+                     enrol_token_hash = NULL, enrol_expires_at_ms = NULL, version = version + 1, \
+                     updated_at_ms = $2 \
                      WHERE id = $3 AND enrol_token_hash = $4 AND enrol_expires_at_ms > $2 \
                      AND public_key IS NULL AND revoked_at_ms IS NULL",
                 )
@@ -93,11 +97,33 @@ impl GateStore for SqlStore {
                 .bind(now_ms)
                 .bind(id)
                 .bind(token_hash)
+                .bind(encryption_key)
                 .execute(&mut *tx)
                 .await
                 .map_err(map_err_on("gates"))?
                 .rows_affected(),
                 "the enrolment token was used, replaced or revoked meanwhile",
+            ),
+            GateChange::SetEncryptionKey {
+                id,
+                encryption_key,
+                replaces,
+                now_ms,
+            } => (
+                sqlx::query(
+                    "UPDATE gates SET encryption_key = $1, updated_at_ms = $2 \
+                     WHERE id = $3 AND COALESCE(encryption_key, '') = $4 \
+                     AND public_key IS NOT NULL AND revoked_at_ms IS NULL",
+                )
+                .bind(encryption_key)
+                .bind(now_ms)
+                .bind(id)
+                .bind(replaces.as_deref().unwrap_or_default())
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err_on("gates"))?
+                .rows_affected(),
+                "the gate's encryption key was changed meanwhile, or the gate was revoked",
             ),
             GateChange::NewToken {
                 id,
@@ -243,8 +269,8 @@ impl GateStore for SqlStore {
         let mut tx = self.begin().await?;
         let affected = match replaces {
             None => sqlx::query(
-                "INSERT INTO gate_settings (id, issuer, audiences_json, require_typ_at_jwt, routes_json, version, updated_at_ms) \
-                 VALUES (1, $1, $2, $3, $4, $5, $6)",
+                "INSERT INTO gate_settings (id, issuer, audiences_json, require_typ_at_jwt, routes_json, version, updated_at_ms, \
+                 token_key_set_id) VALUES (1, $1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(&s.issuer)
             .bind(json_list(&s.audiences))
@@ -252,11 +278,13 @@ impl GateStore for SqlStore {
             .bind(&s.routes_json)
             .bind(s.version)
             .bind(s.updated_at_ms)
+            .bind(&s.token_key_set_id)
             .execute(&mut *tx)
             .await,
             Some(v) => sqlx::query(
                 "UPDATE gate_settings SET issuer = $1, audiences_json = $2, require_typ_at_jwt = $3, \
-                 routes_json = $4, version = $5, updated_at_ms = $6 WHERE id = 1 AND version = $7",
+                 routes_json = $4, version = $5, updated_at_ms = $6, token_key_set_id = $8 \
+                 WHERE id = 1 AND version = $7",
             )
             .bind(&s.issuer)
             .bind(json_list(&s.audiences))
@@ -265,6 +293,7 @@ impl GateStore for SqlStore {
             .bind(s.version)
             .bind(s.updated_at_ms)
             .bind(v)
+            .bind(&s.token_key_set_id)
             .execute(&mut *tx)
             .await,
         };

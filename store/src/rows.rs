@@ -11,7 +11,7 @@ use domain::keys::KeyState;
 use domain::pinsets::AppPlatform;
 use domain::ports::admins::InviteRecord;
 use domain::ports::certs::{CertRecord, CsrRecord, HostnameRecord, TlsKeyRecord};
-use domain::ports::clients::{ClientRecord, SecretRecord};
+use domain::ports::clients::{ClientRecord, ClientUsageRecord, SecretRecord};
 use domain::ports::gates::{BundleRecord, GateRecord, GateSettingsRecord, SignerRecord};
 use domain::ports::keys::{KeySetRecord, SigningKeyRecord};
 use domain::ports::pinsets::{AppRecord, PinsetRecord, ReleaseRecord};
@@ -218,6 +218,14 @@ pub(crate) fn secret_of(r: &AnyRow) -> Result<SecretRecord, sqlx::Error> {
     })
 }
 
+pub(crate) fn usage_of(r: &AnyRow) -> Result<ClientUsageRecord, sqlx::Error> {
+    Ok(ClientUsageRecord {
+        client_row_id: r.text("client_row_id")?,
+        tokens_issued: r.int("tokens_issued")?,
+        last_token_at_ms: r.opt_int("last_token_at_ms")?,
+    })
+}
+
 pub(crate) fn set_of(r: &AnyRow) -> Result<KeySetRecord, sqlx::Error> {
     Ok(KeySetRecord {
         id: r.text("id")?,
@@ -355,6 +363,7 @@ pub(crate) fn gate_of(r: &AnyRow) -> Result<GateRecord, sqlx::Error> {
         labels: r.list("labels_json")?,
         push_url: r.text("push_url")?,
         public_key: r.opt_text("public_key")?,
+        encryption_key: r.opt_text("encryption_key")?,
         enrol_token_hash: r.opt_text("enrol_token_hash")?,
         enrol_expires_at_ms: r.opt_int("enrol_expires_at_ms")?,
         enrolled_at_ms: r.opt_int("enrolled_at_ms")?,
@@ -386,6 +395,7 @@ pub(crate) fn gate_settings_of(r: &AnyRow) -> Result<GateSettingsRecord, sqlx::E
         audiences: r.list("audiences_json")?,
         require_typ_at_jwt: r.flag("require_typ_at_jwt")?,
         routes_json: r.text("routes_json")?,
+        token_key_set_id: r.opt_text("token_key_set_id")?,
         version: r.int("version")?,
         updated_at_ms: r.int("updated_at_ms")?,
     })

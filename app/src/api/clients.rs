@@ -41,6 +41,10 @@ pub struct ClientInfo {
     pub version: i64,
     pub created_at_ms: i64,
     pub secrets: Vec<SecretInfo>,
+    /// Tokens gates reported issuing to it, in total.
+    pub tokens_issued: i64,
+    /// When the gate report that counted its latest token arrived.
+    pub last_token_at_ms: Option<i64>,
 }
 
 /// A rate-limit policy a client can be bound to.
@@ -110,6 +114,8 @@ pub async fn list_clients() -> Result<ClientsView, AppError> {
                     enabled: c.enabled,
                     version: c.version,
                     created_at_ms: c.created_at_ms,
+                    tokens_issued: v.tokens_issued,
+                    last_token_at_ms: v.last_token_at_ms,
                     secrets: v
                         .secrets
                         .into_iter()

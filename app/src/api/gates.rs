@@ -25,6 +25,9 @@ pub struct GateInfo {
     pub enrolled_at_ms: Option<i64>,
     pub enrol_expires_at_ms: Option<i64>,
     pub revoked_at_ms: Option<i64>,
+    /// The fingerprint of the X25519 key its signing key is sealed to; `None`: an older gate,
+    /// which cannot receive signing keys (it issues no tokens).
+    pub encryption_key: Option<String>,
     pub version: i64,
 }
 
@@ -45,6 +48,8 @@ pub struct FleetInfo {
     pub publish_error: Option<String>,
     /// The newest versions, newest first.
     pub history: Vec<BundleInfo>,
+    /// The key set whose active key signs the tokens gates issue; `None`: gates issue none.
+    pub token_key_set: Option<String>,
     pub now_ms: i64,
 }
 
@@ -107,6 +112,10 @@ pub async fn list_gates() -> Result<FleetInfo, AppError> {
                     enrolled_at_ms: g.enrolled_at_ms,
                     enrol_expires_at_ms: g.enrol_expires_at_ms,
                     revoked_at_ms: g.revoked_at_ms,
+                    encryption_key: g
+                        .encryption_key
+                        .as_deref()
+                        .map(domain::gates::encryption_key_fingerprint),
                     version: g.version,
                 }
             })
@@ -114,6 +123,7 @@ pub async fn list_gates() -> Result<FleetInfo, AppError> {
         latest: fleet.latest.map(bundle_info),
         publish_error: fleet.publish_error,
         history: history.into_iter().map(bundle_info).collect(),
+        token_key_set: ctx.console.gates.token_key_set_name().await?,
         now_ms: domain::now_ms(),
     })
 }
@@ -192,11 +202,17 @@ pub struct GateSettingsView {
     pub require_typ_at_jwt: bool,
     /// The routes, one per line (`policy::routes`).
     pub routes: String,
+    /// The name of the key set whose active key signs the tokens gates issue; "": none (gates
+    /// issue no tokens).
+    pub token_key_set: String,
+    /// Every key set's name, the choices for `token_key_set`.
+    pub key_sets: Vec<String>,
     /// "" while the defaults apply.
     pub version: String,
 }
 
-/// The gate-wide settings (issuer, audiences, typ, routes), or the defaults while none are saved.
+/// The gate-wide settings (issuer, audiences, typ, routes, token key set), or the defaults while
+/// none are saved.
 ///
 /// **Permissions:** any signed-in admin. **Audit:** none (read-only).
 #[server(endpoint = "gate_settings")]
@@ -209,14 +225,23 @@ pub async fn gate_settings() -> Result<GateSettingsView, AppError> {
         audiences: s.audiences.join(", "),
         require_typ_at_jwt: s.require_typ_at_jwt,
         routes: policy::routes::routes_to_lines(&s.routes),
+        token_key_set: ctx
+            .console
+            .gates
+            .token_key_set_name()
+            .await?
+            .unwrap_or_default(),
+        key_sets: ctx.console.gates.key_set_names().await?,
         version: s.version.map(|v| v.to_string()).unwrap_or_default(),
     })
 }
 
 /// Saves the gate-wide settings: the issuer, the audiences (commas or spaces between them),
-/// whether `typ` must be `at+jwt`, and the routes, one per line; `version` as shown ("" while the
-/// defaults apply). Refused with every bad line named, or when gates would refuse the bundle;
-/// gates receive the settings in the next bundle version.
+/// whether `typ` must be `at+jwt`, the routes, one per line, and the name of the key set whose
+/// active key signs the tokens gates issue at their token endpoint ("": none, gates issue no
+/// tokens); `version` as shown ("" while the defaults apply). Refused with every bad line named,
+/// an unknown key set named, or when gates would refuse the bundle; gates receive the settings
+/// in the next bundle version.
 ///
 /// **Permissions:** owner or admin. **Audit:** `gates.settings` (refusals too).
 #[server(endpoint = "save_gate_settings")]
@@ -225,6 +250,7 @@ pub async fn save_gate_settings(
     audiences: String,
     require_typ_at_jwt: bool,
     routes: String,
+    token_key_set: String,
     version: String,
 ) -> Result<(), AppError> {
     let ctx = crate::ctx::RequestCtx::get()?;
@@ -238,6 +264,7 @@ pub async fn save_gate_settings(
             &audiences,
             require_typ_at_jwt,
             &routes,
+            &token_key_set,
             &version,
         )
         .await?)

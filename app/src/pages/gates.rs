@@ -249,6 +249,7 @@ fn GateSettingsForm(
     let audiences = RwSignal::new(settings.audiences);
     let require_typ = RwSignal::new(settings.require_typ_at_jwt);
     let routes = RwSignal::new(settings.routes);
+    let token_key_set = RwSignal::new(settings.token_key_set);
     let version = settings.version;
     let read = Memo::new(move |_| policy::routes::read_route_lines(&routes.get()));
     let token =
@@ -264,6 +265,7 @@ fn GateSettingsForm(
             audiences: audiences.get_untracked(),
             require_typ_at_jwt: require_typ.get_untracked(),
             routes: routes.get_untracked(),
+            token_key_set: token_key_set.get_untracked(),
             version: version.clone(),
         });
     };

@@ -37,6 +37,10 @@ pub struct ClientView {
     pub secrets: Vec<SecretView>,
     /// Name of the bound rate-limit policy.
     pub policy_name: Option<String>,
+    /// Tokens gates reported issuing to it, in total.
+    pub tokens_issued: i64,
+    /// When the gate report that counted its latest token arrived.
+    pub last_token_at_ms: Option<i64>,
 }
 
 /// The answer to a change that created a secret: shown once, then gone.
@@ -104,27 +108,33 @@ impl ClientsService {
         let now = now_ms();
         let secrets = self.store.client_secrets().await?;
         let policies = self.policies.policies().await?;
+        let usage = self.store.client_usage().await?;
         Ok(self
             .store
             .clients()
             .await?
             .into_iter()
-            .map(|c| ClientView {
-                secrets: secrets
-                    .iter()
-                    .filter(|s| s.client_row_id == c.id)
-                    .map(|s| SecretView {
-                        status: secret_status(s, now),
-                        record: s.clone(),
-                    })
-                    .collect(),
-                policy_name: c.policy_id.as_ref().and_then(|pid| {
-                    policies
+            .map(|c| {
+                let used = usage.iter().find(|u| u.client_row_id == c.id);
+                ClientView {
+                    tokens_issued: used.map_or(0, |u| u.tokens_issued),
+                    last_token_at_ms: used.and_then(|u| u.last_token_at_ms),
+                    secrets: secrets
                         .iter()
-                        .find(|p| &p.id == pid)
-                        .map(|p| p.name.clone())
-                }),
-                record: c,
+                        .filter(|s| s.client_row_id == c.id)
+                        .map(|s| SecretView {
+                            status: secret_status(s, now),
+                            record: s.clone(),
+                        })
+                        .collect(),
+                    policy_name: c.policy_id.as_ref().and_then(|pid| {
+                        policies
+                            .iter()
+                            .find(|p| &p.id == pid)
+                            .map(|p| p.name.clone())
+                    }),
+                    record: c,
+                }
             })
             .collect())
     }

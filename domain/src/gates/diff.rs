@@ -2,7 +2,7 @@
 //! mode \"shadow\" → \"enforce\"", "route added: prefix /api * bearer read"): recorded with every
 //! publish and shown between any two versions on the Gates page.
 
-use policy::bundle::Bundle;
+use policy::bundle::{Bundle, BundleClient};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -63,6 +63,45 @@ fn list<T: Serialize>(
     }
 }
 
+/// A client as its changes are named: its secrets by id (a hash is no reader's business, and
+/// a line full of them says nothing) and its JWKS by `kid`.
+fn client_summary(c: &BundleClient) -> Value {
+    let mut v = value(c);
+    if let Value::Object(m) = &mut v {
+        m.insert(
+            "secrets".into(),
+            Value::from(
+                c.secrets
+                    .iter()
+                    .map(|s| match s.expires_at_ms {
+                        None => s.id.clone(),
+                        Some(t) => format!(
+                            "{} until {}",
+                            s.id,
+                            chrono::DateTime::from_timestamp_millis(t).map_or_else(
+                                || t.to_string(),
+                                |d| d.format("%Y-%m-%d %H:%M UTC").to_string()
+                            )
+                        ),
+                    })
+                    .collect::<Vec<_>>(),
+            ),
+        );
+        if let Some(jwks) = &c.jwks {
+            m.insert(
+                "jwks".into(),
+                Value::from(
+                    jwks.keys
+                        .iter()
+                        .map(|k| k.kid.clone().unwrap_or_default())
+                        .collect::<Vec<_>>(),
+                ),
+            );
+        }
+    }
+    v
+}
+
 /// Every change from `old` to `new`; for the first version, a summary of what it holds.
 pub fn changes(old: Option<&Bundle>, new: &Bundle) -> Vec<String> {
     let Some(old) = old else {
@@ -86,14 +125,12 @@ pub fn changes(old: Option<&Bundle>, new: &Bundle) -> Vec<String> {
         |p| format!("{:?}", p.name),
         &mut out,
     );
-    list(
-        "client",
-        &old.clients,
-        &new.clients,
-        |c| c.client_id.clone(),
-        |c| format!("{:?}", c.client_id),
-        &mut out,
+    let (oc, nc): (Vec<Value>, Vec<Value>) = (
+        old.clients.iter().map(client_summary).collect(),
+        new.clients.iter().map(client_summary).collect(),
     );
+    let id = |c: &Value| c["client_id"].as_str().unwrap_or_default().to_owned();
+    list("client", &oc, &nc, id, |c| format!("{:?}", id(c)), &mut out);
     let keys = |b: &Bundle| -> Vec<(String, policy::bundle::BundleKey)> {
         b.key_sets
             .iter()
@@ -127,6 +164,12 @@ pub fn changes(old: Option<&Bundle>, new: &Bundle) -> Vec<String> {
                 out.push(format!(
                     "key set {:?}: leeway {} s → {} s",
                     set.name, o.leeway_s, set.leeway_s
+                ));
+            }
+            if o.max_token_lifetime_s != set.max_token_lifetime_s {
+                out.push(format!(
+                    "key set {:?}: longest token lifetime {} s → {} s",
+                    set.name, o.max_token_lifetime_s, set.max_token_lifetime_s
                 ));
             }
         }
@@ -164,6 +207,17 @@ pub fn changes(old: Option<&Bundle>, new: &Bundle) -> Vec<String> {
             out.push(format!("routes reordered: {}", n.join("; ")));
         }
     }
+    if old.token_key_set != new.token_key_set {
+        let name = |s: &Option<String>| match s {
+            Some(n) => format!("key set {n:?}"),
+            None => "none (gates issue no tokens)".to_owned(),
+        };
+        out.push(format!(
+            "token endpoint signs with {} → {}",
+            name(&old.token_key_set),
+            name(&new.token_key_set)
+        ));
+    }
     if old.console_id != new.console_id {
         out.push(format!(
             "console {:?} → {:?}",
@@ -176,7 +230,7 @@ pub fn changes(old: Option<&Bundle>, new: &Bundle) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use policy::bundle::{BundleClient, Route, RouteAuth, FORMAT};
+    use policy::bundle::{BundleSecret, Route, RouteAuth, FORMAT};
     use policy::model::{Action, KeyBy, Limit, Match, Mode, PathMatch, Period, Policy, Scope};
 
     fn policy(id: &str, mode: Mode) -> Policy {
@@ -216,6 +270,7 @@ mod tests {
                 methods: vec![],
                 auth: RouteAuth::None,
             }],
+            token_key_set: None,
         }
     }
 
@@ -233,6 +288,15 @@ mod tests {
                 enabled: true,
                 policy_id: None,
                 scopes: vec![],
+                auth_method: "client_secret_basic".into(),
+                grant_types: vec!["client_credentials".into()],
+                token_lifetime_s: 600,
+                secrets: vec![BundleSecret {
+                    id: "s1".into(),
+                    phc: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+                    expires_at_ms: None,
+                }],
+                jwks: None,
             }],
         );
         let lines = changes(Some(&a), &b);
@@ -278,5 +342,29 @@ mod tests {
         );
         assert!(changes(None, &b)[0]
             .starts_with("first version: 2 policies, 1 client, 0 published keys, 1 route"));
+
+        // A rotated secret is named by its id, never by its hash; the token key set by name.
+        let mut e = b.clone();
+        e.clients[0].secrets.insert(
+            0,
+            BundleSecret {
+                id: "s2".into(),
+                phc: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdDI$aGFzaDI".into(),
+                expires_at_ms: None,
+            },
+        );
+        e.clients[0].secrets[1].expires_at_ms = Some(1_767_225_600_000);
+        e.token_key_set = Some("default".into());
+        let lines = changes(Some(&b), &e);
+        assert_eq!(
+            lines,
+            vec![
+                "client \"app\": secrets [\"s1\"] → [\"s2\",\"s1 until 2026-01-01 00:00 UTC\"]"
+                    .to_string(),
+                "token endpoint signs with none (gates issue no tokens) → key set \"default\""
+                    .into(),
+            ]
+        );
+        assert!(lines.iter().all(|l| !l.contains("argon2")), "{lines:?}");
     }
 }

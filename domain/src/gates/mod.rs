@@ -104,6 +104,29 @@ pub fn parse_push_url(s: &str) -> Result<String, Error> {
     Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
+/// An X25519 public key as a gate registers it (unpadded base64url of 32 bytes, checked by
+/// `jose::sealed::check_public`): the same key, ready to store, or a 400 saying what is wrong.
+pub fn parse_encryption_key(s: &str) -> Result<String, Error> {
+    let s = s.trim();
+    jose::sealed::check_public(s).map_err(|_| {
+        Error::invalid(
+            "the gate's encryption key must be an X25519 public key: 43 characters of unpadded \
+             base64url (32 bytes)",
+        )
+    })?;
+    Ok(s.to_owned())
+}
+
+/// The fingerprint of a registered encryption key, as the audit log and the Gates page show it:
+/// the SHA-256 of its 32 bytes in lowercase hex (of the text itself if it does not decode).
+pub fn encryption_key_fingerprint(b64: &str) -> String {
+    use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
+    let raw = URL_SAFE_NO_PAD
+        .decode(b64)
+        .unwrap_or_else(|_| b64.as_bytes().to_vec());
+    format!("sha256:{}", bundle::sha256_hex(&raw))
+}
+
 /// The longest issuer, in characters.
 pub const MAX_ISSUER_CHARS: usize = 500;
 /// The longest audience, in characters.
@@ -286,6 +309,7 @@ mod state_tests {
             labels: vec![],
             push_url: String::new(),
             public_key: Some("k".into()),
+            encryption_key: None,
             enrol_token_hash: None,
             enrol_expires_at_ms: None,
             enrolled_at_ms: Some(1),

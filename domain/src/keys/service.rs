@@ -14,7 +14,7 @@ use super::jwk::public_jwk;
 use super::lifecycle::{
     due_steps, manual_rotation_check, KeyState, KeyTimes, PlanStep, SetTiming, Step,
 };
-use super::SigningAlg;
+use super::{truncate, SigningAlg};
 use crate::audit::Actor;
 use crate::audited::{action, Audit, Target, Version};
 use crate::ports::keys::{KeyChange, KeySetRecord, KeyStore, SigningKeyRecord};
@@ -102,6 +102,26 @@ fn store_error(e: StoreError, name: &str) -> Error {
         StoreError::Conflict(m) => Error::Conflict(m),
         other => Error::Store(other),
     }
+}
+
+/// The PKCS #8 of a published key's private half, opened from the seal [`KeysService`] put on
+/// it when it generated the key (AES-256-GCM under the master key, AAD: the key's id), zeroized
+/// when dropped. For the one use that needs it outside this service: sealing the token key set's
+/// active key to a gate. A key out of the JWKS has no private half any more: `Invalid`.
+pub fn open_private(
+    master_key: &MasterKey,
+    key: &SigningKeyRecord,
+) -> Result<zeroize::Zeroizing<Vec<u8>>, Error> {
+    let sealed = key.sealed_private.as_deref().ok_or_else(|| {
+        Error::invalid(format!(
+            "the key {} is no longer published: its private half was erased",
+            truncate(&key.kid)
+        ))
+    })?;
+    master_key
+        .open(&key.id, sealed)
+        .map(zeroize::Zeroizing::new)
+        .map_err(|e| Error::Internal(format!("signing key {}: {e}", key.id)))
 }
 
 /// Which enrolled gates serve a published key: they run a bundle that holds it.

@@ -46,6 +46,26 @@ pub struct SecretRecord {
     pub revoked_at_ms: Option<i64>,
 }
 
+/// What gates reported of a client's use: tokens issued (running total) and when the report
+/// that counted the last one arrived.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientUsageRecord {
+    pub client_row_id: String,
+    pub tokens_issued: i64,
+    pub last_token_at_ms: Option<i64>,
+}
+
+/// One gate report's usage, checked by the service (counts positive, times not in the future).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UsageReport {
+    /// When the report arrived: the time recorded for the tokens it counts.
+    pub now_ms: i64,
+    /// `(secret id, last used ms)`: a secret's last use moves only forward.
+    pub secrets: Vec<(String, i64)>,
+    /// `(OAuth client_id, tokens issued since the gate's previous report)`, added up.
+    pub tokens: Vec<(String, i64)>,
+}
+
 #[derive(Clone, Debug)]
 pub enum ClientChange {
     Insert(ClientRecord),
@@ -84,4 +104,12 @@ pub trait ClientStore: Send + Sync + 'static {
     async fn client(&self, id: &str) -> Result<Option<ClientRecord>, StoreError>;
     /// The secrets of one client (its row id), newest first.
     async fn secrets_of(&self, client_row_id: &str) -> Result<Vec<SecretRecord>, StoreError>;
+    /// Records what a gate reported using, in one transaction and without an audit event (it
+    /// is telemetry, not a change by anyone, and arrives every few seconds per gate): each
+    /// secret's last use becomes the later of the stored and the reported time; each client's
+    /// token count grows by the reported number. Ids of secrets or clients that do not exist
+    /// (deleted meanwhile, or never) are ignored.
+    async fn record_client_usage(&self, usage: &UsageReport) -> Result<(), StoreError>;
+    /// The usage of every client gates reported on.
+    async fn client_usage(&self) -> Result<Vec<ClientUsageRecord>, StoreError>;
 }

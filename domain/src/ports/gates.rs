@@ -17,6 +17,9 @@ pub struct GateRecord {
     pub push_url: String,
     /// Base64url of the raw Ed25519 public key, once enrolled.
     pub public_key: Option<String>,
+    /// Unpadded base64url of the gate's X25519 public key, which the private material it needs
+    /// is sealed to (`jose::sealed`); `None`: an older gate, which receives none.
+    pub encryption_key: Option<String>,
     /// SHA-256 of the one-time enrolment token, until it is used.
     pub enrol_token_hash: Option<String>,
     pub enrol_expires_at_ms: Option<i64>,
@@ -42,6 +45,18 @@ pub enum GateChange {
         id: String,
         token_hash: String,
         public_key: String,
+        /// The gate's X25519 key, when it sent one.
+        encryption_key: Option<String>,
+        now_ms: i64,
+    },
+    /// Registers or replaces an enrolled, unrevoked gate's X25519 key, if the row still holds
+    /// `replaces` (what the caller read; else `Conflict`). The gate's `version` (which guards
+    /// the admin's changes) does not move: a gate's own report never makes an admin's pending
+    /// revoke stale.
+    SetEncryptionKey {
+        id: String,
+        encryption_key: String,
+        replaces: Option<String>,
         now_ms: i64,
     },
     /// A new enrolment token for a gate not enrolled yet (replaces the earlier one).
@@ -103,6 +118,9 @@ pub struct GateSettingsRecord {
     pub require_typ_at_jwt: bool,
     /// `Vec<policy::bundle::Route>` as JSON.
     pub routes_json: String,
+    /// The id of the key set whose active key signs the tokens gates issue; `None`: gates
+    /// issue no tokens.
+    pub token_key_set_id: Option<String>,
     pub version: i64,
     pub updated_at_ms: i64,
 }

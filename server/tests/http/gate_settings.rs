@@ -31,6 +31,7 @@ async fn save(
             ("audiences", audiences),
             ("require_typ_at_jwt", typ),
             ("routes", routes),
+            ("token_key_set", ""),
             ("version", version),
         ],
         Some(cookie),

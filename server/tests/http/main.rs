@@ -10,6 +10,7 @@ mod cli;
 mod clients;
 mod faults;
 mod gate_settings;
+mod gate_tokens;
 mod gates;
 mod keys;
 mod passkeys;

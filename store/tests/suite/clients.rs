@@ -501,3 +501,102 @@ async fn a_client_with_an_unknown_platform_is_an_error_not_a_default(db: &TestBa
     assert!(e.contains("windows-phone"), "{e}");
     db.assert_audit(&["client.create"]).await;
 }
+
+store_test!(gate_usage_moves_last_used_forward_and_adds_up_token_counts);
+/// What gates report: a secret's last use becomes the later of the stored and the reported
+/// time (an older report never moves it back); token counts add up per client, with the time of
+/// the report that counted them; secrets and clients that do not exist are ignored; a deleted
+/// client's usage goes with it. No audit event is written for usage.
+async fn gate_usage_moves_last_used_forward_and_adds_up_token_counts(db: &TestBackend) {
+    use domain::ports::clients::{ClientUsageRecord, UsageReport};
+    db.apply_client_changes(
+        &[
+            ClientChange::Insert(client("c1", "billing", None)),
+            ClientChange::AddSecret(secret("s1", "c1", 10)),
+            ClientChange::AddSecret(secret("s2", "c1", 20)),
+            ClientChange::Insert(client("c2", "orders", None)),
+        ],
+        draft("client.create"),
+    )
+    .await
+    .expect("clients");
+    let last_used = |id: &'static str| async move {
+        db.secrets_of("c1")
+            .await
+            .expect("secrets")
+            .into_iter()
+            .find(|s| s.id == id)
+            .expect("secret")
+            .last_used_at_ms
+    };
+    assert_eq!(db.client_usage().await.expect("usage"), vec![]);
+
+    db.record_client_usage(&UsageReport {
+        now_ms: 1_000,
+        secrets: vec![("s1".into(), 900), ("no-such-secret".into(), 950)],
+        tokens: vec![("cid-c1".into(), 3), ("cid-unknown".into(), 7)],
+    })
+    .await
+    .expect("first report");
+    assert_eq!(last_used("s1").await, Some(900));
+    assert_eq!(last_used("s2").await, None);
+    assert_eq!(
+        db.client_usage().await.expect("usage"),
+        vec![ClientUsageRecord {
+            client_row_id: "c1".into(),
+            tokens_issued: 3,
+            last_token_at_ms: Some(1_000),
+        }]
+    );
+
+    // A second gate's report, older for s1 and newer for s2; more tokens for both clients.
+    db.record_client_usage(&UsageReport {
+        now_ms: 2_000,
+        secrets: vec![("s1".into(), 800), ("s2".into(), 1_900)],
+        tokens: vec![("cid-c1".into(), 2), ("cid-c2".into(), 1)],
+    })
+    .await
+    .expect("second report");
+    assert_eq!(
+        last_used("s1").await,
+        Some(900),
+        "an older use never moves it back"
+    );
+    assert_eq!(last_used("s2").await, Some(1_900));
+    assert_eq!(
+        db.client_usage().await.expect("usage"),
+        vec![
+            ClientUsageRecord {
+                client_row_id: "c1".into(),
+                tokens_issued: 5,
+                last_token_at_ms: Some(2_000),
+            },
+            ClientUsageRecord {
+                client_row_id: "c2".into(),
+                tokens_issued: 1,
+                last_token_at_ms: Some(2_000),
+            },
+        ]
+    );
+
+    // A deleted client takes its usage along.
+    db.apply_client_changes(
+        &[ClientChange::Delete {
+            id: "c2".into(),
+            replaces: 1,
+        }],
+        draft("client.delete"),
+    )
+    .await
+    .expect("delete");
+    assert_eq!(
+        db.client_usage()
+            .await
+            .expect("usage")
+            .iter()
+            .map(|u| u.client_row_id.as_str())
+            .collect::<Vec<_>>(),
+        vec!["c1"]
+    );
+    db.assert_audit(&["client.create", "client.delete"]).await;
+}

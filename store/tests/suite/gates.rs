@@ -23,6 +23,7 @@ fn gate(id: &str, name: &str) -> GateRecord {
         labels: vec!["eu-west".into(), "edge".into()],
         push_url: format!("https://{id}.internal:9443"),
         public_key: None,
+        encryption_key: None,
         enrol_token_hash: Some(format!("token-{id}")),
         enrol_expires_at_ms: Some(EXPIRES),
         enrolled_at_ms: None,
@@ -49,6 +50,7 @@ fn enrol(id: &str, token_hash: &str, public_key: &str, now_ms: i64) -> GateChang
         id: id.into(),
         token_hash: token_hash.into(),
         public_key: public_key.into(),
+        encryption_key: None,
         now_ms,
     }
 }
@@ -488,6 +490,7 @@ fn settings(version: i64, audiences: &[&str], require_typ: bool) -> GateSettings
         audiences: audiences.iter().map(|a| (*a).to_owned()).collect(),
         require_typ_at_jwt: require_typ,
         routes_json: r#"[{"prefix":"/api","audience":"api"}]"#.into(),
+        token_key_set_id: None,
         version,
         updated_at_ms: 100 * version,
     }
@@ -547,6 +550,137 @@ async fn gate_settings_are_written_from_the_version_read(db: &TestBackend) {
     assert_eq!(db.gate_settings().await.expect("settings"), Some(third));
     db.assert_audit(&["gates.settings", "gates.settings", "gates.settings"])
         .await;
+}
+
+store_test!(the_token_key_set_of_the_settings_is_a_stored_key_set);
+/// The settings name the key set that signs the gates' tokens by its id: it reads back as
+/// written, can be cleared, and a set that does not exist is refused (`InUse`, nothing written).
+async fn the_token_key_set_of_the_settings_is_a_stored_key_set(db: &TestBackend) {
+    use domain::ports::keys::{KeyChange, KeyStore};
+    db.apply_key_changes(
+        &[KeyChange::InsertSet(crate::keys::key_set("ks1", "tokens"))],
+        draft("keys.create_set"),
+    )
+    .await
+    .expect("a key set");
+    let first = GateSettingsRecord {
+        token_key_set_id: Some("ks1".into()),
+        ..settings(1, &["api"], true)
+    };
+    db.put_gate_settings(&first, None, draft("gates.settings"))
+        .await
+        .expect("first save");
+    assert_eq!(
+        db.gate_settings().await.expect("settings"),
+        Some(first.clone())
+    );
+    let missing = GateSettingsRecord {
+        token_key_set_id: Some("no-such-set".into()),
+        ..settings(2, &["api"], true)
+    };
+    let r = db
+        .put_gate_settings(&missing, Some(1), draft("gates.settings"))
+        .await;
+    assert!(matches!(r, Err(StoreError::InUse { .. })), "{r:?}");
+    assert_eq!(db.gate_settings().await.expect("settings"), Some(first));
+    let cleared = settings(2, &["api"], true);
+    db.put_gate_settings(&cleared, Some(1), draft("gates.settings"))
+        .await
+        .expect("cleared");
+    assert_eq!(db.gate_settings().await.expect("settings"), Some(cleared));
+    db.assert_audit(&["keys.create_set", "gates.settings", "gates.settings"])
+        .await;
+}
+
+store_test!(a_gate_registers_its_encryption_key_at_enrolment_or_later);
+/// The X25519 key comes with the enrolment or later (an upgraded gate's report): it is set or
+/// replaced only from the key the caller read (a stale one is a `Conflict` that changes
+/// nothing and writes no event), only for an enrolled gate that is not revoked, and it does not
+/// move the gate's version (an admin's pending revoke stays valid).
+async fn a_gate_registers_its_encryption_key_at_enrolment_or_later(db: &TestBackend) {
+    insert(db, gate("g1", "one")).await;
+    insert(db, gate("g2", "two")).await;
+    let set =
+        |id: &str, key: &str, replaces: Option<&str>, now_ms: i64| GateChange::SetEncryptionKey {
+            id: id.into(),
+            encryption_key: key.into(),
+            replaces: replaces.map(str::to_owned),
+            now_ms,
+        };
+    // Not enrolled yet: nothing to register a key for.
+    assert_refused(db, set("g1", "x25519-a", None, 400), "g1").await;
+
+    db.apply_gate_change(
+        &GateChange::Enrol {
+            id: "g1".into(),
+            token_hash: "token-g1".into(),
+            public_key: "key-1".into(),
+            encryption_key: Some("x25519-a".into()),
+            now_ms: 500,
+        },
+        draft("gates.enrol"),
+    )
+    .await
+    .expect("enrol with an encryption key");
+    let enrolled = read(db, "g1").await;
+    assert_eq!(enrolled.encryption_key.as_deref(), Some("x25519-a"));
+    // An older gate enrols without one.
+    db.apply_gate_change(&enrol("g2", "token-g2", "key-2", 500), draft("gates.enrol"))
+        .await
+        .expect("enrol without an encryption key");
+    assert_eq!(read(db, "g2").await.encryption_key, None);
+
+    // Replaced from the key read; a stale read (none, or another key) changes nothing.
+    assert_refused(db, set("g1", "x25519-b", None, 600), "g1").await;
+    assert_refused(db, set("g1", "x25519-b", Some("x25519-z"), 600), "g1").await;
+    db.apply_gate_change(
+        &set("g1", "x25519-b", Some("x25519-a"), 600),
+        draft("gates.encryption_key"),
+    )
+    .await
+    .expect("replace");
+    let replaced = read(db, "g1").await;
+    assert_eq!(replaced.encryption_key.as_deref(), Some("x25519-b"));
+    assert_eq!(
+        replaced.version, enrolled.version,
+        "the admin's version does not move"
+    );
+    assert_eq!(replaced.updated_at_ms, 600);
+    // The upgraded older gate registers its first key.
+    db.apply_gate_change(
+        &set("g2", "x25519-c", None, 700),
+        draft("gates.encryption_key"),
+    )
+    .await
+    .expect("first key of an upgraded gate");
+    assert_eq!(
+        read(db, "g2").await.encryption_key.as_deref(),
+        Some("x25519-c")
+    );
+
+    // Revoked: no more keys.
+    let g2 = read(db, "g2").await;
+    db.apply_gate_change(
+        &GateChange::Revoke {
+            id: "g2".into(),
+            now_ms: 800,
+            replaces: g2.version,
+        },
+        draft("gates.revoke"),
+    )
+    .await
+    .expect("revoke");
+    assert_refused(db, set("g2", "x25519-d", Some("x25519-c"), 900), "g2").await;
+    db.assert_audit(&[
+        "gates.create",
+        "gates.create",
+        "gates.enrol",
+        "gates.enrol",
+        "gates.encryption_key",
+        "gates.encryption_key",
+        "gates.revoke",
+    ])
+    .await;
 }
 
 fn bundle(version: i64) -> BundleRecord {

@@ -37,6 +37,7 @@ impl GatesService {
                     labels,
                     push_url,
                     public_key: None,
+                    encryption_key: None,
                     enrol_token_hash: Some(token_hash(token.expose_secret())),
                     enrol_expires_at_ms: Some(now + ENROL_TOKEN_TTL_MS),
                     enrolled_at_ms: None,
@@ -157,13 +158,16 @@ impl GatesService {
             .await
     }
 
-    /// A gate registers its public key with its one-time token. Unknown tokens are refused
-    /// without an audit row (anyone can send junk); a known token that is expired, used or
-    /// whose gate is revoked is refused and audited against that gate.
+    /// A gate registers its public key with its one-time token, and the X25519 key its private
+    /// material is sealed to (`encryption_key`; older gates send none). Unknown tokens are
+    /// refused without an audit row (anyone can send junk); a known token that is expired, used
+    /// or whose gate is revoked, or a malformed key, is refused and audited against that gate,
+    /// and nothing is registered.
     pub async fn enrol(
         &self,
         token: &str,
         public_key: &str,
+        encryption_key: Option<&str>,
         ip: Option<String>,
     ) -> Result<Enrolled, Error> {
         let unknown = || {
@@ -189,6 +193,9 @@ impl GatesService {
                 let key = PublicKey::from_b64(public_key).map_err(|e| {
                     Error::invalid(format!("the gate's public key is not a raw Ed25519 key in base64url: {e}"))
                 })?;
+                let encryption_key = encryption_key
+                    .map(crate::gates::parse_encryption_key)
+                    .transpose()?;
                 let now = now_ms();
                 if g.enrol_expires_at_ms.is_none_or(|t| t <= now) {
                     return Err(Error::invalid(format!(
@@ -201,12 +208,15 @@ impl GatesService {
                     &actor,
                     action::GATES_ENROL,
                     &target,
-                    json!({ "name": g.name, "key_id": key.key_id() }),
+                    json!({ "name": g.name, "key_id": key.key_id(),
+                            "encryption_key": encryption_key.as_deref()
+                                .map(crate::gates::encryption_key_fingerprint) }),
                 );
                 let change = GateChange::Enrol {
                     id: g.id.clone(),
                     token_hash: hash.clone(),
                     public_key: key.to_b64(),
+                    encryption_key,
                     now_ms: now,
                 };
                 self.store.apply_gate_change(&change, event).await.map_err(|e| match e {

@@ -10,6 +10,8 @@ mod publish;
 mod reports;
 mod settings;
 
+pub use reports::{check_usage, GateUsage, MAX_TOKENS_PER_REPORT, MAX_USAGE_ENTRIES};
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 

@@ -1,7 +1,23 @@
-//! The console's bundle signer, composing, signing and publishing bundle versions, and the
-//! history with the diff of two versions.
+//! The console's bundle signer, composing, signing and publishing bundle versions, the
+//! envelope each gate receives (with the private material sealed to it), and the history with
+//! the diff of two versions.
 
 use super::*;
+use policy::keys::KeyState;
+use policy::secrets::{GateSecrets, SecretSigningKey};
+use zeroize::Zeroize;
+
+/// Private material on its way to one gate: its base64url PKCS #8 strings are zeroized when it
+/// is dropped, sealed or not.
+struct Unsealed(GateSecrets);
+
+impl Drop for Unsealed {
+    fn drop(&mut self) {
+        for k in &mut self.0.signing_keys {
+            k.pkcs8.zeroize();
+        }
+    }
+}
 
 impl GatesService {
     /// The console's bundle key: loaded and opened once, created (and audited) on first use.
@@ -68,6 +84,7 @@ impl GatesService {
             .map(crate::policies::to_policy)
             .collect::<Result<Vec<_>, _>>()?;
         let clients = self.clients.clients().await?;
+        let secrets = self.clients.client_secrets().await?;
         let mut sets = Vec::new();
         for s in self.keys.key_sets().await? {
             let keys = self.keys.signing_keys(&s.id).await?;
@@ -78,7 +95,9 @@ impl GatesService {
             settings,
             policies,
             &clients,
+            &secrets,
             &sets,
+            now_ms(),
         )
     }
 
@@ -146,6 +165,94 @@ impl GatesService {
             Err(StoreError::Duplicate { .. }) => Ok(None),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// The envelope of the published version `latest` as `gate` receives it, by push or pull.
+    /// When the bundle names a token key set and the gate registered an encryption key, the
+    /// envelope carries `secrets`: the private half of the key that is active in that set *in
+    /// this bundle* (so the gate signs with a `kid` its JWKS holds), sealed to the gate with
+    /// [`jose::sealed::seal`], bound to this gate, this version and its payload hash, and signed
+    /// by the console's bundle key. Otherwise it is the stored envelope as it is (a gate without
+    /// an encryption key issues no tokens). The stored envelope never holds secrets.
+    ///
+    /// A bundle that should carry a key which cannot be sealed (erased meanwhile, or a master
+    /// key that does not open it) is an error, not a bundle without its key: the gate keeps the
+    /// version it has and the delivery is retried (a newer version follows any key change).
+    pub async fn envelope_for(
+        &self,
+        gate: &GateRecord,
+        latest: &BundleRecord,
+    ) -> Result<String, Error> {
+        let Some(recipient) = gate.encryption_key.as_deref() else {
+            return Ok(latest.envelope.clone());
+        };
+        let bundle = open_unverified(latest)?;
+        let Some(set_name) = bundle.token_key_set.as_deref() else {
+            return Ok(latest.envelope.clone());
+        };
+        let missing = |what: &str| {
+            Error::Internal(format!(
+                "bundle {}: token key set {set_name:?}: {what}",
+                latest.version
+            ))
+        };
+        let kid = bundle
+            .key_sets
+            .iter()
+            .find(|s| s.name == set_name)
+            .and_then(|s| s.keys.iter().find(|k| k.state == KeyState::Active.as_str()))
+            .map(|k| k.kid.clone())
+            .ok_or_else(|| missing("no active key in the bundle"))?;
+        let set = self
+            .keys
+            .key_sets()
+            .await?
+            .into_iter()
+            .find(|s| s.name == set_name)
+            .ok_or_else(|| missing("no such set any more"))?;
+        let key = self
+            .keys
+            .signing_keys(&set.id)
+            .await?
+            .into_iter()
+            .find(|k| k.kid == kid)
+            .ok_or_else(|| missing("the bundle's active key is gone"))?;
+        let secrets = {
+            let pkcs8 = crate::keys::service::open_private(&self.master_key, &key)?;
+            Unsealed(GateSecrets {
+                signing_keys: vec![SecretSigningKey {
+                    key_set: set_name.to_owned(),
+                    kid: key.kid.clone(),
+                    alg: key.alg.clone(),
+                    pkcs8: {
+                        use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
+                        URL_SAFE_NO_PAD.encode(&*pkcs8)
+                    },
+                }],
+            })
+        };
+        let signer = self.signer().await?;
+        let version = u64::try_from(latest.version)
+            .map_err(|_| Error::Internal("negative bundle version".into()))?;
+        let sealed = jose::sealed::seal(
+            &secrets.0,
+            recipient,
+            &gate.id,
+            version,
+            &latest.payload_sha256,
+            &signer.key,
+        )
+        .map_err(|e| {
+            Error::Internal(format!(
+                "sealing the signing key for gate {}: {e}",
+                gate.name
+            ))
+        })?;
+        drop(secrets);
+        let mut envelope: SignedBundle = serde_json::from_str(&latest.envelope)
+            .map_err(|e| Error::Internal(format!("stored bundle {}: {e}", latest.version)))?;
+        envelope.secrets = Some(sealed);
+        serde_json::to_string(&envelope).map_err(|e| Error::Internal(e.to_string()))
     }
 
     pub async fn latest(&self) -> Result<Option<BundleRecord>, Error> {

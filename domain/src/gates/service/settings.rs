@@ -1,4 +1,5 @@
-//! The gate-wide settings every bundle carries: issuer, audiences, typ, routes.
+//! The gate-wide settings every bundle carries: issuer, audiences, typ, routes, and the key set
+//! whose active key signs the access tokens gates issue.
 
 use super::*;
 
@@ -31,9 +32,11 @@ impl GatesService {
     }
 
     /// [`Self::save_settings`] from the settings form's text: the issuer, the audiences
-    /// (separated by commas or spaces) and the routes, one per line ([`policy::routes`]). The
-    /// text is read inside the same audited run, so a refused line is recorded as a refusal of
-    /// `gates.settings` like any other.
+    /// (separated by commas or spaces), the routes, one per line ([`policy::routes`]), and the
+    /// name of the key set that signs the gates' tokens ("": gates issue none). The text is
+    /// read inside the same audited run, so a refused line or an unknown key set is recorded as
+    /// a refusal of `gates.settings` like any other.
+    #[allow(clippy::too_many_arguments)]
     pub async fn save_settings_text(
         &self,
         actor: &Actor,
@@ -41,6 +44,7 @@ impl GatesService {
         audiences: &str,
         require_typ_at_jwt: bool,
         routes: &str,
+        token_key_set: &str,
         version: &str,
     ) -> Result<(), Error> {
         let target = Target::gate_settings();
@@ -51,11 +55,56 @@ impl GatesService {
                     audiences: crate::gates::parse_audiences(audiences)?,
                     require_typ_at_jwt,
                     routes: crate::gates::parse_routes(routes)?,
+                    token_key_set_id: self.token_key_set_named(token_key_set).await?,
                     version: None,
                 };
                 self.put_settings(actor, settings, version).await
             })
             .await
+    }
+
+    /// The id of the key set named `name` ("": none), or the refusal naming the sets there are.
+    async fn token_key_set_named(&self, name: &str) -> Result<Option<String>, Error> {
+        let name = name.trim();
+        if name.is_empty() {
+            return Ok(None);
+        }
+        let sets = self.keys.key_sets().await?;
+        match sets.iter().find(|s| s.name == name) {
+            Some(s) => Ok(Some(s.id.clone())),
+            None => Err(Error::invalid(format!(
+                "there is no key set named {:?} to sign the gates' tokens; choose one of: {} \
+                 (or none: gates issue no tokens)",
+                jose::truncate(name),
+                if sets.is_empty() {
+                    "none exists yet, create one on the Keys page".to_owned()
+                } else {
+                    sets.iter()
+                        .map(|s| format!("{:?}", s.name))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            ))),
+        }
+    }
+
+    /// The name of the key set that signs the gates' tokens, if one is chosen and exists.
+    pub async fn token_key_set_name(&self) -> Result<Option<String>, Error> {
+        let Some(id) = self.settings().await?.token_key_set_id else {
+            return Ok(None);
+        };
+        Ok(self.keys.key_set(&id).await?.map(|s| s.name))
+    }
+
+    /// The names of every key set, for the choice of the one that signs the gates' tokens.
+    pub async fn key_set_names(&self) -> Result<Vec<String>, Error> {
+        Ok(self
+            .keys
+            .key_sets()
+            .await?
+            .into_iter()
+            .map(|s| s.name)
+            .collect())
     }
 
     /// The work of [`Self::save_settings`], not audited when refused (its callers are).
@@ -76,6 +125,21 @@ impl GatesService {
                 "the gate settings were changed by someone else meanwhile; reload and retry".into(),
             ));
         }
+        let token_key_set = match &settings.token_key_set_id {
+            None => None,
+            Some(id) => Some(
+                self.keys
+                    .key_set(id)
+                    .await?
+                    .ok_or_else(|| {
+                        Error::invalid(
+                            "the key set chosen to sign the gates' tokens does not exist; reload \
+                             and choose another",
+                        )
+                    })?
+                    .name,
+            ),
+        };
         let probe = self.compose_with(&settings).await?;
         finish(probe, 1, None, now_ms())?;
         let next = replaces.map_or(Version::FIRST, Version::next);
@@ -85,6 +149,7 @@ impl GatesService {
             require_typ_at_jwt: settings.require_typ_at_jwt,
             routes_json: serde_json::to_string(&settings.routes)
                 .map_err(|e| Error::Internal(e.to_string()))?,
+            token_key_set_id: settings.token_key_set_id.clone(),
             version: next.get(),
             updated_at_ms: now_ms(),
         };
@@ -94,7 +159,7 @@ impl GatesService {
             &target,
             json!({ "issuer": record.issuer, "audiences": record.audiences,
                     "require_typ_at_jwt": record.require_typ_at_jwt,
-                    "routes": settings.routes }),
+                    "routes": settings.routes, "token_key_set": token_key_set }),
         );
         self.store
             .put_gate_settings(&record, replaces.map(Version::get), event)
