@@ -62,6 +62,9 @@ test('clients: native linter, service secret shown once and copied', async ({ pa
   await expect(page.locator('body[data-hydrated="true"]')).toBeVisible();
   await expect(page.getByRole('row').filter({ hasText: 'Billing' })).toContainText('active');
   expect(await page.content()).not.toContain(secret);
+  // No gate has reported use yet: the page says so, for the secret and the tokens.
+  await expect(page.getByRole('row').filter({ hasText: 'Billing' })).toContainText('last used: not reported by any gate yet');
+  await expect(page.getByLabel('Token usage of Billing')).toHaveText('tokens issued by gates: 0');
 
   // Rotate with the default 7-day grace: a new secret once, the old one in grace.
   await page.getByRole('row').filter({ hasText: 'Billing' }).getByRole('button', { name: 'Rotate secret of Billing' }).click();

@@ -1,6 +1,6 @@
 // The Gate settings card on the Gates page: the defaults, routes checked line by line as they
 // are typed (a bad line names itself and disables Save), a save, and what is typed surviving the
-// fleet's refresh every second.
+// fleet's refresh every second; the key set that signs the tokens gates issue.
 import { test, expect } from '@playwright/test';
 import { startConsole, setupOwner, open, Console } from './console';
 
@@ -16,6 +16,11 @@ test('gate settings: routes checked as typed, saved, not reset by the refresh', 
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
   await setupOwner(page, c);
+  // A key set the gates' tokens can be signed with.
+  await open(page, `${c.baseUrl}/keys`);
+  await page.getByRole('textbox', { name: 'Key set name' }).fill('gate-tokens');
+  await page.getByRole('button', { name: 'Create key set' }).click();
+  await expect(page.getByRole('region', { name: /^gate-tokens \(/ })).toBeVisible();
   await open(page, `${c.baseUrl}/gates`);
 
   const card = page.getByRole('region', { name: 'Gate settings' });
@@ -24,12 +29,15 @@ test('gate settings: routes checked as typed, saved, not reset by the refresh', 
   const typ = card.getByRole('checkbox', { name: 'Require typ at+jwt (RFC 9068)' });
   const routes = card.getByRole('textbox', { name: /^Routes \(one per line/ });
   const save = card.getByRole('button', { name: 'Save gate settings' });
+  const tokenKeySet = card.getByRole('combobox', { name: 'Token endpoint: signs with key set' });
 
   // The defaults: the console as issuer, no audience, everything through without a token.
   await expect(issuer).toHaveValue(c.baseUrl);
   await expect(audiences).toHaveValue('');
   await expect(typ).toBeChecked();
   await expect(routes).toHaveValue('prefix / * none');
+  await expect(tokenKeySet).toHaveValue('');
+  await expect(tokenKeySet.getByRole('option')).toHaveText(['none (gates issue no tokens)', 'gate-tokens']);
 
   // A bearer route without an audience, then a bad line: each named, Save disabled.
   await routes.fill('prefix /public GET none\nprefix /api * bearer read:items');
@@ -53,6 +61,7 @@ test('gate settings: routes checked as typed, saved, not reset by the refresh', 
 
   // Saved from the keyboard: the status line, and the form reloads with the stored form of it.
   await routes.fill('# public first\nprefix /public GET none\nprefix /api * bearer read:items\nexact /health none');
+  await tokenKeySet.selectOption('gate-tokens');
   await save.focus();
   await page.keyboard.press('Enter');
   await expect(card.getByRole('status').filter({ hasText: 'Gate settings saved: gates receive them in the next bundle version.' })).toBeVisible();
@@ -63,5 +72,7 @@ test('gate settings: routes checked as typed, saved, not reset by the refresh', 
   await open(page, `${c.baseUrl}/gates`);
   await expect(routes).toHaveValue('prefix /public GET none\nprefix /api * bearer read:items\nexact /health * none');
   await expect(audiences).toHaveValue('orders-api');
+  await expect(tokenKeySet).toHaveValue('gate-tokens');
+  await expect(page.getByLabel('Token endpoint', { exact: true })).toContainText('signed by the active key of key set "gate-tokens"');
   expect(errors).toEqual([]);
 });

@@ -34,6 +34,14 @@ fn grant_label(grant: &str) -> &'static str {
 
 /// How the form names each authentication method; which ones a kind may use is
 /// [`ClientKind::allowed_auth_methods`].
+/// What gates reported issuing to a client: "tokens issued by gates: 5 (last at …)".
+fn tokens_issued(n: i64, last_at_ms: Option<i64>) -> String {
+    match last_at_ms {
+        Some(t) if n > 0 => format!("tokens issued by gates: {n} (last at {})", utc(t)),
+        _ => format!("tokens issued by gates: {n}"),
+    }
+}
+
 fn method_label(m: AuthMethod) -> &'static str {
     match m {
         AuthMethod::None => "none (public client: PKCE, no secret)",
@@ -490,7 +498,8 @@ fn ClientTable(
                             <td>{c.name.clone()}{(!enabled).then_some(" (disabled)")}<br/><span class="help">{c.description.clone()}</span></td>
                             <td>{c.kind.label()}<br/><span class="help">{c.platform.as_str()}</span></td>
                             <td><code>{c.client_id.clone()}</code></td>
-                            <td>{c.auth_method.as_str()}{c.kind.uses_pkce().then_some(" + PKCE")}</td>
+                            <td>{c.auth_method.as_str()}{c.kind.uses_pkce().then_some(" + PKCE")}
+                                <br/><span class="help" aria-label=format!("Token usage of {}", c.name)>{tokens_issued(c.tokens_issued, c.last_token_at_ms)}</span></td>
                             <td>{if c.redirect_uris.is_empty() { view! { <span class="help">"none"</span> }.into_any() } else {
                                 view! { <ul class="plain">{c.redirect_uris.iter().map(|u| view! { <li><code>{u.clone()}</code></li> }).collect_view()}</ul> }.into_any() }}</td>
                             <td>{c.policy_name.clone().unwrap_or_else(|| "none".into())}</td>
@@ -508,7 +517,7 @@ fn ClientTable(
                                                 (_, Some(t), _) => format!(", expires {}", utc(t)),
                                                 _ => ", no expiry".to_owned(),
                                             },
-                                            s.last_used_at_ms.map(utc).unwrap_or_else(|| "not reported (gates report use)".into()),
+                                            s.last_used_at_ms.map(utc).unwrap_or_else(|| "not reported by any gate yet".into()),
                                         );
                                         view! {
                                             <li>

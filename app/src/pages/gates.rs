@@ -1,8 +1,9 @@
 //! `/gates`: the fleet. Add a gate (its one-time enrolment command is shown once), see every
 //! gate's state against the latest bundle version converge live (the page refreshes every
 //! second), NACKs as alerts, "push now", revoke, the bundle history with a diff between any
-//! two versions, and the gate-wide settings (issuer, audiences, routes) with the routes checked
-//! line by line as they are typed.
+//! two versions, and the gate-wide settings (issuer, audiences, routes, the key set that signs
+//! the tokens gates issue) with the routes checked line by line as they are typed. A gate that
+//! cannot receive the token signing key (it registered no encryption key) says so.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -250,6 +251,7 @@ fn GateSettingsForm(
     let require_typ = RwSignal::new(settings.require_typ_at_jwt);
     let routes = RwSignal::new(settings.routes);
     let token_key_set = RwSignal::new(settings.token_key_set);
+    let key_sets = settings.key_sets;
     let version = settings.version;
     let read = Memo::new(move |_| policy::routes::read_route_lines(&routes.get()));
     let token =
@@ -285,6 +287,17 @@ fn GateSettingsForm(
                 <input id="gs-typ" type="checkbox" disabled=!may_change bind:checked=require_typ/>
                 <label for="gs-typ">"Require typ at+jwt (RFC 9068)"</label>
             </div>
+            <div class="field"><label for="gs-token-key-set">"Token endpoint: signs with key set"</label>
+                <select id="gs-token-key-set" disabled=!may_change aria-describedby="gs-token-key-set-help"
+                    prop:value=move || token_key_set.get()
+                    on:change=move |ev| token_key_set.set(event_target_value(&ev))>
+                    <option value="" selected=token_key_set.get_untracked().is_empty()>"none (gates issue no tokens)"</option>
+                    {key_sets.into_iter().map(|name| {
+                        let selected = token_key_set.get_untracked() == name;
+                        view! { <option value=name.clone() selected=selected>{name.clone()}</option> }
+                    }).collect_view()}
+                </select>
+                <p class="help" id="gs-token-key-set-help">"Gates answer "<code>"POST /oauth/token"</code>" (client_credentials) with access tokens signed by this set's active key, valid for the client's token lifetime capped by the set's longest token lifetime. Each gate receives the private key sealed to its own encryption key; it never travels in clear. With none, gates issue no tokens."</p></div>
             <div class="field"><label for="gs-routes">"Routes (one per line; first match wins; no match is a 404)"</label>
                 <textarea id="gs-routes" rows="6" spellcheck="false" autocomplete="off" readonly=!may_change
                     aria-describedby="gs-routes-help gs-routes-issues" aria-invalid=move || if read.with(|r| r.errors.is_empty()) { "false" } else { "true" }
@@ -356,6 +369,7 @@ fn Fleet(
     let latest = fleet.latest.as_ref().map(|l| l.version);
     let summary = convergence(&fleet);
     let history = fleet.history.clone();
+    let token_key_set = fleet.token_key_set.clone();
     view! {
         <section class="card" aria-labelledby="fleet-h">
             <h2 id="fleet-h">"Fleet"</h2>
@@ -364,6 +378,10 @@ fn Fleet(
                 <p>{format!("Latest bundle: version {}, published {} ({}) by {}.", l.version, utc(l.issued_at_ms), relative(l.issued_at_ms, now), l.cause)}</p>
             })}
             {fleet.publish_error.clone().map(|e| view! { <p class="error" role="alert">{format!("The current configuration is not published: {e}")}</p> })}
+            <p aria-label="Token endpoint">{match &fleet.token_key_set {
+                Some(name) => format!("Token endpoint: gates issue access tokens signed by the active key of key set {name:?}; each gate receives that key sealed to its own encryption key."),
+                None => "Token endpoint: off (no key set chosen in the gate settings below); gates issue no tokens.".to_owned(),
+            }}</p>
             {may(Permission::GatesPush).then(|| view! {
                 <button type="button" class="secondary" disabled=move || push.pending().get()
                     on:click=move |_| { push.dispatch(PushGatesNow {}); }>"Push now"</button>
@@ -376,7 +394,7 @@ fn Fleet(
                     <div class="table-wrap"><table aria-label="Gates">
                         <thead><tr><th>"Gate"</th><th>"Labels"</th><th>"State"</th><th>"Runs version"</th><th>"Last seen"</th><th>"Push URL"</th><th>"Actions"</th></tr></thead>
                         <tbody>
-                            {fleet.gates.into_iter().map(|g| view! { <GateRow gate=g latest=latest now=now token=token revoke=revoke step_error=step_error may_manage=may(Permission::GatesManage)/> }).collect_view()}
+                            {fleet.gates.into_iter().map(|g| view! { <GateRow gate=g latest=latest now=now token_key_set=token_key_set.clone() token=token revoke=revoke step_error=step_error may_manage=may(Permission::GatesManage)/> }).collect_view()}
                         </tbody>
                     </table></div>
                     {may(Permission::GatesManage).then(|| view! {
@@ -394,6 +412,8 @@ fn GateRow(
     gate: GateInfo,
     latest: Option<i64>,
     now: i64,
+    /// The key set that signs the gates' tokens, if gates issue tokens.
+    token_key_set: Option<String>,
     token: ServerAction<NewGateToken>,
     revoke: ServerAction<RevokeGate>,
     step_error: RwSignal<Option<String>>,
@@ -425,6 +445,17 @@ fn GateRow(
             <tr class="nack"><td colspan="7"><p class="error" role="alert">{format!("{} refused a bundle ({at}): {e}. It keeps enforcing version {}.", g.name, g.applied_version.map(|v| v.to_string()).unwrap_or_else(|| "none".into()))}</p></td></tr>
         }
     });
+    // Gates issue tokens, but this one registered no encryption key: its signing key cannot be
+    // sealed to it, so it receives bundles without it and answers no token request.
+    let no_key = (token_key_set.is_some() && g.state.is_enrolled() && g.encryption_key.is_none())
+        .then(|| {
+            view! {
+                <tr class="nack"><td colspan="7"><p class="warn" role="status">{format!(
+                    "{} cannot receive signing keys: it registered no encryption key, so it issues no tokens. Re-enrol or upgrade it.",
+                    g.name
+                )}</p></td></tr>
+            }
+        });
     view! {
         <tr>
             <td>{g.name.clone()}</td>
@@ -452,6 +483,7 @@ fn GateRow(
             </td>
         </tr>
         {nack}
+        {no_key}
     }
 }
 
