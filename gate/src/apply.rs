@@ -319,6 +319,10 @@ impl Applier {
                 }
             }
         };
+        let certificates = match secrets.as_ref().map(load_certificates).transpose() {
+            Ok(c) => c.unwrap_or_default(),
+            Err(e) => return invalid(e),
+        };
         let tokens = TokenIssuing::of(&bundle, secrets.as_ref());
         if let TokenIssuing::Unavailable(why) = &tokens {
             tracing::warn!(version = bundle.version, reason = %why, "the token endpoint cannot issue tokens with this bundle");
@@ -336,6 +340,7 @@ impl Applier {
         };
         let mut next = next;
         next.tokens = tokens;
+        next.certificates = certificates;
         if self.shared.cluster.get().is_none() && next.policies.iter().any(|p| p.scope.is_cluster())
         {
             crate::proxy::warn_cluster_scope_once();
@@ -345,4 +350,24 @@ impl Applier {
         applied.payload_sha256 = hash;
         ApplyResult::Applied { version }
     }
+}
+
+/// The TLS certificates among opened secrets, each loaded and its key checked against its leaf.
+fn load_certificates(
+    secrets: &policy::secrets::GateSecrets,
+) -> Result<Vec<crate::tls::ServedCert>, String> {
+    use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
+    secrets
+        .certificates
+        .iter()
+        .map(|c| {
+            let der = zeroize::Zeroizing::new(URL_SAFE_NO_PAD.decode(&c.pkcs8).map_err(|_| {
+                format!(
+                    "certificate of {}: the private key is not base64url",
+                    c.hostname
+                )
+            })?);
+            crate::tls::load(&c.hostname, &c.names, &c.chain_pem, &der)
+        })
+        .collect()
 }

@@ -28,7 +28,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the gate: the reverse proxy and the admin listener.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Register this gate with a console using a one-time token, and store the console's
     /// bundle key in the data directory.
     Enroll(EnrollArgs),
@@ -67,6 +67,10 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub trusted_proxy: Vec<String>,
+    /// Also serve HTTPS here, with the certificate the console delivers for this gate (the
+    /// same routes, tokens and limits as --listen).
+    #[arg(long, env = "PALISADE_GATE_TLS_LISTEN")]
+    pub tls_listen: Option<SocketAddr>,
     /// Redis for the policies with scope "cluster" (redis://host:port/db, rediss:// for TLS;
     /// a password in the URL is never logged). Without it, those policies count per gate.
     #[arg(long, env = "PALISADE_GATE_REDIS")]
@@ -134,6 +138,7 @@ impl ServeArgs {
             console: self.console.clone(),
             trusted_proxies: self.trusted_proxy.clone(),
             redis: self.redis.clone(),
+            tls_listen: self.tls_listen,
             pull_interval: Duration::from_secs(self.pull_interval_secs.max(1)),
             bundle_public_key: self.bundle_public_key.clone(),
             max_body_bytes: self.max_body_bytes,
@@ -167,7 +172,7 @@ pub fn main() -> ExitCode {
     };
     let result = runtime.block_on(async move {
         match cli.command {
-            Command::Serve(args) => serve(args).await,
+            Command::Serve(args) => serve(*args).await,
             Command::Enroll(args) => enroll(args).await,
         }
     });

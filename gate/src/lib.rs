@@ -19,6 +19,7 @@
 //! - [`data_dir`]: the files of the data directory.
 //! - [`metrics`]: counters and the Prometheus text.
 //! - [`cluster`]: cluster-wide limits, their GCRA state in Redis.
+//! - [`tls`]: HTTPS with the certificates the console delivers, swapped with each bundle.
 //! - [`token`]: the OAuth token endpoint (client credentials), its metadata and JWKS.
 //! - [`usage`]: the token endpoint's usage, reported to the console.
 
@@ -36,6 +37,7 @@ pub mod proxy;
 pub mod request;
 pub mod serve;
 pub mod state;
+pub mod tls;
 pub mod token;
 pub mod usage;
 

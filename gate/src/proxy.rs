@@ -213,7 +213,12 @@ impl Proxy {
         if let Some(host) = original_host {
             h.insert("x-forwarded-host", host);
         }
-        h.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+        let proto = if parts.extensions.get::<crate::tls::Https>().is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        h.insert("x-forwarded-proto", HeaderValue::from_static(proto));
         if let Ok(v) = HeaderValue::from_str(self.upstream.authority.as_str()) {
             h.insert(HOST, v);
         }

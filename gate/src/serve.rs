@@ -61,11 +61,16 @@ pub struct Settings {
     pub limits: Limits,
     /// Redis URL for cluster-scoped policies.
     pub redis: Option<String>,
+    /// The HTTPS listener (same service as `listen`), serving the certificates the console
+    /// delivers.
+    pub tls_listen: Option<SocketAddr>,
 }
 
 /// A running gate.
 pub struct Gate {
     pub addr: SocketAddr,
+    /// The HTTPS listener's address, when `tls_listen` was given.
+    pub tls_addr: Option<SocketAddr>,
     pub admin_addr: SocketAddr,
     pub shared: Arc<Shared>,
     pub applier: Arc<Applier>,
@@ -177,6 +182,19 @@ impl Gate {
         let admin_addr = admin_listener
             .local_addr()
             .map_err(|e| GateError::io("admin listener", e))?;
+        let tls_listener = match s.tls_listen {
+            Some(a) => Some(
+                TcpListener::bind(a)
+                    .await
+                    .map_err(|e| GateError::Config(format!("--tls-listen {a}: {e}")))?,
+            ),
+            None => None,
+        };
+        let tls_addr = tls_listener
+            .as_ref()
+            .map(|l| l.local_addr())
+            .transpose()
+            .map_err(|e| GateError::io("TLS listener", e))?;
         let (stop, stopped) = watch::channel(false);
         let proxy = Arc::new(match upstream {
             Some(upstream) => Front::Proxy(Box::new(Proxy::new(
@@ -194,11 +212,37 @@ impl Gate {
             link: console_link.clone(),
         });
         let timeout = s.header_read_timeout;
-        let mut tasks = vec![
+        let mut tasks = Vec::new();
+        if let Some(l) = tls_listener {
+            let acceptor = tokio_rustls::TlsAcceptor::from(
+                crate::tls::server_config(shared.clone()).map_err(GateError::Config)?,
+            );
+            let proxy = proxy.clone();
+            tasks.push(tokio::spawn(accept_loop(
+                l,
+                stopped.clone(),
+                timeout,
+                Some(acceptor),
+                move |peer| {
+                    let proxy = proxy.clone();
+                    hyper::service::service_fn(
+                        move |mut req: http::Request<hyper::body::Incoming>| {
+                            let proxy = proxy.clone();
+                            req.extensions_mut().insert(crate::tls::Https);
+                            async move {
+                                Ok::<_, std::convert::Infallible>(proxy.handle(peer, req).await)
+                            }
+                        },
+                    )
+                },
+            )));
+        }
+        tasks.extend([
             tokio::spawn(accept_loop(
                 listener,
                 stopped.clone(),
                 timeout,
+                None,
                 move |peer| {
                     let proxy = proxy.clone();
                     hyper::service::service_fn(move |req| {
@@ -211,6 +255,7 @@ impl Gate {
                 admin_listener,
                 stopped.clone(),
                 timeout,
+                None,
                 move |_peer| {
                     let admin = admin.clone();
                     hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
@@ -218,7 +263,7 @@ impl Gate {
                     })
                 },
             )),
-        ];
+        ]);
         tasks.extend(background);
         if let Some(l) = console_link {
             tasks.push(tokio::spawn(l.pull_loop(applier.clone(), s.pull_interval)));
@@ -226,6 +271,7 @@ impl Gate {
         tracing::info!(%addr, %admin_addr, mode = ?s.mode, "palisade-gate listening");
         Ok(Gate {
             addr,
+            tls_addr,
             admin_addr,
             shared,
             applier,
@@ -269,11 +315,13 @@ impl Front {
 
 /// Accepts connections until `stopped` turns true; each connection is served by hyper with
 /// `TCP_NODELAY`, a header-read timeout and headers of up to 1 MiB + 64 KiB in all (so that a
-/// 1 MB bearer token reaches the token check and gets its 401).
+/// 1 MB bearer token reaches the token check and gets its 401). With `tls`, each connection is
+/// a TLS handshake first (bounded by the same timeout), then the same service.
 async fn accept_loop<F, S, B>(
     listener: TcpListener,
     mut stopped: watch::Receiver<bool>,
     header_timeout: Duration,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     make: F,
 ) where
     F: Fn(SocketAddr) -> S,
@@ -309,13 +357,43 @@ async fn accept_loop<F, S, B>(
             .header_read_timeout(header_timeout)
             .max_buf_size(1024 * 1024 + 64 * 1024);
         builder.http2().timer(TokioTimer::new());
-        let conn = graceful.watch(
-            builder
-                .serve_connection(TokioIo::new(stream), make(peer))
-                .into_owned(),
-        );
+        let service = make(peer);
+        let watcher = graceful.watcher();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
+            let result = match tls {
+                None => {
+                    watcher
+                        .watch(
+                            builder
+                                .serve_connection(TokioIo::new(stream), service)
+                                .into_owned(),
+                        )
+                        .await
+                }
+                Some(acceptor) => {
+                    let stream =
+                        match tokio::time::timeout(header_timeout, acceptor.accept(stream)).await {
+                            Ok(Ok(s)) => s,
+                            Ok(Err(e)) => {
+                                tracing::debug!(error = %e, %peer, "TLS handshake failed");
+                                return;
+                            }
+                            Err(_) => {
+                                tracing::debug!(%peer, "TLS handshake timed out");
+                                return;
+                            }
+                        };
+                    watcher
+                        .watch(
+                            builder
+                                .serve_connection(TokioIo::new(stream), service)
+                                .into_owned(),
+                        )
+                        .await
+                }
+            };
+            if let Err(e) = result {
                 tracing::debug!(error = %e, "connection closed with an error");
             }
         });

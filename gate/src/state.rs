@@ -154,6 +154,8 @@ pub struct Enforcement {
     pub tokens: crate::token::signer::TokenIssuing,
     /// `{"keys": [...]}` of every published key, as the gate's JWKS endpoint serves it.
     pub jwks_json: bytes::Bytes,
+    /// The certificates the TLS listener serves (set by the applier from the opened secrets).
+    pub certificates: Vec<crate::tls::ServedCert>,
 }
 
 /// Sizes of what a state holds.
@@ -238,6 +240,7 @@ impl Enforcement {
             cache: TokenCache::new(limits.token_cache_entries),
             tokens: crate::token::signer::TokenIssuing::Off,
             jwks_json,
+            certificates: Vec::new(),
         })
     }
 

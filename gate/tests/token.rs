@@ -115,6 +115,7 @@ fn secrets_of(k: &Keys) -> GateSecrets {
             alg: k.signing.alg.label().into(),
             pkcs8: URL_SAFE_NO_PAD.encode(&k.signing.pkcs8),
         }],
+        certificates: vec![],
     }
 }
 

@@ -179,6 +179,7 @@ mod tests {
                 alg: "EdDSA".into(),
                 pkcs8: "cHJpdmF0ZQ".into(),
             }],
+            certificates: vec![],
         }
     }
 

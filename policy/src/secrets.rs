@@ -1,7 +1,7 @@
 //! The private material the console sends one gate: the wire types only.
 //!
 //! A gate that issues tokens needs the private half of its token key set's active key, and one
-//! that terminates TLS needs its certificate's key. The console never puts them in the bundle
+//! that terminates TLS needs its certificate's chain and key. The console never puts them in the bundle
 //! (every gate receives the same bundle); it seals them, on each delivery, to the one gate the
 //! envelope goes to:
 //!
@@ -66,6 +66,23 @@ pub fn aad(gate_id: &str, version: u64, bundle_sha256: &str) -> Vec<u8> {
 pub struct GateSecrets {
     /// Private signing keys (today: the token key set's active key).
     pub signing_keys: Vec<SecretSigningKey>,
+    /// The certificates this gate serves over TLS, with their private keys.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub certificates: Vec<SecretCertificate>,
+}
+
+/// A certificate the gate serves: its current chain and private key.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretCertificate {
+    /// The pin set's hostname this certificate is for.
+    pub hostname: String,
+    /// The leaf's DNS subjectAltNames (for SNI).
+    pub names: Vec<String>,
+    /// PEM, leaf first, then the intermediates.
+    pub chain_pem: String,
+    /// Base64url (no padding) PKCS #8 DER of the leaf's private key.
+    pub pkcs8: String,
 }
 
 /// One private signing key.
@@ -84,8 +101,14 @@ pub struct SecretSigningKey {
 impl core::fmt::Debug for GateSecrets {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         let kids: Vec<&str> = self.signing_keys.iter().map(|k| k.kid.as_str()).collect();
+        let hosts: Vec<&str> = self
+            .certificates
+            .iter()
+            .map(|c| c.hostname.as_str())
+            .collect();
         f.debug_struct("GateSecrets")
             .field("signing_keys", &kids)
+            .field("certificates", &hosts)
             .finish()
     }
 }

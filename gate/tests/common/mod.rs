@@ -250,6 +250,7 @@ pub fn settings(dir: &Path, upstream: SocketAddr, bundle_key: Option<String>) ->
             token_cache_entries: 1_000,
         },
         redis: None,
+        tls_listen: None,
     }
 }
 
