@@ -229,6 +229,7 @@ impl GatesService {
                         URL_SAFE_NO_PAD.encode(&*pkcs8)
                     },
                 }],
+                certificates: Vec::new(),
             })
         };
         let signer = self.signer().await?;
