@@ -23,6 +23,9 @@ use crate::{bundle_push, downloads, gate_api, health, site, ui};
 
 /// Largest request body accepted (server fn arguments are small; WebAuthn responses < 16 KiB).
 pub const BODY_LIMIT: usize = 64 * 1024;
+/// Largest body of a gate's call: a status report may carry the usage of up to
+/// `domain::gates::service::MAX_USAGE_ENTRIES` secrets and as many clients (under 1 MiB).
+pub const GATE_API_BODY_LIMIT: usize = 1024 * 1024;
 
 pub struct Application {
     listener: TcpListener,
@@ -272,12 +275,16 @@ fn router(config: &Config, console: Arc<Console>, public_url: &Url) -> Router {
             guard_state.clone(),
             middleware::guard,
         ));
+    let browser = browser
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT));
+    let gates = gate_api::router()
+        .layer(DefaultBodyLimit::max(GATE_API_BODY_LIMIT))
+        .layer(RequestBodyLimitLayer::new(GATE_API_BODY_LIMIT));
     Router::new()
-        .merge(gate_api::router())
+        .merge(gates)
         .merge(browser)
         .with_state(state)
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         // Outermost, so that every answer carries the headers, a 413 from the limit included.
         .layer(axum::middleware::from_fn_with_state(
             guard_state,

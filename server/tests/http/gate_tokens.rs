@@ -551,6 +551,35 @@ async fn a_gate_receives_the_token_signing_key_sealed_to_it_and_reports_usage() 
         .clone();
     assert_eq!(listed["tokens_issued"], 5);
 
+    // A report bigger than the browser's 64 KiB limit (a gate with many clients) is accepted;
+    // more entries than a report may name is refused whole; past 1 MiB the body is refused.
+    let many: serde_json::Map<String, Value> = (0..3_000)
+        .map(|i| (format!("client-that-does-not-exist-{i:05}"), json!(1)))
+        .collect();
+    let body = json!({ "applied_version": bundle.version, "last_error": null,
+                       "usage": { "tokens": many, "secrets": { secret_id.clone(): used_at + 1 } } });
+    assert!(body.to_string().len() > server::startup::BODY_LIMIT);
+    assert_eq!(upgraded.status(&app, &body).await.status(), 204);
+    let too_many: serde_json::Map<String, Value> = (0..=domain::gates::service::MAX_USAGE_ENTRIES)
+        .map(|i| (format!("c{i}"), json!(1)))
+        .collect();
+    let r = upgraded
+        .status(&app, &json!({ "applied_version": bundle.version, "last_error": null, "usage": { "tokens": too_many } }))
+        .await;
+    assert_eq!(r.status(), 400);
+    let huge = json!({ "applied_version": bundle.version, "last_error": "x".repeat(server::startup::GATE_API_BODY_LIMIT) });
+    assert_eq!(upgraded.status(&app, &huge).await.status(), 413);
+    let list = app.call("list_clients", &[], Some(&cookie)).await.json();
+    let listed = list["clients"]
+        .as_array()
+        .expect("clients")
+        .iter()
+        .find(|c| c["client_id"] == json!(client_id))
+        .expect("client")
+        .clone();
+    assert_eq!(listed["secrets"][0]["last_used_at_ms"], json!(used_at + 1));
+    assert_eq!(listed["tokens_issued"], 5);
+
     // "none": the next bundle names no token key set and carries no secrets.
     let version = app.call("gate_settings", &[], Some(&cookie)).await.json()["version"]
         .as_str()
