@@ -3,9 +3,10 @@
 // once), the gate settings choosing that key set for the token endpoint. The gate receives the
 // set's active key sealed to it, issues a client_credentials token that verifies against the
 // gate's JWKS, and reports the use: the Clients page shows the secret's last use and the token
-// count without anyone touching the gate.
+// count without anyone touching the gate. An older gate, enrolled without an encryption key, is
+// named on the Gates page as one that cannot receive signing keys.
 import { test, expect } from '@playwright/test';
-import { createPublicKey, createVerify } from 'node:crypto';
+import { createPublicKey, createVerify, generateKeyPairSync } from 'node:crypto';
 import { startConsole, setupOwner, open, Console } from './console';
 import { startUpstream, prepareGate, enrol, serve, Upstream, Gate } from './gate';
 
@@ -105,5 +106,22 @@ test('gate tokens: the chosen key set signs the gate\'s tokens; the Clients page
     await expect(usage).toContainText('tokens issued by gates: 1 (last at', { timeout: 1_000 });
   }).toPass({ timeout: 15_000 });
   await expect(page.getByRole('row').filter({ hasText: 'Orders' })).not.toContainText('not reported');
+
+  // An older gate enrols without an encryption key: the Gates page says what it lacks.
+  await open(page, `${c.baseUrl}/gates`);
+  await page.getByRole('textbox', { name: 'Gate name' }).fill('edge-old');
+  await page.getByRole('button', { name: 'Add gate' }).click();
+  const oldCommand = await page.getByRole('textbox', { name: 'Enrolment command (shown once)' }).inputValue();
+  const token = oldCommand.split(/\s+/).find((w) => w.startsWith('--token='))!.slice('--token='.length);
+  const publicKey = generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' }).x;
+  const enrolled = await fetch(`${c.baseUrl}/gate-api/v1/enroll`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ token, public_key: publicKey }),
+  });
+  expect(enrolled.status).toBe(200);
+  await expect(page.getByRole('status').filter({ hasText: 'edge-old cannot receive signing keys' }))
+    .toContainText('Re-enrol or upgrade it.');
+  await expect(page.getByText('edge-1 cannot receive signing keys')).toHaveCount(0);
   expect(errors).toEqual([]);
 });
