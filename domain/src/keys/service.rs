@@ -107,13 +107,14 @@ fn store_error(e: StoreError, name: &str) -> Error {
 /// The PKCS #8 of a published key's private half, opened from the seal [`KeysService`] put on
 /// it when it generated the key (AES-256-GCM under the master key, AAD: the key's id), zeroized
 /// when dropped. For the one use that needs it outside this service: sealing the token key set's
-/// active key to a gate. A key out of the JWKS has no private half any more: `Invalid`.
+/// active key to a gate. A key out of the JWKS has no private half any more: `Internal` (the
+/// caller asked for a key it should not need; a delivery is retried with the next version).
 pub fn open_private(
     master_key: &MasterKey,
     key: &SigningKeyRecord,
 ) -> Result<zeroize::Zeroizing<Vec<u8>>, Error> {
     let sealed = key.sealed_private.as_deref().ok_or_else(|| {
-        Error::invalid(format!(
+        Error::Internal(format!(
             "the key {} is no longer published: its private half was erased",
             truncate(&key.kid)
         ))
