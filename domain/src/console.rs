@@ -135,6 +135,7 @@ impl Console {
             stores.clone(),
             stores.clone(),
             master_key.clone(),
+            stores.clone(),
             audit.clone(),
             public_url,
         ));

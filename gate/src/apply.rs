@@ -323,6 +323,21 @@ impl Applier {
             Ok(c) => c.unwrap_or_default(),
             Err(e) => return invalid(e),
         };
+        if let Some(facts) = &bundle.tls_certificate {
+            match certificates.iter().find(|c| c.hostname == facts.hostname) {
+                Some(c) if c.cert_sha256() != facts.cert_sha256 => {
+                    return invalid(format!(
+                        "the certificate delivered for {} is not the one the bundle names",
+                        facts.hostname
+                    ))
+                }
+                Some(_) => {}
+                None => tracing::warn!(
+                    hostname = %facts.hostname,
+                    "the bundle names a certificate to serve but its key was not delivered to this gate: no HTTPS until it is"
+                ),
+            }
+        }
         let tokens = TokenIssuing::of(&bundle, secrets.as_ref());
         if let TokenIssuing::Unavailable(why) = &tokens {
             tracing::warn!(version = bundle.version, reason = %why, "the token endpoint cannot issue tokens with this bundle");

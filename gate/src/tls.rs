@@ -44,6 +44,15 @@ impl std::fmt::Debug for ServedCert {
     }
 }
 
+impl ServedCert {
+    /// Base64 SHA-256 of the leaf's DER, as the bundle names the certificate.
+    pub fn cert_sha256(&self) -> String {
+        use base64::{engine::general_purpose::STANDARD, Engine as _};
+        use sha2::{Digest, Sha256};
+        STANDARD.encode(Sha256::digest(self.key.cert[0].as_ref()))
+    }
+}
+
 /// Loads a delivered chain (PEM, leaf first) and PKCS #8 private key (DER), refusing a key that
 /// is not the leaf's.
 pub fn load(

@@ -104,6 +104,7 @@ mod tests {
                 auth: RouteAuth::None,
             }],
             token_key_set: None,
+            tls_certificate: None,
         }
     }
 

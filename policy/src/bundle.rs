@@ -55,6 +55,22 @@ pub struct Bundle {
     /// `POST /oauth/token`; `None`: the gate issues no tokens (the endpoint answers 404).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_key_set: Option<String>,
+    /// The certificate gates serve on their TLS listener (its chain and key travel sealed to
+    /// each gate); `None`: gates serve no HTTPS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_certificate: Option<BundleCertificate>,
+}
+
+/// Which certificate gates serve: public facts, so that a rotation is a new bundle version and
+/// a gate can check the chain it receives is the one meant.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BundleCertificate {
+    pub hostname: String,
+    /// Base64 SHA-256 of the leaf certificate's DER.
+    pub cert_sha256: String,
+    /// Base64 SHA-256 of the leaf's SubjectPublicKeyInfo (RFC 7469): what pinned apps check.
+    pub spki_pin: String,
 }
 
 /// A registered OAuth client, as the gate needs it (no secrets).
@@ -471,6 +487,7 @@ mod tests {
                 },
             ],
             token_key_set: Some("default".into()),
+            tls_certificate: None,
         }
     }
 

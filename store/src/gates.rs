@@ -270,7 +270,7 @@ impl GateStore for SqlStore {
         let affected = match replaces {
             None => sqlx::query(
                 "INSERT INTO gate_settings (id, issuer, audiences_json, require_typ_at_jwt, routes_json, version, updated_at_ms, \
-                 token_key_set_id) VALUES (1, $1, $2, $3, $4, $5, $6, $7)",
+                 token_key_set_id, tls_hostname) VALUES (1, $1, $2, $3, $4, $5, $6, $7, $8)",
             )
             .bind(&s.issuer)
             .bind(json_list(&s.audiences))
@@ -279,12 +279,13 @@ impl GateStore for SqlStore {
             .bind(s.version)
             .bind(s.updated_at_ms)
             .bind(&s.token_key_set_id)
+            .bind(&s.tls_hostname)
             .execute(&mut *tx)
             .await,
             Some(v) => sqlx::query(
                 "UPDATE gate_settings SET issuer = $1, audiences_json = $2, require_typ_at_jwt = $3, \
-                 routes_json = $4, version = $5, updated_at_ms = $6, token_key_set_id = $8 \
-                 WHERE id = 1 AND version = $7",
+                 routes_json = $4, version = $5, updated_at_ms = $6, token_key_set_id = $8, \
+                 tls_hostname = $9 WHERE id = 1 AND version = $7",
             )
             .bind(&s.issuer)
             .bind(json_list(&s.audiences))
@@ -294,6 +295,7 @@ impl GateStore for SqlStore {
             .bind(s.updated_at_ms)
             .bind(v)
             .bind(&s.token_key_set_id)
+            .bind(&s.tls_hostname)
             .execute(&mut *tx)
             .await,
         };

@@ -396,6 +396,7 @@ pub(crate) fn gate_settings_of(r: &AnyRow) -> Result<GateSettingsRecord, sqlx::E
         require_typ_at_jwt: r.flag("require_typ_at_jwt")?,
         routes_json: r.text("routes_json")?,
         token_key_set_id: r.opt_text("token_key_set_id")?,
+        tls_hostname: r.opt_text("tls_hostname")?,
         version: r.int("version")?,
         updated_at_ms: r.int("updated_at_ms")?,
     })

@@ -207,6 +207,10 @@ pub struct GateSettingsView {
     pub token_key_set: String,
     /// Every key set's name, the choices for `token_key_set`.
     pub key_sets: Vec<String>,
+    /// The hostname whose current certificate gates serve over TLS; "": none.
+    pub tls_hostname: String,
+    /// The hostnames gates can serve (a current certificate whose key the console holds).
+    pub tls_hostnames: Vec<String>,
     /// "" while the defaults apply.
     pub version: String,
 }
@@ -232,6 +236,8 @@ pub async fn gate_settings() -> Result<GateSettingsView, AppError> {
             .await?
             .unwrap_or_default(),
         key_sets: ctx.console.gates.key_set_names().await?,
+        tls_hostname: s.tls_hostname.unwrap_or_default(),
+        tls_hostnames: ctx.console.gates.servable_hostnames().await?,
         version: s.version.map(|v| v.to_string()).unwrap_or_default(),
     })
 }
@@ -239,9 +245,10 @@ pub async fn gate_settings() -> Result<GateSettingsView, AppError> {
 /// Saves the gate-wide settings: the issuer, the audiences (commas or spaces between them),
 /// whether `typ` must be `at+jwt`, the routes, one per line, and the name of the key set whose
 /// active key signs the tokens gates issue at their token endpoint ("": none, gates issue no
-/// tokens); `version` as shown ("" while the defaults apply). Refused with every bad line named,
-/// an unknown key set named, or when gates would refuse the bundle; gates receive the settings
-/// in the next bundle version.
+/// tokens), and the hostname whose current certificate gates serve on their TLS listener ("":
+/// none); `version` as shown ("" while the defaults apply). Refused with every bad line named,
+/// an unknown key set or a hostname gates cannot serve named, or when gates would refuse the
+/// bundle; gates receive the settings in the next bundle version.
 ///
 /// **Permissions:** owner or admin. **Audit:** `gates.settings` (refusals too).
 #[server(endpoint = "save_gate_settings")]
@@ -251,6 +258,7 @@ pub async fn save_gate_settings(
     require_typ_at_jwt: bool,
     routes: String,
     token_key_set: String,
+    tls_hostname: String,
     version: String,
 ) -> Result<(), AppError> {
     let ctx = crate::ctx::RequestCtx::get()?;
@@ -265,6 +273,7 @@ pub async fn save_gate_settings(
             require_typ_at_jwt,
             &routes,
             &token_key_set,
+            &tls_hostname,
             &version,
         )
         .await?)

@@ -252,6 +252,8 @@ fn GateSettingsForm(
     let routes = RwSignal::new(settings.routes);
     let token_key_set = RwSignal::new(settings.token_key_set);
     let key_sets = settings.key_sets;
+    let tls_hostname = RwSignal::new(settings.tls_hostname);
+    let tls_hostnames = settings.tls_hostnames;
     let version = settings.version;
     let read = Memo::new(move |_| policy::routes::read_route_lines(&routes.get()));
     let token =
@@ -268,6 +270,7 @@ fn GateSettingsForm(
             require_typ_at_jwt: require_typ.get_untracked(),
             routes: routes.get_untracked(),
             token_key_set: token_key_set.get_untracked(),
+            tls_hostname: tls_hostname.get_untracked(),
             version: version.clone(),
         });
     };
@@ -298,6 +301,17 @@ fn GateSettingsForm(
                     }).collect_view()}
                 </select>
                 <p class="help" id="gs-token-key-set-help">"Gates answer "<code>"POST /oauth/token"</code>" (client_credentials) with access tokens signed by this set's active key, valid for the client's token lifetime capped by the set's longest token lifetime. Each gate receives the private key sealed to its own encryption key; it never travels in clear. With none, gates issue no tokens."</p></div>
+            <div class="field"><label for="gs-tls-hostname">"HTTPS: gates serve the certificate of"</label>
+                <select id="gs-tls-hostname" disabled=!may_change aria-describedby="gs-tls-hostname-help"
+                    prop:value=move || tls_hostname.get()
+                    on:change=move |ev| tls_hostname.set(event_target_value(&ev))>
+                    <option value="" selected=tls_hostname.get_untracked().is_empty()>"none (gates serve no HTTPS)"</option>
+                    {tls_hostnames.into_iter().map(|name| {
+                        let selected = tls_hostname.get_untracked() == name;
+                        view! { <option value=name.clone() selected=selected>{name.clone()}</option> }
+                    }).collect_view()}
+                </select>
+                <p class="help" id="gs-tls-hostname-help">"Gates started with "<code>"--tls-listen"</code>" serve this hostname's current certificate. Each gate receives the chain and private key sealed to its own encryption key; a rotation on the Certificates page reaches every gate as a new bundle version, without dropping a connection. Only hostnames with a current certificate whose key the console holds are listed."</p></div>
             <div class="field"><label for="gs-routes">"Routes (one per line; first match wins; no match is a 404)"</label>
                 <textarea id="gs-routes" rows="6" spellcheck="false" autocomplete="off" readonly=!may_change
                     aria-describedby="gs-routes-help gs-routes-issues" aria-invalid=move || if read.with(|r| r.errors.is_empty()) { "false" } else { "true" }

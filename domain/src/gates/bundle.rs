@@ -34,6 +34,8 @@ pub struct GateSettings {
     /// The id of the key set whose active key signs the tokens gates issue (the bundle names
     /// it); `None`: gates issue no tokens.
     pub token_key_set_id: Option<String>,
+    /// The hostname whose current certificate gates serve over TLS; `None`: no HTTPS.
+    pub tls_hostname: Option<String>,
     /// The stored row's version; `None` while the defaults apply.
     pub version: Option<i64>,
 }
@@ -52,6 +54,7 @@ impl GateSettings {
                 auth: RouteAuth::None,
             }],
             token_key_set_id: None,
+            tls_hostname: None,
             version: None,
         }
     }
@@ -64,6 +67,7 @@ impl GateSettings {
             routes: serde_json::from_str(&r.routes_json)
                 .map_err(|e| Error::Internal(format!("stored gate routes: {e}")))?,
             token_key_set_id: r.token_key_set_id.clone(),
+            tls_hostname: r.tls_hostname.clone(),
             version: Some(r.version),
         })
     }
@@ -204,6 +208,8 @@ pub fn compose(
         key_sets: sets,
         routes: settings.routes.clone(),
         token_key_set,
+        // The service fills it from the certificates store (see `GatesService::compose_with`).
+        tls_certificate: None,
     })
 }
 
@@ -327,6 +333,7 @@ mod tests {
     fn settings(token_key_set_id: Option<&str>) -> GateSettings {
         GateSettings {
             token_key_set_id: token_key_set_id.map(str::to_owned),
+            tls_hostname: None,
             ..GateSettings::defaults("https://console.example")
         }
     }

@@ -271,6 +271,7 @@ mod tests {
                 auth: RouteAuth::None,
             }],
             token_key_set: None,
+            tls_certificate: None,
         }
     }
 

@@ -121,6 +121,8 @@ pub struct GateSettingsRecord {
     /// The id of the key set whose active key signs the tokens gates issue; `None`: gates
     /// issue no tokens.
     pub token_key_set_id: Option<String>,
+    /// The hostname whose current certificate gates serve over TLS; `None`: no HTTPS.
+    pub tls_hostname: Option<String>,
     pub version: i64,
     pub updated_at_ms: i64,
 }

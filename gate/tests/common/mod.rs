@@ -2,7 +2,8 @@
 //! bundle builder, token signers, and a gate started in-process on 127.0.0.1 port 0.
 #![allow(dead_code)]
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpListener};
+use std::process::{Child, Command, Stdio};
 use std::path::Path;
 use std::time::Duration;
 
@@ -228,6 +229,7 @@ pub fn bundle(version: u64, keys: Vec<BundleKey>, policies: Vec<Policy>) -> Bund
             },
         ],
         token_key_set: None,
+        tls_certificate: None,
     }
 }
 
@@ -376,3 +378,55 @@ pub fn sample(parsed: &[(String, f64)], series: &str) -> f64 {
         .map(|(_, v)| *v)
         .unwrap_or_else(|| panic!("no series {series}"))
 }
+
+/// A `redis-server` on a free port, killed on drop.
+pub struct RedisServer {
+    pub port: u16,
+    child: Child,
+}
+
+impl RedisServer {
+    pub fn start() -> RedisServer {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .expect("free port")
+            .local_addr()
+            .expect("addr")
+            .port();
+        RedisServer::start_on(port)
+    }
+
+    pub fn start_on(port: u16) -> RedisServer {
+        let bin = std::env::var("PALISADE_REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
+        let child = Command::new(&bin)
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{bin} does not start ({e}): install redis-server (Debian package redis-server)"));
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "redis-server did not listen on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        RedisServer { port, child }
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+

@@ -32,6 +32,7 @@ async fn save(
             ("require_typ_at_jwt", typ),
             ("routes", routes),
             ("token_key_set", ""),
+            ("tls_hostname", ""),
             ("version", version),
         ],
         Some(cookie),

@@ -16,14 +16,14 @@ use serde_json::{json, Value};
 use crate::support::soft_authenticator::SoftAuthenticator;
 use crate::support::TestApp;
 
-struct Gate {
-    id: String,
-    key: SecretKey,
-    console_key: PublicKey,
+pub(crate) struct Gate {
+    pub(crate) id: String,
+    pub(crate) key: SecretKey,
+    pub(crate) console_key: PublicKey,
 }
 
 impl Gate {
-    async fn call(
+    pub(crate) async fn call(
         &self,
         app: &TestApp,
         method: &str,
@@ -74,7 +74,12 @@ impl Gate {
 }
 
 /// Adds a gate and enrols it, with `encryption_key` in the request when given.
-async fn enrolled(app: &TestApp, cookie: &str, name: &str, encryption_key: Option<&str>) -> Gate {
+pub(crate) async fn enrolled(
+    app: &TestApp,
+    cookie: &str,
+    name: &str,
+    encryption_key: Option<&str>,
+) -> Gate {
     let r = app
         .call(
             "add_gate",
@@ -111,7 +116,7 @@ async fn enrolled(app: &TestApp, cookie: &str, name: &str, encryption_key: Optio
     }
 }
 
-fn new_gate_key() -> GateKey {
+pub(crate) fn new_gate_key() -> GateKey {
     GateKey::from_bytes(&*GateKey::generate_bytes()).expect("32 bytes")
 }
 
@@ -129,6 +134,7 @@ async fn save_settings(
             ("require_typ_at_jwt", "true"),
             ("routes", "prefix / * none"),
             ("token_key_set", token_key_set),
+            ("tls_hostname", ""),
             ("version", version),
         ],
         Some(cookie),

@@ -11,6 +11,7 @@ mod clients;
 mod faults;
 mod gate_settings;
 mod gate_tokens;
+mod gate_tls;
 mod gates;
 mod keys;
 mod passkeys;

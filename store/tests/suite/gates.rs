@@ -491,6 +491,7 @@ fn settings(version: i64, audiences: &[&str], require_typ: bool) -> GateSettings
         require_typ_at_jwt: require_typ,
         routes_json: r#"[{"prefix":"/api","audience":"api"}]"#.into(),
         token_key_set_id: None,
+        tls_hostname: None,
         version,
         updated_at_ms: 100 * version,
     }
@@ -565,6 +566,7 @@ async fn the_token_key_set_of_the_settings_is_a_stored_key_set(db: &TestBackend)
     .expect("a key set");
     let first = GateSettingsRecord {
         token_key_set_id: Some("ks1".into()),
+        tls_hostname: None,
         ..settings(1, &["api"], true)
     };
     db.put_gate_settings(&first, None, draft("gates.settings"))
@@ -576,6 +578,7 @@ async fn the_token_key_set_of_the_settings_is_a_stored_key_set(db: &TestBackend)
     );
     let missing = GateSettingsRecord {
         token_key_set_id: Some("no-such-set".into()),
+        tls_hostname: None,
         ..settings(2, &["api"], true)
     };
     let r = db

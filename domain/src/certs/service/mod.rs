@@ -193,19 +193,7 @@ impl CertsService {
     }
 
     async fn open_key(&self, key_id: &str) -> Result<SecretSlice<u8>, Error> {
-        let rec = self
-            .store
-            .tls_key(key_id)
-            .await?
-            .ok_or_else(|| Error::Internal(format!("key {key_id} missing")))?;
-        let sealed = rec.sealed_private.ok_or_else(|| {
-            Error::invalid("the private key of this certificate is not held by the console")
-        })?;
-        let plain = self
-            .master_key
-            .open(&rec.id, &sealed)
-            .map_err(|e| Error::Internal(format!("key {key_id}: {e}")))?;
-        Ok(SecretSlice::from(plain))
+        open_tls_key(&*self.store, &self.master_key, key_id).await
     }
 
     /// The hostname's pre-generated next key record.
@@ -300,4 +288,25 @@ impl CertsService {
             csrs,
         })
     }
+}
+
+/// The private key (PKCS #8) of TLS key `key_id`, opened from its seal under the master key:
+/// for the certificates service and for the gates service, which seals it again to the gates
+/// that serve its certificate.
+pub(crate) async fn open_tls_key(
+    store: &dyn CertStore,
+    master_key: &MasterKey,
+    key_id: &str,
+) -> Result<SecretSlice<u8>, Error> {
+    let rec = store
+        .tls_key(key_id)
+        .await?
+        .ok_or_else(|| Error::Internal(format!("key {key_id} missing")))?;
+    let sealed = rec.sealed_private.ok_or_else(|| {
+        Error::invalid("the private key of this certificate is not held by the console")
+    })?;
+    let plain = master_key
+        .open(&rec.id, &sealed)
+        .map_err(|e| Error::Internal(format!("key {key_id}: {e}")))?;
+    Ok(SecretSlice::from(plain))
 }

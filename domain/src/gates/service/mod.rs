@@ -9,6 +9,7 @@ mod enrolment;
 mod publish;
 mod reports;
 mod settings;
+mod tls;
 
 pub use reports::{check_usage, GateUsage, MAX_TOKENS_PER_REPORT, MAX_USAGE_ENTRIES};
 
@@ -83,6 +84,7 @@ pub struct GatesService {
     policies: Arc<dyn PolicyStore>,
     clients: Arc<dyn ClientStore>,
     keys: Arc<dyn KeyStore>,
+    certs: Arc<dyn crate::ports::certs::CertStore>,
     master_key: Arc<MasterKey>,
     audit: Audit,
     public_url: String,
@@ -107,11 +109,13 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl GatesService {
+    #[allow(clippy::too_many_arguments)] // the stores and keys it is built from, each named
     pub fn new(
         store: Arc<dyn GateStore>,
         policies: Arc<dyn PolicyStore>,
         clients: Arc<dyn ClientStore>,
         keys: Arc<dyn KeyStore>,
+        certs: Arc<dyn crate::ports::certs::CertStore>,
         master_key: Arc<MasterKey>,
         audit: Audit,
         public_url: &url::Url,
@@ -121,6 +125,7 @@ impl GatesService {
             policies,
             clients,
             keys,
+            certs,
             master_key,
             audit,
             public_url: public_url.as_str().trim_end_matches('/').to_owned(),

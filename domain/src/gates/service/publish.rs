@@ -16,6 +16,9 @@ impl Drop for Unsealed {
         for k in &mut self.0.signing_keys {
             k.pkcs8.zeroize();
         }
+        for c in &mut self.0.certificates {
+            c.pkcs8.zeroize();
+        }
     }
 }
 
@@ -90,7 +93,7 @@ impl GatesService {
             let keys = self.keys.signing_keys(&s.id).await?;
             sets.push((s, keys));
         }
-        compose(
+        let mut bundle = compose(
             &signer.record.console_id,
             settings,
             policies,
@@ -98,7 +101,11 @@ impl GatesService {
             &secrets,
             &sets,
             now_ms(),
-        )
+        )?;
+        if let Some(hostname) = &settings.tls_hostname {
+            bundle.tls_certificate = Some(self.served_certificate(hostname).await?.1);
+        }
+        Ok(bundle)
     }
 
     /// Publishes a new version if what gates enforce differs from the latest version; returns
@@ -168,12 +175,14 @@ impl GatesService {
     }
 
     /// The envelope of the published version `latest` as `gate` receives it, by push or pull.
-    /// When the bundle names a token key set and the gate registered an encryption key, the
-    /// envelope carries `secrets`: the private half of the key that is active in that set *in
-    /// this bundle* (so the gate signs with a `kid` its JWKS holds), sealed to the gate with
+    /// When the bundle names a token key set or a TLS certificate and the gate registered an
+    /// encryption key, the envelope carries `secrets`: the private half of the key that is
+    /// active in that set *in this bundle* (so the gate signs with a `kid` its JWKS holds) and
+    /// the chain and private key of the certificate the bundle names, sealed to the gate with
     /// [`jose::sealed::seal`], bound to this gate, this version and its payload hash, and signed
     /// by the console's bundle key. Otherwise it is the stored envelope as it is (a gate without
-    /// an encryption key issues no tokens). The stored envelope never holds secrets.
+    /// an encryption key issues no tokens and serves no HTTPS). The stored envelope never holds
+    /// secrets.
     ///
     /// A bundle that should carry a key which cannot be sealed (erased meanwhile, or a master
     /// key that does not open it) is an error, not a bundle without its key: the gate keeps the
@@ -187,13 +196,57 @@ impl GatesService {
             return Ok(latest.envelope.clone());
         };
         let bundle = open_unverified(latest)?;
-        let Some(set_name) = bundle.token_key_set.as_deref() else {
+        if bundle.token_key_set.is_none() && bundle.tls_certificate.is_none() {
             return Ok(latest.envelope.clone());
-        };
+        }
+        let mut secrets = Unsealed(GateSecrets::default());
+        if let Some(set_name) = bundle.token_key_set.as_deref() {
+            secrets.0.signing_keys.push(
+                self.signing_secret(&bundle, set_name, latest.version)
+                    .await?,
+            );
+        }
+        if let Some(facts) = &bundle.tls_certificate {
+            secrets
+                .0
+                .certificates
+                .push(self.certificate_secret(facts).await?);
+        }
+        let signer = self.signer().await?;
+        let version = u64::try_from(latest.version)
+            .map_err(|_| Error::Internal("negative bundle version".into()))?;
+        let sealed = jose::sealed::seal(
+            &secrets.0,
+            recipient,
+            &gate.id,
+            version,
+            &latest.payload_sha256,
+            &signer.key,
+        )
+        .map_err(|e| {
+            Error::Internal(format!(
+                "sealing the signing key for gate {}: {e}",
+                gate.name
+            ))
+        })?;
+        drop(secrets);
+        let mut envelope: SignedBundle = serde_json::from_str(&latest.envelope)
+            .map_err(|e| Error::Internal(format!("stored bundle {}: {e}", latest.version)))?;
+        envelope.secrets = Some(sealed);
+        serde_json::to_string(&envelope).map_err(|e| Error::Internal(e.to_string()))
+    }
+
+    /// The private half of the key active in `set_name` *in this bundle* (version `version`),
+    /// for sealing to one gate.
+    async fn signing_secret(
+        &self,
+        bundle: &Bundle,
+        set_name: &str,
+        version: i64,
+    ) -> Result<SecretSigningKey, Error> {
         let missing = |what: &str| {
             Error::Internal(format!(
-                "bundle {}: token key set {set_name:?}: {what}",
-                latest.version
+                "bundle {version}: token key set {set_name:?}: {what}"
             ))
         };
         let kid = bundle
@@ -217,43 +270,14 @@ impl GatesService {
             .into_iter()
             .find(|k| k.kid == kid)
             .ok_or_else(|| missing("the bundle's active key is gone"))?;
-        let secrets = {
-            let pkcs8 = crate::keys::service::open_private(&self.master_key, &key)?;
-            Unsealed(GateSecrets {
-                signing_keys: vec![SecretSigningKey {
-                    key_set: set_name.to_owned(),
-                    kid: key.kid.clone(),
-                    alg: key.alg.clone(),
-                    pkcs8: {
-                        use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
-                        URL_SAFE_NO_PAD.encode(&*pkcs8)
-                    },
-                }],
-                certificates: Vec::new(),
-            })
-        };
-        let signer = self.signer().await?;
-        let version = u64::try_from(latest.version)
-            .map_err(|_| Error::Internal("negative bundle version".into()))?;
-        let sealed = jose::sealed::seal(
-            &secrets.0,
-            recipient,
-            &gate.id,
-            version,
-            &latest.payload_sha256,
-            &signer.key,
-        )
-        .map_err(|e| {
-            Error::Internal(format!(
-                "sealing the signing key for gate {}: {e}",
-                gate.name
-            ))
-        })?;
-        drop(secrets);
-        let mut envelope: SignedBundle = serde_json::from_str(&latest.envelope)
-            .map_err(|e| Error::Internal(format!("stored bundle {}: {e}", latest.version)))?;
-        envelope.secrets = Some(sealed);
-        serde_json::to_string(&envelope).map_err(|e| Error::Internal(e.to_string()))
+        let pkcs8 = crate::keys::service::open_private(&self.master_key, &key)?;
+        use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
+        Ok(SecretSigningKey {
+            key_set: set_name.to_owned(),
+            kid: key.kid.clone(),
+            alg: key.alg.clone(),
+            pkcs8: URL_SAFE_NO_PAD.encode(&*pkcs8),
+        })
     }
 
     pub async fn latest(&self) -> Result<Option<BundleRecord>, Error> {

@@ -45,17 +45,23 @@ impl GatesService {
         require_typ_at_jwt: bool,
         routes: &str,
         token_key_set: &str,
+        tls_hostname: &str,
         version: &str,
     ) -> Result<(), Error> {
         let target = Target::gate_settings();
         self.audit
             .run(actor, action::GATES_SETTINGS, &target, async {
+                let tls_hostname = match tls_hostname.trim() {
+                    "" => None,
+                    h => Some(h.to_ascii_lowercase()),
+                };
                 let settings = GateSettings {
                     issuer: crate::gates::parse_issuer(issuer)?,
                     audiences: crate::gates::parse_audiences(audiences)?,
                     require_typ_at_jwt,
                     routes: crate::gates::parse_routes(routes)?,
                     token_key_set_id: self.token_key_set_named(token_key_set).await?,
+                    tls_hostname,
                     version: None,
                 };
                 self.put_settings(actor, settings, version).await
@@ -94,6 +100,18 @@ impl GatesService {
             return Ok(None);
         };
         Ok(self.keys.key_set(&id).await?.map(|s| s.name))
+    }
+
+    /// The hostnames that have a current certificate whose key the console holds: the choices
+    /// of the certificate gates serve.
+    pub async fn servable_hostnames(&self) -> Result<Vec<String>, Error> {
+        let mut out = Vec::new();
+        for h in self.certs.hostnames().await? {
+            if self.served_certificate(&h.hostname).await.is_ok() {
+                out.push(h.hostname);
+            }
+        }
+        Ok(out)
     }
 
     /// The names of every key set, for the choice of the one that signs the gates' tokens.
@@ -150,6 +168,7 @@ impl GatesService {
             routes_json: serde_json::to_string(&settings.routes)
                 .map_err(|e| Error::Internal(e.to_string()))?,
             token_key_set_id: settings.token_key_set_id.clone(),
+            tls_hostname: settings.tls_hostname.clone(),
             version: next.get(),
             updated_at_ms: now_ms(),
         };
@@ -159,7 +178,8 @@ impl GatesService {
             &target,
             json!({ "issuer": record.issuer, "audiences": record.audiences,
                     "require_typ_at_jwt": record.require_typ_at_jwt,
-                    "routes": settings.routes, "token_key_set": token_key_set }),
+                    "routes": settings.routes, "token_key_set": token_key_set,
+                    "tls_hostname": record.tls_hostname }),
         );
         self.store
             .put_gate_settings(&record, replaces.map(Version::get), event)
