@@ -62,11 +62,14 @@ bench-push:
 	cargo build --locked -p server -p gate
 	cd end2end && PALISADE_BENCH=1 PALISADE_BIN=$(TARGET)/debug/palisade PALISADE_GATE_BIN=$(TARGET)/debug/palisade-gate PALISADE_SITE_ROOT=$(SITE) npx playwright test tests/push-latency.spec.ts
 
-# The gate against nginx on loopback: throughput ratios and limiter accuracy (opt-in benchmark,
-# not part of `make test`; a release build and about 3 minutes).
+# The gate against nginx on loopback: throughput ratios and limiter accuracy; JWT verification
+# against `openssl speed`; Redis-backed decisions against `redis-benchmark` (opt-in benchmarks,
+# not part of `make test`; a release build and about 4 minutes).
 bench-gate:
 	@scripts/install-bench-deps.sh
 	PATH="$$PATH:/usr/sbin" cargo bench --locked -p gate --bench proxy
+	cargo bench --locked -p gate --bench jwt_verify
+	cargo bench --locked -p gate --bench redis_limits
 
 fmt-check:
 	cargo fmt --all --check

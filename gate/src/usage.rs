@@ -1,6 +1,7 @@
 //! What the token endpoint did since the last status report: each client secret's last use and
 //! the tokens issued per client. Drained by the report ([`Usage::take`]) and put back when the
-//! report fails ([`Usage::restore`]), so nothing is lost or counted twice. Bounded: at most
+//! report fails ([`Usage::restore`]), so nothing is lost or counted twice; a report names at
+//! most [`PER_REPORT`] of each, the rest following with the next ones. Bounded: at most
 //! [`MAX_ENTRIES`] secrets and clients (the bundle's registry bounds them anyway).
 
 use std::collections::HashMap;
@@ -10,6 +11,8 @@ use serde_json::{json, Value};
 
 /// Most distinct secrets and clients held between two reports.
 pub const MAX_ENTRIES: usize = 100_000;
+/// Most secrets, and most clients, one status report names (the console refuses more).
+pub const PER_REPORT: usize = 10_000;
 
 #[derive(Default)]
 pub struct Usage(Mutex<Pending>);
@@ -79,9 +82,24 @@ impl Usage {
         !self.lock().is_empty()
     }
 
-    /// Everything since the last take, or `None` when nothing happened.
+    /// What one report carries: at most [`PER_REPORT`] secrets and as many clients (what the
+    /// console accepts in one report); the rest waits for the next report. `None` when nothing
+    /// happened.
     pub fn take(&self) -> Option<Pending> {
-        let p = std::mem::take(&mut *self.lock());
+        let mut held = self.lock();
+        let mut p = Pending::default();
+        let secrets: Vec<String> = held.secrets.keys().take(PER_REPORT).cloned().collect();
+        for id in secrets {
+            if let Some(at) = held.secrets.remove(&id) {
+                p.secrets.insert(id, at);
+            }
+        }
+        let clients: Vec<String> = held.tokens.keys().take(PER_REPORT).cloned().collect();
+        for id in clients {
+            if let Some(n) = held.tokens.remove(&id) {
+                p.tokens.insert(id, n);
+            }
+        }
         (!p.is_empty()).then_some(p)
     }
 
@@ -114,5 +132,21 @@ mod tests {
         assert_eq!(second.tokens["c1"], 3);
         assert_eq!(second.tokens["c2"], 1);
         assert_eq!(second.secrets["s1"], 2_000, "the latest use wins");
+    }
+
+    #[test]
+    fn a_report_names_at_most_ten_thousand_of_each_and_the_rest_follows() {
+        let u = Usage::default();
+        for i in 0..25_000 {
+            u.issued(&format!("c{i}"), Some(&format!("s{i}")), 1);
+        }
+        let mut total = 0;
+        let mut reports = 0;
+        while let Some(p) = u.take() {
+            assert!(p.tokens.len() <= PER_REPORT && p.secrets.len() <= PER_REPORT);
+            total += p.tokens.len();
+            reports += 1;
+        }
+        assert_eq!((total, reports), (25_000, 3));
     }
 }

@@ -6,8 +6,6 @@
 
 mod common;
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,57 +15,6 @@ use gate::cluster::{ClusterLimiter, Verdict};
 use gate::Gate;
 use policy::gcra::{Gcra, Outcome, Quota, Tat};
 use policy::model::{KeyBy, Mode, PathMatch, Period, Scope};
-
-/// A `redis-server` on a free port, killed on drop.
-pub struct RedisServer {
-    pub port: u16,
-    child: Child,
-}
-
-impl RedisServer {
-    pub fn start() -> RedisServer {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .expect("free port")
-            .local_addr()
-            .expect("addr")
-            .port();
-        RedisServer::start_on(port)
-    }
-
-    pub fn start_on(port: u16) -> RedisServer {
-        let bin = std::env::var("PALISADE_REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
-        let child = Command::new(&bin)
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{bin} does not start ({e}): install redis-server (Debian package redis-server)"));
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "redis-server did not listen on {port}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        RedisServer { port, child }
-    }
-
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/0", self.port)
-    }
-
-    pub fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
 
 async fn limiter(url: &str) -> std::sync::Arc<ClusterLimiter> {
     let l = ClusterLimiter::new(url).expect("url");
