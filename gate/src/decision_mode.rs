@@ -53,17 +53,27 @@ static MISCONFIGURED_WARNED: AtomicBool = AtomicBool::new(false);
 /// The decision listener's request handler.
 pub struct DecisionService {
     decider: Decider,
+    /// The token endpoint, metadata and JWKS, served here too (the proxy in front routes
+    /// `/oauth/token` and `/.well-known/*` to the gate like any other upstream).
+    tokens: crate::token::TokenEndpoint,
 }
 
 impl DecisionService {
     pub fn new(shared: Arc<Shared>, trusted: Vec<Cidr>) -> Self {
         DecisionService {
             decider: Decider::new(shared, trusted),
+            tokens: crate::token::TokenEndpoint::new(),
         }
     }
 
     /// Answers one check request (its body, if any, is not read).
     pub async fn handle(&self, peer: SocketAddr, req: Request<Incoming>) -> Response<Body> {
+        if let Some(st) = self.decider.shared.current() {
+            if crate::token::TokenEndpoint::serves(&st, req.uri().path()) {
+                let ip = crate::request::client_ip(peer.ip(), req.headers(), &self.decider.trusted);
+                return self.tokens.handle(&self.decider.shared, st, ip, req).await;
+            }
+        }
         let (outcome, resp) = self
             .answer(peer, req.method(), req.uri(), req.headers())
             .await;

@@ -671,3 +671,50 @@ async fn python_oauth_client_gets_and_uses_tokens_with_each_method() {
     assert!(wrong.contains("invalid_client"), "{wrong}");
     gate.stop().await;
 }
+
+#[tokio::test]
+async fn a_gate_in_decision_mode_issues_tokens_too() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let console = Console::new();
+    let d = DataDir::open(dir.path()).expect("dir");
+    d.write_console_link(&ConsoleLink {
+        console_url: "http://127.0.0.1:9".into(),
+        gate_id: GATE_ID.into(),
+        bundle_public_key: console.public_b64(),
+    })
+    .expect("console.json");
+    let recipient = d.encryption_key().expect("key").public_b64();
+    let up = upstream().await;
+    let mut s = settings(dir.path(), up, None);
+    s.mode = gate::serve::Mode::Decision;
+    s.upstream = String::new();
+    let gate = Gate::start(s).await.expect("gate starts");
+    let k = Keys {
+        signing: TokenKey::new(Alg::ES256),
+        client: TokenKey::new(Alg::ES256),
+    };
+    let (status, body) = push(
+        &gate,
+        deliver(
+            &console,
+            &token_bundle(1, &k),
+            Some((&secrets_of(&k), GATE_ID, &recipient)),
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _, body) = token_request(&gate, Some(("svc-basic", BASIC_SECRET)), &[CC]).await;
+    assert_eq!(status, 200, "{body}");
+    // The token it issued is admitted by the same gate's check endpoint (nginx auth_request).
+    let r = http()
+        .get(format!("http://{}/auth_request", gate.addr))
+        .header("x-original-method", "GET")
+        .header("x-original-uri", "/api/items")
+        .bearer_auth(body["access_token"].as_str().expect("token"))
+        .send()
+        .await
+        .expect("check");
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.headers()["x-palisade-client"], "svc-basic");
+    gate.stop().await;
+}
