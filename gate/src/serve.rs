@@ -204,7 +204,10 @@ impl Gate {
                 s.max_body_bytes,
                 s.upstream_timeout,
             ))),
-            None => Front::Decision(DecisionService::new(shared.clone(), trusted_proxies)),
+            None => Front::Decision(Box::new(DecisionService::new(
+                shared.clone(),
+                trusted_proxies,
+            ))),
         });
         let admin = router(AdminState {
             shared: shared.clone(),
@@ -297,7 +300,7 @@ impl Gate {
 /// The main listener's handler in either mode.
 enum Front {
     Proxy(Box<Proxy>),
-    Decision(DecisionService),
+    Decision(Box<DecisionService>),
 }
 
 impl Front {
