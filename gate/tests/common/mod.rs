@@ -3,8 +3,8 @@
 #![allow(dead_code)]
 
 use std::net::{SocketAddr, TcpListener};
-use std::process::{Child, Command, Stdio};
 use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use axum::http::HeaderMap;
@@ -429,4 +429,3 @@ impl Drop for RedisServer {
         self.kill();
     }
 }
-
