@@ -84,16 +84,43 @@ pub struct AuditDraft {
     pub details: Value,
 }
 
-/// `s` with every control character (NUL included) replaced by U+FFFD: audit fields carry
+/// Characters that reorder text on screen (Unicode bidirectional formatting: LRM, RLM, ALM,
+/// the embeddings and overrides U+202A–U+202E, the isolates U+2066–U+2069): in an audit row they
+/// could make `gpj.exe` read as `exe.jpg` or hide a name's real order (CVE-2021-42574's trick).
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Whether `c` is replaced in audit fields: a control character (NUL included) or a bidi
+/// formatting character.
+fn neutralised(c: char) -> bool {
+    c.is_control() || is_bidi_control(c)
+}
+
+/// `s` with every control and bidi formatting character replaced by U+FFFD: audit fields carry
 /// what callers typed (a username in a refused sign-in, a user agent), and no backend may refuse
 /// the event over it (PostgreSQL `TEXT` cannot hold NUL), nor a log viewer be fooled by it.
 fn printable(s: String) -> String {
-    if s.chars().any(char::is_control) {
+    if s.chars().any(neutralised) {
         s.chars()
-            .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+            .map(|c| if neutralised(c) { '\u{FFFD}' } else { c })
             .collect()
     } else {
         s
+    }
+}
+
+/// [`printable`] applied to every string and object key of `v`.
+fn printable_json(v: Value) -> Value {
+    match v {
+        Value::String(s) => Value::String(printable(s)),
+        Value::Array(a) => Value::Array(a.into_iter().map(printable_json).collect()),
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .map(|(k, v)| (printable(k), printable_json(v)))
+                .collect(),
+        ),
+        other => other,
     }
 }
 
@@ -113,7 +140,7 @@ impl AuditDraft {
     }
 
     pub fn with_details(mut self, details: Value) -> Self {
-        self.details = details;
+        self.details = printable_json(details);
         self
     }
 }
@@ -416,6 +443,33 @@ mod tests {
         c[1].seq = 2;
         c[2].seq = 3;
         assert_eq!(verify_chain(&c).map_err(|e| e.seq()), Err(2));
+    }
+
+    #[test]
+    fn control_and_bidi_characters_are_neutralised_in_every_field() {
+        let actor = Actor {
+            name: "eve\u{202E}gpj.exe".into(),
+            ip: Some("10.0.0.1\u{0}".into()),
+            user_agent: Some("UA\u{2066}x\u{2069}".into()),
+        };
+        let d = AuditDraft::new(
+            &actor,
+            "auth.sign_in",
+            "admin:\u{200F}bob",
+            Outcome::Failure,
+        )
+        .with_details(serde_json::json!({"username": "a\u{202D}b", "n\u{202E}k": ["\u{061C}", 1]}));
+        assert_eq!(d.actor.name, "eve\u{FFFD}gpj.exe");
+        assert_eq!(d.actor.ip.as_deref(), Some("10.0.0.1\u{FFFD}"));
+        assert_eq!(d.actor.user_agent.as_deref(), Some("UA\u{FFFD}x\u{FFFD}"));
+        assert_eq!(d.target, "admin:\u{FFFD}bob");
+        assert_eq!(
+            d.details,
+            serde_json::json!({"username": "a\u{FFFD}b", "n\u{FFFD}k": ["\u{FFFD}", 1]})
+        );
+        // Ordinary right-to-left text is kept: only the formatting characters go.
+        let hebrew = AuditDraft::new(&Actor::system(), "x", "שלום", Outcome::Success);
+        assert_eq!(hebrew.target, "שלום");
     }
 
     #[test]
