@@ -122,6 +122,9 @@ pub const SERVER_FNS: &[Rule] = &[
     may("create_csr", CertsIssue, "certs.create_csr"),
     may("upload_signed_cert", CertsIssue, "certs.accept_signed"),
     confirmed("import_cert", CertsIssue, "certs.import"),
+    // A private key leaves the console: the strongest certificate permission (an operator
+    // rotates but never takes a key home), always with a passkey confirmation.
+    confirmed("create_key_download", CertsIssue, KEY_DOWNLOAD_ACTION),
     // Pin sets and app releases.
     read("list_pinsets", "pinsets.list"),
     read("export_pinset", "pinsets.export"),
@@ -185,11 +188,21 @@ pub fn server_fn(endpoint: &str) -> Option<&'static Rule> {
     SERVER_FNS.iter().find(|r| r.endpoint == endpoint)
 }
 
+/// The audit action of a certificate key download (`domain::audited::action::CERTS_DOWNLOAD_KEY`),
+/// for its server fn and its download route alike.
+pub const KEY_DOWNLOAD_ACTION: &str = "certs.download_key";
+
+/// The download route of certificates' private keys (it also needs the one-time ticket only a
+/// stepped-up session gets from `create_key_download`).
+pub const KEY_DOWNLOAD_PREFIX: &str = "/download/cert-key/";
+
 /// Every download route (a path prefix under `/download/`) and what it needs.
 pub const DOWNLOADS: &[(&str, Permission)] = &[
     ("/download/csr/", ConsoleRead),
     ("/download/jwks/", ConsoleRead),
     ("/download/pinsets/", ConsoleRead),
+    ("/download/cert-chain/", ConsoleRead),
+    (KEY_DOWNLOAD_PREFIX, CertsIssue),
 ];
 
 /// What the download at `path` needs, if it is one.
@@ -198,6 +211,16 @@ pub fn download(path: &str) -> Option<Permission> {
         .iter()
         .find(|(prefix, _)| path.starts_with(prefix))
         .map(|(_, p)| *p)
+}
+
+/// The audit action a refused download is recorded under: the key download's own action, so
+/// its refusals sit beside its successes; `download` for the reads.
+pub fn download_action(path: &str) -> &'static str {
+    if path.starts_with(KEY_DOWNLOAD_PREFIX) {
+        KEY_DOWNLOAD_ACTION
+    } else {
+        "download"
+    }
 }
 
 /// What a page needs: the audit log needs `audit:read`, every other page `console:read`.
@@ -232,6 +255,11 @@ mod tests {
         assert!(!rule("revoke_signing_key").allows(Some(Role::Operator)));
         assert!(rule("start_login").allows(None));
         assert_eq!(download("/download/jwks/main"), Some(ConsoleRead));
+        assert_eq!(download("/download/cert-chain/x"), Some(ConsoleRead));
+        assert_eq!(download("/download/cert-key/x"), Some(CertsIssue));
+        assert!(!rule("create_key_download").allows(Some(Role::Operator)));
+        assert!(!rule("create_key_download").allows(Some(Role::Auditor)));
+        assert_eq!(download_action("/download/cert-key/x"), KEY_DOWNLOAD_ACTION);
         assert_eq!(download("/downloads"), None);
         assert_eq!(page("/audit"), AuditRead);
     }

@@ -42,6 +42,11 @@ impl Target {
     pub fn release(id: &str) -> Target {
         Target(format!("release:{id}"))
     }
+    /// One certificate (by id): a download of its private key names the certificate, not
+    /// only its hostname, since a hostname's certificates change with every rotation.
+    pub fn certificate(id: &str) -> Target {
+        Target(format!("certificate:{id}"))
+    }
     pub fn csr(id: &str) -> Target {
         Target(format!("csr:{id}"))
     }
@@ -248,6 +253,10 @@ pub mod action {
     pub const CERTS_ACCEPT_SIGNED: &str = "certs.accept_signed";
     pub const CERTS_IMPORT: &str = "certs.import";
     pub const CERTS_PROBE: &str = "certs.probe";
+    /// A certificate's private key left the console as a PEM download (after a passkey
+    /// confirmation); the details name the certificate, its hostname and the key's SPKI pin,
+    /// never the key.
+    pub const CERTS_DOWNLOAD_KEY: &str = "certs.download_key";
 
     pub const PINSETS_UPDATE: &str = "pinsets.update";
     pub const PINSETS_ADD_PIN: &str = "pinsets.add_pin";

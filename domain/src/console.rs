@@ -126,6 +126,7 @@ impl Console {
             master_key.clone(),
             audit.clone(),
             probe,
+            store.clone(),
         );
         let policies = PoliciesService::new(stores.clone(), audit.clone());
         let clients = ClientsService::new(stores.clone(), stores.clone(), audit.clone());

@@ -180,7 +180,7 @@ impl Permission {
         use Permission::*;
         match self {
             ConsoleRead => {
-                "See every page and download public material (CSRs, JWKS, pin-set files)"
+                "See every page and download public material (CSRs, JWKS, pin-set files, certificate chains)"
             }
             AuditRead => "Read the audit log and verify its chain",
             ClientsWrite => "Create and edit OAuth clients, enable and disable them",
@@ -189,7 +189,9 @@ impl Permission {
             KeysWrite => "Create signing-key sets and change their settings",
             KeysRotate => "Run a signing-key rotation step",
             KeysRevoke => "Revoke a signing key",
-            CertsIssue => "Create CAs, issue and import certificates, create CSRs",
+            CertsIssue => {
+                "Create CAs, issue and import certificates, create CSRs, download a certificate's private key (with a passkey)"
+            }
             CertsRotate => "Rotate a certificate",
             PinsetsWrite => "Edit pin sets and mark app releases supported or not",
             PinsetsExport => "Export a pin set for an app release (recorded for the planner)",

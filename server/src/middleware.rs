@@ -82,10 +82,11 @@ fn verdict(path: &str, current: &CurrentAdmin) -> Option<(Refusal, String)> {
         return None;
     }
     if path.starts_with("/download/") {
+        let action = access::download_action(path).to_owned();
         return match access::download(path) {
             Some(p) if role.allows(p) => None,
-            Some(p) => Some((Refusal::Role(p), "download".to_owned())),
-            None => Some((Refusal::Unlisted, "download".to_owned())),
+            Some(p) => Some((Refusal::Role(p), action)),
+            None => Some((Refusal::Unlisted, action)),
         };
     }
     let p = access::page(path);

@@ -21,6 +21,31 @@ pub struct CertView {
     pub not_after: String,
     pub spki_pin: String,
     pub status: String,
+    /// Certificates in the stored chain (the leaf included): what "Download chain" gives.
+    pub chain_certs: u32,
+    /// The stored chain ends with its root (internal CAs store it; an imported chain holds what
+    /// was pasted).
+    pub chain_has_root: bool,
+    /// Why this certificate's private key cannot be downloaded; `None` when it can.
+    pub key_unavailable: Option<String>,
+}
+
+/// A one-time link to a certificate's private key, valid for `expires_in_s` seconds in this
+/// session only.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyDownloadView {
+    pub url: String,
+    pub expires_in_s: u32,
+}
+
+/// The path of a certificate's chain download.
+pub fn chain_download_path(cert_id: &str) -> String {
+    format!("/download/cert-chain/{cert_id}")
+}
+
+/// The path of a certificate's key download (with `?ticket=` from [`create_key_download`]).
+pub fn key_download_path(cert_id: &str) -> String {
+    format!("/download/cert-key/{cert_id}")
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,7 +99,16 @@ mod convert {
     use domain::certs::service::{CertsOverview, RotationPlan};
     use domain::ports::certs::{CertRecord, CsrRecord};
 
+    /// What a view of one certificate says about its key when it was not looked up (the
+    /// certificate a change just returned).
+    const KEY_NOT_CHECKED: &str = "Reload the page to see whether its key can be downloaded.";
+
     pub fn cert(c: &CertRecord) -> CertView {
+        cert_with(c, Some(KEY_NOT_CHECKED.to_owned()))
+    }
+
+    pub fn cert_with(c: &CertRecord, key_unavailable: Option<String>) -> CertView {
+        let chain = domain::certs::service::chain_summary(&c.chain_pem);
         CertView {
             id: c.id.clone(),
             kind: c.kind.as_str().to_owned(),
@@ -88,6 +122,9 @@ mod convert {
             not_after: c.not_after.clone(),
             spki_pin: c.spki_pin.clone(),
             status: c.status.as_str().to_owned(),
+            chain_certs: u32::try_from(chain.certs).unwrap_or(u32::MAX),
+            chain_has_root: chain.ends_with_root,
+            key_unavailable,
         }
     }
 
@@ -102,19 +139,27 @@ mod convert {
     }
 
     pub fn overview(o: CertsOverview) -> CertsView {
+        let view = |c: &CertRecord| {
+            let why = o
+                .key_refusals
+                .get(&c.id)
+                .cloned()
+                .unwrap_or_else(|| Some(KEY_NOT_CHECKED.to_owned()));
+            cert_with(c, why)
+        };
         CertsView {
-            cas: o.cas.iter().map(cert).collect(),
+            cas: o.cas.iter().map(view).collect(),
             hostnames: o
                 .hostnames
                 .iter()
                 .map(|h| HostnameView {
                     hostname: h.hostname.clone(),
-                    current: h.current.as_ref().map(cert),
+                    current: h.current.as_ref().map(view),
                     next_pin: h.next_pin.clone(),
                     ca_subject: h.ca_subject.clone(),
                 })
                 .collect(),
-            certificates: o.certificates.iter().map(cert).collect(),
+            certificates: o.certificates.iter().map(view).collect(),
             csrs: o.csrs.iter().map(|(c, pin)| csr(c, pin.clone())).collect(),
         }
     }
@@ -315,4 +360,32 @@ pub async fn import_cert(
         .import(&ctx.actor, &hostname, &chain_pem, &key_pem)
         .await?;
     Ok(convert::cert(&c))
+}
+
+/// Step 1 of downloading a certificate's private key: after the admin confirmed with a passkey,
+/// returns a one-time link (60 s, this session only) that the browser follows to save the key
+/// (`GET /download/cert-key/{id}?ticket=…`, served by the server's downloads).
+///
+/// **Permissions:** `certs:issue`, with a step-up. **Audit:** a refusal under
+/// `certs.download_key`; the download itself writes the success row.
+#[server(endpoint = "create_key_download")]
+pub async fn create_key_download(cert_id: String) -> Result<KeyDownloadView, AppError> {
+    use secrecy::ExposeSecret;
+    let ctx = crate::ctx::RequestCtx::get()?;
+    let admin = ctx.require_admin()?;
+    let t = ctx
+        .console
+        .certs
+        .key_download_ticket(&ctx.actor, admin, &cert_id)
+        .await?;
+    let expires_in_s =
+        u32::try_from((t.expires_at_ms - domain::now_ms()).max(0) / 1000).unwrap_or_default();
+    Ok(KeyDownloadView {
+        url: format!(
+            "{}?ticket={}",
+            key_download_path(cert_id.trim()),
+            t.ticket.expose_secret()
+        ),
+        expires_in_s,
+    })
 }

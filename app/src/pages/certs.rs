@@ -11,12 +11,12 @@ use policy::certs::{
 };
 
 use crate::api::certs::{
-    create_csr, list_certs, plan_rotation, CertView, CreateCa, CreateIntermediateCa, ImportCert,
-    IssueCert, RotateCert, UploadSignedCert,
+    chain_download_path, create_csr, create_key_download, list_certs, plan_rotation, CertView,
+    CreateCa, CreateIntermediateCa, ImportCert, IssueCert, RotateCert, UploadSignedCert,
 };
 use crate::components::access::Me;
 use crate::components::forms::{action_result, confirm, Field};
-use crate::components::passkey::confirm_then;
+use crate::components::passkey::{confirm_then, navigate};
 
 /// Submits a form whose server fn always needs a passkey confirmation: reads the form's fields
 /// into the server fn's arguments, confirms with a passkey, then dispatches; a failed
@@ -289,9 +289,13 @@ fn CertTable(certs: Vec<CertView>, caption: &'static str) -> impl IntoView {
                     <th scope="col">"Valid"</th>
                     <th scope="col">"SPKI pin (SHA-256)"</th>
                     <th scope="col">"Status"</th>
+                    <th scope="col">"Chain"</th>
                 </tr></thead>
                 <tbody>
-                    {certs.into_iter().map(|c| view! {
+                    {certs.into_iter().map(|c| {
+                        let chain_label = format!("Download the chain of {}, serial {} (PEM)", c.subject, c.serial_hex);
+                        let chain_file = format!("{}.chain.pem", file_stem(&c));
+                        view! {
                         <tr>
                             <td>{c.subject}</td>
                             <td>{c.sans.join(", ")}</td>
@@ -301,8 +305,9 @@ fn CertTable(certs: Vec<CertView>, caption: &'static str) -> impl IntoView {
                             <td><time>{c.not_before.chars().take(10).collect::<String>()}</time>" → "<time>{c.not_after.chars().take(10).collect::<String>()}</time></td>
                             <td><code>{c.spki_pin}</code></td>
                             <td><span class=format!("badge status-{}", c.status)>{c.status.clone()}</span></td>
+                            <td><a href=chain_download_path(&c.id) download=chain_file aria-label=chain_label>"PEM"</a></td>
                         </tr>
-                    }).collect_view()}
+                    }}).collect_view()}
                 </tbody>
             </table>
         </div>
@@ -351,6 +356,7 @@ fn HostnameCard(
                 <dt>"Issuer"</dt>
                 <dd>{host.ca_subject.clone().unwrap_or_else(|| "external CA".into())}</dd>
             </dl>
+            {host.current.clone().map(|c| view! { <CertDownloads cert=c hostname=hostname.clone() role=role/> })}
             <div class="buttons">
                 <button type="button" on:click=move |_| plan_target.set(Some(RotationTarget::NextKey))>{format!("Plan rotation of {} to the next key", hostname)}</button>
                 <button type="button" class="secondary" on:click=move |_| plan_target.set(Some(RotationTarget::FreshKey))>"Plan rotation to a fresh key"</button>
@@ -440,5 +446,102 @@ fn HostnameCard(
                 }}
             </Transition>
         </li>
+    }
+}
+
+/// A certificate's files are named as the server names them: the hostname (or the common
+/// name), with anything but letters, digits, dots and dashes replaced.
+fn file_stem(c: &CertView) -> String {
+    let name = c.hostname.clone().unwrap_or_else(|| {
+        c.subject
+            .split(',')
+            .map(str::trim)
+            .find_map(|rdn| rdn.strip_prefix("CN="))
+            .unwrap_or(&c.subject)
+            .to_owned()
+    });
+    name.chars()
+        .map(|ch| {
+            if ch.is_ascii_alphanumeric() || ch == '.' || ch == '-' {
+                ch
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// What "Download chain" gives, in words.
+fn chain_note(c: &CertView) -> String {
+    match (c.chain_certs, c.chain_has_root) {
+        (0 | 1, _) => "The leaf certificate alone: the stored chain holds no CA certificate.".into(),
+        (n, true) => format!("{n} certificates: the leaf first, then its CA certificates up to and including the root."),
+        (n, false) => format!("{n} certificates: the leaf first, then its intermediates; the root is not included."),
+    }
+}
+
+/// The files of a hostname's current certificate, for a server that is not behind a gate: its
+/// chain (public, for every role) and its private key (`certs:issue`, a passkey confirmation,
+/// a one-time link; audited). What a role may not do is shown disabled with the reason.
+#[component]
+fn CertDownloads(cert: CertView, hostname: String, role: Option<Role>) -> impl IntoView {
+    let stem = file_stem(&cert);
+    let error = RwSignal::new(None::<String>);
+    let started = RwSignal::new(false);
+    let reason_id = format!("key-reason-{}", hostname.replace(['.', '*'], "-"));
+    let warning = format!(
+        "This key lets anyone holding it impersonate {hostname}. The download is recorded in the audit log."
+    );
+    let may_download = role.is_some_and(|r| r.allows(Permission::CertsIssue));
+    let refusal = if !may_download {
+        Some(format!(
+            "Your role ({}) cannot download private keys: it needs the certs:issue permission.",
+            role.map(Role::as_str).unwrap_or("unknown")
+        ))
+    } else {
+        cert.key_unavailable.clone()
+    };
+    let key_part = match refusal {
+        Some(why) => view! {
+            <button type="button" class="secondary" disabled aria-describedby=reason_id.clone()>"Download private key…"</button>
+            <p class="help" id=reason_id>{why}</p>
+        }
+        .into_any(),
+        None => {
+            let cert_id = cert.id.clone();
+            let host = hostname.clone();
+            let message = format!("Download the private key of {host}? {warning} Your passkey confirms it next.");
+            view! {
+                <button type="button" class="secondary" aria-describedby=reason_id.clone() on:click=move |_| {
+                    if !confirm(&message) {
+                        return;
+                    }
+                    started.set(false);
+                    let cert_id = cert_id.clone();
+                    confirm_then(error, move || {
+                        leptos::task::spawn_local(async move {
+                            match create_key_download(cert_id).await {
+                                Ok(link) => {
+                                    started.set(true);
+                                    navigate(&link.url);
+                                }
+                                Err(e) => error.set(Some(e.to_string())),
+                            }
+                        });
+                    });
+                }>"Download private key…"</button>
+                <p class="help" id=reason_id>{format!("{warning} Your passkey is asked for first; the link it gives works once, for 60 seconds.")}</p>
+            }
+            .into_any()
+        }
+    };
+    view! {
+        <div class="downloads" role="group" aria-label=format!("Files of {hostname}")>
+            <a href=chain_download_path(&cert.id) download=format!("{stem}.chain.pem")>"Download chain (PEM)"</a>
+            <p class="help">{chain_note(&cert)}</p>
+            {key_part}
+            {move || started.get().then(|| view! { <p role="status">{format!("The private key of {} is downloading as {}.key.pem.", cert.hostname.clone().unwrap_or_default(), file_stem(&cert))}</p> })}
+            {step_error_view(error)}
+        </div>
     }
 }

@@ -5,6 +5,7 @@
 mod support;
 
 mod access;
+mod cert_downloads;
 mod certs;
 mod cli;
 mod clients;

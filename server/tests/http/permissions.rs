@@ -165,6 +165,9 @@ async fn every_fn_download_and_page_answers_each_role_as_the_table_says() {
         "/download/pinsets/api.example.com/android",
         "/download/csr/x",
         "/download/jwks/access-tokens",
+        "/download/cert-chain/x",
+        // Without a ticket: refused by role (403) or for the missing ticket (400), never a key.
+        "/download/cert-key/x",
     ];
     for (prefix, _) in access::DOWNLOADS {
         assert!(

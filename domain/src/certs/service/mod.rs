@@ -8,6 +8,7 @@
 
 mod ca;
 mod csr;
+mod download;
 mod import;
 mod issue;
 mod pintool;
@@ -70,11 +71,19 @@ pub struct CertsOverview {
     pub certificates: Vec<CertRecord>,
     /// Each CSR with the pin of its key.
     pub csrs: Vec<(CsrRecord, String)>,
+    /// Per certificate id: why its private key cannot be downloaded, `None` when it can (a
+    /// current server or imported certificate whose key the console holds).
+    pub key_refusals: std::collections::HashMap<String, Option<String>>,
 }
 
 /// Which key a rotation moves to (`next` or `fresh`): a `policy` enum, so the Certificates
 /// page and its server fns use the same type.
 pub use policy::certs::RotationTarget;
+
+pub use download::{
+    chain_summary, download_stem, ChainDownload, ChainSummary, KeyDownload, KeyTicket,
+    KEY_TICKET_TTL_MS,
+};
 
 #[derive(Clone, Debug)]
 pub struct RotationPlan {
@@ -93,6 +102,9 @@ pub struct CertsService {
     master_key: Arc<MasterKey>,
     /// The network side of the pin tool's live probe.
     probe: Arc<dyn ProbeNetwork>,
+    /// Where one-time key-download tickets are kept (hashed, expiring, taken once: the
+    /// ceremonies of [`crate::ports::Store`]).
+    tickets: Arc<dyn crate::ports::Store>,
 }
 
 fn key_type_of(s: &str) -> Result<KeyType, Error> {
@@ -163,6 +175,7 @@ impl CertsService {
         master_key: Arc<MasterKey>,
         audit: Audit,
         probe: Arc<dyn ProbeNetwork>,
+        tickets: Arc<dyn crate::ports::Store>,
     ) -> Self {
         CertsService {
             store,
@@ -170,6 +183,7 @@ impl CertsService {
             master_key,
             audit,
             probe,
+            tickets,
         }
     }
 
@@ -281,11 +295,16 @@ impl CertsService {
                 .unwrap_or_default();
             csrs.push((c, pin));
         }
+        let mut key_refusals = std::collections::HashMap::new();
+        for c in &certificates {
+            key_refusals.insert(c.id.clone(), self.key_refusal(c).await?);
+        }
         Ok(CertsOverview {
             cas,
             hostnames,
             certificates,
             csrs,
+            key_refusals,
         })
     }
 }
