@@ -2,6 +2,7 @@
 // export its pin set (with a real backup pin) for an Android and an iOS release, then see the
 // planner keep both releases green for a rotation to the backup key, turn them red and block a
 // rotation to a fresh key, rotate to the backup key, and find every step in the audit log.
+import { readFileSync } from 'node:fs';
 import { test, expect, Page } from '@playwright/test';
 import { startConsole, setupOwner, open, Console } from './console';
 
@@ -39,6 +40,26 @@ test('certificate → pin set → Android and iOS releases → planner → rotat
   await page.getByRole('button', { name: 'Issue certificate' }).click();
   await expect(page.getByRole('status').filter({ hasText: 'Issued' })).toBeVisible();
   await expect(page.getByRole('heading', { name: 'api.example.com', level: 3 })).toBeVisible();
+
+  // For a server not behind a gate: the chain (the page says the root is in it) and, after a
+  // warning and the passkey, the private key, each saved under the hostname's name.
+  const files = page.getByRole('group', { name: 'Files of api.example.com' });
+  await expect(files.getByText('up to and including the root')).toBeVisible();
+  const chainDownload = page.waitForEvent('download');
+  await files.getByRole('link', { name: 'Download chain (PEM)' }).click();
+  expect((await chainDownload).suggestedFilename()).toBe('api.example.com.chain.pem');
+  const keyButton = files.getByRole('button', { name: 'Download private key…' });
+  await expect(keyButton).toHaveAccessibleDescription(/This key lets anyone holding it impersonate api\.example\.com\. The download is recorded in the audit log\./);
+  const keyDownload = page.waitForEvent('download');
+  await keyButton.click();
+  expect(dialogs.at(-1)).toContain('This key lets anyone holding it impersonate api.example.com.');
+  expect(dialogs.at(-1)).toContain('Your passkey confirms it next.');
+  const key = await keyDownload;
+  expect(key.suggestedFilename()).toBe('api.example.com.key.pem');
+  const keyPath = await key.path();
+  expect(readFileSync(keyPath, 'utf8')).toMatch(/^-----BEGIN PRIVATE KEY-----\n/);
+  await expect(files.getByRole('status')).toContainText('is downloading as api.example.com.key.pem');
+  await files.screenshot({ path: 'test-results/certificate-files.png' });
 
   await open(page, `${c.baseUrl}/pin-sets`);
   const card = page.getByRole('region', { name: 'api.example.com — version 1' });
@@ -83,7 +104,7 @@ test('certificate → pin set → Android and iOS releases → planner → rotat
 
   await open(page, `${c.baseUrl}/audit`);
   const rows = page.getByRole('row');
-  for (const action of ['certs.create_ca', 'certs.issue', 'pinsets.export_for_release', 'certs.rotate']) {
+  for (const action of ['certs.create_ca', 'certs.issue', 'certs.download_key', 'pinsets.export_for_release', 'certs.rotate']) {
     await expect(rows.filter({ hasText: action }).filter({ hasText: 'success' }).first()).toBeVisible();
   }
   await expect(rows.filter({ hasText: 'pinsets.export_for_release' })).toHaveCount(2);
