@@ -60,7 +60,7 @@ pub fn main() -> ExitCode {
 /// Holds `<data-dir>/console.lock` exclusively while the process lives: one console per data
 /// directory, and no `keys rewrap` under a running console (it would keep the old master key).
 fn lock_data_dir(config: &Config, doing: &str) -> anyhow::Result<std::fs::File> {
-    std::fs::create_dir_all(&config.data_dir)?;
+    crate::config::create_private_dir(&config.data_dir)?;
     let path = config.data_dir.join("console.lock");
     let file = std::fs::OpenOptions::new()
         .create(true)

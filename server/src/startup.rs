@@ -40,9 +40,11 @@ pub struct Application {
 /// Opens the store named by the config (creating the data directory for SQLite) and loads
 /// (or, on first start, creates) the master key.
 pub async fn open_console(config: &Config, public_url: &Url) -> anyhow::Result<Arc<Console>> {
-    std::fs::create_dir_all(&config.data_dir)
+    crate::config::create_private_dir(&config.data_dir)
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
     let url = config.database_url();
+    crate::config::create_private_db_file(&url)
+        .with_context(|| format!("creating the database file of {url}"))?;
     // Loaded once the store is open, as before: a database that cannot be opened leaves no
     // freshly generated master key behind.
     let master_key =

@@ -66,7 +66,9 @@ impl Dialect {
     /// frozen inside a transaction is disconnected, which releases its locks.
     fn connection_setup(self, for_migrations: bool) -> &'static str {
         match (self, for_migrations) {
-            (Dialect::Sqlite, _) => "PRAGMA synchronous = FULL",
+            // secure_delete: deleted and overwritten content is zeroed in the file, so a key
+            // that is erased or re-sealed leaves no old ciphertext in the database pages.
+            (Dialect::Sqlite, _) => "PRAGMA synchronous = FULL; PRAGMA secure_delete = ON",
             // Migrations run without the lock timeout: a replica that starts while another
             // migrates waits for it instead of failing.
             (Dialect::Postgres, true) => "SET synchronous_commit = on",
@@ -181,6 +183,28 @@ impl SqlStore {
 
     pub fn dialect(&self) -> Dialect {
         self.dialect
+    }
+
+    /// After a commit that erased or re-sealed private key material: on SQLite, moves every WAL
+    /// frame into the database and truncates the WAL (`wal_checkpoint(TRUNCATE)`; the old page
+    /// images with the ciphertext lived there), then `VACUUM`s so no free page keeps it either
+    /// (`secure_delete` already zeroes what rows drop). PostgreSQL: nothing (its files are the
+    /// server's; `VACUUM` there is the operator's schedule). A failure is logged, never an error
+    /// for the change, which has committed.
+    pub(crate) async fn scrub(&self) {
+        if self.dialect != Dialect::Sqlite {
+            return;
+        }
+        for step in [
+            "PRAGMA wal_checkpoint(TRUNCATE)",
+            "VACUUM",
+            "PRAGMA wal_checkpoint(TRUNCATE)",
+        ] {
+            if let Err(e) = sqlx::query(step).execute(&self.write).await {
+                tracing::warn!(step, error = %e, "scrubbing erased key material from the database file failed");
+                return;
+            }
+        }
     }
 
     /// Starts a write transaction (see [`Dialect::begin_statement`]).

@@ -108,7 +108,14 @@ impl KeyStore for SqlStore {
                 ));
             }
         }
-        self.commit(tx, event).await.map(|_| ())
+        self.commit(tx, event).await?;
+        let erased = changes.iter().any(
+            |c| matches!(c, KeyChange::UpdateKey { record, .. } if record.sealed_private.is_none()),
+        );
+        if erased {
+            self.scrub().await;
+        }
+        Ok(())
     }
 
     async fn key_sets(&self) -> Result<Vec<KeySetRecord>, StoreError> {

@@ -64,6 +64,9 @@ impl SealedStore for SqlStore {
                 )));
             }
         }
-        self.commit(tx, event).await.map(|_| ())
+        self.commit(tx, event).await?;
+        // The values sealed under the old master key must not stay readable in the file.
+        self.scrub().await;
+        Ok(())
     }
 }

@@ -398,6 +398,14 @@ async fn keys_rewrap_reseals_every_private_key_under_the_new_master_key() {
             old.open(&v.id, &v.sealed).is_err(),
             "the old key no longer opens it"
         );
+        // Issue 13, item 7: the replaced ciphertext is in no file of the data directory.
+        assert_eq!(
+            crate::data_at_rest::anywhere_in(dir, &b.sealed),
+            Vec::<String>::new(),
+            "{} {}: the ciphertext under the old master key is still on disk",
+            b.table,
+            b.id
+        );
     }
     let e = app.last_event().await;
     assert_eq!(e.action, "keys.rewrap_master_key");

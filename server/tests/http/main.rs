@@ -9,6 +9,7 @@ mod cert_downloads;
 mod certs;
 mod cli;
 mod clients;
+mod data_at_rest;
 mod faults;
 mod gate_settings;
 mod gate_tokens;
