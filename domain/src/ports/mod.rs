@@ -43,7 +43,9 @@ pub enum StoreError {
     Other(String),
 }
 
-/// A WebAuthn ceremony in progress, held server-side for five minutes and taken once.
+/// A WebAuthn ceremony in progress, held server-side for five minutes and taken once; also
+/// other one-time server-side state with the same rules (a certificate key-download ticket,
+/// one minute), told apart by `kind`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Ceremony {
     /// Hash of the ceremony id handed to the browser.

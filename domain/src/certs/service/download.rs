@@ -296,6 +296,23 @@ impl CertsService {
         Ok(())
     }
 
+    /// Opens the sealed key of `cert` and checks that it is the certificate's key: a mix-up in
+    /// storage must never hand out another key.
+    async fn open_held_key(&self, cert: &CertRecord) -> Result<crate::certs::PrivateKey, Error> {
+        let key_id = cert
+            .key_id
+            .clone()
+            .ok_or_else(|| Error::Internal("held key without id".into()))?;
+        let key = load_pkcs8(self.open_key(&key_id).await?.expose_secret())?;
+        if key.pin().to_base64() != cert.spki_pin {
+            return Err(Error::Internal(format!(
+                "the key sealed for certificate {} does not match its certificate",
+                cert.id
+            )));
+        }
+        Ok(key)
+    }
+
     /// Step 2: takes `ticket` (once) and returns the private key of certificate `cert_id` as
     /// PKCS #8 PEM, if the ticket was handed to this session and admin for this certificate in
     /// the last minute. **Audit:** `certs.download_key`, success (written before the key is
@@ -371,18 +388,14 @@ impl CertsService {
                 )
                 .await);
         }
-        let key_id = cert
-            .key_id
-            .clone()
-            .ok_or_else(|| Error::Internal("held key without id".into()))?;
-        let key = load_pkcs8(self.open_key(&key_id).await?.expose_secret())?;
-        // The key must be the certificate's: a mix-up in storage must not hand out another key.
-        if key.pin().to_base64() != cert.spki_pin {
-            return Err(Error::Internal(format!(
-                "the key sealed for certificate {} does not match its certificate",
-                cert.id
-            )));
-        }
+        let key = match self.open_held_key(&cert).await {
+            Ok(k) => k,
+            Err(e) => {
+                return Err(self
+                    .key_refused(actor, cert_id, Some(&cert), Outcome::Failure, e)
+                    .await)
+            }
+        };
         let event = Audit::success(
             actor,
             action::CERTS_DOWNLOAD_KEY,
