@@ -2,7 +2,7 @@
 //! mode \"shadow\" → \"enforce\"", "route added: prefix /api * bearer read"): recorded with every
 //! publish and shown between any two versions on the Gates page.
 
-use policy::bundle::{Bundle, BundleClient};
+use policy::bundle::{Bundle, BundleCertificate, BundleClient};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -100,6 +100,35 @@ fn client_summary(c: &BundleClient) -> Value {
         }
     }
     v
+}
+
+/// The change of the certificate gates serve on their TLS listener, by hostname and SPKI pin
+/// (the pin is what pinned apps check, so a rotation names the pin it moves to).
+fn certificate(old: Option<&BundleCertificate>, new: Option<&BundleCertificate>) -> Option<String> {
+    Some(match (old, new) {
+        (None, None) => return None,
+        (Some(o), Some(n)) if o == n => return None,
+        (None, Some(n)) => format!(
+            "HTTPS: gates serve the certificate of {:?} (SPKI pin {})",
+            n.hostname, n.spki_pin
+        ),
+        (Some(o), None) => format!(
+            "HTTPS: gates serve no certificate (was the one of {:?})",
+            o.hostname
+        ),
+        (Some(o), Some(n)) if o.hostname != n.hostname => format!(
+            "HTTPS: gates serve the certificate of {:?} (SPKI pin {}) instead of {:?}",
+            n.hostname, n.spki_pin, o.hostname
+        ),
+        (Some(o), Some(n)) if o.spki_pin != n.spki_pin => format!(
+            "HTTPS certificate of {:?}: SPKI pin {} → {}",
+            n.hostname, o.spki_pin, n.spki_pin
+        ),
+        (Some(_), Some(n)) => format!(
+            "HTTPS certificate of {:?}: a new certificate for the same key (SPKI pin {})",
+            n.hostname, n.spki_pin
+        ),
+    })
 }
 
 /// Every change from `old` to `new`; for the first version, a summary of what it holds.
@@ -217,6 +246,9 @@ pub fn changes(old: Option<&Bundle>, new: &Bundle) -> Vec<String> {
             name(&old.token_key_set),
             name(&new.token_key_set)
         ));
+    }
+    if let Some(line) = certificate(old.tls_certificate.as_ref(), new.tls_certificate.as_ref()) {
+        out.push(line);
     }
     if old.console_id != new.console_id {
         out.push(format!(
@@ -367,5 +399,46 @@ mod tests {
             ]
         );
         assert!(lines.iter().all(|l| !l.contains("argon2")), "{lines:?}");
+    }
+
+    #[test]
+    fn names_the_served_certificate_by_hostname_and_pin() {
+        let cert = |host: &str, sha: &str, pin: &str| BundleCertificate {
+            hostname: host.into(),
+            cert_sha256: sha.into(),
+            spki_pin: pin.into(),
+        };
+        let with = |c: Option<BundleCertificate>| {
+            let mut b = bundle(vec![], vec![]);
+            b.tls_certificate = c;
+            b
+        };
+        let none = with(None);
+        let first = with(Some(cert("api.example.com", "c1", "P1")));
+        let rotated = with(Some(cert("api.example.com", "c2", "P2")));
+        let renewed = with(Some(cert("api.example.com", "c3", "P2")));
+        let other = with(Some(cert("www.example.com", "c4", "P4")));
+        let one = |a: &Bundle, b: &Bundle| changes(Some(a), b);
+        assert_eq!(
+            one(&none, &first),
+            vec!["HTTPS: gates serve the certificate of \"api.example.com\" (SPKI pin P1)"]
+        );
+        assert_eq!(
+            one(&first, &rotated),
+            vec!["HTTPS certificate of \"api.example.com\": SPKI pin P1 → P2"]
+        );
+        assert_eq!(
+            one(&rotated, &renewed),
+            vec!["HTTPS certificate of \"api.example.com\": a new certificate for the same key (SPKI pin P2)"]
+        );
+        assert_eq!(
+            one(&renewed, &other),
+            vec!["HTTPS: gates serve the certificate of \"www.example.com\" (SPKI pin P4) instead of \"api.example.com\""]
+        );
+        assert_eq!(
+            one(&other, &none),
+            vec!["HTTPS: gates serve no certificate (was the one of \"www.example.com\")"]
+        );
+        assert!(one(&rotated, &rotated).is_empty());
     }
 }
