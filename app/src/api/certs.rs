@@ -28,6 +28,9 @@ pub struct CertView {
     pub chain_has_root: bool,
     /// Why this certificate's private key cannot be downloaded; `None` when it can.
     pub key_unavailable: Option<String>,
+    /// What its downloaded files are called, before `.chain.pem` / `.key.pem` (the hostname, or
+    /// the common name), as the download's `Content-Disposition` names them.
+    pub file_stem: String,
 }
 
 /// A one-time link to a certificate's private key, valid for `expires_in_s` seconds in this
@@ -125,6 +128,7 @@ mod convert {
             chain_certs: u32::try_from(chain.certs).unwrap_or(u32::MAX),
             chain_has_root: chain.ends_with_root,
             key_unavailable,
+            file_stem: domain::certs::service::download_stem(c),
         }
     }
 

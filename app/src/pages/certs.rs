@@ -294,7 +294,7 @@ fn CertTable(certs: Vec<CertView>, caption: &'static str) -> impl IntoView {
                 <tbody>
                     {certs.into_iter().map(|c| {
                         let chain_label = format!("Download the chain of {}, serial {} (PEM)", c.subject, c.serial_hex);
-                        let chain_file = format!("{}.chain.pem", file_stem(&c));
+                        let chain_file = format!("{}.chain.pem", c.file_stem);
                         view! {
                         <tr>
                             <td>{c.subject}</td>
@@ -449,28 +449,6 @@ fn HostnameCard(
     }
 }
 
-/// A certificate's files are named as the server names them: the hostname (or the common
-/// name), with anything but letters, digits, dots and dashes replaced.
-fn file_stem(c: &CertView) -> String {
-    let name = c.hostname.clone().unwrap_or_else(|| {
-        c.subject
-            .split(',')
-            .map(str::trim)
-            .find_map(|rdn| rdn.strip_prefix("CN="))
-            .unwrap_or(&c.subject)
-            .to_owned()
-    });
-    name.chars()
-        .map(|ch| {
-            if ch.is_ascii_alphanumeric() || ch == '.' || ch == '-' {
-                ch
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
 /// What "Download chain" gives, in words.
 fn chain_note(c: &CertView) -> String {
     match (c.chain_certs, c.chain_has_root) {
@@ -485,7 +463,7 @@ fn chain_note(c: &CertView) -> String {
 /// a one-time link; audited). What a role may not do is shown disabled with the reason.
 #[component]
 fn CertDownloads(cert: CertView, hostname: String, role: Option<Role>) -> impl IntoView {
-    let stem = file_stem(&cert);
+    let stem = cert.file_stem.clone();
     let error = RwSignal::new(None::<String>);
     let started = RwSignal::new(false);
     let reason_id = format!("key-reason-{}", hostname.replace(['.', '*'], "-"));
@@ -540,7 +518,7 @@ fn CertDownloads(cert: CertView, hostname: String, role: Option<Role>) -> impl I
             <a href=chain_download_path(&cert.id) download=format!("{stem}.chain.pem")>"Download chain (PEM)"</a>
             <p class="help">{chain_note(&cert)}</p>
             {key_part}
-            {move || started.get().then(|| view! { <p role="status">{format!("The private key of {} is downloading as {}.key.pem.", cert.hostname.clone().unwrap_or_default(), file_stem(&cert))}</p> })}
+            {move || started.get().then(|| view! { <p role="status">{format!("The private key of {} is downloading as {}.key.pem.", cert.hostname.clone().unwrap_or_default(), cert.file_stem)}</p> })}
             {step_error_view(error)}
         </div>
     }
