@@ -22,6 +22,12 @@ use crate::ports::keys::KeyStore;
 use crate::ports::pinsets::PinsetStore;
 use crate::ports::policies::PolicyStore;
 use crate::ports::sealed::{SealedStore, SealedValue};
+
+/// Where the master key's check value lives, and its id (its AAD).
+pub const MASTER_KEY_CHECK_TABLE: &str = "master_key_checks";
+pub const MASTER_KEY_CHECK_ID: &str = "master_key_check";
+/// The check value's plaintext.
+const MASTER_KEY_CHECK: &[u8] = b"palisade master key check, format 1";
 use crate::ports::Store;
 use crate::seal::MasterKey;
 use crate::sessions::SessionPolicy;
@@ -135,8 +141,8 @@ impl Console {
             stores.clone(),
             stores.clone(),
             stores.clone(),
-            master_key.clone(),
             stores.clone(),
+            master_key.clone(),
             audit.clone(),
             public_url,
         ));
@@ -213,7 +219,8 @@ impl Console {
 
     /// Re-seals every sealed value under `new_key` in one transaction (master-key rotation).
     /// Every value is opened with the current key first; if any does not open, nothing changes
-    /// and the error names it. Returns how many values were re-sealed. The console must not
+    /// and the error names it. Returns how many private keys were re-sealed (the master key's
+    /// check value is re-sealed with them). The console must not
     /// be serving meanwhile: a running console still holds the old key.
     pub async fn rewrap_master_key(
         &self,
@@ -245,7 +252,59 @@ impl Console {
         )
         .with_details(serde_json::json!({ "resealed": counts }));
         self.sealed.replace_sealed(&pairs, event).await?;
-        Ok(pairs.len())
+        // The private keys re-sealed (the check value goes along, but is no key).
+        Ok(pairs
+            .iter()
+            .filter(|(v, _)| v.table != MASTER_KEY_CHECK_TABLE)
+            .count())
+    }
+
+    /// Checks that the master key is the one this database is sealed with, before anything is
+    /// sealed or opened: the stored check value must open with it (as must, for a database from
+    /// before check values, its first sealed value); a database without a check value gets one,
+    /// sealed under this key (audited as `keys.master_key_check`). An `Invalid` that says what
+    /// to do otherwise: a console must never seal new values under another key than the old
+    /// ones, which would leave half the keys unreadable.
+    pub async fn check_master_key(&self) -> Result<(), Error> {
+        let values = self.sealed.sealed_values().await?;
+        let wrong = |what: &str| {
+            Error::invalid(format!(
+                "the master key does not open {what}: it is not the key this database was sealed \
+                 with. Start with the right key file (--master-key-file or PALISADE_MASTER_KEY_FILE; \
+                 restore it from your backup). Nothing was changed."
+            ))
+        };
+        if let Some(check) = values.iter().find(|v| v.table == MASTER_KEY_CHECK_TABLE) {
+            return match self.master_key.open(&check.id, &check.sealed) {
+                Ok(p) if p == MASTER_KEY_CHECK => Ok(()),
+                _ => Err(wrong("the database's check value")),
+            };
+        }
+        if let Some(v) = values.first() {
+            self.master_key
+                .open(&v.id, &v.sealed)
+                .map_err(|_| wrong(&format!("{} {}", v.table, v.id)))?;
+        }
+        let sealed = self.master_key.seal(MASTER_KEY_CHECK_ID, MASTER_KEY_CHECK);
+        let event = AuditDraft::new(
+            &Actor::system(),
+            "keys.master_key_check",
+            "master_key",
+            Outcome::Success,
+        )
+        .with_details(serde_json::json!({ "sealed_values": values.len() }));
+        match self
+            .sealed
+            .put_master_key_check(MASTER_KEY_CHECK_ID, &sealed, crate::now_ms(), event)
+            .await
+        {
+            Ok(()) => Ok(()),
+            // Another replica stored one meanwhile: this key must open it too.
+            Err(crate::ports::StoreError::Duplicate { .. }) => {
+                Box::pin(self.check_master_key()).await
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Walks the whole chain from the first event.

@@ -9,7 +9,7 @@ use domain::console::ChainStatus;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{AdminCommand, AuditCommand, Cli, Command, Config, KeysCommand};
-use crate::startup::{open_console, Application};
+use crate::startup::{open_console, Application, KeyFile};
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -92,7 +92,7 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
 
 async fn bootstrap(config: Config) -> anyhow::Result<ExitCode> {
     let public_url = config.public_url_for_port(config.addr.port());
-    let console = open_console(&config, &public_url).await?;
+    let console = open_console(&config, &public_url, KeyFile::MustExist).await?;
     let url = console.auth.issue_setup_link(&Actor::cli()).await?;
     println!("Setup URL: {url}");
     println!("It works once and expires in one hour.");
@@ -166,7 +166,7 @@ async fn verify(config: Config) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(2));
     }
     let public_url = config.public_url_for_port(config.addr.port());
-    let console = open_console(&config, &public_url).await?;
+    let console = open_console(&config, &public_url, KeyFile::MustExist).await?;
     match console.verify_audit().await? {
         ChainStatus::Intact { events } => {
             println!("audit chain intact: {events} events verified");
@@ -198,9 +198,11 @@ async fn rewrap(config: Config, new_file: std::path::PathBuf) -> anyhow::Result<
         &config,
         "rewrapping: it holds the current master key in memory",
     )?;
-    let new_key = crate::master_key::load_or_create(&new_file, true)?;
+    // The current key is checked against the database before the new key file is created: a
+    // refused rewrap leaves nothing behind.
     let public_url = config.public_url_for_port(config.addr.port());
-    let console = open_console(&config, &public_url).await?;
+    let console = open_console(&config, &public_url, KeyFile::MustExist).await?;
+    let new_key = crate::master_key::load_or_create(&new_file, true)?;
     let n = console.rewrap_master_key(&new_key, &Actor::cli()).await?;
     println!(
         "Re-sealed {n} private keys under {} in one transaction.",

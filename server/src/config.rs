@@ -192,22 +192,6 @@ impl Config {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn plain_http_only_for_localhost() {
-        let check = |u: &str| Config::check_public_url(&Url::parse(u).expect("url")).is_ok();
-        assert!(check("https://console.example.com"));
-        assert!(check("http://localhost:3000"));
-        assert!(check("http://admin.localhost:3000"));
-        assert!(!check("http://console.example.com"));
-        assert!(!check("http://localhost.example.com"));
-        assert!(!check("ftp://localhost"));
-    }
-}
-
 /// Creates `dir` and any missing parents with mode 0700 (owner only: it holds the database,
 /// the master key and the lock); an existing directory is left as it is, with a warning when
 /// others may read it.
@@ -255,5 +239,21 @@ pub fn create_private_db_file(url: &str) -> std::io::Result<()> {
         Ok(_) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
         Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_only_for_localhost() {
+        let check = |u: &str| Config::check_public_url(&Url::parse(u).expect("url")).is_ok();
+        assert!(check("https://console.example.com"));
+        assert!(check("http://localhost:3000"));
+        assert!(check("http://admin.localhost:3000"));
+        assert!(!check("http://console.example.com"));
+        assert!(!check("http://localhost.example.com"));
+        assert!(!check("ftp://localhost"));
     }
 }

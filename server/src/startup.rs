@@ -37,23 +37,60 @@ pub struct Application {
     rotation_tick: Duration,
 }
 
-/// Opens the store named by the config (creating the data directory for SQLite) and loads
-/// (or, on first start, creates) the master key.
-pub async fn open_console(config: &Config, public_url: &Url) -> anyhow::Result<Arc<Console>> {
+/// Whether opening the console may create a master key: only `serve` does, and only for a
+/// database that holds no sealed value yet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyFile {
+    CreateIfMissing,
+    MustExist,
+}
+
+/// Opens the store named by the config (creating the data directory for SQLite), then loads
+/// the master key, creating one only when `key` allows it and the database holds no sealed
+/// value (a missing key file must not silently become a new key that opens nothing), and
+/// checks the key against the database's check value before anything is sealed or opened.
+pub async fn open_console(
+    config: &Config,
+    public_url: &Url,
+    key: KeyFile,
+) -> anyhow::Result<Arc<Console>> {
     crate::config::create_private_dir(&config.data_dir)
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
     let url = config.database_url();
     crate::config::create_private_db_file(&url)
         .with_context(|| format!("creating the database file of {url}"))?;
-    // Loaded once the store is open, as before: a database that cannot be opened leaves no
-    // freshly generated master key behind.
-    let master_key =
-        || crate::master_key::load_or_create(&config.master_key_path(), true).map(Arc::new);
     let sessions = config.session_policy();
     // The URL scheme picks the database; any other scheme is refused with the supported URLs.
     let store = Arc::new(store::SqlStore::open(&url).await?);
+    let path = config.master_key_path();
+    if !path.exists() {
+        if key == KeyFile::MustExist {
+            anyhow::bail!(
+                "no master key at {}: this command never creates one. Start the console once \
+                 (`palisade serve`) to create it, or point --master-key-file at the key",
+                path.display()
+            );
+        }
+        use domain::ports::sealed::SealedStore as _;
+        let sealed = store.sealed_values().await?;
+        if !sealed.is_empty() {
+            anyhow::bail!(
+                "the master key file {} is missing, but the database holds {} private keys sealed \
+                 under a master key. Restore the key file from your backup (or point \
+                 --master-key-file / PALISADE_MASTER_KEY_FILE at it). No new key was generated: \
+                 one would open none of them",
+                path.display(),
+                sealed.len()
+            );
+        }
+    }
+    let master_key = crate::master_key::load_or_create(&path, key == KeyFile::CreateIfMissing)?;
     let probe = Arc::new(crate::probe::NetProbe);
-    let console = Console::new(store, probe, master_key()?, public_url, sessions)?;
+    let console = Console::new(store, probe, Arc::new(master_key), public_url, sessions)?;
+    console
+        .check_master_key()
+        .await
+        .map_err(|e| anyhow::anyhow!("master key {}: {e}", path.display()))?;
     Ok(Arc::new(console))
 }
 
@@ -66,7 +103,7 @@ impl Application {
         let public_url = config.public_url_for_port(port);
         Config::check_public_url(&public_url)?;
         ui::check_server_fns()?;
-        let console = open_console(&config, &public_url).await?;
+        let console = open_console(&config, &public_url, KeyFile::CreateIfMissing).await?;
         let router = router(&config, console.clone(), &public_url);
         let header_timeout = Duration::from_secs(config.header_timeout_secs.clamp(1, 300));
         let rotation_tick = Duration::from_secs(config.rotation_tick_secs.clamp(1, 3600));

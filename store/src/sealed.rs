@@ -10,7 +10,12 @@ use crate::db::{map_err, map_err_on, SqlStore};
 
 /// Tables holding a `sealed_private` column, keyed by `id`. These fixed names are the only
 /// identifiers formatted into SQL; every value is bound.
-const TABLES: &[&str] = &["tls_keys", "signing_keys", "bundle_signers"];
+const TABLES: &[&str] = &[
+    "tls_keys",
+    "signing_keys",
+    "bundle_signers",
+    "master_key_checks",
+];
 
 #[async_trait]
 impl SealedStore for SqlStore {
@@ -68,5 +73,25 @@ impl SealedStore for SqlStore {
         // The values sealed under the old master key must not stay readable in the file.
         self.scrub().await;
         Ok(())
+    }
+
+    async fn put_master_key_check(
+        &self,
+        id: &str,
+        sealed: &[u8],
+        now_ms: i64,
+        event: AuditDraft,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO master_key_checks (id, sealed_private, created_at_ms) VALUES ($1, $2, $3)",
+        )
+        .bind(id)
+        .bind(sealed)
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err_on("master_key_checks"))?;
+        self.commit(tx, event).await.map(|_| ())
     }
 }

@@ -9,7 +9,7 @@ use crate::ports::StoreError;
 /// One sealed value: where it lives, its record id (the AAD it was sealed with) and its bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SealedValue {
-    /// `tls_keys` or `signing_keys`.
+    /// `tls_keys`, `signing_keys`, `bundle_signers` or `master_key_checks`.
     pub table: String,
     pub id: String,
     pub sealed: Vec<u8>,
@@ -24,6 +24,15 @@ pub trait SealedStore: Send + Sync + 'static {
     async fn replace_sealed(
         &self,
         pairs: &[(SealedValue, Vec<u8>)],
+        event: AuditDraft,
+    ) -> Result<(), StoreError>;
+    /// Stores the master key's check value (table `master_key_checks`, id `id`) with `event`;
+    /// `Duplicate` when one is stored already.
+    async fn put_master_key_check(
+        &self,
+        id: &str,
+        sealed: &[u8],
+        now_ms: i64,
         event: AuditDraft,
     ) -> Result<(), StoreError>;
 }

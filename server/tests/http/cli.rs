@@ -345,9 +345,12 @@ async fn keys_rewrap_reseals_every_private_key_under_the_new_master_key() {
     use domain::ports::sealed::SealedStore;
     let before = db.sealed_values().await.expect("sealed");
     assert_eq!(
-        before.len(),
+        before
+            .iter()
+            .filter(|v| v.table != "master_key_checks")
+            .count(),
         3,
-        "the CA key and two signing keys: {before:?}"
+        "the CA key and two signing keys (and the master key's check value): {before:?}"
     );
 
     // The new key file must not be the current one.
@@ -415,7 +418,10 @@ async fn keys_rewrap_reseals_every_private_key_under_the_new_master_key() {
         e.details
     );
 
-    // Refused while a console serves the data directory.
+    // Refused while a console serves the data directory. That console runs with the new key
+    // (started with the old one it would refuse: the check value is sealed under the new key).
+    std::fs::rename(dir.join("master.key"), dir.join("master-old.key")).expect("keep the old key");
+    std::fs::copy(&new_path, dir.join("master.key")).expect("the new key in place");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")
         .local_addr()
@@ -437,8 +443,10 @@ async fn keys_rewrap_reseals_every_private_key_under_the_new_master_key() {
     assert!(!dir.join("other.key").exists(), "nothing was created");
     child.kill().expect("kill");
     child.wait().expect("reaped");
+    std::fs::rename(dir.join("master-old.key"), dir.join("master.key")).expect("the old key back");
 
-    // A second rewrap with the OLD key file as current fails cleanly and changes nothing.
+    // A second rewrap with the OLD key file as current fails cleanly and changes nothing: the
+    // check value, re-sealed under the new key, no longer opens with it.
     let (code, out) = palisade(
         dir,
         &[
@@ -450,8 +458,12 @@ async fn keys_rewrap_reseals_every_private_key_under_the_new_master_key() {
     );
     assert_ne!(code, 0, "{out}");
     assert!(
-        out.contains("does not open with the current master key"),
+        out.contains("not the key this database was sealed with"),
         "{out}"
+    );
+    assert!(
+        !dir.join("third.key").exists(),
+        "a refused rewrap creates no key file"
     );
     assert_eq!(db.sealed_values().await.expect("sealed"), after);
 }

@@ -25,28 +25,54 @@ pub(crate) fn anywhere_in(dir: &Path, needle: &[u8]) -> Vec<String> {
     found
 }
 
-#[test]
-fn the_data_directory_and_database_are_private() {
+#[tokio::test]
+async fn the_data_directory_and_database_are_private() {
     let parent = tempfile::tempdir().expect("tempdir");
     let dir = parent.path().join("data");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_palisade"))
-        .args(["admin", "bootstrap"])
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
         .env("PALISADE_DATA_DIR", &dir)
         .env("PALISADE_LOG", "error")
-        .output()
-        .expect("runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("starts");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let ready = format!("http://127.0.0.1:{port}/readyz");
+    while !reqwest::get(&ready)
+        .await
+        .is_ok_and(|r| r.status().is_success())
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the console never became ready"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let mode = |p: &Path| std::fs::metadata(p).expect("exists").permissions().mode() & 0o777;
-    assert_eq!(mode(&dir), 0o700, "data directory");
-    assert_eq!(mode(&dir.join("palisade.db")), 0o600, "database");
-    for name in ["palisade.db-wal", "palisade.db-shm"] {
-        if dir.join(name).exists() {
-            assert_eq!(mode(&dir.join(name)), 0o600, "{name}");
-        }
+    let modes = (
+        mode(&dir),
+        mode(&dir.join("palisade.db")),
+        mode(&dir.join("master.key")),
+    );
+    let side: Vec<(String, u32)> = ["palisade.db-wal", "palisade.db-shm"]
+        .iter()
+        .filter(|n| dir.join(n).exists())
+        .map(|n| (n.to_string(), mode(&dir.join(n))))
+        .collect();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(
+        modes,
+        (0o700, 0o600, 0o600),
+        "data directory, database, master key"
+    );
+    for (name, m) in side {
+        assert_eq!(m, 0o600, "{name}");
     }
 }
 

@@ -1,0 +1,87 @@
+//! The master key (issue 13, item 5), against the real binary: a console whose key file went
+//! missing does not generate a new one over a database with sealed keys (it refuses to start,
+//! saying what to do), one started with another key refuses on the database's check value,
+//! and commands other than `serve` never create a key.
+
+use std::process::Command;
+
+use crate::support::TestApp;
+
+fn palisade(dir: &std::path::Path, args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args(args)
+        .env("PALISADE_DATA_DIR", dir)
+        .env("PALISADE_LOG", "error")
+        .output()
+        .expect("runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+/// A data directory with sealed keys (a CA's and the bundle signer's), written by a console
+/// that then stops.
+async fn sealed_data_dir() -> tempfile::TempDir {
+    let app = TestApp::spawn().await;
+    let cookie = app.confirmed_owner("alice").await;
+    let r = app
+        .call(
+            "create_ca",
+            &[
+                ("common_name", "Master Key Root"),
+                ("key_type", "ecdsa-p256"),
+                ("validity_days", "365"),
+            ],
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let events = app.store.recent_audit(100).await.expect("audit");
+    assert!(
+        events.iter().any(|e| e.action == "keys.master_key_check"),
+        "the first start stores a check value"
+    );
+    app.dir
+}
+
+#[tokio::test]
+async fn a_missing_master_key_file_is_not_replaced_by_a_new_key() {
+    let dir = sealed_data_dir().await;
+    let key = dir.path().join("master.key");
+    std::fs::rename(&key, dir.path().join("master.key.bak")).expect("move the key away");
+    let (code, out) = palisade(dir.path(), &["serve", "--addr", "127.0.0.1:0"]);
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("is missing"), "{out}");
+    assert!(out.contains("Restore the key file"), "{out}");
+    assert!(!key.exists(), "no new key was written");
+    // Other commands never create one, even on an empty database.
+    for args in [&["audit", "verify"][..], &["admin", "bootstrap"][..]] {
+        let (code, out) = palisade(dir.path(), args);
+        assert_ne!(code, 0, "{args:?}: {out}");
+        assert!(!key.exists(), "{args:?} created a key");
+    }
+    // The key back: the console starts and the chain verifies.
+    std::fs::rename(dir.path().join("master.key.bak"), &key).expect("restore");
+    let (code, out) = palisade(dir.path(), &["audit", "verify"]);
+    assert_eq!(code, 0, "{out}");
+}
+
+#[tokio::test]
+async fn another_master_key_is_refused_on_the_check_value() {
+    let dir = sealed_data_dir().await;
+    let key = dir.path().join("master.key");
+    let other = domain::seal::MasterKey::generate();
+    std::fs::write(&key, other.to_file_text()).expect("write");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).expect("mode");
+    let (code, out) = palisade(dir.path(), &["serve", "--addr", "127.0.0.1:0"]);
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("check value"), "{out}");
+    assert!(
+        out.contains("not the key this database was sealed with"),
+        "{out}"
+    );
+}
