@@ -23,7 +23,11 @@ fn main() {
     println!("JWT verification, one core, {secs} s per measurement");
     println!("| algorithm | jose::verify_compact | openssl speed (verify only) | cost ratio (goal ≤ 1.15×) |");
     println!("|---|---|---|---|");
-    for (alg, openssl_name) in [(Alg::EdDSA, "ed25519"), (Alg::ES256, "ecdsap256"), (Alg::RS256, "rsa2048")] {
+    for (alg, openssl_name) in [
+        (Alg::EdDSA, "ed25519"),
+        (Alg::ES256, "ecdsap256"),
+        (Alg::RS256, "rsa2048"),
+    ] {
         let key = TokenKey::new(alg);
         let token = key.token(&claims());
         let vk = jose::verification_key(&key.jwk).expect("key");

@@ -50,7 +50,12 @@ fn main() {
                 let key = format!("client-{t}");
                 while start.elapsed() < run {
                     match l
-                        .decide("bench", Quota::per_second(1_000_000, 1_000), key.as_bytes(), 0)
+                        .decide(
+                            "bench",
+                            Quota::per_second(1_000_000, 1_000),
+                            key.as_bytes(),
+                            0,
+                        )
                         .await
                     {
                         Ok(_) => done.fetch_add(1, Ordering::Relaxed),
@@ -68,7 +73,14 @@ fn main() {
     });
     let requests = ((ours * secs as f64) as u64).max(10_000);
     let out = Command::new("redis-benchmark")
-        .args(["-h", "127.0.0.1", "-p", &redis.port.to_string(), "-c", &concurrency.to_string()])
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &redis.port.to_string(),
+            "-c",
+            &concurrency.to_string(),
+        ])
         .args(["-n", &requests.to_string(), "-t", "get", "--csv"])
         .output()
         .expect("redis-benchmark (Debian package redis-tools)");
@@ -79,7 +91,9 @@ fn main() {
         .and_then(|l| l.split(',').nth(1))
         .and_then(|v| v.trim_matches('"').parse().ok())
         .unwrap_or_else(|| panic!("no GET figure in:\n{text}"));
-    println!("Cluster-limit decisions vs redis-benchmark GET, {concurrency} at once, same redis-server");
+    println!(
+        "Cluster-limit decisions vs redis-benchmark GET, {concurrency} at once, same redis-server"
+    );
     println!("| | per second |");
     println!("|---|---|");
     println!("| gate decisions (EVALSHA GCRA) | {ours:.0} |");
