@@ -130,7 +130,7 @@ async fn pin(files: Vec<std::path::PathBuf>, connect: Vec<String>) -> anyhow::Re
     }
     for target in &connect {
         match domain::certs::probe::fetch_presented_chain(
-            &crate::probe::NetProbe,
+            &crate::probe::NetProbe::default(),
             target,
             &domain::certs::probe::ProbePolicy::cli(),
         )

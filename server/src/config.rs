@@ -137,6 +137,16 @@ pub struct Config {
         global = true
     )]
     pub rotation_tick_secs: u64,
+    /// Address ranges (CIDR, comma-separated) the pin tool's live probe may reach besides public
+    /// addresses, e.g. `10.20.0.0/16` for internal API hosts. Loopback, private and link-local
+    /// addresses are refused unless listed here; cloud metadata addresses always are.
+    #[arg(
+        long = "probe-allow",
+        env = "PALISADE_PROBE_ALLOW",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub probe_allow: Vec<policy::cidr::Cidr>,
     /// Directory holding the built site (`pkg/palisade.js`, `.wasm`, `.css`); found next to the
     /// binary when not given.
     #[arg(long, env = "PALISADE_SITE_ROOT", global = true)]

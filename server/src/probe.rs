@@ -18,12 +18,18 @@ use tokio::net::TcpStream;
 use tokio::time::{timeout, Instant};
 use tokio_rustls::TlsConnector;
 
-/// The real network.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct NetProbe;
+/// The real network, with the ranges the operator allowed beyond public addresses.
+#[derive(Clone, Debug, Default)]
+pub struct NetProbe {
+    pub allow: Vec<policy::cidr::Cidr>,
+}
 
 #[async_trait]
 impl ProbeNetwork for NetProbe {
+    fn allowed_ranges(&self) -> Vec<policy::cidr::Cidr> {
+        self.allow.clone()
+    }
+
     async fn resolve(
         &self,
         name: &str,
@@ -58,28 +64,25 @@ impl ProbeNetwork for NetProbe {
 }
 
 /// Tries the vetted addresses in resolver order until one accepts, all within one deadline.
+/// A refused connection and a filtered one (no answer until the deadline) end in the same
+/// error, after the same wait: the answer must not tell a closed port from a filtered one.
 async fn connect(
     addresses: &[SocketAddr],
     policy: &ProbePolicy,
 ) -> Result<(TcpStream, SocketAddr), ProbeError> {
     let deadline = Instant::now() + policy.connect_timeout;
-    let mut failures: Vec<String> = Vec::new();
     for &address in addresses {
         match tokio::time::timeout_at(deadline, TcpStream::connect(address)).await {
             Ok(Ok(tcp)) => return Ok((tcp, address)),
-            Ok(Err(e)) => failures.push(format!("{address}: {e}")),
-            Err(_) => {
-                return Err(ProbeError::Timeout {
-                    stage: ProbeStage::Connect,
-                    target: address.to_string(),
-                    after: policy.connect_timeout,
-                })
-            }
+            Ok(Err(_)) => continue,
+            Err(_) => break,
         }
     }
+    tokio::time::sleep_until(deadline).await;
+    let list: Vec<String> = addresses.iter().map(ToString::to_string).collect();
     Err(ProbeError::Connect(format!(
-        "could not connect to {}",
-        failures.join("; ")
+        "no TLS server answered at {} (refused, filtered or unreachable)",
+        list.join(", ")
     )))
 }
 

@@ -85,7 +85,9 @@ pub async fn open_console(
         }
     }
     let master_key = crate::master_key::load_or_create(&path, key == KeyFile::CreateIfMissing)?;
-    let probe = Arc::new(crate::probe::NetProbe);
+    let probe = Arc::new(crate::probe::NetProbe {
+        allow: config.probe_allow.clone(),
+    });
     let console = Console::new(store, probe, Arc::new(master_key), public_url, sessions)?;
     console
         .check_master_key()

@@ -71,19 +71,25 @@ pub struct ProbePolicy {
     /// Private networks: RFC 1918, shared address space 100.64.0.0/10 (RFC 6598), unique local
     /// fc00::/7 (RFC 4193) and deprecated site-local fec0::/10.
     pub allow_private: bool,
+    /// Ranges an operator allowed by name (the console's `--probe-allow`): a loopback, private
+    /// or link-local address inside one is probed even though its class is not allowed. Cloud
+    /// metadata and the never-probed classes stay refused.
+    pub allow_ranges: Vec<policy::cidr::Cidr>,
     pub resolve_timeout: Duration,
     pub connect_timeout: Duration,
     pub handshake_timeout: Duration,
 }
 
 impl Default for ProbePolicy {
-    /// The console's default: loopback and private networks allowed (admins probe internal API
-    /// hosts), link-local and metadata refused.
+    /// The console's default: public addresses only. Loopback, private and link-local ranges are
+    /// reachable only where `allow_ranges` names them (`--probe-allow`), so a signed-in admin
+    /// cannot scan the console's own host or its networks.
     fn default() -> Self {
         ProbePolicy {
             allow_link_local: false,
-            allow_loopback: true,
-            allow_private: true,
+            allow_loopback: false,
+            allow_private: false,
+            allow_ranges: Vec::new(),
             resolve_timeout: DEFAULT_RESOLVE_TIMEOUT,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
@@ -108,10 +114,12 @@ impl ProbePolicy {
         let Some(reason) = classify(ip) else {
             return Ok(());
         };
+        let named = || self.allow_ranges.iter().any(|c| c.contains(ip));
         let allowed = match reason {
-            RefusedReason::LinkLocal | RefusedReason::CloudMetadata => self.allow_link_local,
-            RefusedReason::Loopback => self.allow_loopback,
-            RefusedReason::Private => self.allow_private,
+            RefusedReason::CloudMetadata => self.allow_link_local,
+            RefusedReason::LinkLocal => self.allow_link_local || named(),
+            RefusedReason::Loopback => self.allow_loopback || named(),
+            RefusedReason::Private => self.allow_private || named(),
             RefusedReason::Unspecified
             | RefusedReason::Broadcast
             | RefusedReason::Multicast
@@ -325,6 +333,12 @@ pub trait ProbeNetwork: Send + Sync + 'static {
         port: u16,
         policy: &ProbePolicy,
     ) -> Result<Vec<SocketAddr>, ProbeError>;
+
+    /// The ranges the operator allowed the console to probe beyond public addresses
+    /// (`--probe-allow`); none by default.
+    fn allowed_ranges(&self) -> Vec<policy::cidr::Cidr> {
+        Vec::new()
+    }
 
     /// Connects to the first of `addresses` that accepts (all within one
     /// `policy.connect_timeout`), then completes a TLS handshake within
@@ -686,6 +700,16 @@ fn classify_v6(ip: Ipv6Addr) -> Option<RefusedReason> {
     } else if s[..6] == [0; 6] || s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
         // IPv4-compatible ::a.b.c.d (RFC 4291 §2.5.5.1) and NAT64 64:ff9b::/96 (RFC 6052).
         classify_v4(embedded)
+    } else if s[0] == 0x2002 {
+        // 6to4 2002:a.b.c.d::/48 (RFC 3056): the site's IPv4 address follows the prefix.
+        classify_v4(Ipv4Addr::new(o[2], o[3], o[4], o[5]))
+    } else if s[0] == 0x2001 && s[1] == 0 {
+        // Teredo 2001::/32 (RFC 4380): the client's IPv4 address, inverted, in the last 32 bits.
+        classify_v4(Ipv4Addr::new(!o[12], !o[13], !o[14], !o[15]))
+    } else if s[..3] == [0x64, 0xff9b, 1] {
+        // NAT64 local-use 64:ff9b:1::/48 (RFC 8215) with the /48 layout of RFC 6052 §2.2: the
+        // IPv4 address in bytes 6-7 and 9-10 around the zero "u" byte.
+        classify_v4(Ipv4Addr::new(o[6], o[7], o[9], o[10]))
     } else if METADATA_V6.contains(&ip) {
         Some(RefusedReason::CloudMetadata)
     } else if ip.is_multicast() {

@@ -181,3 +181,73 @@ async fn pin_tool_matches_openssl_and_refuses_garbage() {
     assert!(line.starts_with(&format!("sha256/{expected}  ")), "{line}");
     assert!(line.contains("tool.example"), "{line}");
 }
+
+/// Issue 13, item 8: a signed-in admin cannot use the live probe to scan the console's own host
+/// or networks (loopback, private, and their IPv6 transition forms are refused before any
+/// connection, with the same answer whether a port is open or not), and probes are limited per
+/// admin: the 11th in a minute is a 429, audited.
+#[tokio::test]
+async fn the_live_probe_cannot_scan_the_consoles_host_and_is_rate_limited() {
+    let app = TestApp::spawn().await;
+    let cookie = app.confirmed_owner("alice").await;
+    // The console's own port (open) and port 1 (closed) give the same refusal.
+    let port = app.base.rsplit(':').next().expect("port").to_owned();
+    let mut answers = Vec::new();
+    for target in [format!("127.0.0.1:{port}"), "127.0.0.1:1".to_owned()] {
+        let r = app
+            .call("probe_pins", &[("host_port", &target)], Some(&cookie))
+            .await;
+        assert_eq!(r.status, 400, "{target}: {}", r.body);
+        assert!(r.body.contains("probe.refused_address"), "{}", r.body);
+        assert!(!r.body.contains("refused (os error"), "{}", r.body);
+        answers.push(
+            r.body
+                .replace(&target, "T")
+                .replace(&port, "P")
+                .replace(":1", ":P"),
+        );
+    }
+    assert_eq!(
+        answers[0], answers[1],
+        "an open and a closed port answer alike"
+    );
+    for target in [
+        "10.0.0.5:443",
+        "[2002:7f00:1::1]:443",
+        "[64:ff9b:1:7f00:0:100::]:443",
+    ] {
+        let r = app
+            .call("probe_pins", &[("host_port", target)], Some(&cookie))
+            .await;
+        assert_eq!(r.status, 400, "{target}: {}", r.body);
+        assert!(
+            r.body.contains("probe.refused_address"),
+            "{target}: {}",
+            r.body
+        );
+    }
+    // 5 probes so far; the limit is 10 at once per admin.
+    for i in 5..10 {
+        let r = app
+            .call(
+                "probe_pins",
+                &[("host_port", "10.0.0.5:443")],
+                Some(&cookie),
+            )
+            .await;
+        assert_eq!(r.status, 400, "probe {i}: {}", r.body);
+    }
+    let r = app
+        .call(
+            "probe_pins",
+            &[("host_port", "10.0.0.5:443")],
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(r.status, 429, "{}", r.body);
+    let e = app.last_event().await;
+    assert_eq!(
+        (e.action.as_str(), e.outcome),
+        ("certs.probe", domain::audit::Outcome::Denied)
+    );
+}

@@ -126,7 +126,7 @@ async fn probe(target: &str, policy: &ProbePolicy) -> Result<PresentedChain, Pro
     // Far above any local handshake, far below anything that could hang the suite.
     tokio::time::timeout(
         Duration::from_secs(20),
-        fetch_presented_chain(&NetProbe, target, policy),
+        fetch_presented_chain(&NetProbe::default(), target, policy),
     )
     .await
     .unwrap_or_else(|_| panic!("probe of {target} did not end"))
@@ -136,7 +136,7 @@ async fn probe(target: &str, policy: &ProbePolicy) -> Result<PresentedChain, Pro
 async fn probe_refused(target: &str, policy: &ProbePolicy) -> ProbeError {
     let result = tokio::time::timeout(
         Duration::from_secs(1),
-        fetch_presented_chain(&NetProbe, target, policy),
+        fetch_presented_chain(&NetProbe::default(), target, policy),
     )
     .await
     .unwrap_or_else(|_| panic!("{target}: no answer within 1 s, so the probe tried the network"));
@@ -146,6 +146,19 @@ async fn probe_refused(target: &str, policy: &ProbePolicy) -> ProbeError {
             chain.address
         ),
         Err(e) => e,
+    }
+}
+
+/// The console's policy with loopback named in `--probe-allow`, as for the local test servers;
+/// a short connect deadline (a refused connection waits for it, like a filtered one).
+fn local() -> ProbePolicy {
+    ProbePolicy {
+        allow_ranges: vec![
+            "127.0.0.0/8".parse().expect("cidr"),
+            "::1/128".parse().expect("cidr"),
+        ],
+        connect_timeout: Duration::from_millis(500),
+        ..ProbePolicy::default()
     }
 }
 
@@ -165,9 +178,7 @@ fn strict() -> ProbePolicy {
 async fn returns_a_self_signed_leaf_as_presented() {
     let (cert, key) = self_signed("localhost");
     let server = serve(vec![cert.clone()], &key, BOTH).await;
-    let chain = probe(&server.target(), &ProbePolicy::default())
-        .await
-        .expect("probe");
+    let chain = probe(&server.target(), &local()).await.expect("probe");
     assert_eq!(chain.certs_der, vec![cert.to_vec()]);
     assert_eq!(chain.address, server.addr);
     assert_eq!(chain.server_name, None);
@@ -177,9 +188,7 @@ async fn returns_a_self_signed_leaf_as_presented() {
 async fn returns_leaf_then_ca_in_order_with_their_pins() {
     let (presented, key) = ca_and_leaf();
     let server = serve(presented.clone(), &key, BOTH).await;
-    let chain = probe(&server.target(), &ProbePolicy::default())
-        .await
-        .expect("probe");
+    let chain = probe(&server.target(), &local()).await.expect("probe");
     assert_eq!(chain.certs_der, ders(&presented));
     let pins = chain.pins();
     assert_eq!(pins.len(), 2);
@@ -205,9 +214,7 @@ async fn reads_an_unordered_chain_over_tls12_without_validating_it() {
     let (mut presented, key) = ca_and_leaf();
     presented.insert(1, self_signed("unrelated.example").0);
     let server = serve(presented.clone(), &key, TLS12_ONLY).await;
-    let chain = probe(&server.target(), &ProbePolicy::default())
-        .await
-        .expect("probe");
+    let chain = probe(&server.target(), &local()).await.expect("probe");
     assert_eq!(chain.certs_der, ders(&presented));
 }
 
@@ -215,21 +222,16 @@ async fn reads_an_unordered_chain_over_tls12_without_validating_it() {
 async fn sends_sni_for_a_host_name_and_none_for_an_address() {
     let (presented, key) = ca_and_leaf();
     let server = serve(presented.clone(), &key, BOTH).await;
-    let by_name = probe(
-        &format!("LocalHost:{}", server.addr.port()),
-        &ProbePolicy::default(),
-    )
-    .await
-    .expect("by name");
+    let by_name = probe(&format!("LocalHost:{}", server.addr.port()), &local())
+        .await
+        .expect("by name");
     assert_eq!(by_name.server_name.as_deref(), Some("localhost"));
     assert_eq!(
         by_name.address, server.addr,
         "connected to the vetted 127.0.0.1 address"
     );
     assert_eq!(by_name.certs_der, ders(&presented));
-    probe(&server.target(), &ProbePolicy::default())
-        .await
-        .expect("by address");
+    probe(&server.target(), &local()).await.expect("by address");
     assert_eq!(server.sni_seen(), vec![Some("localhost".to_string()), None]);
 }
 
@@ -241,9 +243,7 @@ async fn a_server_without_the_leaf_key_fails_the_handshake() {
     let impostor = KeyPair::generate().expect("impostor key");
     for (versions, label) in [(BOTH, "TLS 1.3"), (TLS12_ONLY, "TLS 1.2")] {
         let server = serve(presented.clone(), &impostor, versions).await;
-        let err = probe(&server.target(), &ProbePolicy::default())
-            .await
-            .expect_err(label);
+        let err = probe(&server.target(), &local()).await.expect_err(label);
         assert_eq!(err.code(), "probe.tls_failed", "{label}: {err}");
         assert!(
             err.to_string().contains(&server.addr.to_string()),
@@ -262,7 +262,7 @@ async fn caps_the_number_of_presented_certificates() {
     let mut at_limit = vec![leaf.clone()];
     at_limit.extend(extras[..MAX_PRESENTED_CERTS - 1].iter().cloned());
     let server = serve(at_limit.clone(), &key, BOTH).await;
-    let chain = probe(&server.target(), &ProbePolicy::default())
+    let chain = probe(&server.target(), &local())
         .await
         .expect("16 certificates are read");
     assert_eq!(chain.certs_der, ders(&at_limit));
@@ -271,7 +271,7 @@ async fn caps_the_number_of_presented_certificates() {
     over.extend(extras.iter().cloned());
     assert_eq!(over.len(), MAX_PRESENTED_CERTS + 1);
     let server = serve(over, &key, BOTH).await;
-    let err = probe(&server.target(), &ProbePolicy::default())
+    let err = probe(&server.target(), &local())
         .await
         .expect_err("17 certificates");
     assert_eq!(
@@ -421,10 +421,18 @@ async fn refuses_loopback_when_the_policy_does_not_allow_it() {
         server.sni_seen().is_empty(),
         "no ClientHello reached the server"
     );
-    // The same server is reachable when loopback is allowed, so the flag made the difference.
-    probe(&server.target(), &ProbePolicy::default())
+    // The same server is reachable when loopback is named in the allow-list, so the list made
+    // the difference; the console's default refuses it.
+    probe(&server.target(), &local())
         .await
-        .expect("allowed by default");
+        .expect("allowed by --probe-allow");
+    assert!(matches!(
+        probe_refused(&server.target(), &ProbePolicy::default()).await,
+        ProbeError::Refused {
+            reason: RefusedReason::Loopback,
+            ..
+        }
+    ));
 }
 
 #[tokio::test]
@@ -448,6 +456,23 @@ async fn refuses_private_networks_when_the_policy_does_not_allow_them() {
             ),
             "{target}: {err:?}"
         );
+    }
+}
+
+fn local_and_private() -> ProbePolicy {
+    ProbePolicy {
+        allow_ranges: [
+            "127.0.0.0/8",
+            "::1/128",
+            "10.0.0.0/8",
+            "172.16.0.0/12",
+            "192.168.0.0/16",
+            "fc00::/7",
+        ]
+        .iter()
+        .map(|c| c.parse().expect("cidr"))
+        .collect(),
+        ..ProbePolicy::default()
     }
 }
 
@@ -475,10 +500,17 @@ fn policies_classify_addresses() {
         "fd12::1",
         "fc00::1",
     ] {
+        assert!(
+            matches!(
+                console.check(ip(a)),
+                Err(RefusedReason::Loopback | RefusedReason::Private)
+            ),
+            "{a}: the console refuses loopback and private by default"
+        );
         assert_eq!(
-            console.check(ip(a)),
+            local_and_private().check(ip(a)),
             Ok(()),
-            "{a}: the console allows loopback and private"
+            "{a}: allowed once its range is named"
         );
     }
     assert_eq!(
@@ -507,6 +539,30 @@ fn policies_classify_addresses() {
     ] {
         assert_eq!(cli.check(ip(a)), Ok(()), "{a}: the CLI allows it");
     }
+    // IPv6 transition ranges are vetted by the IPv4 address they reach: 6to4, Teredo (the
+    // client address, inverted), NAT64 local-use (RFC 8215, /48 layout).
+    for (a, reason) in [
+        ("2002:7f00:1::1", RefusedReason::Loopback),
+        ("2002:a9fe:a9fe::", RefusedReason::CloudMetadata),
+        ("2002:c0a8:101::1", RefusedReason::Private),
+        (
+            "2001:0:4136:e378:8000:63bf:80ff:fffe",
+            RefusedReason::Loopback,
+        ),
+        (
+            "2001:0:4136:e378:8000:63bf:f5ff:fffe",
+            RefusedReason::Private,
+        ),
+        ("64:ff9b:1:7f00:0:100::", RefusedReason::Loopback),
+        ("64:ff9b:1:a9fe:a9:fe00::", RefusedReason::CloudMetadata),
+    ] {
+        assert_eq!(console.check(ip(a)), Err(reason), "{a}");
+    }
+    assert_eq!(
+        console.check(ip("2002:808:808::1")),
+        Ok(()),
+        "6to4 of 8.8.8.8 is public"
+    );
     assert_eq!(console.handshake_timeout, Duration::from_secs(5));
     assert_eq!(console.connect_timeout, Duration::from_secs(5));
 }
@@ -577,14 +633,14 @@ async fn accepts_the_documented_target_forms() {
         format!("[::ffff:127.0.0.1]:{port}"),
         format!(" localhost.:{port} "),
     ] {
-        let chain = probe(&target, &ProbePolicy::default())
+        let chain = probe(&target, &local())
             .await
             .unwrap_or_else(|e| panic!("{target}: {e}"));
         assert_eq!(chain.certs_der, vec![cert.to_vec()], "{target}");
     }
     // A bare host means port 443; nothing listens there on a test machine's 127.0.0.1, so the
     // probe must get as far as connecting (not a bad-target error).
-    match probe("127.0.0.1", &ProbePolicy::default()).await {
+    match probe("127.0.0.1", &local()).await {
         Ok(chain) => assert_eq!(chain.address.port(), 443),
         Err(e) => {
             assert!(
@@ -614,7 +670,7 @@ async fn a_silent_server_hits_the_handshake_timeout() {
     });
     let policy = ProbePolicy {
         handshake_timeout: Duration::from_millis(300),
-        ..ProbePolicy::default()
+        ..local()
     };
     let started = Instant::now();
     let err = probe(&addr.to_string(), &policy)
@@ -645,11 +701,34 @@ async fn a_closed_port_is_a_connect_failure() {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     drop(listener);
-    let err = probe(&addr.to_string(), &ProbePolicy::default())
+    let err = probe(&addr.to_string(), &local())
         .await
         .expect_err("closed port");
     assert_eq!(err.code(), "probe.connect_failed", "{err}");
     assert!(err.to_string().contains(&addr.to_string()), "{err}");
+}
+
+#[tokio::test]
+async fn a_refused_connection_reads_and_waits_like_a_filtered_one() {
+    // A closed port answers at once with a reset; a filtered one never answers. The probe waits
+    // for its connect deadline either way and says the same thing, so its answers cannot map
+    // which ports of a host are open, closed or filtered.
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    drop(listener);
+    let started = std::time::Instant::now();
+    let err = probe(&addr.to_string(), &local())
+        .await
+        .expect_err("closed port");
+    assert!(
+        started.elapsed() >= Duration::from_millis(480),
+        "answered after {:?}, before the deadline",
+        started.elapsed()
+    );
+    assert_eq!(
+        err.to_string(),
+        format!("no TLS server answered at {addr} (refused, filtered or unreachable)")
+    );
 }
 
 #[tokio::test]
@@ -661,7 +740,7 @@ async fn a_server_that_hangs_up_is_a_tls_failure() {
             drop(tcp);
         }
     });
-    let err = probe(&addr.to_string(), &ProbePolicy::default())
+    let err = probe(&addr.to_string(), &local())
         .await
         .expect_err("hang-up");
     assert_eq!(err.code(), "probe.tls_failed", "{err}");

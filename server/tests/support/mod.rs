@@ -55,6 +55,7 @@ pub fn config(dir: &std::path::Path) -> Config {
         session_max_hours: 12,
         header_timeout_secs: 2,
         rotation_tick_secs: 3600,
+        probe_allow: Vec::new(),
         site_root: None,
     }
 }

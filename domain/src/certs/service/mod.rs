@@ -105,7 +105,16 @@ pub struct CertsService {
     /// Where one-time key-download tickets are kept (hashed, expiring, taken once: the
     /// ceremonies of [`crate::ports::Store`]).
     tickets: Arc<dyn crate::ports::Store>,
+    /// Live probes per admin ([`PROBES_PER_ADMIN`]) and at once ([`PROBES_AT_ONCE`]).
+    probe_limits: std::sync::Mutex<policy::gcra::Limiter>,
+    probing: tokio::sync::Semaphore,
+    started: std::time::Instant,
 }
+
+/// Live probes an admin may start: 10 at once, then one every 6 s.
+pub const PROBES_PER_ADMIN: policy::gcra::Quota = policy::gcra::Quota::per_minute(10, 9);
+/// Live probes running at once, across admins (each holds a socket for up to 15 s).
+pub const PROBES_AT_ONCE: usize = 4;
 
 fn key_type_of(s: &str) -> Result<KeyType, Error> {
     match s {
@@ -184,6 +193,9 @@ impl CertsService {
             audit,
             probe,
             tickets,
+            probe_limits: std::sync::Mutex::new(policy::gcra::Limiter::new(PROBES_PER_ADMIN, 4096)),
+            probing: tokio::sync::Semaphore::new(PROBES_AT_ONCE),
+            started: std::time::Instant::now(),
         }
     }
 

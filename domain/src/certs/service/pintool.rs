@@ -9,14 +9,41 @@ impl CertsService {
     }
 
     /// Connects to `target` (`host:port`) and returns the pins of the chain it presents.
-    /// Link-local and metadata addresses are refused (SSRF guard); the attempt is audited.
+    /// Public addresses only, unless the operator named a range (`--probe-allow`); link-local
+    /// and metadata addresses are refused (SSRF guard). Each admin may start
+    /// [`PROBES_PER_ADMIN`], and at most [`PROBES_AT_ONCE`] run at once (429 beyond, audited as
+    /// denied). Every attempt is audited.
     pub async fn probe(&self, actor: &Actor, target: &str) -> Result<Vec<FoundPin>, Error> {
         let action = action::CERTS_PROBE;
         let audit_target = format!(
             "probe:{}",
             target.trim().chars().take(200).collect::<String>()
         );
-        let policy = crate::certs::probe::ProbePolicy::default();
+        let now_ns = u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let decision = self
+            .probe_limits
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .decide(actor.name.as_bytes(), now_ns);
+        let permit = match decision {
+            policy::gcra::Decision::Deny { retry_after_ns } => {
+                Err(retry_after_ns.div_ceil(1_000_000_000).max(1))
+            }
+            policy::gcra::Decision::Allow { .. } => self.probing.try_acquire().map_err(|_| 1),
+        };
+        let _permit = match permit {
+            Ok(p) => p,
+            Err(retry_after_s) => {
+                let draft = AuditDraft::new(actor, action, audit_target, Outcome::Denied)
+                    .with_details(json!({ "reason": "throttled", "retry_after_s": retry_after_s }));
+                self.store.apply_cert_changes(&[], draft).await?;
+                return Err(Error::Throttled { retry_after_s });
+            }
+        };
+        let policy = crate::certs::probe::ProbePolicy {
+            allow_ranges: self.probe.allowed_ranges(),
+            ..crate::certs::probe::ProbePolicy::default()
+        };
         let result = match crate::certs::probe::fetch_presented_chain(
             self.probe.as_ref(),
             target.trim(),
