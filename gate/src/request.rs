@@ -79,31 +79,16 @@ fn remove_dot_segments(path: &str) -> String {
     format!("/{}", out.join("/"))
 }
 
-/// The client's address: the socket peer, unless the peer is a trusted proxy; then the
-/// rightmost `X-Forwarded-For` entry that is not itself trusted (entries to its left were
-/// written by the client and prove nothing). Unparseable entries end the walk at the last
-/// trusted hop.
+/// The client's address ([`policy::cidr::client_ip`] over the `X-Forwarded-For` values).
 pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[Cidr]) -> IpAddr {
-    let is_trusted = |ip: IpAddr| trusted.iter().any(|c| c.contains(ip));
-    if !is_trusted(peer) {
-        return peer;
-    }
-    let mut entries: Vec<&str> = Vec::new();
-    for v in headers.get_all("x-forwarded-for") {
-        match v.to_str() {
-            Ok(s) => entries.extend(s.split(',').map(str::trim)),
-            Err(_) => return peer,
-        }
-    }
-    let mut last = peer;
-    for e in entries.iter().rev() {
-        match e.parse::<IpAddr>() {
-            Ok(ip) if is_trusted(ip) => last = ip,
-            Ok(ip) => return ip,
-            Err(_) => return last,
-        }
-    }
-    last
+    policy::cidr::client_ip(
+        peer,
+        headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .map(|v| v.to_str().ok()),
+        trusted,
+    )
 }
 
 /// What the `Authorization` header says about a bearer token.

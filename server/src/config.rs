@@ -137,6 +137,16 @@ pub struct Config {
         global = true
     )]
     pub rotation_tick_secs: u64,
+    /// Reverse proxies (CIDR, comma-separated) whose `X-Forwarded-For` names the client: for the
+    /// sign-in throttle and the audit log's IP. Requests from anywhere else are taken from
+    /// their socket address, whatever they claim.
+    #[arg(
+        long = "trusted-proxies",
+        env = "PALISADE_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub trusted_proxies: Vec<policy::cidr::Cidr>,
     /// Address ranges (CIDR, comma-separated) the pin tool's live probe may reach besides public
     /// addresses, e.g. `10.20.0.0/16` for internal API hosts. Loopback, private and link-local
     /// addresses are refused unless listed here; cloud metadata addresses always are.

@@ -41,6 +41,8 @@ pub struct GuardState {
     /// The console's own origin, e.g. `http://localhost:3000`.
     pub origin: String,
     pub tls: bool,
+    /// Proxies whose `X-Forwarded-For` names the client (`--trusted-proxies`).
+    pub trusted_proxies: Vec<policy::cidr::Cidr>,
 }
 
 /// The endpoint of a server fn path (`/fn/start_login` → `start_login`).
@@ -201,9 +203,17 @@ pub async fn guard(
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(|s| truncate(s, 256));
+    let client = policy::cidr::client_ip(
+        peer.ip(),
+        req.headers()
+            .get_all("x-forwarded-for")
+            .iter()
+            .map(|v| v.to_str().ok()),
+        &state.trusted_proxies,
+    );
     let actor = Actor {
         name: "anonymous".into(),
-        ip: Some(peer.ip().to_string()),
+        ip: Some(client.to_string()),
         user_agent,
     };
 

@@ -302,6 +302,7 @@ fn router(config: &Config, console: Arc<Console>, public_url: &Url) -> Router {
         cookies,
         origin: public_url.origin().ascii_serialization(),
         tls,
+        trusted_proxies: config.trusted_proxies.clone(),
     };
 
     // One router per area, each with its own paths; the REST API joins them here. The gate

@@ -23,7 +23,7 @@ use crate::ports::admins::{AdminStore, PASSKEY_COUNTER_CONFLICT};
 use crate::ports::{Ceremony, NewOwner, NewSignIn, Store, StoreError};
 use crate::sessions::{SessionPolicy, SessionRecord, STEP_UP_VALID_MS};
 use crate::setup::{setup_url, SetupTokenError, SetupTokenRecord};
-use crate::throttle::{Throttle, PER_IP, PER_USER};
+use crate::throttle::Throttle;
 use crate::{now_ms, tokens, Error};
 
 /// How long a started ceremony may be finished (WebAuthn L3 §15.1 recommends 300 s).
@@ -449,11 +449,12 @@ impl AuthService {
             AuditDraft::new(actor, "admin.sign_in", &target, Outcome::Failure)
                 .with_details(json!({ "reason": reason }))
         };
-        let ip_key = format!("ip:{}", actor.ip.as_deref().unwrap_or("unknown"));
-        if let Err(retry_after_s) = self.throttle.attempt(
-            &[(PER_IP, ip_key), (PER_USER, format!("user:{claimed}"))],
-            monotonic_ns(),
-        ) {
+        // Starts count per client network only: a username's own starts are never limited, so
+        // nobody can keep an admin out by starting sign-ins under their name.
+        if let Err(retry_after_s) = self
+            .throttle
+            .start(actor.ip.as_deref().unwrap_or("unknown"), monotonic_ns())
+        {
             let draft = AuditDraft::new(actor, "admin.sign_in", &target, Outcome::Denied)
                 .with_details(json!({ "reason": "throttled", "retry_after_s": retry_after_s }));
             return Err(self.refuse(draft, Error::Throttled { retry_after_s }).await);
@@ -536,6 +537,19 @@ impl AuthService {
             match self.verify_assertion(&admin, &auth, credential).await? {
                 Ok(v) => v,
                 Err(reason) => {
+                    // Failed finishes count per username; past the limit the refusal is a 429
+                    // (a valid assertion still signs in: it cannot be guessed).
+                    if let Err(retry_after_s) =
+                        self.throttle.failed_finish(&admin.username, monotonic_ns())
+                    {
+                        let draft =
+                            AuditDraft::new(actor, "admin.sign_in", &target, Outcome::Denied)
+                                .with_details(json!({
+                                    "reason": "too many failed sign-ins for this admin",
+                                    "retry_after_s": retry_after_s,
+                                }));
+                        return Err(self.refuse(draft, Error::Throttled { retry_after_s }).await);
+                    }
                     let public = if reason.starts_with("credential") {
                         "credential is not registered to this admin"
                     } else {

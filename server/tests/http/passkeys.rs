@@ -309,9 +309,9 @@ async fn unknown_user_and_throttling() {
     );
     assert!(e.details.contains("unknown username"));
 
-    // Per-username budget: burst of 5 more, then 429 with Retry-After.
+    // Per-address budget (11 starts, then one per 6 s): 429 with Retry-After.
     let mut statuses = vec![];
-    for _ in 0..8 {
+    for _ in 0..11 {
         statuses.push(
             app.call("start_login", &[("username", "nobody")], None)
                 .await,
@@ -320,7 +320,7 @@ async fn unknown_user_and_throttling() {
     let throttled = statuses
         .iter()
         .find(|r| r.status == 429)
-        .expect("throttled within 9 attempts");
+        .expect("throttled within 12 starts from one address");
     let retry: u64 = throttled
         .headers
         .get("retry-after")
@@ -349,4 +349,62 @@ async fn undecodable_arguments_are_a_400_not_a_500() {
         )
         .await;
     assert_eq!(r.status, 401, "{}", r.body);
+}
+
+/// Issue 13, item 2: starting sign-ins under the owner's name, as many as an attacker likes,
+/// cannot keep the owner out (starts count per client network, never per username); behind a
+/// trusted proxy the forwarded address is the client's, for the throttle and the audit log;
+/// failed finishes count per username, and a valid passkey still signs in past that limit.
+#[tokio::test]
+async fn sign_in_starts_under_the_owners_name_cannot_lock_the_owner_out() {
+    let app = TestApp::spawn_with(|c| {
+        c.trusted_proxies = vec!["127.0.0.1/32".parse().expect("cidr")];
+    })
+    .await;
+    let mut soft = SoftAuthenticator::new();
+    app.setup_owner(&mut soft, "alice").await;
+    let from = |ip: &str| {
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert("origin", app.base.parse().expect("origin"));
+        h.insert("sec-fetch-site", "same-origin".parse().expect("value"));
+        h.insert("x-forwarded-for", ip.parse().expect("ip"));
+        h
+    };
+    let mut statuses = Vec::new();
+    for _ in 0..30 {
+        let r = app
+            .call_with(
+                "start_login",
+                &[("username", "alice")],
+                None,
+                from("203.0.113.7"),
+            )
+            .await;
+        statuses.push(r.status);
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        11,
+        "{statuses:?}"
+    );
+    assert!(statuses[11..].iter().all(|s| *s == 429), "{statuses:?}");
+    let e = app.last_event().await;
+    assert_eq!(
+        e.ip.as_deref(),
+        Some("203.0.113.7"),
+        "the audit names the forwarded client"
+    );
+    // The owner, from another address, signs in at once.
+    app.sign_in(&mut soft, "alice").await;
+    // Failed finishes for alice: 5, then 429; a valid assertion still signs in.
+    let mut failed = Vec::new();
+    for _ in 0..6 {
+        let (id, _) = app.start_login("alice").await;
+        let r = app
+            .finish_login(&id, &serde_json::json!({"id": "forged"}), None)
+            .await;
+        failed.push(r.status);
+    }
+    assert_eq!(failed, vec![401, 401, 401, 401, 401, 429]);
+    app.sign_in(&mut soft, "alice").await;
 }

@@ -56,16 +56,22 @@ pub fn config(dir: &std::path::Path) -> Config {
         header_timeout_secs: 2,
         rotation_tick_secs: 3600,
         probe_allow: Vec::new(),
+        trusted_proxies: Vec::new(),
         site_root: None,
     }
 }
 
 impl TestApp {
     pub async fn spawn() -> TestApp {
+        TestApp::spawn_with(|_| {}).await
+    }
+
+    /// [`TestApp::spawn`] with the configuration changed by `adjust` first.
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         let dir = tempfile::tempdir().expect("tempdir");
-        let app = Application::build(config(dir.path()))
-            .await
-            .expect("console builds");
+        let mut config = config(dir.path());
+        adjust(&mut config);
+        let app = Application::build(config).await.expect("console builds");
         let base = app.public_url().as_str().trim_end_matches('/').to_owned();
         let setup_url = app
             .first_run_setup_url()
