@@ -96,6 +96,15 @@ pub fn expiry_level(days_left: i64) -> &'static str {
     }
 }
 
+/// Walks the whole chain of `store` from the first event (the console's check, and `palisade
+/// audit verify` on a database opened read-only).
+pub async fn chain_status(store: &dyn Store) -> Result<ChainStatus, Error> {
+    Ok(match store.verify_audit().await? {
+        Ok(events) => ChainStatus::Intact { events },
+        Err(e) => ChainStatus::Broken(e),
+    })
+}
+
 /// What the audit page shows of the chain.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ChainStatus {
@@ -309,10 +318,7 @@ impl Console {
 
     /// Walks the whole chain from the first event.
     pub async fn verify_audit(&self) -> Result<ChainStatus, Error> {
-        Ok(match self.store.verify_audit().await? {
-            Ok(events) => ChainStatus::Intact { events },
-            Err(e) => ChainStatus::Broken(e),
-        })
+        chain_status(&*self.store).await
     }
 }
 

@@ -165,9 +165,9 @@ async fn verify(config: Config) -> anyhow::Result<ExitCode> {
         eprintln!("error: no database in {}", config.data_dir.display());
         return Ok(ExitCode::from(2));
     }
-    let public_url = config.public_url_for_port(config.addr.port());
-    let console = open_console(&config, &public_url, KeyFile::MustExist).await?;
-    match console.verify_audit().await? {
+    // Read-only, without migrating and without the master key: verifying writes nothing.
+    let store = store::SqlStore::open_read_only(&config.database_url()).await?;
+    match domain::console::chain_status(&store).await? {
         ChainStatus::Intact { events } => {
             println!("audit chain intact: {events} events verified");
             Ok(ExitCode::SUCCESS)

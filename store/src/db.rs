@@ -181,6 +181,32 @@ impl SqlStore {
         }
     }
 
+    /// Opens the database for reading only, as `palisade audit verify` does: no migration, no
+    /// file created, SQLite opened with `mode=ro` (a database on read-only media, or a copy an
+    /// auditor was handed, verifies as it is, without a single byte written).
+    pub async fn open_read_only(url: &str) -> Result<Self, OpenError> {
+        sqlx::any::install_default_drivers();
+        let dialect = Dialect::of_url(url)?;
+        let url = match dialect {
+            Dialect::Sqlite => {
+                let sep = if url.contains('?') { '&' } else { '?' };
+                format!("{url}{sep}mode=ro")
+            }
+            Dialect::Postgres => dialect_url(dialect, url),
+        };
+        let options: AnyConnectOptions = url.parse()?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(2)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await?;
+        Ok(SqlStore {
+            dialect,
+            write: pool.clone(),
+            read: pool,
+        })
+    }
+
     pub fn dialect(&self) -> Dialect {
         self.dialect
     }
