@@ -17,11 +17,10 @@ use std::time::Duration;
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
 use bytes::Bytes;
 use common::*;
-use gate::data_dir::{ConsoleLink, DataDir};
 use gate::Gate;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
-use policy::bundle::{Bundle, SignedBundle};
+
 use policy::secrets::{GateSecrets, SecretCertificate};
 use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, PublicKeyData};
 use rustls::pki_types::{CertificateDer, ServerName};
@@ -87,31 +86,11 @@ fn secrets(l: &Leaf) -> GateSecrets {
     }
 }
 
-fn deliver(console: &Console, b: &Bundle, s: &GateSecrets, recipient: &str) -> Vec<u8> {
-    let mut env: SignedBundle = jose::envelope::seal(b, &console.key).expect("seal");
-    let hash: String = Sha256::digest(b.to_payload().expect("payload"))
-        .iter()
-        .map(|x| format!("{x:02x}"))
-        .collect();
-    env.secrets = Some(
-        jose::sealed::seal(s, recipient, "gate-1", b.version, &hash, &console.key).expect("sealed"),
-    );
-    serde_json::to_vec(&env).expect("json")
-}
-
 async fn tls_gate(dir: &Path, console: &Console) -> (Gate, String) {
-    let d = DataDir::open(dir).expect("dir");
-    d.write_console_link(&ConsoleLink {
-        console_url: "http://127.0.0.1:9".into(),
-        gate_id: "gate-1".into(),
-        bundle_public_key: console.public_b64(),
+    enrolled_gate(dir, console, |s| {
+        s.tls_listen = Some("127.0.0.1:0".parse().expect("addr"));
     })
-    .expect("console.json");
-    let recipient = d.encryption_key().expect("key").public_b64();
-    let up = upstream().await;
-    let mut s = settings(dir, up, None);
-    s.tls_listen = Some("127.0.0.1:0".parse().expect("addr"));
-    (Gate::start(s).await.expect("gate starts"), recipient)
+    .await
 }
 
 fn client_config(pki: &Pki) -> Arc<rustls::ClientConfig> {
@@ -224,7 +203,11 @@ async fn a_rotation_under_load_fails_no_request_and_serves_the_next_pin() {
     let b1 = bundle(1, vec![], vec![]);
     let (status, body) = push(
         &gate,
-        deliver(&console, &b1, &secrets(&current), &recipient),
+        deliver(
+            &console,
+            &b1,
+            Some((&secrets(&current), GATE_ID, &recipient)),
+        ),
     )
     .await;
     assert_eq!(status, 200, "{body}");
@@ -279,7 +262,11 @@ async fn a_rotation_under_load_fails_no_request_and_serves_the_next_pin() {
     }
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     let b2 = bundle(2, vec![], vec![]);
-    let (status, body) = push(&gate, deliver(&console, &b2, &secrets(&next), &recipient)).await;
+    let (status, body) = push(
+        &gate,
+        deliver(&console, &b2, Some((&secrets(&next), GATE_ID, &recipient))),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     stop.store(true, Ordering::Relaxed);
@@ -385,7 +372,11 @@ async fn a_key_that_is_not_the_leafs_is_refused_with_the_bundle() {
     mixed.certificates[0].pkcs8 = URL_SAFE_NO_PAD.encode(&b.pkcs8);
     let (status, body) = push(
         &gate,
-        deliver(&console, &bundle(1, vec![], vec![]), &mixed, &recipient),
+        deliver(
+            &console,
+            &bundle(1, vec![], vec![]),
+            Some((&mixed, GATE_ID, &recipient)),
+        ),
     )
     .await;
     assert_eq!(status, 422, "{body}");

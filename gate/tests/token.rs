@@ -13,16 +13,13 @@ use std::path::Path;
 use argon2::password_hash::{PasswordHasher, SaltString};
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
 use common::*;
-use gate::data_dir::{ConsoleLink, DataDir};
 use gate::Gate;
 use jose::{Alg, Typ};
 use policy::bundle::{Bundle, BundleClient, BundleSecret, SignedBundle};
 use policy::jwk::JwkSet;
 use policy::secrets::{GateSecrets, SecretSigningKey};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
-const GATE_ID: &str = "gate-1";
 const BASIC_SECRET: &str = "psc_basic-secret-for-tests";
 const POST_SECRET: &str = "psc_post-secret-for-tests";
 const GRACE_SECRET: &str = "psc_old-secret-in-grace";
@@ -119,45 +116,9 @@ fn secrets_of(k: &Keys) -> GateSecrets {
     }
 }
 
-/// The envelope as the console delivers it to gate `gate_id` (X25519 key `recipient`).
-fn deliver(console: &Console, b: &Bundle, secrets: Option<(&GateSecrets, &str, &str)>) -> Vec<u8> {
-    let mut env: SignedBundle = jose::envelope::seal(b, &console.key).expect("seal");
-    if let Some((s, gate_id, recipient)) = secrets {
-        let payload = b.to_payload().expect("payload");
-        let hash = hex(&Sha256::digest(&payload));
-        env.secrets = Some(
-            jose::sealed::seal(s, recipient, gate_id, b.version, &hash, &console.key)
-                .expect("sealed"),
-        );
-    }
-    serde_json::to_vec(&env).expect("json")
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-/// A gate enrolled as [`GATE_ID`] with `console`; returns it and its encryption public key.
-async fn enrolled_gate(dir: &Path, console: &Console) -> (Gate, String) {
-    let d = DataDir::open(dir).expect("dir");
-    d.write_console_link(&ConsoleLink {
-        // Nothing listens there: the pull loop fails quietly, pushes are what counts here.
-        console_url: "http://127.0.0.1:9".into(),
-        gate_id: GATE_ID.into(),
-        bundle_public_key: console.public_b64(),
-    })
-    .expect("console.json");
-    let recipient = d.encryption_key().expect("key").public_b64();
-    let up = upstream().await;
-    let gate = Gate::start(settings(dir, up, None))
-        .await
-        .expect("gate starts");
-    (gate, recipient)
-}
-
 async fn ready_gate(dir: &Path) -> (Gate, Keys) {
     let console = Console::new();
-    let (gate, recipient) = enrolled_gate(dir, &console).await;
+    let (gate, recipient) = enrolled_gate(dir, &console, |_| {}).await;
     let k = Keys {
         signing: TokenKey::new(Alg::EdDSA),
         client: TokenKey::new(Alg::ES256),
@@ -464,7 +425,7 @@ async fn client_assertions_are_verified_and_used_once() {
 async fn secrets_for_another_gate_or_bundle_are_refused_and_missing_ones_only_stop_tokens() {
     let dir = tempfile::tempdir().expect("tempdir");
     let console = Console::new();
-    let (gate, recipient) = enrolled_gate(dir.path(), &console).await;
+    let (gate, recipient) = enrolled_gate(dir.path(), &console, |_| {}).await;
     let k = Keys {
         signing: TokenKey::new(Alg::RS256),
         client: TokenKey::new(Alg::ES256),
@@ -560,7 +521,7 @@ async fn secrets_for_another_gate_or_bundle_are_refused_and_missing_ones_only_st
 async fn without_a_token_key_set_the_paths_are_ordinary_routes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let console = Console::new();
-    let (gate, _) = enrolled_gate(dir.path(), &console).await;
+    let (gate, _) = enrolled_gate(dir.path(), &console, |_| {}).await;
     let k = Keys {
         signing: TokenKey::new(Alg::EdDSA),
         client: TokenKey::new(Alg::ES256),
@@ -592,7 +553,7 @@ async fn python_oauth_client_gets_and_uses_tokens_with_each_method() {
     let py = python();
     let dir = tempfile::tempdir().expect("tempdir");
     let console = Console::new();
-    let (gate, recipient) = enrolled_gate(dir.path(), &console).await;
+    let (gate, recipient) = enrolled_gate(dir.path(), &console, |_| {}).await;
     let k = Keys {
         signing: TokenKey::new(Alg::EdDSA),
         client: TokenKey::new(Alg::RS256),
@@ -676,19 +637,11 @@ async fn python_oauth_client_gets_and_uses_tokens_with_each_method() {
 async fn a_gate_in_decision_mode_issues_tokens_too() {
     let dir = tempfile::tempdir().expect("tempdir");
     let console = Console::new();
-    let d = DataDir::open(dir.path()).expect("dir");
-    d.write_console_link(&ConsoleLink {
-        console_url: "http://127.0.0.1:9".into(),
-        gate_id: GATE_ID.into(),
-        bundle_public_key: console.public_b64(),
+    let (gate, recipient) = enrolled_gate(dir.path(), &console, |s| {
+        s.mode = gate::serve::Mode::Decision;
+        s.upstream = String::new();
     })
-    .expect("console.json");
-    let recipient = d.encryption_key().expect("key").public_b64();
-    let up = upstream().await;
-    let mut s = settings(dir.path(), up, None);
-    s.mode = gate::serve::Mode::Decision;
-    s.upstream = String::new();
-    let gate = Gate::start(s).await.expect("gate starts");
+    .await;
     let k = Keys {
         signing: TokenKey::new(Alg::ES256),
         client: TokenKey::new(Alg::ES256),

@@ -429,3 +429,51 @@ impl Drop for RedisServer {
         self.kill();
     }
 }
+
+/// The gate id an [`enrolled_gate`] has at its console.
+pub const GATE_ID: &str = "gate-1";
+
+/// A gate enrolled as [`GATE_ID`] with `console` (its `console.json` written as `enroll` would;
+/// nothing listens at the console URL, so pulls fail quietly and pushes are what counts), with
+/// `adjust` applied to its settings; returns it and its encryption public key.
+pub async fn enrolled_gate(
+    dir: &Path,
+    console: &Console,
+    adjust: impl FnOnce(&mut Settings),
+) -> (Gate, String) {
+    let d = gate::data_dir::DataDir::open(dir).expect("dir");
+    d.write_console_link(&gate::data_dir::ConsoleLink {
+        console_url: "http://127.0.0.1:9".into(),
+        gate_id: GATE_ID.into(),
+        bundle_public_key: console.public_b64(),
+    })
+    .expect("console.json");
+    let recipient = d.encryption_key().expect("key").public_b64();
+    let up = upstream().await;
+    let mut s = settings(dir, up, None);
+    adjust(&mut s);
+    (Gate::start(s).await.expect("gate starts"), recipient)
+}
+
+/// The envelope of `b` as the console delivers it to gate `gate_id` (X25519 key `recipient`)
+/// with `secrets` sealed to it, or without secrets.
+pub fn deliver(
+    console: &Console,
+    b: &Bundle,
+    secrets: Option<(&policy::secrets::GateSecrets, &str, &str)>,
+) -> Vec<u8> {
+    use sha2::Digest as _;
+    let mut env: policy::bundle::SignedBundle =
+        jose::envelope::seal(b, &console.key).expect("seal");
+    if let Some((s, gate_id, recipient)) = secrets {
+        let hash: String = sha2::Sha256::digest(b.to_payload().expect("payload"))
+            .iter()
+            .map(|x| format!("{x:02x}"))
+            .collect();
+        env.secrets = Some(
+            jose::sealed::seal(s, recipient, gate_id, b.version, &hash, &console.key)
+                .expect("sealed"),
+        );
+    }
+    serde_json::to_vec(&env).expect("json")
+}

@@ -6,7 +6,8 @@ use std::process::Command;
 use crate::support::soft_authenticator::SoftAuthenticator;
 use crate::support::TestApp;
 
-fn palisade(dir: &std::path::Path, args: &[&str]) -> (i32, String) {
+/// Runs the real binary with `args` on data directory `dir`: its exit code and its output.
+pub(crate) fn palisade(dir: &std::path::Path, args: &[&str]) -> (i32, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_palisade"))
         .args(args)
         .env("PALISADE_DATA_DIR", dir)

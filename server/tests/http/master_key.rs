@@ -4,24 +4,8 @@
 //! and commands other than `serve` never create a key (`audit verify` needs none: it reads the
 //! database read-only).
 
-use std::process::Command;
-
+use crate::cli::palisade;
 use crate::support::TestApp;
-
-fn palisade(dir: &std::path::Path, args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_palisade"))
-        .args(args)
-        .env("PALISADE_DATA_DIR", dir)
-        .env("PALISADE_LOG", "error")
-        .output()
-        .expect("runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code().unwrap_or(-1), text)
-}
 
 /// A data directory with sealed keys (a CA's and the bundle signer's), written by a console
 /// that then stops.
