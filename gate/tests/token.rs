@@ -117,8 +117,14 @@ fn secrets_of(k: &Keys) -> GateSecrets {
 }
 
 async fn ready_gate(dir: &Path) -> (Gate, Keys) {
+    ready_gate_with(dir, |_| {}).await
+}
+
+/// An enrolled gate (settings changed by `adjust`) running a token bundle with its signing
+/// key delivered.
+async fn ready_gate_with(dir: &Path, adjust: impl FnOnce(&mut gate::Settings)) -> (Gate, Keys) {
     let console = Console::new();
-    let (gate, recipient) = enrolled_gate(dir, &console, |_| {}).await;
+    let (gate, recipient) = enrolled_gate(dir, &console, adjust).await;
     let k = Keys {
         signing: TokenKey::new(Alg::EdDSA),
         client: TokenKey::new(Alg::ES256),
@@ -636,26 +642,11 @@ async fn python_oauth_client_gets_and_uses_tokens_with_each_method() {
 #[tokio::test]
 async fn a_gate_in_decision_mode_issues_tokens_too() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let console = Console::new();
-    let (gate, recipient) = enrolled_gate(dir.path(), &console, |s| {
+    let (gate, _k) = ready_gate_with(dir.path(), |s| {
         s.mode = gate::serve::Mode::Decision;
         s.upstream = String::new();
     })
     .await;
-    let k = Keys {
-        signing: TokenKey::new(Alg::ES256),
-        client: TokenKey::new(Alg::ES256),
-    };
-    let (status, body) = push(
-        &gate,
-        deliver(
-            &console,
-            &token_bundle(1, &k),
-            Some((&secrets_of(&k), GATE_ID, &recipient)),
-        ),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
     let (status, _, body) = token_request(&gate, Some(("svc-basic", BASIC_SECRET)), &[CC]).await;
     assert_eq!(status, 200, "{body}");
     // The token it issued is admitted by the same gate's check endpoint (nginx auth_request).
