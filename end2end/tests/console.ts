@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { Page } from '@playwright/test';
+import { expect, type Page } from '@playwright/test';
 
 export interface Console {
   baseUrl: string;
@@ -162,4 +162,26 @@ export async function setupOwner(page: Page, c: Console, username = 'alice', dis
 export async function open(page: Page, url: string) {
   await page.goto(url);
   await page.locator('body[data-hydrated="true"]').waitFor();
+}
+
+/** Creates a signing key set on the Keys page. */
+export async function createKeySet(page: Page, c: Console, name: string, alg = 'ES256') {
+  await open(page, `${c.baseUrl}/keys`);
+  await page.getByRole('textbox', { name: 'Key set name' }).fill(name);
+  await page.getByRole('combobox', { name: 'Algorithm' }).selectOption(alg);
+  await page.getByRole('button', { name: 'Create key set' }).click();
+  await expect(page.getByRole('region', { name: `${name} (${alg})` })).toBeVisible();
+}
+
+/** Registers a service client on the Clients page; returns its client_id and the secret shown once. */
+export async function registerService(page: Page, c: Console, name: string): Promise<{ clientId: string; secret: string }> {
+  await open(page, `${c.baseUrl}/clients`);
+  await page.getByRole('button', { name: 'New service' }).click();
+  await page.getByRole('textbox', { name: 'Client name' }).fill(name);
+  await page.getByRole('button', { name: 'Register client' }).click();
+  const panel = page.getByRole('region', { name: new RegExp(`New secret for ${name}`) });
+  const secret = await panel.getByRole('textbox', { name: 'Client secret (shown once)' }).inputValue();
+  await panel.getByRole('button', { name: /I have stored it/ }).click();
+  const clientId = (await page.getByRole('row').filter({ hasText: name }).locator('code').first().textContent())!.trim();
+  return { clientId, secret };
 }

@@ -15,7 +15,7 @@ import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { startConsole, setupOwner, open, Console } from './console';
+import { startConsole, setupOwner, open, createKeySet, registerService, Console } from './console';
 import { startUpstream, prepareGate, enrol, serve, startRedis, Upstream, Gate, Redis } from './gate';
 
 const HOST = 'api.palisade.test';
@@ -111,22 +111,9 @@ test('issue 12 done: HTTPS token from a gate, a cluster limit shared by two repl
   expect(backupPin).not.toBe(currentPin);
 
   // A key set and a service client (its secret shown once).
-  await open(page, `${c.baseUrl}/keys`);
-  await page.getByRole('textbox', { name: 'Key set name' }).fill('api-tokens');
-  await page.getByRole('combobox', { name: 'Algorithm' }).selectOption('ES256');
-  await page.getByRole('button', { name: 'Create key set' }).click();
-  await expect(page.getByRole('region', { name: 'api-tokens (ES256)' })).toBeVisible();
-
-  await open(page, `${c.baseUrl}/clients`);
-  await page.getByRole('button', { name: 'New service' }).click();
-  await page.getByRole('textbox', { name: 'Client name' }).fill('Orders');
-  await page.getByRole('button', { name: 'Register client' }).click();
-  const panel = page.getByRole('region', { name: /New secret for Orders/ });
-  const secret = await panel.getByRole('textbox', { name: 'Client secret (shown once)' }).inputValue();
-  await panel.getByRole('button', { name: /I have stored it/ }).click();
-  const clientRow = page.getByRole('row').filter({ hasText: 'Orders' });
-  await expect(clientRow).toContainText('client_secret_basic');
-  const clientId = (await clientRow.locator('code').first().textContent())!.trim();
+  await createKeySet(page, c, 'api-tokens');
+  const { clientId, secret } = await registerService(page, c, 'Orders');
+  await expect(page.getByRole('row').filter({ hasText: 'Orders' })).toContainText('client_secret_basic');
 
   // Gate settings: the issuer and audience of the API, routes, the token key set, HTTPS.
   await open(page, `${c.baseUrl}/gates`);

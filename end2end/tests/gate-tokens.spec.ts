@@ -7,7 +7,7 @@
 // named on the Gates page as one that cannot receive signing keys.
 import { test, expect } from '@playwright/test';
 import { createPublicKey, createVerify, generateKeyPairSync } from 'node:crypto';
-import { startConsole, setupOwner, open, Console } from './console';
+import { startConsole, setupOwner, open, createKeySet, registerService, Console } from './console';
 import { startUpstream, prepareGate, enrol, serve, Upstream, Gate } from './gate';
 
 let c: Console;
@@ -33,20 +33,8 @@ test('gate tokens: the chosen key set signs the gate\'s tokens; the Clients page
   page.on('dialog', async (d) => { await d.accept(); });
   await setupOwner(page, c);
 
-  await open(page, `${c.baseUrl}/keys`);
-  await page.getByRole('textbox', { name: 'Key set name' }).fill('gate-tokens');
-  await page.getByRole('combobox', { name: 'Algorithm' }).selectOption('ES256');
-  await page.getByRole('button', { name: 'Create key set' }).click();
-  await expect(page.getByRole('region', { name: 'gate-tokens (ES256)' })).toBeVisible();
-
-  await open(page, `${c.baseUrl}/clients`);
-  await page.getByRole('button', { name: 'New service' }).click();
-  await page.getByRole('textbox', { name: 'Client name' }).fill('Orders');
-  await page.getByRole('button', { name: 'Register client' }).click();
-  const panel = page.getByRole('region', { name: /New secret for Orders/ });
-  const secret = await panel.getByRole('textbox', { name: 'Client secret (shown once)' }).inputValue();
-  await panel.getByRole('button', { name: /I have stored it/ }).click();
-  const clientId = (await page.getByRole('row').filter({ hasText: 'Orders' }).locator('code').first().textContent())!.trim();
+  await createKeySet(page, c, 'gate-tokens');
+  const { clientId, secret } = await registerService(page, c, 'Orders');
   expect(clientId).toMatch(/^[A-Za-z0-9_-]{22}$/);
 
   await open(page, `${c.baseUrl}/gates`);
