@@ -36,7 +36,7 @@ impl RequestCtx {
             .get::<Actor>()
             .cloned()
             .unwrap_or_else(|| Actor {
-                name: "anonymous".into(),
+                name: domain::audit::ANONYMOUS.into(),
                 ip: None,
                 user_agent: None,
             });
@@ -127,7 +127,7 @@ pub async fn refuse(
     use domain::audit::{AuditDraft, Outcome};
     let target = current
         .map(|c| format!("admin:{}", c.admin.username))
-        .unwrap_or_else(|| "anonymous".into());
+        .unwrap_or_else(|| domain::audit::ANONYMOUS.into());
     let role = current.map(|c| c.admin.role.as_str());
     let (details, err) = match why {
         Refusal::Role(p) => (

@@ -47,6 +47,9 @@ impl Outcome {
     }
 }
 
+/// The actor name of a caller without a session.
+pub const ANONYMOUS: &str = "anonymous";
+
 /// Who did it and from where. Built by the request context; `actor` is a username,
 /// `anonymous`, `system` or `cli`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

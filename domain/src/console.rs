@@ -29,6 +29,7 @@ pub const MASTER_KEY_CHECK_ID: &str = "master_key_check";
 /// The check value's plaintext.
 const MASTER_KEY_CHECK: &[u8] = b"palisade master key check, format 1";
 use crate::ports::Store;
+use crate::refusals::Refusals;
 use crate::seal::MasterKey;
 use crate::sessions::SessionPolicy;
 use crate::Error;
@@ -43,6 +44,8 @@ pub struct Console {
     pub clients: ClientsService,
     pub keys: KeysService,
     pub gates: Arc<GatesService>,
+    /// The audit budget of anonymous refusals (shared with `auth`).
+    pub refusals: Arc<Refusals>,
     sealed: Arc<dyn SealedStore>,
     master_key: Arc<MasterKey>,
 }
@@ -121,7 +124,15 @@ impl Console {
         sessions: SessionPolicy,
     ) -> Result<Self, Error> {
         let store: Arc<dyn Store> = stores.clone();
-        let auth = AuthService::new(store.clone(), stores.clone(), public_url, sessions)?;
+        let refusals = Arc::new(Refusals::new(store.clone()));
+        let auth = AuthService::new(
+            store.clone(),
+            stores.clone(),
+            refusals.clone(),
+            &master_key.derive(crate::auth::DECOY_KEY_PURPOSE),
+            public_url,
+            sessions,
+        )?;
         let audit = Audit::new(store.clone());
         let admins = AdminsService::new(
             stores.clone(),
@@ -167,6 +178,7 @@ impl Console {
             clients,
             keys,
             gates,
+            refusals,
             sealed: stores,
             master_key,
         })

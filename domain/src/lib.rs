@@ -20,6 +20,7 @@ pub mod pins;
 pub mod pinsets;
 pub mod policies;
 pub mod ports;
+pub mod refusals;
 pub mod seal;
 pub mod sessions;
 pub mod setup;

@@ -92,6 +92,20 @@ pub struct ServeArgs {
         default_value_t = 10
     )]
     pub header_read_timeout_secs: u64,
+    /// Seconds a connection may stay open with no request in flight (HTTP/1 and HTTP/2).
+    #[arg(long, env = "PALISADE_GATE_IDLE_TIMEOUT_SECS", default_value_t = 60)]
+    pub idle_timeout_secs: u64,
+    /// Open connections in all; a new one over the cap is closed at once.
+    #[arg(long, env = "PALISADE_GATE_MAX_CONNECTIONS", default_value_t = 16_384)]
+    pub max_connections: usize,
+    /// Open connections per client network (IPv4 address, IPv6 /64); trusted proxies count
+    /// only in all.
+    #[arg(
+        long,
+        env = "PALISADE_GATE_MAX_CONNECTIONS_PER_IP",
+        default_value_t = 256
+    )]
+    pub max_connections_per_ip: usize,
     /// Seconds the upstream has to answer (504 beyond).
     #[arg(
         long,
@@ -143,6 +157,9 @@ impl ServeArgs {
             bundle_public_key: self.bundle_public_key.clone(),
             max_body_bytes: self.max_body_bytes,
             header_read_timeout: Duration::from_secs(self.header_read_timeout_secs.max(1)),
+            idle_timeout: Duration::from_secs(self.idle_timeout_secs.max(1)),
+            max_connections: self.max_connections.max(1),
+            max_connections_per_ip: self.max_connections_per_ip.max(1),
             upstream_timeout: Duration::from_secs(self.upstream_timeout_secs.max(1)),
             limits: Limits {
                 limiter_max_keys: self.limiter_max_keys,

@@ -11,8 +11,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto::Builder;
 use jose::ed25519::PublicKey;
 use policy::cidr::Cidr;
 use tokio::net::TcpListener;
@@ -57,6 +55,11 @@ pub struct Settings {
     pub bundle_public_key: Option<String>,
     pub max_body_bytes: usize,
     pub header_read_timeout: Duration,
+    /// A connection with no request in flight for this long is closed.
+    pub idle_timeout: Duration,
+    /// Open connections in all, and per client network (trusted proxies count only in all).
+    pub max_connections: usize,
+    pub max_connections_per_ip: usize,
     pub upstream_timeout: Duration,
     pub limits: Limits,
     /// Redis URL for cluster-scoped policies.
@@ -74,6 +77,8 @@ pub struct Gate {
     pub admin_addr: SocketAddr,
     pub shared: Arc<Shared>,
     pub applier: Arc<Applier>,
+    /// Open and refused connections of the main listeners.
+    pub connections: listener::Stats,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -170,13 +175,13 @@ impl Gate {
                 ),
             }
         }
-        let listener = TcpListener::bind(s.listen)
+        let main_listener = TcpListener::bind(s.listen)
             .await
             .map_err(|e| GateError::Config(format!("--listen {}: {e}", s.listen)))?;
         let admin_listener = TcpListener::bind(s.admin_listen)
             .await
             .map_err(|e| GateError::Config(format!("--admin-listen {}: {e}", s.admin_listen)))?;
-        let addr = listener
+        let addr = main_listener
             .local_addr()
             .map_err(|e| GateError::io("listener", e))?;
         let admin_addr = admin_listener
@@ -196,6 +201,8 @@ impl Gate {
             .transpose()
             .map_err(|e| GateError::io("TLS listener", e))?;
         let (stop, stopped) = watch::channel(false);
+        let connections = listener::Stats::default();
+        let exempt = trusted_proxies.clone();
         let proxy = Arc::new(match upstream {
             Some(upstream) => Front::Proxy(Box::new(Proxy::new(
                 shared.clone(),
@@ -214,18 +221,35 @@ impl Gate {
             applier: applier.clone(),
             link: console_link.clone(),
         });
-        let timeout = s.header_read_timeout;
+        // Headers of up to 1 MiB + 64 KiB in all on the main listeners, so that a 1 MB bearer
+        // token reaches the token check and gets its 401.
+        let limits = listener::Limits {
+            header_timeout: s.header_read_timeout,
+            idle_timeout: s.idle_timeout,
+            max_connections: s.max_connections,
+            max_connections_per_network: s.max_connections_per_ip,
+            exempt,
+            max_header_bytes: 1024 * 1024 + 64 * 1024,
+            drain: Duration::from_secs(5),
+            ..listener::Limits::default()
+        };
+        let admin_limits = listener::Limits {
+            max_header_bytes: 64 * 1024,
+            ..limits.clone()
+        };
         let mut tasks = Vec::new();
         if let Some(l) = tls_listener {
             let acceptor = tokio_rustls::TlsAcceptor::from(
                 crate::tls::server_config(shared.clone()).map_err(GateError::Config)?,
             );
             let proxy = proxy.clone();
-            tasks.push(tokio::spawn(accept_loop(
+            tasks.push(tokio::spawn(listener::serve(
                 l,
-                stopped.clone(),
-                timeout,
+                limits.clone(),
                 Some(acceptor),
+                false,
+                stopped.clone(),
+                connections.clone(),
                 move |peer| {
                     let proxy = proxy.clone();
                     hyper::service::service_fn(
@@ -241,11 +265,13 @@ impl Gate {
             )));
         }
         tasks.extend([
-            tokio::spawn(accept_loop(
-                listener,
-                stopped.clone(),
-                timeout,
+            tokio::spawn(listener::serve(
+                main_listener,
+                limits,
                 None,
+                false,
+                stopped.clone(),
+                connections.clone(),
                 move |peer| {
                     let proxy = proxy.clone();
                     hyper::service::service_fn(move |req| {
@@ -254,11 +280,13 @@ impl Gate {
                     })
                 },
             )),
-            tokio::spawn(accept_loop(
+            tokio::spawn(listener::serve(
                 admin_listener,
-                stopped.clone(),
-                timeout,
+                admin_limits,
                 None,
+                false,
+                stopped.clone(),
+                listener::Stats::default(),
                 move |_peer| {
                     let admin = admin.clone();
                     hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
@@ -278,6 +306,7 @@ impl Gate {
             admin_addr,
             shared,
             applier,
+            connections,
             stop,
             tasks,
         })
@@ -313,97 +342,5 @@ impl Front {
             Front::Proxy(p) => p.handle(peer, req).await,
             Front::Decision(d) => d.handle(peer, req).await,
         }
-    }
-}
-
-/// Accepts connections until `stopped` turns true; each connection is served by hyper with
-/// `TCP_NODELAY`, a header-read timeout and headers of up to 1 MiB + 64 KiB in all (so that a
-/// 1 MB bearer token reaches the token check and gets its 401). With `tls`, each connection is
-/// a TLS handshake first (bounded by the same timeout), then the same service.
-async fn accept_loop<F, S, B>(
-    listener: TcpListener,
-    mut stopped: watch::Receiver<bool>,
-    header_timeout: Duration,
-    tls: Option<tokio_rustls::TlsAcceptor>,
-    make: F,
-) where
-    F: Fn(SocketAddr) -> S,
-    S: hyper::service::Service<http::Request<hyper::body::Incoming>, Response = http::Response<B>>
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-    B: hyper::body::Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(c) => c,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accepting a connection failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            _ = stopped.changed() => break,
-        };
-        if let Err(e) = stream.set_nodelay(true) {
-            tracing::debug!(error = %e, "TCP_NODELAY not set");
-        }
-        let mut builder = Builder::new(TokioExecutor::new());
-        builder
-            .http1()
-            .timer(TokioTimer::new())
-            .header_read_timeout(header_timeout)
-            .max_buf_size(1024 * 1024 + 64 * 1024);
-        builder.http2().timer(TokioTimer::new());
-        let service = make(peer);
-        let watcher = graceful.watcher();
-        let tls = tls.clone();
-        tokio::spawn(async move {
-            let result = match tls {
-                None => {
-                    watcher
-                        .watch(
-                            builder
-                                .serve_connection(TokioIo::new(stream), service)
-                                .into_owned(),
-                        )
-                        .await
-                }
-                Some(acceptor) => {
-                    let stream =
-                        match tokio::time::timeout(header_timeout, acceptor.accept(stream)).await {
-                            Ok(Ok(s)) => s,
-                            Ok(Err(e)) => {
-                                tracing::debug!(error = %e, %peer, "TLS handshake failed");
-                                return;
-                            }
-                            Err(_) => {
-                                tracing::debug!(%peer, "TLS handshake timed out");
-                                return;
-                            }
-                        };
-                    watcher
-                        .watch(
-                            builder
-                                .serve_connection(TokioIo::new(stream), service)
-                                .into_owned(),
-                        )
-                        .await
-                }
-            };
-            if let Err(e) = result {
-                tracing::debug!(error = %e, "connection closed with an error");
-            }
-        });
-    }
-    drop(listener);
-    tokio::select! {
-        _ = graceful.shutdown() => {}
-        _ = tokio::time::sleep(Duration::from_secs(5)) => {}
     }
 }

@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use url::Url;
@@ -128,6 +129,48 @@ pub struct Config {
         global = true
     )]
     pub header_timeout_secs: u64,
+    /// Seconds a connection may stay open with no request in flight (HTTP/1 keep-alive and
+    /// HTTP/2 alike).
+    #[arg(
+        long,
+        env = "PALISADE_IDLE_TIMEOUT_SECS",
+        default_value_t = 60,
+        global = true
+    )]
+    pub idle_timeout_secs: u64,
+    /// Seconds a client may take to send a request body (else 408).
+    #[arg(
+        long,
+        env = "PALISADE_BODY_TIMEOUT_SECS",
+        default_value_t = 10,
+        global = true
+    )]
+    pub body_timeout_secs: u64,
+    /// Seconds within which every request is answered (else 503).
+    #[arg(
+        long,
+        env = "PALISADE_REQUEST_TIMEOUT_SECS",
+        default_value_t = 30,
+        global = true
+    )]
+    pub request_timeout_secs: u64,
+    /// Open connections in all; a new one over the cap is closed at once.
+    #[arg(
+        long,
+        env = "PALISADE_MAX_CONNECTIONS",
+        default_value_t = 4096,
+        global = true
+    )]
+    pub max_connections: usize,
+    /// Open connections per client network (IPv4 address, IPv6 /64); trusted proxies count
+    /// only in all.
+    #[arg(
+        long,
+        env = "PALISADE_MAX_CONNECTIONS_PER_IP",
+        default_value_t = 128,
+        global = true
+    )]
+    pub max_connections_per_ip: usize,
     /// Seconds between two passes of the signing-key rotation job (it publishes next keys,
     /// promotes them and removes retired keys when due).
     #[arg(
@@ -137,6 +180,15 @@ pub struct Config {
         global = true
     )]
     pub rotation_tick_secs: u64,
+    /// Seconds between two summaries of the anonymous refusals over the audit budget (each is
+    /// one audit event counting the refusals not written one by one).
+    #[arg(
+        long,
+        env = "PALISADE_AUDIT_SUMMARY_SECS",
+        default_value_t = 60,
+        global = true
+    )]
+    pub audit_summary_secs: u64,
     /// Reverse proxies (CIDR, comma-separated) whose `X-Forwarded-For` names the client: for the
     /// sign-in throttle and the audit log's IP. Requests from anywhere else are taken from
     /// their socket address, whatever they claim.
@@ -164,6 +216,18 @@ pub struct Config {
 }
 
 impl Config {
+    /// The connection bounds of the console's listener.
+    pub fn listener_limits(&self) -> listener::Limits {
+        listener::Limits {
+            header_timeout: Duration::from_secs(self.header_timeout_secs.clamp(1, 300)),
+            idle_timeout: Duration::from_secs(self.idle_timeout_secs.clamp(1, 3600)),
+            max_connections: self.max_connections.max(1),
+            max_connections_per_network: self.max_connections_per_ip.max(1),
+            exempt: self.trusted_proxies.clone(),
+            ..listener::Limits::default()
+        }
+    }
+
     pub fn database_url(&self) -> String {
         self.database_url
             .clone()

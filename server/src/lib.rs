@@ -10,6 +10,7 @@
 pub mod bundle_push;
 pub mod cli;
 pub mod config;
+pub mod deadlines;
 pub mod downloads;
 pub mod gate_api;
 pub mod health;

@@ -212,9 +212,21 @@ pub async fn guard(
         &state.trusted_proxies,
     );
     let actor = Actor {
-        name: "anonymous".into(),
+        name: domain::audit::ANONYMOUS.into(),
         ip: Some(client.to_string()),
         user_agent,
+    };
+
+    let token = state.cookies.read(req.headers());
+    let current = match token {
+        Some(t) => match state.console.auth.session(&t).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "session lookup failed");
+                return api_error(AppError::Unavailable);
+            }
+        },
+        None => None,
     };
 
     let changes_state = !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
@@ -229,8 +241,17 @@ pub async fn guard(
             .get("sec-fetch-site")
             .and_then(|v| v.to_str().ok())
             .map(|s| truncate(s, 40));
+        // Under the session's admin when the browser sent a live session (a forged request
+        // riding on it: worth a row each), else anonymous (within the refusal budget).
+        let by = match &current {
+            Some(c) => Actor {
+                name: c.admin.username.clone(),
+                ..actor.clone()
+            },
+            None => actor.clone(),
+        };
         let draft = AuditDraft::new(
-            &actor,
+            &by,
             "request.cross_origin",
             truncate(&path, 200),
             Outcome::Denied,
@@ -238,24 +259,12 @@ pub async fn guard(
         .with_details(
             json!({ "method": method.as_str(), "origin": origin, "sec_fetch_site": fetch_site }),
         );
-        if let Err(e) = state.console.store.record(draft).await {
+        if let Err(e) = state.console.refusals.record(draft).await {
             tracing::warn!(error = %e, "could not audit a refused cross-origin request");
         }
         let err = AppError::Forbidden("Cross-origin request refused.".into());
         return api_error(err);
     }
-
-    let token = state.cookies.read(req.headers());
-    let current = match token {
-        Some(t) => match state.console.auth.session(&t).await {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::warn!(error = %e, "session lookup failed");
-                return api_error(AppError::Unavailable);
-            }
-        },
-        None => None,
-    };
 
     match &current {
         None if !is_public(&path) => {

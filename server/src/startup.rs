@@ -33,7 +33,9 @@ pub struct Application {
     public_url: Url,
     pub console: Arc<Console>,
     port: u16,
-    header_timeout: Duration,
+    limits: listener::Limits,
+    /// Open and refused connections (for tests and health).
+    pub connections: listener::Stats,
     rotation_tick: Duration,
 }
 
@@ -106,8 +108,12 @@ impl Application {
         Config::check_public_url(&public_url)?;
         ui::check_server_fns()?;
         let console = open_console(&config, &public_url, KeyFile::CreateIfMissing).await?;
+        let summary_secs = config.audit_summary_secs.clamp(1, 3600);
+        console
+            .refusals
+            .summarise_every_ms(i64::try_from(summary_secs * 1000).unwrap_or(60_000));
         let router = router(&config, console.clone(), &public_url);
-        let header_timeout = Duration::from_secs(config.header_timeout_secs.clamp(1, 300));
+        let limits = config.listener_limits();
         let rotation_tick = Duration::from_secs(config.rotation_tick_secs.clamp(1, 3600));
         Ok(Application {
             rotation_tick,
@@ -116,7 +122,8 @@ impl Application {
             public_url,
             console,
             port,
-            header_timeout,
+            limits,
+            connections: listener::Stats::default(),
         })
     }
 
@@ -151,10 +158,25 @@ impl Application {
         });
         let rotation = tokio::spawn(rotation_job(self.console.clone(), self.rotation_tick));
         let push = tokio::spawn(bundle_push::run(self.console.clone()));
-        let result = serve(self.listener, self.router, self.header_timeout).await;
+        let console = self.console.clone();
+        let summaries = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                if let Err(e) = console.refusals.flush(false).await {
+                    tracing::warn!(error = %e, "could not write the summary of refusals; retrying");
+                }
+            }
+        });
+        let result = serve(self.listener, self.router, self.limits, self.connections).await;
         purge.abort();
         rotation.abort();
         push.abort();
+        summaries.abort();
+        // The refusals counted since the last summary are not lost at shutdown.
+        if let Err(e) = self.console.refusals.flush(true).await {
+            tracing::warn!(error = %e, "could not write the last summary of refusals");
+        }
         result
     }
 }
@@ -178,68 +200,30 @@ async fn rotation_job(console: Arc<Console>, tick: Duration) {
     }
 }
 
-/// Accepts connections until a shutdown signal, serving each with hyper (HTTP/1.1 and HTTP/2)
-/// and a header-read timeout, so a client that trickles its headers (slowloris) is cut off
-/// instead of holding a connection forever. In-flight requests get 10 s to finish at shutdown.
+/// Accepts connections until a shutdown signal and serves them under `limits` (the
+/// `listener` crate: connection caps, header, idle and HTTP/2 bounds, a drain at shutdown).
 async fn serve(
     listener: TcpListener,
     router: Router,
-    header_timeout: Duration,
+    limits: listener::Limits,
+    stats: listener::Stats,
 ) -> std::io::Result<()> {
-    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-    use hyper_util::server::conn::auto::Builder;
-    use hyper_util::server::graceful::GracefulShutdown;
     use tower::ServiceExt;
 
-    let graceful = GracefulShutdown::new();
-    let mut shutdown = std::pin::pin!(shutdown_signal());
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(c) => c,
-                Err(e) => {
-                    // Out of file descriptors and the like: back off instead of spinning.
-                    tracing::warn!(error = %e, "accepting a connection failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            _ = &mut shutdown => break,
-        };
-        // A response written in two parts (headers, then a body) must not wait for the
-        // client's delayed ACK: without this, every static file stalled about 40 ms (Nagle).
-        if let Err(e) = stream.set_nodelay(true) {
-            tracing::debug!(error = %e, "TCP_NODELAY could not be set");
-        }
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    });
+    listener::serve(listener, limits, None, true, stopped, stats, move |peer| {
         let router = router.clone();
-        let service =
-            hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
-                req.extensions_mut()
-                    .insert(axum::extract::ConnectInfo(peer));
-                router.clone().oneshot(req)
-            });
-        let mut builder = Builder::new(TokioExecutor::new());
-        builder
-            .http1()
-            .timer(TokioTimer::new())
-            .header_read_timeout(header_timeout);
-        builder.http2().timer(TokioTimer::new());
-        let conn = graceful.watch(
-            builder
-                .serve_connection_with_upgrades(TokioIo::new(stream), service)
-                .into_owned(),
-        );
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "connection closed with an error");
-            }
-        });
-    }
-    drop(listener);
-    tokio::select! {
-        _ = graceful.shutdown() => {}
-        _ = tokio::time::sleep(Duration::from_secs(10)) => tracing::warn!("connections still open after 10 s; stopping anyway"),
-    }
+        hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
+            req.extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
+            router.clone().oneshot(req)
+        })
+    })
+    .await;
     Ok(())
 }
 
@@ -323,10 +307,19 @@ fn router(config: &Config, console: Arc<Console>, public_url: &Url) -> Router {
     let gates = gate_api::router()
         .layer(DefaultBodyLimit::max(GATE_API_BODY_LIMIT))
         .layer(RequestBodyLimitLayer::new(GATE_API_BODY_LIMIT));
+    let deadlines = crate::deadlines::Deadlines {
+        body: Duration::from_secs(config.body_timeout_secs.clamp(1, 300)),
+        handler: Duration::from_secs(config.request_timeout_secs.clamp(1, 3600)),
+        max_body: GATE_API_BODY_LIMIT,
+    };
     Router::new()
         .merge(gates)
         .merge(browser)
         .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(
+            deadlines,
+            crate::deadlines::enforce,
+        ))
         // Outermost, so that every answer carries the headers, a 413 from the limit included.
         .layer(axum::middleware::from_fn_with_state(
             guard_state,

@@ -255,6 +255,15 @@ impl Store for SqlStore {
     }
 
     async fn take_ceremony(&self, id_hash: &str) -> Result<Option<Ceremony>, StoreError> {
+        // Look first on a reader: an unknown id (anyone can send one) must not take the writer.
+        let known = sqlx::query_scalar::<_, i64>("SELECT 1 FROM ceremonies WHERE id_hash = $1")
+            .bind(id_hash)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(map_err)?;
+        if known.is_none() {
+            return Ok(None);
+        }
         sqlx::query_as::<_, (String, String, String, i64)>(
             "DELETE FROM ceremonies WHERE id_hash = $1 RETURNING id_hash, kind, state_json, expires_at_ms",
         )

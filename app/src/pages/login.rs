@@ -24,7 +24,14 @@ pub fn LoginPage() -> impl IntoView {
                 .map(|el| el.value())
                 .unwrap_or_default();
             let started = start_login(name).await.map_err(|e| e.to_string())?;
-            let credential = passkey::get(started.options).await?;
+            // An unknown username gets a challenge like any other (the console does not say
+            // who is an admin), so a failure here is where a mistyped name shows.
+            let credential = passkey::get(started.options).await.map_err(|e| {
+                format!(
+                    "Sign-in failed: no passkey of this admin was used ({e}). Check the \
+                     username, and use the device or security key that holds its passkey."
+                )
+            })?;
             finish_login(started.ceremony_id, credential)
                 .await
                 .map_err(|e| e.to_string())?;

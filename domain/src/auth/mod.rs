@@ -21,6 +21,7 @@ use crate::admins::{Admin, DisplayName, Role, StoredPasskey, Username};
 use crate::audit::{Actor, AuditDraft, Outcome};
 use crate::ports::admins::{AdminStore, PASSKEY_COUNTER_CONFLICT};
 use crate::ports::{Ceremony, NewOwner, NewSignIn, Store, StoreError};
+use crate::refusals::Refusals;
 use crate::sessions::{SessionPolicy, SessionRecord, STEP_UP_VALID_MS};
 use crate::setup::{setup_url, SetupTokenError, SetupTokenRecord};
 use crate::throttle::Throttle;
@@ -81,6 +82,8 @@ enum CeremonyState {
         admin_id: Uuid,
         auth: PasskeyAuthentication,
     },
+    /// A sign-in for a name that cannot sign in (see `decoy`): fails like a wrong passkey.
+    Decoy { username: String },
     StepUp {
         admin_id: Uuid,
         session_hash: String,
@@ -94,6 +97,7 @@ enum CeremonyState {
     },
 }
 
+mod decoy;
 mod invites;
 mod passkeys;
 
@@ -102,12 +106,20 @@ pub use passkeys::{aaguid_of, authenticator_name};
 
 pub struct AuthService {
     store: Arc<dyn Store>,
+    /// Where refusals are audited: anonymous callers' within a budget (see `refusals`).
+    refusals: Arc<Refusals>,
     admins: Arc<dyn AdminStore>,
     webauthn: Webauthn,
     public_url: url::Url,
     pub sessions: SessionPolicy,
     throttle: Throttle,
+    decoys: decoy::Decoys,
+    /// A real assertion answer's fields but the challenge and credentials (for decoys).
+    decoy_template: Value,
 }
+
+/// The key the decoy credential ids are derived under (from the master key).
+pub use decoy::KEY_PURPOSE as DECOY_KEY_PURPOSE;
 
 fn monotonic_ns() -> u64 {
     u64::try_from(chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)).unwrap_or(0)
@@ -118,6 +130,8 @@ impl AuthService {
     pub fn new(
         store: Arc<dyn Store>,
         admins: Arc<dyn AdminStore>,
+        refusals: Arc<Refusals>,
+        decoy_key: &secrecy::SecretBox<[u8; 32]>,
         public_url: &url::Url,
         sessions: SessionPolicy,
     ) -> Result<Self, Error> {
@@ -134,11 +148,14 @@ impl AuthService {
             .map_err(|e| Error::invalid(format!("WebAuthn configuration: {e}")))?;
         Ok(AuthService {
             store,
+            refusals,
             admins,
             webauthn,
             public_url: public_url.clone(),
             sessions,
             throttle: Throttle::default(),
+            decoys: decoy::Decoys::new(decoy_key),
+            decoy_template: decoy::template(host),
         })
     }
 
@@ -171,7 +188,7 @@ impl AuthService {
     }
 
     async fn refuse(&self, draft: AuditDraft, err: Error) -> Error {
-        if let Err(e) = self.store.record(draft).await {
+        if let Err(e) = self.refusals.record(draft).await {
             // Fail closed: the caller gets a storage error, not a silent unaudited refusal.
             return Error::Store(e);
         }
@@ -463,23 +480,32 @@ impl AuthService {
             Ok(u) => self.store.admin_by_username(u.as_str()).await?,
             Err(_) => None,
         };
-        let Some(admin) = admin else {
-            let reason = "unknown username";
-            return Err(self
-                .refuse(fail(reason), Error::AuthFailed { reason })
-                .await);
+        // A name that cannot sign in gets a decoy shaped like a real answer (the reason is in
+        // the audit log only): the answer must not tell who is an admin.
+        let real = match admin {
+            None => Err("unknown username"),
+            Some(a) if a.disabled => Err("admin is disabled"),
+            Some(a) => match self.authentication(a.id).await? {
+                Some(started) => Ok((a, started)),
+                None => Err("admin has no passkey"),
+            },
         };
-        if admin.disabled {
-            let reason = "admin is disabled";
-            return Err(self
-                .refuse(fail(reason), Error::AuthFailed { reason })
-                .await);
-        }
-        let Some((options, auth)) = self.authentication(admin.id).await? else {
-            let reason = "admin has no passkey";
-            return Err(self
-                .refuse(fail(reason), Error::AuthFailed { reason })
-                .await);
+        let (admin, (options, auth)) = match real {
+            Ok(r) => r,
+            Err(reason) => {
+                self.refusals
+                    .record(fail(reason))
+                    .await
+                    .map_err(Error::Store)?;
+                let options = self.decoys.options(&claimed, &self.decoy_template)?;
+                let ceremony_id = self
+                    .put_ceremony("sign_in", &CeremonyState::Decoy { username: claimed })
+                    .await?;
+                return Ok(Started {
+                    ceremony_id,
+                    options,
+                });
+            }
         };
         let ceremony_id = self
             .put_ceremony(
@@ -509,16 +535,38 @@ impl AuthService {
             AuditDraft::new(actor, "admin.sign_in", target, Outcome::Failure)
                 .with_details(json!({ "reason": reason }))
         };
-        let Some(CeremonyState::SignIn { admin_id, auth }) =
-            self.take_ceremony(ceremony_id).await?
-        else {
-            let reason = "sign-in ceremony unknown, expired or already used";
-            return Err(self
-                .refuse(
-                    fail("admin:unknown".into(), reason.into()),
-                    Error::AuthFailed { reason },
-                )
-                .await);
+        let (admin_id, auth) = match self.take_ceremony(ceremony_id).await? {
+            Some(CeremonyState::SignIn { admin_id, auth }) => (admin_id, auth),
+            Some(CeremonyState::Decoy { username }) => {
+                // Refused as a wrong passkey for a real admin is, failed-finish limit included.
+                let target = format!("admin:{username}");
+                if let Err(retry_after_s) = self.throttle.failed_finish(&username, monotonic_ns()) {
+                    let draft = AuditDraft::new(actor, "admin.sign_in", &target, Outcome::Denied)
+                        .with_details(json!({
+                            "reason": "too many failed sign-ins for this admin",
+                            "retry_after_s": retry_after_s,
+                        }));
+                    return Err(self.refuse(draft, Error::Throttled { retry_after_s }).await);
+                }
+                let reason = "no admin can sign in under this name (decoy ceremony)";
+                return Err(self
+                    .refuse(
+                        fail(target, reason.into()),
+                        Error::AuthFailed {
+                            reason: "assertion refused",
+                        },
+                    )
+                    .await);
+            }
+            _ => {
+                let reason = "sign-in ceremony unknown, expired or already used";
+                return Err(self
+                    .refuse(
+                        fail("admin:unknown".into(), reason.into()),
+                        Error::AuthFailed { reason },
+                    )
+                    .await);
+            }
         };
         let admin = match self.store.admin_by_id(admin_id).await? {
             Some(a) if !a.disabled => a,
@@ -781,8 +829,12 @@ impl AuthService {
         if admin.disabled {
             return Ok(None);
         }
+        // Best effort: a page load must not fail because the writer is busy; a touch that
+        // could not be written is retried on the next request.
         if SessionPolicy::needs_touch(&rec, now) {
-            self.store.touch_session(&hash, now).await?;
+            if let Err(e) = self.store.touch_session(&hash, now).await {
+                tracing::warn!(error = %e, "could not record session activity");
+            }
         }
         Ok(Some(CurrentAdmin {
             admin,

@@ -46,6 +46,9 @@ pub const METADATA_PATH: &str = "/.well-known/oauth-authorization-server";
 pub const JWKS_PATH: &str = "/.well-known/jwks.json";
 /// Largest token request body (a form with an RSA-signed assertion fits many times over).
 pub const MAX_FORM_BYTES: usize = 32 * 1024;
+/// Time a token request's form body has to arrive (a body sent a byte at a time holds nothing
+/// longer).
+pub const FORM_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
 /// A client with no lifetime of its own gets this, before the key set's cap.
 pub const DEFAULT_LIFETIME_S: u32 = 3_600;
 /// Argon2id verifications running at once (each costs tens of ms of one core).
@@ -197,9 +200,21 @@ impl TokenEndpoint {
             ));
         }
         let (parts, body) = req.into_parts();
-        let bytes: Bytes = match Limited::new(body, MAX_FORM_BYTES).collect().await {
-            Ok(b) => b.to_bytes(),
+        let read =
+            tokio::time::timeout(FORM_DEADLINE, Limited::new(body, MAX_FORM_BYTES).collect());
+        let bytes: Bytes = match read.await {
+            Ok(Ok(b)) => b.to_bytes(),
             Err(_) => {
+                return Err(TokenError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "invalid_request",
+                    format!(
+                        "the request body did not arrive within {} s",
+                        FORM_DEADLINE.as_secs()
+                    ),
+                ))
+            }
+            Ok(Err(_)) => {
                 return Err(TokenError::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "invalid_request",

@@ -246,6 +246,9 @@ pub fn settings(dir: &Path, upstream: SocketAddr, bundle_key: Option<String>) ->
         bundle_public_key: bundle_key,
         max_body_bytes: 1024 * 1024,
         header_read_timeout: Duration::from_secs(5),
+        idle_timeout: Duration::from_secs(60),
+        max_connections: 16_384,
+        max_connections_per_ip: 4_096,
         upstream_timeout: Duration::from_secs(10),
         limits: Limits {
             limiter_max_keys: 10_000,

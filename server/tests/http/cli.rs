@@ -252,17 +252,7 @@ async fn answered_changes_survive_kill_9_and_the_chain_still_verifies() {
     let (mut child, setup_url) = start_binary(dir.path(), port);
     let setup_url = setup_url.expect("first start prints the setup URL");
     wait_ready(&base).await;
-    let url = format!("sqlite://{}", dir.path().join("palisade.db").display());
-    let app = TestApp {
-        base: base.clone(),
-        setup_url,
-        client: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("client"),
-        store: std::sync::Arc::new(store::SqlStore::open(&url).await.expect("open")),
-        dir,
-    };
+    let app = TestApp::attach(base.clone(), setup_url, dir).await;
     let mut soft = SoftAuthenticator::new();
     let mut cookie = app.setup_owner(&mut soft, "alice").await;
     assert_eq!(app.step_up(&mut soft, &mut cookie).await.status, 200);
@@ -482,17 +472,7 @@ async fn a_trace_log_of_the_real_binary_never_contains_a_client_secret() {
     let log_file = std::fs::File::create(&log_path).expect("log file");
     let (mut child, setup_url) = start_binary_logging(dir.path(), port, "trace", log_file.into());
     wait_ready(&base).await;
-    let url = format!("sqlite://{}", dir.path().join("palisade.db").display());
-    let app = TestApp {
-        base: base.clone(),
-        setup_url: setup_url.expect("setup url"),
-        client: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("client"),
-        store: std::sync::Arc::new(store::SqlStore::open(&url).await.expect("open")),
-        dir,
-    };
+    let app = TestApp::attach(base.clone(), setup_url.expect("setup url"), dir).await;
     let cookie = app.confirmed_owner("alice").await;
     let draft = serde_json::json!({
         "name": "Billing", "description": "", "kind": "service", "platform": "server",

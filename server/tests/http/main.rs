@@ -22,3 +22,4 @@ mod permissions;
 mod pinsets;
 mod policies;
 mod probe;
+mod slow_clients;

@@ -294,14 +294,138 @@ async fn bad_usernames_get_a_clear_400_and_an_audit_row() {
     assert_eq!(app.audit_count().await, before + 1);
 }
 
+/// The answer with what varies between any two answers (the challenge, the ceremony id, the
+/// credentials) replaced by its shape: field names, lengths, types.
+fn shape(reply: &crate::support::Reply) -> Value {
+    let mut v = reply.json();
+    let mut options: Value =
+        serde_json::from_str(v["options"].as_str().expect("options")).expect("json");
+    let challenge = options["publicKey"]["challenge"]
+        .as_str()
+        .expect("challenge")
+        .len();
+    options["publicKey"]["challenge"] = serde_json::json!(format!("<{challenge} characters>"));
+    for c in options["publicKey"]["allowCredentials"]
+        .as_array_mut()
+        .expect("allowCredentials")
+    {
+        let keys = c
+            .as_object()
+            .expect("descriptor")
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>();
+        assert!(
+            keys.iter()
+                .all(|k| ["type", "id", "transports"].contains(&k.as_str())),
+            "{keys:?}"
+        );
+        assert_eq!(c["type"], "public-key");
+        let id = c["id"].as_str().expect("id");
+        assert!(
+            (16..=64).contains(&(id.len() * 3 / 4)),
+            "credential id of {} characters",
+            id.len()
+        );
+        *c = serde_json::json!("<credential>");
+    }
+    options["publicKey"]["allowCredentials"] = serde_json::json!(options["publicKey"]
+        ["allowCredentials"]
+        .as_array()
+        .map(|a| a.len().min(1)));
+    let id = v["ceremony_id"].as_str().expect("ceremony id").len();
+    v["ceremony_id"] = serde_json::json!(format!("<{id} characters>"));
+    v["options"] = options;
+    serde_json::json!({
+        "status": reply.status,
+        "content_type": reply.headers.get("content-type").and_then(|h| h.to_str().ok()),
+        "body": v,
+    })
+}
+
+/// Issue 13, item 3: the sign-in start for a name that is no admin (or cannot sign in) answers
+/// exactly as for the owner: same status, same fields, same lengths, credential ids that stay
+/// the same from one attempt to the next; finishing it fails as a wrong passkey does for the
+/// owner, with the same body, and the failed-finish limit applies to both alike.
+#[tokio::test]
+async fn a_decoy_answer_has_the_shape_of_a_real_one() {
+    // Each start from its own address behind a trusted proxy, so the start throttle (per
+    // network) stays out of the way of the finish throttle (per name) this test is about.
+    let app = TestApp::spawn_with(|c| {
+        c.trusted_proxies = vec!["127.0.0.1/32".parse().expect("cidr")];
+    })
+    .await;
+    let mut soft = SoftAuthenticator::new();
+    let cookie = app.setup_owner(&mut soft, "alice").await;
+    app.call("sign_out", &[], Some(&cookie)).await;
+    let n = std::sync::atomic::AtomicU32::new(1);
+    let start = |name: &'static str| {
+        let (app, i) = (&app, n.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        async move {
+            let mut h = reqwest::header::HeaderMap::new();
+            h.insert("origin", app.base.parse().expect("origin"));
+            h.insert("sec-fetch-site", "same-origin".parse().expect("value"));
+            let ip = std::net::Ipv4Addr::from(0xc633_6400 + i).to_string();
+            h.insert("x-forwarded-for", ip.parse().expect("ip"));
+            app.call_with("start_login", &[("username", name)], None, h)
+                .await
+        }
+    };
+    let real = start("alice").await;
+    let decoy = start("nobody").await;
+    eprintln!("real:  {}\ndecoy: {}", real.body, decoy.body);
+    assert_eq!(shape(&real), shape(&decoy));
+    assert!(
+        app.last_event().await.details.contains("unknown username"),
+        "the audit log keeps the truth"
+    );
+    let ids = |r: &crate::support::Reply| {
+        let o: Value =
+            serde_json::from_str(r.json()["options"].as_str().expect("options")).expect("json");
+        o["publicKey"]["allowCredentials"].clone()
+    };
+    assert_eq!(
+        ids(&decoy),
+        ids(&start("nobody").await),
+        "a name's credentials stay"
+    );
+    assert_ne!(ids(&decoy), ids(&start("nobody2").await));
+
+    // Finishing with an assertion that is not the admin's: the owner's ceremony and the
+    // decoy's fail alike, and after five failures each both are throttled alike.
+    let forged = serde_json::json!({
+        "id": "AAAA", "rawId": "AAAA", "type": "public-key",
+        "response": { "clientDataJSON": "AAAA", "authenticatorData": "AAAA", "signature": "AAAA" }
+    });
+    for attempt in 1..=6 {
+        let mut answers = Vec::new();
+        for name in ["alice", "nobody"] {
+            let r = start(name).await;
+            assert_eq!(r.status, 200, "{}", r.body);
+            let id = r.json()["ceremony_id"].as_str().expect("id").to_owned();
+            let done = app.finish_login(&id, &forged, None).await;
+            answers.push((done.status, done.body));
+        }
+        assert_eq!(
+            answers[0], answers[1],
+            "attempt {attempt}: same answer for both names"
+        );
+        let want = if attempt <= 5 { 401 } else { 429 };
+        assert_eq!(answers[0].0, want, "attempt {attempt}: {}", answers[0].1);
+    }
+    // The owner still signs in: a valid passkey always does.
+    let (id, options) = app.start_login("alice").await;
+    let assertion = soft.authenticate(&options, &app.base);
+    assert_eq!(app.finish_login(&id, &assertion, None).await.status, 200);
+}
+
 #[tokio::test]
 async fn unknown_user_and_throttling() {
     let app = TestApp::spawn().await;
     let r = app
         .call("start_login", &[("username", "nobody")], None)
         .await;
-    assert_eq!(r.status, 401);
-    assert!(r.body.contains("Sign-in failed"), "{}", r.body);
+    assert_eq!(r.status, 200, "a decoy challenge, not a 401: {}", r.body);
     let e = app.last_event().await;
     assert_eq!(
         (e.action.as_str(), e.target.as_str()),

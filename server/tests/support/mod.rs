@@ -20,6 +20,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub store: Arc<dyn Store>,
     pub dir: tempfile::TempDir,
+    /// The listener's open and refused connections.
+    pub connections: listener::Stats,
 }
 
 pub struct Reply {
@@ -54,7 +56,13 @@ pub fn config(dir: &std::path::Path) -> Config {
         session_idle_minutes: 30,
         session_max_hours: 12,
         header_timeout_secs: 2,
+        idle_timeout_secs: 60,
+        body_timeout_secs: 10,
+        request_timeout_secs: 30,
+        max_connections: 4096,
+        max_connections_per_ip: 128,
         rotation_tick_secs: 3600,
+        audit_summary_secs: 60,
         probe_allow: Vec::new(),
         trusted_proxies: Vec::new(),
         site_root: None,
@@ -78,6 +86,7 @@ impl TestApp {
             .await
             .expect("setup url")
             .expect("no admin yet");
+        let connections = app.connections.clone();
         tokio::spawn(app.run_until_stopped());
         let url = format!("sqlite://{}", dir.path().join("palisade.db").display());
         let store: Arc<dyn Store> = Arc::new(
@@ -95,6 +104,24 @@ impl TestApp {
             client,
             store,
             dir,
+            connections,
+        }
+    }
+
+    /// A harness for a console already running at `base` (the real binary, started by the
+    /// test) on the SQLite database in `dir`; `connections` counts nothing for it.
+    pub async fn attach(base: String, setup_url: String, dir: tempfile::TempDir) -> TestApp {
+        let url = format!("sqlite://{}", dir.path().join("palisade.db").display());
+        TestApp {
+            base,
+            setup_url,
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+            store: Arc::new(store::SqlStore::open(&url).await.expect("open")),
+            dir,
+            connections: listener::Stats::default(),
         }
     }
 
