@@ -35,7 +35,7 @@ clippy:
 	cargo clippy --locked -p frontend --target wasm32-unknown-unknown -- -D warnings
 
 rust-test:
-	cargo test --locked -p policy -p jose -p domain -p store -p app -p server -p gate
+	cargo test --locked -p policy -p jose -p listener -p domain -p store -p app -p server -p gate
 
 # The policy crate is shared with the browser: it must keep building for wasm32.
 wasm-deps:

@@ -528,3 +528,59 @@ mod tests {
         );
     }
 }
+
+/// Raw clients for the tests of the console and the gate that attack a listener: a
+/// connection from a chosen loopback address, a read until the server closes, the frame types
+/// of an HTTP/2 answer.
+#[cfg(feature = "testing")]
+pub mod testing {
+    use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+    use std::time::Duration;
+
+    use tokio::io::AsyncReadExt;
+    use tokio::net::{TcpSocket, TcpStream};
+
+    /// A connection to `to` from the loopback address `from` (all of 127/8 is this host).
+    pub async fn connect_from(from: Ipv4Addr, to: SocketAddr) -> TcpStream {
+        let socket = TcpSocket::new_v4().expect("socket");
+        socket
+            .bind(SocketAddr::new(IpAddr::V4(from), 0))
+            .expect("bind");
+        socket.connect(to).await.expect("connect")
+    }
+
+    /// Reads until the server closes; what it sent, or `None` if it is still open at `limit`.
+    pub async fn until_closed(mut s: TcpStream, limit: Duration) -> Option<Vec<u8>> {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            match tokio::time::timeout_at(deadline, s.read(&mut buf)).await {
+                Err(_) => return None,
+                Ok(Ok(0)) | Ok(Err(_)) => return Some(got),
+                Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+    }
+
+    /// An h2c client's opening: the preface and an empty SETTINGS frame.
+    pub const H2C_PREFACE: &[u8] =
+        b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00";
+
+    /// HTTP/2 GOAWAY's frame type.
+    pub const GOAWAY: u8 = 7;
+
+    /// The types of the HTTP/2 frames in `bytes` (9-byte headers: length, type, flags, stream).
+    pub fn frame_types(bytes: &[u8]) -> Vec<u8> {
+        let mut types = Vec::new();
+        let mut i = 0;
+        while i + 9 <= bytes.len() {
+            let len = usize::from(bytes[i]) << 16
+                | usize::from(bytes[i + 1]) << 8
+                | usize::from(bytes[i + 2]);
+            types.push(bytes[i + 3]);
+            i += 9 + len;
+        }
+        types
+    }
+}

@@ -2,38 +2,15 @@
 //! connections that trickle a request body or send an HTTP/2 preface and then nothing, while a
 //! fresh client asks for `/healthz`; then one address opening more connections than its cap.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpSocket, TcpStream};
+use listener::testing::{connect_from, frame_types, until_closed, GOAWAY, H2C_PREFACE};
+use tokio::io::AsyncWriteExt;
 
 use crate::support::TestApp;
 
 const SLOW: usize = 2_000;
-
-/// A connection to `to` from the loopback address `from` (all of 127/8 is this host).
-async fn connect_from(from: Ipv4Addr, to: SocketAddr) -> TcpStream {
-    let socket = TcpSocket::new_v4().expect("socket");
-    socket
-        .bind(SocketAddr::new(IpAddr::V4(from), 0))
-        .expect("bind");
-    socket.connect(to).await.expect("connect")
-}
-
-/// Reads until the server closes; what it sent, or `None` if it is still open at `limit`.
-async fn until_closed(mut s: TcpStream, limit: Duration) -> Option<Vec<u8>> {
-    let mut got = Vec::new();
-    let mut buf = [0u8; 4096];
-    let deadline = tokio::time::Instant::now() + limit;
-    loop {
-        match tokio::time::timeout_at(deadline, s.read(&mut buf)).await {
-            Err(_) => return None,
-            Ok(Ok(0)) | Ok(Err(_)) => return Some(got),
-            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
-        }
-    }
-}
 
 async fn healthz_ms(app: &TestApp) -> f64 {
     // A fresh client each time: a new connection, as a load balancer's probe makes.
@@ -46,20 +23,6 @@ async fn healthz_ms(app: &TestApp) -> f64 {
         .expect("healthz answers");
     assert_eq!(r.status(), 200);
     started.elapsed().as_secs_f64() * 1e3
-}
-
-/// The types of the HTTP/2 frames in `bytes` (9-byte headers: length, type, flags, stream).
-fn frame_types(bytes: &[u8]) -> Vec<u8> {
-    let mut types = Vec::new();
-    let mut i = 0;
-    while i + 9 <= bytes.len() {
-        let len = usize::from(bytes[i]) << 16
-            | usize::from(bytes[i + 1]) << 8
-            | usize::from(bytes[i + 2]);
-        types.push(bytes[i + 3]);
-        i += 9 + len;
-    }
-    types
 }
 
 fn p99(mut v: Vec<f64>) -> f64 {
@@ -103,9 +66,7 @@ async fn slow_bodies_and_idle_h2c_prefaces_are_closed_in_time_and_healthz_keeps_
                  Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nu";
             s.write_all(head.as_bytes()).await.expect("write");
         } else {
-            s.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
-                .await
-                .expect("write");
+            s.write_all(H2C_PREFACE).await.expect("write");
         }
         slow.spawn(async move { (i, until_closed(s, Duration::from_secs(12)).await) });
     }
@@ -139,7 +100,7 @@ async fn slow_bodies_and_idle_h2c_prefaces_are_closed_in_time_and_healthz_keeps_
             assert!(text.starts_with("HTTP/1.1 408"), "slow body {i}: {text}");
         } else {
             assert!(
-                frame_types(&got).contains(&7),
+                frame_types(&got).contains(&GOAWAY),
                 "idle preface {i}: a GOAWAY, got {got:?}"
             );
         }
