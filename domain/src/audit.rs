@@ -1,9 +1,16 @@
 //! The tamper-evident audit chain: what an event is, its canonical encoding, and the verifier.
 //!
-//! Every event carries the SHA-256 hash of its predecessor and its own hash over a canonical,
+//! Every event carries the hash of its predecessor and its own hash over a canonical,
 //! length-prefixed encoding of every field, so an edited, deleted or reordered row breaks the
-//! chain at that row. The first event's `prev_hash` is 64 zeros. Truncating the tail is not
-//! detectable from the chain alone; signed checkpoints (a later issue) close that gap.
+//! chain at that row. The first event's `prev_hash` is 64 zeros.
+//!
+//! **Keyed chain** (format 2): from the event that keys the chain ([`CHAIN_KEYED_ACTION`]) on,
+//! each "hash" is an HMAC-SHA256 under the chain key, a random key the database holds sealed
+//! under the master key. A database writer without the master key can no longer delete a row
+//! and recompute the later hashes: the recomputed rows do not verify. Events written before
+//! the chain was keyed keep their SHA-256 hashes (format 1); the keying event's MAC covers the
+//! last of them, so they cannot be rewritten either. Truncating the tail is visible only
+//! against a [`Checkpoint`] kept outside the database (`palisade audit checkpoint`).
 //!
 //! This module is pure: storage appends through [`crate::ports`], which must compute the
 //! hash with [`AuditEvent::seal`] inside the transaction that writes the change.
@@ -18,6 +25,51 @@ pub const GENESIS_HASH: &str = "000000000000000000000000000000000000000000000000
 
 /// Domain separation tag, so the hash of an event can never collide with another use of SHA-256.
 const HASH_TAG: &[u8] = b"palisade-audit-v1";
+/// The same for the keyed chain's MAC.
+const MAC_TAG: &[u8] = b"palisade-audit-v2";
+
+/// The action of the event that keys the chain (the first MAC'd event).
+pub const CHAIN_KEYED_ACTION: &str = "audit.chain_keyed";
+
+/// The key of the keyed chain. Never printed.
+#[derive(Clone)]
+pub struct ChainKey(ring::hmac::Key);
+
+impl ChainKey {
+    pub fn from_bytes(bytes: &[u8; 32]) -> ChainKey {
+        ChainKey(ring::hmac::Key::new(ring::hmac::HMAC_SHA256, bytes))
+    }
+}
+
+impl std::fmt::Debug for ChainKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ChainKey(<redacted>)")
+    }
+}
+
+/// The newest event as it was at some moment, kept outside the database (a file written by
+/// `palisade audit checkpoint`): a verified chain must still hold this event, unchanged.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// Always [`Checkpoint::FORMAT`].
+    pub palisade_audit_checkpoint: u32,
+    pub seq: i64,
+    pub hash: String,
+    pub at: String,
+}
+
+impl Checkpoint {
+    pub const FORMAT: u32 = 1;
+
+    pub fn of(event: &AuditEvent) -> Checkpoint {
+        Checkpoint {
+            palisade_audit_checkpoint: Self::FORMAT,
+            seq: event.seq,
+            hash: event.hash.clone(),
+            at: event.at.clone(),
+        }
+    }
+}
 
 /// The result of an attempt, as recorded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -168,8 +220,13 @@ pub struct AuditEvent {
 
 impl AuditEvent {
     /// Places `draft` after the event whose sequence and hash are given (`None` for the first
-    /// event) and computes its hash.
-    pub fn seal(draft: AuditDraft, previous: Option<(i64, &str)>, at: DateTime<Utc>) -> Self {
+    /// event) and computes its hash: the MAC under `key` once the chain is keyed, else SHA-256.
+    pub fn seal(
+        draft: AuditDraft,
+        previous: Option<(i64, &str)>,
+        at: DateTime<Utc>,
+        key: Option<&ChainKey>,
+    ) -> Self {
         let (seq, prev_hash) = match previous {
             Some((seq, hash)) => (seq + 1, hash.to_owned()),
             None => (1, GENESIS_HASH.to_owned()),
@@ -187,16 +244,33 @@ impl AuditEvent {
             prev_hash,
             hash: String::new(),
         };
-        event.hash = event.compute_hash();
+        event.hash = match key {
+            Some(k) => event.compute_mac(k),
+            None => event.compute_hash(),
+        };
         event
     }
 
-    /// SHA-256 over the tag and every field, each length-prefixed (u64 big-endian), absent
-    /// optional fields encoded distinctly from empty ones.
+    /// SHA-256 over the tag and the fields (format 1).
     pub fn compute_hash(&self) -> String {
         let mut h = Sha256::new();
         h.update(HASH_TAG);
-        h.update(self.seq.to_be_bytes());
+        self.encode(&mut |b| h.update(b));
+        hex::encode(h.finalize())
+    }
+
+    /// HMAC-SHA256 under `key` over the tag and the fields (format 2, the keyed chain).
+    pub fn compute_mac(&self, key: &ChainKey) -> String {
+        let mut ctx = ring::hmac::Context::with_key(&key.0);
+        ctx.update(MAC_TAG);
+        self.encode(&mut |b| ctx.update(b));
+        hex::encode(ctx.sign().as_ref())
+    }
+
+    /// Every field, each length-prefixed (u64 big-endian), absent optional fields encoded
+    /// distinctly from empty ones.
+    fn encode(&self, out: &mut dyn FnMut(&[u8])) {
+        out(&self.seq.to_be_bytes());
         for field in [
             Some(self.at.as_str()),
             Some(self.actor.as_str()),
@@ -209,15 +283,14 @@ impl AuditEvent {
             Some(self.prev_hash.as_str()),
         ] {
             match field {
-                None => h.update([0u8]),
+                None => out(&[0u8]),
                 Some(s) => {
-                    h.update([1u8]);
-                    h.update((s.len() as u64).to_be_bytes());
-                    h.update(s.as_bytes());
+                    out(&[1u8]);
+                    out(&(s.len() as u64).to_be_bytes());
+                    out(s.as_bytes());
                 }
             }
         }
-        hex::encode(h.finalize())
     }
 }
 
@@ -270,8 +343,16 @@ pub enum ChainError {
     Gap { seq: i64, expected: i64 },
     #[error("row {seq}: prev_hash does not match the hash of the row before it")]
     BrokenLink { seq: i64 },
-    #[error("row {seq}: hash does not match its contents (the row was edited)")]
+    #[error("row {seq}: hash does not match its contents (the row was edited, or written without the chain key)")]
     BadHash { seq: i64 },
+    #[error("the database holds a chain key, but no event keying the chain verifies under it (the log was rewritten); {seq} rows read")]
+    KeyingMissing { seq: i64 },
+    #[error("row {seq} keyed the chain, but the database holds no chain key to check it with (the key was deleted)")]
+    KeyMissing { seq: i64 },
+    #[error("the log ends at row {seq}, but the checkpoint names row {checkpoint}: rows were deleted from the end")]
+    Truncated { seq: i64, checkpoint: i64 },
+    #[error("row {seq} is not the event the checkpoint recorded (the row was replaced)")]
+    CheckpointMismatch { seq: i64 },
 }
 
 impl ChainError {
@@ -279,50 +360,103 @@ impl ChainError {
         match self {
             ChainError::Gap { seq, .. }
             | ChainError::BrokenLink { seq }
-            | ChainError::BadHash { seq } => *seq,
+            | ChainError::BadHash { seq }
+            | ChainError::KeyingMissing { seq }
+            | ChainError::KeyMissing { seq }
+            | ChainError::Truncated { seq, .. }
+            | ChainError::CheckpointMismatch { seq } => *seq,
         }
     }
 }
 
-/// Incremental verifier: feed rows in storage order (by `seq` ascending). Keeps O(1) state so
-/// a million-row chain verifies in a stream.
+/// Incremental verifier: feed rows in storage order (by `seq` ascending), then [`finish`].
+/// Keeps O(1) state so a million-row chain verifies in a stream.
+///
+/// With the chain key, rows are SHA-256 (format 1) until the keying event, whose MAC must
+/// verify, and MACs after it; a log with a key but no keying event is refused. Without a key
+/// (a database never keyed), every row must be format 1, and a keying event is refused.
+///
+/// [`finish`]: ChainVerifier::finish
 #[derive(Debug)]
 pub struct ChainVerifier {
     expected_seq: i64,
     prev_hash: String,
+    key: Option<ChainKey>,
+    keyed: bool,
+    checkpoint: Option<Checkpoint>,
+    checkpoint_seen: bool,
 }
 
 impl Default for ChainVerifier {
     fn default() -> Self {
-        ChainVerifier {
-            expected_seq: 1,
-            prev_hash: GENESIS_HASH.to_owned(),
-        }
+        ChainVerifier::new(None, None)
     }
 }
 
 impl ChainVerifier {
+    pub fn new(key: Option<ChainKey>, checkpoint: Option<Checkpoint>) -> Self {
+        ChainVerifier {
+            expected_seq: 1,
+            prev_hash: GENESIS_HASH.to_owned(),
+            key,
+            keyed: false,
+            checkpoint,
+            checkpoint_seen: false,
+        }
+    }
+
     pub fn check(&mut self, event: &AuditEvent) -> Result<(), ChainError> {
-        if event.seq != self.expected_seq {
+        let seq = event.seq;
+        if seq != self.expected_seq {
             return Err(ChainError::Gap {
-                seq: event.seq,
+                seq,
                 expected: self.expected_seq,
             });
         }
         if event.prev_hash != self.prev_hash {
-            return Err(ChainError::BrokenLink { seq: event.seq });
+            return Err(ChainError::BrokenLink { seq });
         }
-        if event.compute_hash() != event.hash {
-            return Err(ChainError::BadHash { seq: event.seq });
+        let intact = match (&self.key, self.keyed) {
+            (Some(k), true) => event.compute_mac(k) == event.hash,
+            (Some(k), false) if event.action == CHAIN_KEYED_ACTION => {
+                self.keyed = event.compute_mac(k) == event.hash;
+                self.keyed
+            }
+            (None, _) if event.action == CHAIN_KEYED_ACTION => {
+                return Err(ChainError::KeyMissing { seq })
+            }
+            _ => event.compute_hash() == event.hash,
+        };
+        if !intact {
+            return Err(ChainError::BadHash { seq });
+        }
+        if let Some(c) = &self.checkpoint {
+            if c.seq == seq {
+                if c.hash != event.hash {
+                    return Err(ChainError::CheckpointMismatch { seq });
+                }
+                self.checkpoint_seen = true;
+            }
         }
         self.expected_seq += 1;
         self.prev_hash = event.hash.clone();
         Ok(())
     }
 
-    /// How many rows verified so far.
-    pub fn verified(&self) -> i64 {
-        self.expected_seq - 1
+    /// After the last row: how many rows verified, or what the whole walk shows is wrong (a
+    /// key without a keying event, a checkpoint past the end).
+    pub fn finish(&self) -> Result<i64, ChainError> {
+        let seq = self.expected_seq - 1;
+        if self.key.is_some() && !self.keyed {
+            return Err(ChainError::KeyingMissing { seq });
+        }
+        match &self.checkpoint {
+            Some(c) if !self.checkpoint_seen => Err(ChainError::Truncated {
+                seq,
+                checkpoint: c.seq,
+            }),
+            _ => Ok(seq),
+        }
     }
 }
 
@@ -334,7 +468,7 @@ pub fn verify_chain<'a>(
     for e in events {
         v.check(e)?;
     }
-    Ok(v.verified())
+    v.finish()
 }
 
 #[cfg(test)]
@@ -381,9 +515,122 @@ mod tests {
             .with_details(json!({"b": i, "a": [1, {"z": 1, "y": 2}]}));
             let prev = out.last().map(|e| (e.seq, e.hash.as_str()));
             let at = DateTime::from_timestamp(1_800_000_000 + i as i64, 0).expect("valid time");
-            out.push(AuditEvent::seal(draft, prev, at));
+            out.push(AuditEvent::seal(draft, prev, at, None));
         }
         out
+    }
+
+    /// `unkeyed` format-1 events, the keying event, then `keyed` MAC'd ones.
+    fn keyed_chain(unkeyed: usize, keyed: usize, key: &ChainKey) -> Vec<AuditEvent> {
+        let mut out = chain(unkeyed);
+        for i in 0..=keyed {
+            let action = if i == 0 {
+                CHAIN_KEYED_ACTION
+            } else {
+                "policies.update"
+            };
+            let draft =
+                AuditDraft::new(&Actor::system(), action, format!("x:{i}"), Outcome::Success);
+            let prev = out.last().map(|e| (e.seq, e.hash.as_str()));
+            let at = DateTime::from_timestamp(1_900_000_000 + i as i64, 0).expect("valid time");
+            out.push(AuditEvent::seal(draft, prev, at, Some(key)));
+        }
+        out
+    }
+
+    fn verify_keyed(
+        c: &[AuditEvent],
+        key: Option<&ChainKey>,
+        cp: Option<Checkpoint>,
+    ) -> Result<i64, ChainError> {
+        let mut v = ChainVerifier::new(key.cloned(), cp);
+        for e in c {
+            v.check(e)?;
+        }
+        v.finish()
+    }
+
+    /// Re-links every row from `from` on with format-1 hashes, as a database writer without
+    /// the chain key would after deleting a row.
+    fn rechain(c: &mut [AuditEvent], from: usize) {
+        for i in from..c.len() {
+            c[i].seq = i as i64 + 1;
+            c[i].prev_hash = if i == 0 {
+                GENESIS_HASH.to_owned()
+            } else {
+                c[i - 1].hash.clone()
+            };
+            c[i].hash = c[i].compute_hash();
+        }
+    }
+
+    #[test]
+    fn a_keyed_chain_verifies_only_with_its_key() {
+        let key = ChainKey::from_bytes(&[9; 32]);
+        let c = keyed_chain(3, 4, &key);
+        assert_eq!(verify_keyed(&c, Some(&key), None), Ok(8));
+        assert_eq!(
+            verify_keyed(&c, Some(&ChainKey::from_bytes(&[8; 32])), None),
+            Err(ChainError::BadHash { seq: 4 }),
+            "another key"
+        );
+        assert_eq!(
+            verify_keyed(&c, None, None),
+            Err(ChainError::KeyMissing { seq: 4 })
+        );
+    }
+
+    #[test]
+    fn delete_and_rechain_is_detected_in_a_keyed_chain() {
+        let key = ChainKey::from_bytes(&[9; 32]);
+        // Delete a MAC'd row and recompute the later hashes without the key.
+        let mut c = keyed_chain(3, 4, &key);
+        c.remove(5);
+        rechain(&mut c, 5);
+        assert_eq!(
+            verify_keyed(&c, Some(&key), None),
+            Err(ChainError::BadHash { seq: 6 })
+        );
+        // Delete a row before the keying event: the keying event's MAC covers it.
+        let mut c = keyed_chain(3, 4, &key);
+        c.remove(1);
+        rechain(&mut c, 1);
+        assert!(matches!(
+            verify_keyed(&c, Some(&key), None),
+            Err(ChainError::BadHash { .. })
+        ));
+        // Rewrite the whole log without a keying event: the key in the database gives it away.
+        let mut c = keyed_chain(3, 4, &key);
+        c.truncate(3);
+        assert_eq!(
+            verify_keyed(&c, Some(&key), None),
+            Err(ChainError::KeyingMissing { seq: 3 })
+        );
+        // The same attack on an unkeyed (format 1) chain goes unseen: why the chain is keyed.
+        let mut c = chain(6);
+        c.remove(2);
+        rechain(&mut c, 2);
+        assert_eq!(verify_chain(&c), Ok(5));
+    }
+
+    #[test]
+    fn a_checkpoint_catches_truncation_and_replacement() {
+        let key = ChainKey::from_bytes(&[9; 32]);
+        let c = keyed_chain(0, 6, &key);
+        let cp = Checkpoint::of(&c[5]);
+        assert_eq!(verify_keyed(&c, Some(&key), Some(cp.clone())), Ok(7));
+        assert_eq!(
+            verify_keyed(&c[..4], Some(&key), Some(cp.clone())),
+            Err(ChainError::Truncated {
+                seq: 4,
+                checkpoint: 6
+            })
+        );
+        let other = keyed_chain(0, 6, &ChainKey::from_bytes(&[1; 32]));
+        assert_eq!(
+            verify_keyed(&c, Some(&key), Some(Checkpoint::of(&other[5]))),
+            Err(ChainError::CheckpointMismatch { seq: 6 })
+        );
     }
 
     #[test]

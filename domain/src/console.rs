@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::admins::service::AdminsService;
-use crate::audit::{Actor, AuditDraft, AuditEvent, ChainError, Outcome};
+use crate::audit::{Actor, AuditDraft, AuditEvent, ChainError, ChainKey, Checkpoint, Outcome};
 use crate::audited::Audit;
 use crate::auth::AuthService;
 use crate::certs::probe::ProbeNetwork;
@@ -100,12 +100,38 @@ pub fn expiry_level(days_left: i64) -> &'static str {
 }
 
 /// Walks the whole chain of `store` from the first event (the console's check, and `palisade
-/// audit verify` on a database opened read-only).
-pub async fn chain_status(store: &dyn Store) -> Result<ChainStatus, Error> {
-    Ok(match store.verify_audit().await? {
+/// audit verify` on a database opened read-only), against `checkpoint` if one is given.
+pub async fn chain_status(
+    store: &dyn Store,
+    checkpoint: Option<&Checkpoint>,
+) -> Result<ChainStatus, Error> {
+    Ok(match store.verify_audit(checkpoint).await? {
         Ok(events) => ChainStatus::Intact { events },
         Err(e) => ChainStatus::Broken(e),
     })
+}
+
+/// Where the sealed audit chain key lives, and its id (its sealing AAD).
+pub const CHAIN_KEY_TABLE: &str = "audit_chain_keys";
+pub const CHAIN_KEY_ID: &str = "audit_chain_key";
+
+/// Loads the chain key of `store`'s keyed chain, opened with `master_key`, into `store`;
+/// `false` when the chain is not keyed yet.
+pub async fn load_chain_key(store: &dyn Store, master_key: &MasterKey) -> Result<bool, Error> {
+    let Some(sealed) = store.sealed_chain_key().await? else {
+        return Ok(false);
+    };
+    let plain = zeroize::Zeroizing::new(master_key.open(CHAIN_KEY_ID, &sealed).map_err(|e| {
+        Error::invalid(format!(
+            "the audit chain key does not open with this master key ({e})"
+        ))
+    })?);
+    let bytes: [u8; 32] = plain
+        .as_slice()
+        .try_into()
+        .map_err(|_| Error::invalid("the audit chain key is malformed"))?;
+    store.use_chain_key(ChainKey::from_bytes(&bytes));
+    Ok(true)
 }
 
 /// What the audit page shows of the chain.
@@ -241,7 +267,7 @@ impl Console {
     /// Re-seals every sealed value under `new_key` in one transaction (master-key rotation).
     /// Every value is opened with the current key first; if any does not open, nothing changes
     /// and the error names it. Returns how many private keys were re-sealed (the master key's
-    /// check value is re-sealed with them). The console must not
+    /// check value and the audit chain key are re-sealed with them). The console must not
     /// be serving meanwhile: a running console still holds the old key.
     pub async fn rewrap_master_key(
         &self,
@@ -273,10 +299,10 @@ impl Console {
         )
         .with_details(serde_json::json!({ "resealed": counts }));
         self.sealed.replace_sealed(&pairs, event).await?;
-        // The private keys re-sealed (the check value goes along, but is no key).
+        // The private keys re-sealed (the check value and the audit chain key go along).
         Ok(pairs
             .iter()
-            .filter(|(v, _)| v.table != MASTER_KEY_CHECK_TABLE)
+            .filter(|(v, _)| v.table != MASTER_KEY_CHECK_TABLE && v.table != CHAIN_KEY_TABLE)
             .count())
     }
 
@@ -330,7 +356,44 @@ impl Console {
 
     /// Walks the whole chain from the first event.
     pub async fn verify_audit(&self) -> Result<ChainStatus, Error> {
-        chain_status(&*self.store).await
+        chain_status(&*self.store, None).await
+    }
+
+    /// Loads the audit chain's key, or keys the chain now (a database from before keyed
+    /// chains, or a new one): a random key, sealed under the master key, stored with the event
+    /// that keys the chain, in one transaction. Call after [`Console::check_master_key`] and
+    /// before anything else writes.
+    pub async fn key_audit_chain(&self) -> Result<(), Error> {
+        if load_chain_key(&*self.store, &self.master_key).await? {
+            return Ok(());
+        }
+        let mut bytes = zeroize::Zeroizing::new([0u8; 32]);
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes[..]);
+        let sealed = self.master_key.seal(CHAIN_KEY_ID, &bytes[..]);
+        let event = AuditDraft::new(
+            &Actor::system(),
+            crate::audit::CHAIN_KEYED_ACTION,
+            "audit_chain",
+            Outcome::Success,
+        )
+        .with_details(serde_json::json!({
+            "format": "HMAC-SHA256 under a key sealed with the master key",
+            "note": "events before this one keep their SHA-256 hashes; this event's MAC covers them",
+        }));
+        match self
+            .store
+            .key_audit_chain(&sealed, ChainKey::from_bytes(&bytes), event)
+            .await
+        {
+            Ok(_) => Ok(()),
+            // Another replica keyed it meanwhile: use its key.
+            Err(crate::ports::StoreError::Duplicate { .. }) => {
+                load_chain_key(&*self.store, &self.master_key)
+                    .await
+                    .map(|_| ())
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 }
 

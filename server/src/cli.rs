@@ -3,8 +3,9 @@
 
 use std::process::ExitCode;
 
+use anyhow::Context as _;
 use clap::Parser;
-use domain::audit::Actor;
+use domain::audit::{Actor, Checkpoint};
 use domain::console::ChainStatus;
 use tracing_subscriber::EnvFilter;
 
@@ -37,8 +38,11 @@ pub fn main() -> ExitCode {
                 command: AdminCommand::Bootstrap,
             } => bootstrap(cli.config).await,
             Command::Audit {
-                command: AuditCommand::Verify,
-            } => verify(cli.config).await,
+                command: AuditCommand::Verify { checkpoint },
+            } => verify(cli.config, checkpoint).await,
+            Command::Audit {
+                command: AuditCommand::Checkpoint { out },
+            } => checkpoint(cli.config, out).await,
             Command::Pin { files, connect } => pin(files, connect).await,
             Command::Keys {
                 command:
@@ -160,16 +164,54 @@ async fn pin(files: Vec<std::path::PathBuf>, connect: Vec<String>) -> anyhow::Re
     })
 }
 
-async fn verify(config: Config) -> anyhow::Result<ExitCode> {
+/// The database opened read-only (no migration, nothing written) with its chain key loaded
+/// (opened with the master key, which is read, never created); `None` when there is no
+/// database.
+async fn read_only_chain(config: &Config) -> anyhow::Result<Option<store::SqlStore>> {
     if config.database_url.is_none() && !config.data_dir.join("palisade.db").exists() {
         eprintln!("error: no database in {}", config.data_dir.display());
-        return Ok(ExitCode::from(2));
+        return Ok(None);
     }
-    // Read-only, without migrating and without the master key: verifying writes nothing.
     let store = store::SqlStore::open_read_only(&config.database_url()).await?;
-    match domain::console::chain_status(&store).await? {
+    let path = config.master_key_path();
+    if !path.exists() {
+        anyhow::bail!(
+            "no master key at {}: the audit chain is keyed with a key sealed under it, so \
+             verifying needs it (point --master-key-file at it; nothing was created)",
+            path.display()
+        );
+    }
+    let master_key = crate::master_key::load_or_create(&path, false)?;
+    domain::console::load_chain_key(&store, &master_key).await?;
+    Ok(Some(store))
+}
+
+async fn verify(
+    config: Config,
+    checkpoint: Option<std::path::PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    let checkpoint = match checkpoint {
+        Some(f) => {
+            let text = std::fs::read_to_string(&f)
+                .with_context(|| format!("reading the checkpoint {}", f.display()))?;
+            let c: Checkpoint = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a Palisade audit checkpoint", f.display()))?;
+            Some(c)
+        }
+        None => None,
+    };
+    let Some(store) = read_only_chain(&config).await? else {
+        return Ok(ExitCode::from(2));
+    };
+    match domain::console::chain_status(&store, checkpoint.as_ref()).await? {
         ChainStatus::Intact { events } => {
-            println!("audit chain intact: {events} events verified");
+            match &checkpoint {
+                Some(c) => println!(
+                    "audit chain intact: {events} events verified; it holds the checkpoint's event {} unchanged",
+                    c.seq
+                ),
+                None => println!("audit chain intact: {events} events verified"),
+            }
             Ok(ExitCode::SUCCESS)
         }
         ChainStatus::Broken(e) => {
@@ -177,6 +219,40 @@ async fn verify(config: Config) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+async fn checkpoint(config: Config, out: Option<std::path::PathBuf>) -> anyhow::Result<ExitCode> {
+    let Some(store) = read_only_chain(&config).await? else {
+        return Ok(ExitCode::from(2));
+    };
+    if let ChainStatus::Broken(e) = domain::console::chain_status(&store, None).await? {
+        println!(
+            "audit chain BROKEN at row {}: {e}; no checkpoint written",
+            e.seq()
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    use domain::ports::Store as _;
+    let Some(newest) = store.recent_audit(1).await?.into_iter().next() else {
+        eprintln!("error: the audit log is empty");
+        return Ok(ExitCode::from(2));
+    };
+    let text = format!(
+        "{}\n",
+        serde_json::to_string_pretty(&Checkpoint::of(&newest))?
+    );
+    match out {
+        Some(f) => {
+            std::fs::write(&f, text).with_context(|| format!("writing {}", f.display()))?;
+            eprintln!(
+                "checkpoint of event {} written to {}: keep it outside the database's host",
+                newest.seq,
+                f.display()
+            );
+        }
+        None => print!("{text}"),
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `palisade keys rewrap --new-master-key-file F`: every sealed private key re-sealed under the

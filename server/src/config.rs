@@ -71,8 +71,21 @@ pub enum AdminCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Verify the audit hash chain from the first event; exits non-zero naming the first bad row.
-    Verify,
+    /// Verify the audit chain from the first event with the chain key (opened with the master
+    /// key); exits non-zero naming the first bad row. Read-only: nothing is written.
+    Verify {
+        /// A checkpoint file from `palisade audit checkpoint`: the chain must still hold the
+        /// event it names, unchanged (rows deleted from the end show here).
+        #[arg(long, value_name = "FILE")]
+        checkpoint: Option<PathBuf>,
+    },
+    /// Verify the chain, then write a checkpoint of its newest event (JSON) to keep outside
+    /// the database, e.g. with your backups; `audit verify --checkpoint` checks against it.
+    Checkpoint {
+        /// Where to write it (standard output if not given).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Clone, Args)]

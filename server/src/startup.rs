@@ -95,6 +95,10 @@ pub async fn open_console(
         .check_master_key()
         .await
         .map_err(|e| anyhow::anyhow!("master key {}: {e}", path.display()))?;
+    console
+        .key_audit_chain()
+        .await
+        .map_err(|e| anyhow::anyhow!("audit chain key: {e}"))?;
     Ok(Arc::new(console))
 }
 

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use domain::admins::{Admin, StoredPasskey};
-use domain::audit::{AuditDraft, AuditEvent, ChainError, ChainVerifier};
+use domain::audit::{AuditDraft, AuditEvent, ChainError, ChainKey, ChainVerifier, Checkpoint};
 use domain::ports::admins::PASSKEY_COUNTER_CONFLICT;
 use domain::ports::{Ceremony, NewOwner, NewSignIn, Store, StoreError};
 use domain::sessions::SessionRecord;
@@ -375,8 +375,11 @@ impl Store for SqlStore {
         self.all(sqlx::query(&sql).bind(limit), event_of).await
     }
 
-    async fn verify_audit(&self) -> Result<Result<i64, ChainError>, StoreError> {
-        let mut verifier = ChainVerifier::default();
+    async fn verify_audit(
+        &self,
+        checkpoint: Option<&Checkpoint>,
+    ) -> Result<Result<i64, ChainError>, StoreError> {
+        let mut verifier = ChainVerifier::new(self.chain_key(), checkpoint.cloned());
         // One statement, so one snapshot: the walk sees a consistent prefix of the chain even
         // while other writers append.
         let sql = format!("SELECT {EVENT_COLUMNS} FROM audit_events ORDER BY seq");
@@ -387,6 +390,36 @@ impl Store for SqlStore {
                 return Ok(Err(e));
             }
         }
-        Ok(Ok(verifier.verified()))
+        Ok(verifier.finish())
+    }
+
+    async fn sealed_chain_key(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        sqlx::query_scalar("SELECT sealed_private FROM audit_chain_keys WHERE id = $1")
+            .bind(domain::console::CHAIN_KEY_ID)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(map_err)
+    }
+
+    async fn key_audit_chain(
+        &self,
+        sealed: &[u8],
+        key: ChainKey,
+        event: AuditDraft,
+    ) -> Result<AuditEvent, StoreError> {
+        let mut tx = self.begin().await?;
+        let now = domain::now_ms();
+        let appended =
+            crate::audit::key_chain(self.dialect, &mut tx, sealed, &key, event, now).await?;
+        tx.commit().await.map_err(map_err)?;
+        self.use_chain_key(key);
+        Ok(appended)
+    }
+
+    fn use_chain_key(&self, key: ChainKey) {
+        *self
+            .chain_key
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(key);
     }
 }

@@ -132,6 +132,8 @@ pub struct SqlStore {
     pub(crate) write: AnyPool,
     /// Where reads go: a few SQLite connections beside the writer, or the same PostgreSQL pool.
     pub(crate) read: AnyPool,
+    /// The audit chain's key once loaded (`Store::use_chain_key`); appends MAC with it.
+    pub(crate) chain_key: std::sync::Arc<std::sync::RwLock<Option<domain::audit::ChainKey>>>,
 }
 
 impl SqlStore {
@@ -164,6 +166,7 @@ impl SqlStore {
                     dialect,
                     write,
                     read,
+                    chain_key: Default::default(),
                 })
             }
             Dialect::Postgres => {
@@ -176,6 +179,7 @@ impl SqlStore {
                     dialect,
                     write: pool.clone(),
                     read: pool,
+                    chain_key: Default::default(),
                 })
             }
         }
@@ -204,7 +208,16 @@ impl SqlStore {
             dialect,
             write: pool.clone(),
             read: pool,
+            chain_key: Default::default(),
         })
+    }
+
+    /// The loaded chain key, if any.
+    pub(crate) fn chain_key(&self) -> Option<domain::audit::ChainKey> {
+        self.chain_key
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     pub fn dialect(&self) -> Dialect {
@@ -248,9 +261,8 @@ impl SqlStore {
         mut tx: Transaction<'static, Any>,
         event: AuditDraft,
     ) -> Result<AuditEvent, StoreError> {
-        let sealed = crate::audit::append(self.dialect, &mut tx, event)
-            .await
-            .map_err(map_err_on("audit_events"))?;
+        let key = self.chain_key();
+        let sealed = crate::audit::append(self.dialect, &mut tx, event, key.as_ref()).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(sealed)
     }

@@ -15,6 +15,7 @@ const TABLES: &[&str] = &[
     "signing_keys",
     "bundle_signers",
     "master_key_checks",
+    "audit_chain_keys",
 ];
 
 #[async_trait]

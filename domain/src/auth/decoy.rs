@@ -8,7 +8,8 @@
 //!
 //! What stays observable: the time the answer takes (a real start also reads the passkeys),
 //! and credential-id lengths and transports drawn from a fixed mix rather than from the
-//! admins' real authenticators.
+//! admins' real authenticators (a name whose decoy says `internal` while the admins use
+//! security keys could be guessed a decoy by someone who knows that).
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
 use rand::RngCore;
@@ -24,15 +25,10 @@ pub const KEY_PURPOSE: &str = "palisade sign-in decoys v1";
 
 /// Credential-id lengths seen from common authenticators (platform and security keys).
 const ID_LENGTHS: [usize; 8] = [16, 16, 20, 32, 32, 32, 48, 64];
-/// Transports lists as browsers report them at registration (`None`: not reported).
-const TRANSPORTS: [Option<&[&str]>; 6] = [
-    None,
-    Some(&["internal", "hybrid"]),
-    Some(&["internal", "hybrid"]),
-    Some(&["internal"]),
-    Some(&["usb"]),
-    Some(&["nfc", "usb"]),
-];
+/// Transports lists as browsers report them at registration (`None`: not reported). Only
+/// lists a browser without the credential turns down at once: a decoy naming `usb` or
+/// `hybrid` would leave a mistyped name waiting at "insert your security key" or a QR code.
+const TRANSPORTS: [Option<&[&str]>; 3] = [None, Some(&["internal"]), Some(&["internal"])];
 
 pub struct Decoys {
     key: hmac::Key,

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use crate::admins::{Admin, StoredPasskey};
-use crate::audit::{AuditDraft, AuditEvent, ChainError};
+use crate::audit::{AuditDraft, AuditEvent, ChainError, ChainKey, Checkpoint};
 use crate::sessions::SessionRecord;
 use crate::setup::SetupTokenRecord;
 
@@ -130,8 +130,25 @@ pub trait Store: Send + Sync + 'static {
     async fn record(&self, event: AuditDraft) -> Result<AuditEvent, StoreError>;
     /// The newest events first.
     async fn recent_audit(&self, limit: i64) -> Result<Vec<AuditEvent>, StoreError>;
-    /// Walks the whole chain in order; the inner result names the first bad row.
-    async fn verify_audit(&self) -> Result<Result<i64, ChainError>, StoreError>;
+    /// Walks the whole chain in order with the loaded chain key (and, if given, a checkpoint
+    /// the chain must still hold); the inner result names the first bad row.
+    async fn verify_audit(
+        &self,
+        checkpoint: Option<&Checkpoint>,
+    ) -> Result<Result<i64, ChainError>, StoreError>;
+    /// The chain key, sealed under the master key, once the chain is keyed.
+    async fn sealed_chain_key(&self) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Keys the chain: stores `sealed` (the key sealed under the master key) and appends
+    /// `event`, MAC'd with `key`, in one transaction; appends use `key` from then on.
+    /// `Duplicate` when another console keyed it first.
+    async fn key_audit_chain(
+        &self,
+        sealed: &[u8],
+        key: ChainKey,
+        event: AuditDraft,
+    ) -> Result<AuditEvent, StoreError>;
+    /// Appends and verifies with `key` from now on (the key of an already keyed chain).
+    fn use_chain_key(&self, key: ChainKey);
 }
 
 pub mod admins;

@@ -255,7 +255,7 @@ async fn rotation_to_the_backup_key_keeps_releases_green_and_a_fresh_key_is_bloc
     );
     assert!(app
         .store
-        .verify_audit()
+        .verify_audit(None)
         .await
         .expect("walk")
         .map_err(|e| e.seq())

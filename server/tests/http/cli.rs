@@ -84,6 +84,114 @@ async fn audit_verify_passes_on_an_intact_chain_and_names_the_first_bad_row() {
     }
 }
 
+/// Issue 13, item 6: a writer with the database file but not the master key deletes an event
+/// and recomputes every later hash, as the unkeyed chain allowed; the keyed chain shows it.
+/// Deleting events from the end needs no recomputing at all: a checkpoint kept elsewhere
+/// shows that.
+#[tokio::test]
+async fn a_writer_without_the_key_cannot_rechain_the_log_and_a_checkpoint_catches_truncation() {
+    let app = chain_with_events().await;
+    let dir = app.dir.path();
+    let out_file = dir.join("checkpoint.json");
+    let (code, out) = palisade(
+        dir,
+        &[
+            "audit",
+            "checkpoint",
+            "--out",
+            out_file.to_str().expect("path"),
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
+    let cp: domain::audit::Checkpoint =
+        serde_json::from_str(&std::fs::read_to_string(&out_file).expect("file")).expect("json");
+    let events = app.store.recent_audit(1000).await.expect("events");
+    assert_eq!(
+        cp.seq, events[0].seq,
+        "the checkpoint names the newest event"
+    );
+    let (code, out) = palisade(
+        dir,
+        &[
+            "audit",
+            "verify",
+            "--checkpoint",
+            out_file.to_str().expect("path"),
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("holds the checkpoint's event"), "{out}");
+
+    let url = format!("sqlite://{}", dir.join("palisade.db").display());
+    let raw = store::SqlStore::open(&url).await.expect("open");
+    sqlx_exec(&raw, "DROP TRIGGER audit_events_no_update").await;
+    sqlx_exec(&raw, "DROP TRIGGER audit_events_no_delete").await;
+    // Truncation: the last two events go. The chain alone cannot tell; the checkpoint can.
+    let newest = events[0].seq;
+    sqlx_exec(
+        &raw,
+        &format!("DELETE FROM audit_events WHERE seq >= {}", newest - 1),
+    )
+    .await;
+    let (code, out) = palisade(dir, &["audit", "verify"]);
+    assert_eq!(
+        code, 0,
+        "without the checkpoint the shorter chain is intact: {out}"
+    );
+    let (code, out) = palisade(
+        dir,
+        &[
+            "audit",
+            "verify",
+            "--checkpoint",
+            out_file.to_str().expect("path"),
+        ],
+    );
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("rows were deleted from the end"), "{out}");
+
+    // Delete and re-chain: event 4 (after the chain was keyed) goes, and every later row is
+    // renumbered and re-hashed with SHA-256, the only hash a writer without the key can make.
+    let mut rows: Vec<domain::audit::AuditEvent> = app
+        .store
+        .recent_audit(1000)
+        .await
+        .expect("events")
+        .into_iter()
+        .rev()
+        .collect();
+    let keyed_at = rows
+        .iter()
+        .find(|e| e.action == domain::audit::CHAIN_KEYED_ACTION)
+        .expect("the chain was keyed")
+        .seq;
+    let victim = keyed_at + 1;
+    sqlx_exec(
+        &raw,
+        &format!("DELETE FROM audit_events WHERE seq >= {victim}"),
+    )
+    .await;
+    rows.retain(|e| e.seq != victim);
+    for i in (victim as usize - 1)..rows.len() {
+        rows[i].seq = i as i64 + 1;
+        rows[i].prev_hash = rows[i - 1].hash.clone();
+        rows[i].hash = rows[i].compute_hash();
+        let e = &rows[i];
+        sqlx_exec(
+            &raw,
+            &format!(
+                "INSERT INTO audit_events (seq, at, actor, ip, user_agent, action, target, outcome, details, prev_hash, hash) \
+                 VALUES ({}, '{}', '{}', NULL, NULL, '{}', '{}', '{}', '{}', '{}', '{}')",
+                e.seq, e.at, e.actor, e.action, e.target, e.outcome.as_str(), e.details.replace('\'', "''"), e.prev_hash, e.hash
+            ),
+        )
+        .await;
+    }
+    let (code, out) = palisade(dir, &["audit", "verify"]);
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains(&format!("BROKEN at row {victim}")), "{out}");
+}
+
 async fn sqlx_exec(store: &store::SqlStore, sql: &str) {
     store.execute_raw(sql).await.expect("raw sql");
 }
@@ -338,10 +446,10 @@ async fn keys_rewrap_reseals_every_private_key_under_the_new_master_key() {
     assert_eq!(
         before
             .iter()
-            .filter(|v| v.table != "master_key_checks")
+            .filter(|v| v.table != "master_key_checks" && v.table != "audit_chain_keys")
             .count(),
         3,
-        "the CA key and two signing keys (and the master key's check value): {before:?}"
+        "the CA key and two signing keys (and the master key's check value, the chain key): {before:?}"
     );
 
     // The new key file must not be the current one.

@@ -111,7 +111,7 @@ async fn a_database_locked_by_another_process_gives_503_or_a_whole_change_never_
         committed.len(),
         "one audit row per committed change, none without"
     );
-    assert!(app.store.verify_audit().await.expect("verify").is_ok());
+    assert!(app.store.verify_audit(None).await.expect("verify").is_ok());
 
     // Recovered without a restart.
     let r = app

@@ -136,5 +136,5 @@ async fn policies_are_validated_start_in_shadow_and_every_change_is_audited() {
             .map(Vec::len),
         Some(1)
     );
-    assert!(app.store.verify_audit().await.expect("walk").is_ok());
+    assert!(app.store.verify_audit(None).await.expect("walk").is_ok());
 }

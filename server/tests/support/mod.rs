@@ -46,6 +46,21 @@ impl Reply {
     }
 }
 
+/// A second connection to the console's SQLite database in `dir`, with the audit chain's key
+/// loaded from the master key there (so the tests can verify the keyed chain).
+pub async fn second_connection(dir: &std::path::Path) -> Arc<dyn Store> {
+    let url = format!("sqlite://{}", dir.join("palisade.db").display());
+    let store = store::SqlStore::open(&url)
+        .await
+        .expect("second connection");
+    let key_file = std::fs::read_to_string(dir.join("master.key")).expect("master key");
+    let master = domain::seal::MasterKey::from_file_text(&key_file).expect("master key text");
+    domain::console::load_chain_key(&store, &master)
+        .await
+        .expect("chain key");
+    Arc::new(store)
+}
+
 pub fn config(dir: &std::path::Path) -> Config {
     Config {
         addr: "127.0.0.1:0".parse().expect("addr"),
@@ -88,12 +103,7 @@ impl TestApp {
             .expect("no admin yet");
         let connections = app.connections.clone();
         tokio::spawn(app.run_until_stopped());
-        let url = format!("sqlite://{}", dir.path().join("palisade.db").display());
-        let store: Arc<dyn Store> = Arc::new(
-            store::SqlStore::open(&url)
-                .await
-                .expect("second connection"),
-        );
+        let store = second_connection(dir.path()).await;
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -111,7 +121,6 @@ impl TestApp {
     /// A harness for a console already running at `base` (the real binary, started by the
     /// test) on the SQLite database in `dir`; `connections` counts nothing for it.
     pub async fn attach(base: String, setup_url: String, dir: tempfile::TempDir) -> TestApp {
-        let url = format!("sqlite://{}", dir.path().join("palisade.db").display());
         TestApp {
             base,
             setup_url,
@@ -119,7 +128,7 @@ impl TestApp {
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .expect("client"),
-            store: Arc::new(store::SqlStore::open(&url).await.expect("open")),
+            store: second_connection(dir.path()).await,
             dir,
             connections: listener::Stats::default(),
         }

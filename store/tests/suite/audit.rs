@@ -152,7 +152,7 @@ async fn concurrent_appends_form_one_unbroken_chain(db: &TestBackend) {
     for t in tasks {
         t.await.expect("joined").expect("every append succeeds");
     }
-    assert_eq!(db.verify_audit().await.expect("walk"), Ok(100));
+    assert_eq!(db.verify_audit(None).await.expect("walk"), Ok(100));
     let mut events = db.recent_audit(1000).await.expect("audit");
     events.reverse();
     assert_linear(&events);
@@ -163,6 +163,72 @@ async fn concurrent_appends_form_one_unbroken_chain(db: &TestBackend) {
         actions.len(),
         100,
         "every append is in the chain exactly once"
+    );
+}
+
+store_test!(a_keyed_chain_is_written_and_verified_with_its_key_only);
+/// Keying the chain stores the sealed key with the keying event; later appends are MAC'd
+/// (concurrent ones too) and verify with the key; another process that has not loaded the key
+/// cannot append (its row would break the chain), nor verify; a second keying is a duplicate.
+async fn a_keyed_chain_is_written_and_verified_with_its_key_only(db: &TestBackend) {
+    use domain::audit::{ChainError, ChainKey, CHAIN_KEYED_ACTION};
+    let store = db.store();
+    store
+        .record(draft("test.before"))
+        .await
+        .expect("unkeyed append");
+    let key = ChainKey::from_bytes(&[5; 32]);
+    let keyed = store
+        .key_audit_chain(b"sealed key bytes", key.clone(), draft(CHAIN_KEYED_ACTION))
+        .await
+        .expect("keyed");
+    assert_eq!(keyed.seq, 2);
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let s = store.clone();
+        tasks.push(tokio::spawn(async move {
+            s.record(draft(&format!("test.{i}"))).await
+        }));
+    }
+    for t in tasks {
+        t.await.expect("joined").expect("keyed append");
+    }
+    assert_eq!(store.verify_audit(None).await.expect("walk"), Ok(22));
+    assert_eq!(
+        store.sealed_chain_key().await.expect("read").as_deref(),
+        Some(&b"sealed key bytes"[..])
+    );
+    let other = db.open().await;
+    let r = other.record(draft("test.unkeyed")).await;
+    assert!(
+        matches!(&r, Err(StoreError::Other(m)) if m.contains("key is not loaded")),
+        "{r:?}"
+    );
+    assert_eq!(
+        other.verify_audit(None).await.expect("walk"),
+        Err(ChainError::KeyMissing { seq: 2 })
+    );
+    other.use_chain_key(ChainKey::from_bytes(&[6; 32]));
+    assert_eq!(
+        other.verify_audit(None).await.expect("walk"),
+        Err(ChainError::BadHash { seq: 2 }),
+        "another key"
+    );
+    let again = store
+        .key_audit_chain(
+            b"other",
+            ChainKey::from_bytes(&[7; 32]),
+            draft(CHAIN_KEYED_ACTION),
+        )
+        .await;
+    assert!(
+        matches!(again, Err(StoreError::Duplicate { .. })),
+        "{again:?}"
+    );
+    assert_eq!(
+        store.verify_audit(None).await.expect("walk"),
+        Ok(22),
+        "nothing half-written"
     );
 }
 
@@ -178,7 +244,7 @@ async fn answered_changes_survive_a_reopen(db: &TestBackend) {
         }
     }
     let s = db.open().await;
-    assert_eq!(s.verify_audit().await.expect("walk"), Ok(10));
+    assert_eq!(s.verify_audit(None).await.expect("walk"), Ok(10));
     s.ready().await.expect("migrations applied");
 }
 
@@ -240,7 +306,7 @@ async fn concurrent_appends_from_two_replicas_form_one_unbroken_chain(db: &TestB
         t.await.expect("joined").expect("every append succeeds");
     }
     for s in &replicas {
-        assert_eq!(s.verify_audit().await.expect("walk"), Ok(100));
+        assert_eq!(s.verify_audit(None).await.expect("walk"), Ok(100));
     }
     let mut events = replicas[1].recent_audit(1000).await.expect("audit");
     assert_eq!(events.len(), 100);

@@ -471,7 +471,7 @@ async fn half_a_year_of_automatic_rotation_keeps_every_invariant(db: &TestBacken
         db.audit_actions().await
     );
     assert_eq!(
-        db.verify_audit().await.expect("verify"),
+        db.verify_audit(None).await.expect("verify"),
         Ok(events.len() as i64)
     );
 }
@@ -597,7 +597,7 @@ async fn a_crash_before_or_after_any_rotation_step_is_resumed_by_the_next_pass(d
                 "{case}"
             );
             assert!(
-                reopened.verify_audit().await.expect("verify").is_ok(),
+                reopened.verify_audit(None).await.expect("verify").is_ok(),
                 "{case}"
             );
         }
@@ -674,7 +674,7 @@ async fn the_token_lifetime_cannot_shrink_under_a_retired_key_that_still_covers_
     let stored = db.key_sets().await.expect("sets");
     assert_eq!(stored[0].max_token_lifetime_s, 7200);
     assert_invariants(&**db, &set.set.id, &master).await;
-    assert!(db.verify_audit().await.expect("verify").is_ok());
+    assert!(db.verify_audit(None).await.expect("verify").is_ok());
 }
 
 store_test!(rotate_now_finishes_by_itself_when_the_cache_window_ends_even_on_a_manual_set);
@@ -730,7 +730,7 @@ async fn rotate_now_finishes_by_itself_when_the_cache_window_ends_even_on_a_manu
         .await
         .iter()
         .all(|r| r.as_ref().is_ok_and(|m| m.contains("removed"))));
-    assert!(db.verify_audit().await.expect("verify").is_ok());
+    assert!(db.verify_audit(None).await.expect("verify").is_ok());
 }
 
 postgres_test!(two_replicas_running_the_rotation_job_at_once_keep_every_invariant);
@@ -787,7 +787,7 @@ async fn two_replicas_running_the_rotation_job_at_once_keep_every_invariant(db: 
         ],
         "create + three steps, nothing for the losers"
     );
-    assert!(stores[1].verify_audit().await.expect("verify").is_ok());
+    assert!(stores[1].verify_audit(None).await.expect("verify").is_ok());
 }
 
 /// Gates as the rotation job sees them: the names of those that hold a kid and those behind.

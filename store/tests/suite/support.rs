@@ -213,7 +213,7 @@ impl TestBackend {
     pub async fn assert_audit(&self, actions: &[&str]) {
         assert_eq!(self.audit_actions().await, actions, "the audit chain");
         assert_eq!(
-            self.verify_audit().await.expect("walk the audit"),
+            self.verify_audit(None).await.expect("walk the audit"),
             Ok(actions.len() as i64),
             "the audit chain verifies"
         );
