@@ -30,7 +30,7 @@ pub const MASTER_KEY_CHECK_ID: &str = "master_key_check";
 const MASTER_KEY_CHECK: &[u8] = b"palisade master key check, format 1";
 use crate::ports::Store;
 use crate::refusals::Refusals;
-use crate::seal::MasterKey;
+use crate::seal::{MasterKey, Sealed};
 use crate::sessions::SessionPolicy;
 use crate::Error;
 
@@ -111,6 +111,12 @@ pub async fn chain_status(
     })
 }
 
+/// The kind of a stored sealed value, from its table.
+fn sealed_kind(v: &SealedValue) -> Result<Sealed, Error> {
+    Sealed::of_table(&v.table)
+        .ok_or_else(|| Error::Internal(format!("sealed values in an unknown table {}", v.table)))
+}
+
 /// Where the sealed audit chain key lives, and its id (its sealing AAD).
 pub const CHAIN_KEY_TABLE: &str = "audit_chain_keys";
 pub const CHAIN_KEY_ID: &str = "audit_chain_key";
@@ -121,11 +127,15 @@ pub async fn load_chain_key(store: &dyn Store, master_key: &MasterKey) -> Result
     let Some(sealed) = store.sealed_chain_key().await? else {
         return Ok(false);
     };
-    let plain = zeroize::Zeroizing::new(master_key.open(CHAIN_KEY_ID, &sealed).map_err(|e| {
-        Error::invalid(format!(
-            "the audit chain key does not open with this master key ({e})"
-        ))
-    })?);
+    let plain = zeroize::Zeroizing::new(
+        master_key
+            .open(Sealed::AuditChainKey, CHAIN_KEY_ID, &sealed)
+            .map_err(|e| {
+                Error::invalid(format!(
+                    "the audit chain key does not open with this master key ({e})"
+                ))
+            })?,
+    );
     let bytes: [u8; 32] = plain
         .as_slice()
         .try_into()
@@ -277,14 +287,16 @@ impl Console {
         let values = self.sealed.sealed_values().await?;
         let mut pairs: Vec<(SealedValue, Vec<u8>)> = Vec::with_capacity(values.len());
         for v in values {
-            let plain =
-                zeroize::Zeroizing::new(self.master_key.open(&v.id, &v.sealed).map_err(|e| {
+            let what = sealed_kind(&v)?;
+            let plain = zeroize::Zeroizing::new(
+                self.master_key.open(what, &v.id, &v.sealed).map_err(|e| {
                     Error::invalid(format!(
                     "{} {} does not open with the current master key ({e}); nothing was changed",
                     v.table, v.id
                 ))
-                })?);
-            let resealed = new_key.seal(&v.id, &plain);
+                })?,
+            );
+            let resealed = new_key.seal(what, &v.id, &plain);
             pairs.push((v, resealed));
         }
         let mut counts = std::collections::BTreeMap::<String, usize>::new();
@@ -322,17 +334,24 @@ impl Console {
             ))
         };
         if let Some(check) = values.iter().find(|v| v.table == MASTER_KEY_CHECK_TABLE) {
-            return match self.master_key.open(&check.id, &check.sealed) {
+            return match self
+                .master_key
+                .open_any(Sealed::MasterKeyCheck, &check.id, &check.sealed)
+            {
                 Ok(p) if p == MASTER_KEY_CHECK => Ok(()),
                 _ => Err(wrong("the database's check value")),
             };
         }
         if let Some(v) = values.first() {
             self.master_key
-                .open(&v.id, &v.sealed)
+                .open_any(sealed_kind(v)?, &v.id, &v.sealed)
                 .map_err(|_| wrong(&format!("{} {}", v.table, v.id)))?;
         }
-        let sealed = self.master_key.seal(MASTER_KEY_CHECK_ID, MASTER_KEY_CHECK);
+        let sealed = self.master_key.seal(
+            Sealed::MasterKeyCheck,
+            MASTER_KEY_CHECK_ID,
+            MASTER_KEY_CHECK,
+        );
         let event = AuditDraft::new(
             &Actor::system(),
             "keys.master_key_check",
@@ -359,6 +378,50 @@ impl Console {
         chain_status(&*self.store, None).await
     }
 
+    /// Re-seals every value of the old format (AAD: the id alone) in the current one (AAD:
+    /// purpose, table and id), under the same master key, in one audited transaction: a
+    /// one-time upgrade at startup, after [`Console::check_master_key`]. Returns how many.
+    pub async fn upgrade_seals(&self) -> Result<usize, Error> {
+        let mut pairs = Vec::new();
+        for v in self.sealed.sealed_values().await? {
+            if !MasterKey::is_legacy(&v.sealed) {
+                continue;
+            }
+            let what = sealed_kind(&v)?;
+            let plain =
+                zeroize::Zeroizing::new(self.master_key.open_any(what, &v.id, &v.sealed).map_err(
+                    |e| Error::invalid(format!("{} {}: {e}; nothing was changed", v.table, v.id)),
+                )?);
+            let resealed = self.master_key.seal(what, &v.id, &plain);
+            pairs.push((v, resealed));
+        }
+        if pairs.is_empty() {
+            return Ok(0);
+        }
+        let mut counts = std::collections::BTreeMap::<String, usize>::new();
+        for (v, _) in &pairs {
+            *counts.entry(v.table.clone()).or_default() += 1;
+        }
+        let event = AuditDraft::new(
+            &Actor::system(),
+            "keys.reseal_format",
+            "master_key",
+            Outcome::Success,
+        )
+        .with_details(serde_json::json!({
+            "resealed": counts,
+            "format": "AES-256-GCM, AAD naming purpose, table and id",
+        }));
+        self.sealed.replace_sealed(&pairs, event).await?;
+        Ok(pairs.len())
+    }
+
+    /// Loads the audit chain's key if the chain is keyed (before anything writes to it);
+    /// `false` when it is not keyed yet.
+    pub async fn load_audit_chain_key(&self) -> Result<bool, Error> {
+        load_chain_key(&*self.store, &self.master_key).await
+    }
+
     /// Loads the audit chain's key, or keys the chain now (a database from before keyed
     /// chains, or a new one): a random key, sealed under the master key, stored with the event
     /// that keys the chain, in one transaction. Call after [`Console::check_master_key`] and
@@ -369,7 +432,9 @@ impl Console {
         }
         let mut bytes = zeroize::Zeroizing::new([0u8; 32]);
         rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes[..]);
-        let sealed = self.master_key.seal(CHAIN_KEY_ID, &bytes[..]);
+        let sealed = self
+            .master_key
+            .seal(Sealed::AuditChainKey, CHAIN_KEY_ID, &bytes[..]);
         let event = AuditDraft::new(
             &Actor::system(),
             crate::audit::CHAIN_KEYED_ACTION,

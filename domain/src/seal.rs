@@ -1,7 +1,11 @@
-//! Secrets at rest: AES-256-GCM under the master key, with the owning record's id bound as
-//! associated data, so a sealed value copied onto another record does not open.
+//! Secrets at rest: AES-256-GCM under the master key, with what the value is (its purpose and
+//! table, [`Sealed`]) and the owning record's id bound as associated data, so a sealed value
+//! copied onto another record, or into another table under the same id, does not open.
 //!
-//! Format of a sealed blob: `0x01` (version) ‖ 96-bit random nonce ‖ ciphertext ‖ 128-bit tag.
+//! Format of a sealed blob: `0x02` (version) ‖ 96-bit random nonce ‖ ciphertext ‖ 128-bit tag,
+//! AAD `palisade sealed v2 ‖ 0 ‖ purpose ‖ 0 ‖ table ‖ 0 ‖ id`. Version 1 (AAD: the id alone)
+//! opens only through [`MasterKey::open_any`], for the check of a key at startup and the
+//! one-time upgrade that re-seals every version-1 value as version 2.
 //! Nonces are random per seal; at 2^32 seals per key the collision risk stays below 2^-32
 //! (NIST SP 800-38D §8.3), far beyond what a console seals.
 
@@ -11,8 +15,69 @@ use base64::{engine::general_purpose::STANDARD, Engine as _};
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretBox};
 
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
+const LEGACY_VERSION: u8 = 1;
 const NONCE_LEN: usize = 12;
+
+/// What a sealed value is: the table it lives in and what it is for, both bound into its AAD.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sealed {
+    /// A certificate's or CA's private key (`tls_keys`).
+    TlsKey,
+    /// A JWT signing key (`signing_keys`).
+    SigningKey,
+    /// The console's bundle signing key (`bundle_signers`).
+    BundleSigner,
+    /// The master key's check value (`master_key_checks`).
+    MasterKeyCheck,
+    /// The audit chain's HMAC key (`audit_chain_keys`).
+    AuditChainKey,
+}
+
+impl Sealed {
+    pub const ALL: [Sealed; 5] = [
+        Sealed::TlsKey,
+        Sealed::SigningKey,
+        Sealed::BundleSigner,
+        Sealed::MasterKeyCheck,
+        Sealed::AuditChainKey,
+    ];
+
+    pub fn table(self) -> &'static str {
+        match self {
+            Sealed::TlsKey => "tls_keys",
+            Sealed::SigningKey => "signing_keys",
+            Sealed::BundleSigner => "bundle_signers",
+            Sealed::MasterKeyCheck => "master_key_checks",
+            Sealed::AuditChainKey => "audit_chain_keys",
+        }
+    }
+
+    fn purpose(self) -> &'static str {
+        match self {
+            Sealed::TlsKey => "tls private key",
+            Sealed::SigningKey => "jwt signing private key",
+            Sealed::BundleSigner => "bundle signing private key",
+            Sealed::MasterKeyCheck => "master key check value",
+            Sealed::AuditChainKey => "audit chain hmac key",
+        }
+    }
+
+    /// The kind of value a table holds.
+    pub fn of_table(table: &str) -> Option<Sealed> {
+        Self::ALL.into_iter().find(|s| s.table() == table)
+    }
+
+    fn aad(self, record_id: &str) -> Vec<u8> {
+        [
+            b"palisade sealed v2".as_slice(),
+            self.purpose().as_bytes(),
+            self.table().as_bytes(),
+            record_id.as_bytes(),
+        ]
+        .join(&0u8)
+    }
+}
 
 /// The 256-bit key that seals every private key in the database. Never printed or logged.
 pub struct MasterKey(SecretBox<[u8; 32]>);
@@ -77,8 +142,55 @@ impl MasterKey {
         SecretBox::new(out)
     }
 
-    /// Seals `plaintext` for the record `record_id`.
-    pub fn seal(&self, record_id: &str, plaintext: &[u8]) -> Vec<u8> {
+    /// Seals `plaintext`, a value of kind `what`, for the record `record_id`.
+    pub fn seal(&self, what: Sealed, record_id: &str, plaintext: &[u8]) -> Vec<u8> {
+        let mut nonce = [0u8; NONCE_LEN];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        let ct = self
+            .cipher()
+            .encrypt(
+                &Nonce::from(nonce),
+                Payload {
+                    msg: plaintext,
+                    aad: &what.aad(record_id),
+                },
+            )
+            .expect("AES-GCM encryption cannot fail for inputs under 64 GiB");
+        let mut out = Vec::with_capacity(1 + NONCE_LEN + ct.len());
+        out.push(VERSION);
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&ct);
+        out
+    }
+
+    /// Opens a blob sealed as a `what` for `record_id`; fails on any change to blob, key, kind
+    /// or id, and on a version-1 blob.
+    pub fn open(&self, what: Sealed, record_id: &str, sealed: &[u8]) -> Result<Vec<u8>, SealError> {
+        if sealed.first() != Some(&VERSION) {
+            return Err(SealError::Malformed);
+        }
+        self.decrypt(sealed, &what.aad(record_id))
+    }
+
+    /// [`MasterKey::open`], accepting a version-1 blob too (AAD: the id alone): for checking a
+    /// key at startup and re-sealing old values, never for using them.
+    pub fn open_any(
+        &self,
+        what: Sealed,
+        record_id: &str,
+        sealed: &[u8],
+    ) -> Result<Vec<u8>, SealError> {
+        match sealed.first() {
+            Some(&VERSION) => self.decrypt(sealed, &what.aad(record_id)),
+            Some(&LEGACY_VERSION) => self.decrypt(sealed, record_id.as_bytes()),
+            _ => Err(SealError::Malformed),
+        }
+    }
+
+    /// Seals in the old format (version 1, AAD: the id alone). Nothing seals this way any
+    /// more; it exists so that the upgrade from it can be tested end to end.
+    #[doc(hidden)]
+    pub fn seal_version_1(&self, record_id: &str, plaintext: &[u8]) -> Vec<u8> {
         let mut nonce = [0u8; NONCE_LEN];
         rand::rngs::OsRng.fill_bytes(&mut nonce);
         let ct = self
@@ -91,28 +203,22 @@ impl MasterKey {
                 },
             )
             .expect("AES-GCM encryption cannot fail for inputs under 64 GiB");
-        let mut out = Vec::with_capacity(1 + NONCE_LEN + ct.len());
-        out.push(VERSION);
-        out.extend_from_slice(&nonce);
-        out.extend_from_slice(&ct);
-        out
+        [&[LEGACY_VERSION][..], &nonce, &ct].concat()
     }
 
-    /// Opens a blob sealed for `record_id`; fails on any change to blob, key or id.
-    pub fn open(&self, record_id: &str, sealed: &[u8]) -> Result<Vec<u8>, SealError> {
-        if sealed.len() < 1 + NONCE_LEN + 16 || sealed[0] != VERSION {
+    /// Whether `sealed` is of the old version (to re-seal).
+    pub fn is_legacy(sealed: &[u8]) -> bool {
+        sealed.first() == Some(&LEGACY_VERSION)
+    }
+
+    fn decrypt(&self, sealed: &[u8], aad: &[u8]) -> Result<Vec<u8>, SealError> {
+        if sealed.len() < 1 + NONCE_LEN + 16 {
             return Err(SealError::Malformed);
         }
         let (nonce, ct) = sealed[1..].split_at(NONCE_LEN);
         let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| SealError::Malformed)?;
         self.cipher()
-            .decrypt(
-                &Nonce::from(nonce),
-                Payload {
-                    msg: ct,
-                    aad: record_id.as_bytes(),
-                },
-            )
+            .decrypt(&Nonce::from(nonce), Payload { msg: ct, aad })
             .map_err(|_| SealError::Open)
     }
 }
@@ -140,16 +246,19 @@ mod tests {
     #[test]
     fn round_trip_and_every_tamper_fails() {
         let key = MasterKey::generate();
-        let sealed = key.seal("key:1", b"private key bytes");
+        let sealed = key.seal(Sealed::SigningKey, "key:1", b"private key bytes");
         assert_eq!(
-            key.open("key:1", &sealed).as_deref(),
+            key.open(Sealed::SigningKey, "key:1", &sealed).as_deref(),
             Ok(&b"private key bytes"[..])
         );
         // Bound to the record id.
-        assert_eq!(key.open("key:2", &sealed), Err(SealError::Open));
+        assert_eq!(
+            key.open(Sealed::SigningKey, "key:2", &sealed),
+            Err(SealError::Open)
+        );
         // Bound to the key.
         assert_eq!(
-            MasterKey::generate().open("key:1", &sealed),
+            MasterKey::generate().open(Sealed::SigningKey, "key:1", &sealed),
             Err(SealError::Open)
         );
         // Any bit flip in nonce, ciphertext or tag.
@@ -157,30 +266,82 @@ mod tests {
             let mut t = sealed.clone();
             t[i] ^= 0x01;
             assert_eq!(
-                key.open("key:1", &t),
+                key.open(Sealed::SigningKey, "key:1", &t),
                 Err(SealError::Open),
                 "flip at byte {i}"
             );
         }
         // Unknown version and truncation.
         let mut v = sealed.clone();
-        v[0] = 2;
-        assert_eq!(key.open("key:1", &v), Err(SealError::Malformed));
-        assert_eq!(key.open("key:1", &sealed[..20]), Err(SealError::Malformed));
+        v[0] = 3;
+        assert_eq!(
+            key.open(Sealed::SigningKey, "key:1", &v),
+            Err(SealError::Malformed)
+        );
+        assert_eq!(
+            key.open(Sealed::SigningKey, "key:1", &sealed[..20]),
+            Err(SealError::Malformed)
+        );
+        // Bound to what it is: the same id in another table does not open.
+        assert_eq!(
+            key.open(Sealed::TlsKey, "key:1", &sealed),
+            Err(SealError::Open)
+        );
+    }
+
+    #[test]
+    fn a_version_1_blob_opens_only_for_the_upgrade() {
+        let key = MasterKey::generate();
+        // Version 1 as it was: AAD = the id alone.
+        let mut nonce = [0u8; NONCE_LEN];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        let ct = key
+            .cipher()
+            .encrypt(
+                &Nonce::from(nonce),
+                Payload {
+                    msg: b"old".as_slice(),
+                    aad: b"r",
+                },
+            )
+            .expect("encrypt");
+        let v1 = [&[LEGACY_VERSION][..], &nonce, &ct].concat();
+        assert!(MasterKey::is_legacy(&v1));
+        assert_eq!(
+            key.open(Sealed::TlsKey, "r", &v1),
+            Err(SealError::Malformed)
+        );
+        assert_eq!(
+            key.open_any(Sealed::TlsKey, "r", &v1).as_deref(),
+            Ok(&b"old"[..])
+        );
+        assert_eq!(key.open_any(Sealed::TlsKey, "s", &v1), Err(SealError::Open));
+        let v2 = key.seal(Sealed::TlsKey, "r", b"new");
+        assert!(!MasterKey::is_legacy(&v2));
+        assert_eq!(
+            key.open_any(Sealed::TlsKey, "r", &v2).as_deref(),
+            Ok(&b"new"[..])
+        );
     }
 
     #[test]
     fn seals_are_randomised() {
         let key = MasterKey::generate();
-        assert_ne!(key.seal("r", b"x"), key.seal("r", b"x"));
+        assert_ne!(
+            key.seal(Sealed::TlsKey, "r", b"x"),
+            key.seal(Sealed::TlsKey, "r", b"x")
+        );
     }
 
     #[test]
     fn key_file_round_trips_and_rejects_bad_text() {
         let key = MasterKey::generate();
         let again = MasterKey::from_file_text(&key.to_file_text()).expect("own output parses");
-        let sealed = key.seal("r", b"x");
-        assert_eq!(again.open("r", &sealed).as_deref(), Ok(&b"x"[..]));
+        let sealed = key.seal(Sealed::TlsKey, "r", b"x");
+        assert_eq!(
+            again.open(Sealed::TlsKey, "r", &sealed).as_deref(),
+            Ok(&b"x"[..])
+        );
         assert_eq!(
             MasterKey::from_file_text("not base64!").err(),
             Some(SealError::BadKeyFile)

@@ -84,8 +84,12 @@ mod tests {
             );
         }
         let k2 = load_or_create(&path, true).expect("reloaded");
-        let sealed = k1.seal("r", b"secret");
-        assert_eq!(k2.open("r", &sealed).expect("same key"), b"secret");
+        let sealed = k1.seal(domain::seal::Sealed::TlsKey, "r", b"secret");
+        assert_eq!(
+            k2.open(domain::seal::Sealed::TlsKey, "r", &sealed)
+                .expect("same key"),
+            b"secret"
+        );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

@@ -95,6 +95,22 @@ pub async fn open_console(
         .check_master_key()
         .await
         .map_err(|e| anyhow::anyhow!("master key {}: {e}", path.display()))?;
+    // Order: the key checked, the chain key loaded (if the chain is keyed, every event after
+    // is MAC'd), old-format seals upgraded (audited), then the chain keyed if it is not yet.
+    console
+        .load_audit_chain_key()
+        .await
+        .map_err(|e| anyhow::anyhow!("audit chain key: {e}"))?;
+    let upgraded = console
+        .upgrade_seals()
+        .await
+        .map_err(|e| anyhow::anyhow!("re-sealing in the current format: {e}"))?;
+    if upgraded > 0 {
+        tracing::info!(
+            values = upgraded,
+            "re-sealed private keys with purpose and table in the AAD"
+        );
+    }
     console
         .key_audit_chain()
         .await

@@ -19,7 +19,7 @@ use crate::audit::Actor;
 use crate::audited::{action, Audit, Target, Version};
 use crate::ports::keys::{KeyChange, KeySetRecord, KeyStore, SigningKeyRecord};
 use crate::ports::StoreError;
-use crate::seal::MasterKey;
+use crate::seal::{MasterKey, Sealed};
 use crate::{now_ms, Error};
 use policy::keys::{in_flight_until_ms, in_flight_window_s};
 
@@ -119,10 +119,25 @@ pub fn open_private(
             truncate(&key.kid)
         ))
     })?;
-    master_key
-        .open(&key.id, sealed)
+    let pkcs8 = master_key
+        .open(Sealed::SigningKey, &key.id, sealed)
         .map(zeroize::Zeroizing::new)
-        .map_err(|e| Error::Internal(format!("signing key {}: {e}", key.id)))
+        .map_err(|e| Error::Internal(format!("signing key {}: {e}", key.id)))?;
+    // The private half must be the key the JWKS publishes (its kid is the RFC 7638 thumbprint
+    // of that public key): tokens signed by another key would fail everywhere.
+    let matches = SigningAlg::parse(&key.alg)
+        .zip(crate::certs::load_pkcs8(&pkcs8).ok())
+        .and_then(|(alg, k)| public_jwk(alg, k.spki_der()).ok())
+        .and_then(|jwk| super::jwk::thumbprint(&jwk).ok())
+        .is_some_and(|t| t == key.kid);
+    if !matches {
+        return Err(Error::Internal(format!(
+            "signing key {}: the sealed private key is not the published key {}",
+            key.id,
+            truncate(&key.kid)
+        )));
+    }
+    Ok(pkcs8)
 }
 
 /// Which enrolled gates serve a published key: they run a bundle that holds it.
@@ -249,7 +264,9 @@ impl KeysService {
             .clone()
             .ok_or_else(|| Error::Internal("JWK without kid".into()))?;
         let id = uuid::Uuid::new_v4().to_string();
-        let sealed = self.master_key.seal(&id, generated.pkcs8.expose_secret());
+        let sealed = self
+            .master_key
+            .seal(Sealed::SigningKey, &id, generated.pkcs8.expose_secret());
         Ok(SigningKeyRecord {
             id,
             set_id: set.id.clone(),
@@ -850,6 +867,24 @@ pub fn plan_at(view: &KeySetView, now: i64) -> Vec<Planned> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_opened_private_key_must_be_the_published_one() {
+        let mk = MasterKey::generate();
+        let alg = SigningAlg::EdDSA;
+        let gen = || crate::certs::generate_key(alg.key_type()).expect("key");
+        let (a, b) = (gen(), gen());
+        let kid = super::super::jwk::thumbprint(&public_jwk(alg, &a.spki_der).expect("jwk"))
+            .expect("thumbprint");
+        let mut rec = view(false).keys.remove(0);
+        rec.kid = kid;
+        rec.sealed_private = Some(mk.seal(Sealed::SigningKey, &rec.id, a.pkcs8.expose_secret()));
+        assert!(open_private(&mk, &rec).is_ok());
+        // Another key sealed for the same row (a restore that mixed rows, a bug): refused.
+        rec.sealed_private = Some(mk.seal(Sealed::SigningKey, &rec.id, b.pkcs8.expose_secret()));
+        let e = open_private(&mk, &rec).expect_err("refused");
+        assert!(e.to_string().contains("not the published key"), "{e}");
+    }
 
     fn view(auto_rotate: bool) -> KeySetView {
         let set = KeySetRecord {

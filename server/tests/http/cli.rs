@@ -488,16 +488,21 @@ async fn keys_rewrap_reseals_every_private_key_under_the_new_master_key() {
         domain::seal::MasterKey::from_file_text(&std::fs::read_to_string(&new_path).expect("read"))
             .expect("new key");
     let after = db.sealed_values().await.expect("sealed");
+    let kind = |v: &domain::ports::sealed::SealedValue| {
+        domain::seal::Sealed::of_table(&v.table).expect("a known sealed table")
+    };
     assert_eq!(after.len(), before.len());
     for v in &after {
         let b = before.iter().find(|b| b.id == v.id).expect("same records");
         assert_eq!(
-            new.open(&v.id, &v.sealed).expect("opens with the new key"),
-            old.open(&b.id, &b.sealed).expect("opened with the old key"),
+            new.open(kind(v), &v.id, &v.sealed)
+                .expect("opens with the new key"),
+            old.open(kind(b), &b.id, &b.sealed)
+                .expect("opened with the old key"),
             "same private key"
         );
         assert!(
-            old.open(&v.id, &v.sealed).is_err(),
+            old.open(kind(v), &v.id, &v.sealed).is_err(),
             "the old key no longer opens it"
         );
         // Issue 13, item 7: the replaced ciphertext is in no file of the data directory.

@@ -57,6 +57,65 @@ async fn a_missing_master_key_file_is_not_replaced_by_a_new_key() {
     assert_eq!(code, 0, "{out}");
 }
 
+/// Issue 13, item 5: values sealed in the old format (AAD: the id alone) are re-sealed at the
+/// next start with the purpose and table in the AAD, in one audited transaction; the keys
+/// behind them are unchanged.
+#[tokio::test]
+async fn values_sealed_the_old_way_are_resealed_at_start() {
+    use domain::ports::sealed::SealedStore as _;
+    use domain::seal::{MasterKey, Sealed};
+    let dir = sealed_data_dir().await;
+    let master = MasterKey::from_file_text(
+        &std::fs::read_to_string(dir.path().join("master.key")).expect("key"),
+    )
+    .expect("key text");
+    let url = format!("sqlite://{}", dir.path().join("palisade.db").display());
+    let raw = store::SqlStore::open(&url).await.expect("open");
+    let before = raw.sealed_values().await.expect("sealed");
+    let mut plain = Vec::new();
+    // Databases from before the format change hold no chain key (it came later).
+    for v in before.iter().filter(|v| v.table != "audit_chain_keys") {
+        let what = Sealed::of_table(&v.table).expect("known table");
+        let p = master.open(what, &v.id, &v.sealed).expect("opens");
+        let old = master.seal_version_1(&v.id, &p);
+        let hex: String = old.iter().map(|b| format!("{b:02x}")).collect();
+        raw.execute_raw(&format!(
+            "UPDATE {} SET sealed_private = X'{hex}' WHERE id = '{}'",
+            v.table, v.id
+        ))
+        .await
+        .expect("write the old format");
+        plain.push((v.table.clone(), v.id.clone(), p));
+    }
+    drop(raw);
+
+    let app = server::startup::Application::build(crate::support::config(dir.path()))
+        .await
+        .expect("starts");
+    let after = app.console.store.recent_audit(5).await.expect("audit");
+    assert!(
+        after.iter().any(|e| e.action == "keys.reseal_format"),
+        "audited"
+    );
+    let raw = store::SqlStore::open(&url).await.expect("open");
+    for (table, id, p) in plain {
+        let v = raw
+            .sealed_values()
+            .await
+            .expect("sealed")
+            .into_iter()
+            .find(|v| v.id == id && v.table == table)
+            .expect("still there");
+        assert!(!MasterKey::is_legacy(&v.sealed), "{table} {id} re-sealed");
+        let what = Sealed::of_table(&table).expect("known");
+        assert_eq!(
+            master.open(what, &id, &v.sealed).expect("opens"),
+            p,
+            "same key"
+        );
+    }
+}
+
 #[tokio::test]
 async fn another_master_key_is_refused_on_the_check_value() {
     let dir = sealed_data_dir().await;

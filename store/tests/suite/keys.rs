@@ -105,7 +105,9 @@ async fn assert_invariants(
         let published = k.state.is_published();
         assert_eq!(k.sealed_private.is_some(), published, "{k:?}");
         if let Some(sealed) = &k.sealed_private {
-            let pkcs8 = key.open(&k.id, sealed).expect("every published key opens");
+            let pkcs8 = key
+                .open(domain::seal::Sealed::SigningKey, &k.id, sealed)
+                .expect("every published key opens");
             domain::certs::load_pkcs8(&pkcs8).expect("and is a usable private key");
         }
     }

@@ -38,7 +38,7 @@ use crate::ports::certs::{
     CertChange, CertRecord, CertStore, CsrRecord, HostnameRecord, TlsKeyRecord,
 };
 use crate::ports::StoreError;
-use crate::seal::MasterKey;
+use crate::seal::{MasterKey, Sealed};
 use crate::{now_ms, Error};
 use policy::certs::{
     CertKind, CertStatus, CA_INTERMEDIATE_DEFAULT_DAYS, CA_MAX_DAYS, CA_ROOT_DEFAULT_DAYS,
@@ -207,7 +207,8 @@ impl CertsService {
         pkcs8: Option<&SecretSlice<u8>>,
     ) -> TlsKeyRecord {
         let id = new_id();
-        let sealed_private = pkcs8.map(|k| self.master_key.seal(&id, k.expose_secret()));
+        let sealed_private =
+            pkcs8.map(|k| self.master_key.seal(Sealed::TlsKey, &id, k.expose_secret()));
         TlsKeyRecord {
             id,
             key_type: key_type.to_owned(),
@@ -336,8 +337,19 @@ pub(crate) async fn open_tls_key(
     let sealed = rec.sealed_private.ok_or_else(|| {
         Error::invalid("the private key of this certificate is not held by the console")
     })?;
-    let plain = master_key
-        .open(&rec.id, &sealed)
+    let plain = zeroize::Zeroizing::new(
+        master_key
+            .open(Sealed::TlsKey, &rec.id, &sealed)
+            .map_err(|e| Error::Internal(format!("key {key_id}: {e}")))?,
+    );
+    // The private key must be the one whose public key the row (and its certificates and
+    // pins) carry.
+    let key = crate::certs::load_pkcs8(&plain)
         .map_err(|e| Error::Internal(format!("key {key_id}: {e}")))?;
-    Ok(SecretSlice::from(plain))
+    if !crate::certs::same_public_key(key.spki_der(), &rec.spki_der) {
+        return Err(Error::Internal(format!(
+            "key {key_id}: the sealed private key does not match the public key on record"
+        )));
+    }
+    Ok(key.into_pkcs8())
 }

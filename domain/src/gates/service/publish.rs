@@ -3,6 +3,7 @@
 //! the diff of two versions.
 
 use super::*;
+use crate::seal::Sealed;
 use policy::keys::KeyState;
 use policy::secrets::{GateSecrets, SecretSigningKey};
 use zeroize::Zeroize;
@@ -40,7 +41,7 @@ impl GatesService {
                     id: SIGNER_ID.into(),
                     console_id: uuid::Uuid::new_v4().to_string(),
                     public_key: key.public_key().to_b64(),
-                    sealed_private: self.master_key.seal(SIGNER_ID, &der),
+                    sealed_private: self.master_key.seal(Sealed::BundleSigner, SIGNER_ID, &der),
                     created_at_ms: now_ms(),
                 };
                 let event = AuditDraft::new(
@@ -66,12 +67,19 @@ impl GatesService {
         };
         let der = zeroize::Zeroizing::new(
             self.master_key
-                .open(&record.id, &record.sealed_private)
+                .open(Sealed::BundleSigner, &record.id, &record.sealed_private)
                 .map_err(|e| {
                     Error::Internal(format!("the bundle signing key does not open: {e}"))
                 })?,
         );
         let key = SecretKey::from_pkcs8(&der).map_err(|e| Error::Internal(e.to_string()))?;
+        // The sealed key must be the one whose public half gates trust (a row whose sealed
+        // value was swapped would otherwise sign bundles every gate refuses).
+        if key.public_key().to_b64() != record.public_key {
+            return Err(Error::Internal(
+                "the bundle signing key does not match its public key on record".into(),
+            ));
+        }
         let signer = Arc::new(Signer { key, record });
         *lock(&self.signer) = Some(signer.clone());
         Ok(signer)
