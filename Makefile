@@ -17,6 +17,7 @@ deps:
 # The browser side: hydrate wasm + JS glue + CSS in target/site/pkg.
 site: deps
 	@scripts/build-site.sh
+	@scripts/check-size.sh
 
 release: site
 	cargo build --locked --release -p server -p gate
