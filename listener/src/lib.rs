@@ -263,6 +263,42 @@ fn builder(limits: &Limits) -> Builder<TokioExecutor> {
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// What a listener serves: a hyper service answering with `http::Response<B>`.
+pub trait HttpService<B>:
+    hyper::service::Service<
+        http::Request<Incoming>,
+        Response = http::Response<B>,
+        Future: Send + 'static,
+        Error: Into<BoxError>,
+    > + Clone
+    + Send
+    + 'static
+{
+}
+
+impl<T, B> HttpService<B> for T where
+    T: hyper::service::Service<
+            http::Request<Incoming>,
+            Response = http::Response<B>,
+            Future: Send + 'static,
+            Error: Into<BoxError>,
+        > + Clone
+        + Send
+        + 'static
+{
+}
+
+/// A response body a listener can send.
+pub trait ResponseBody:
+    hyper::body::Body<Data: Send, Error: Into<BoxError>> + Send + 'static
+{
+}
+
+impl<T> ResponseBody for T where
+    T: hyper::body::Body<Data: Send, Error: Into<BoxError>> + Send + 'static
+{
+}
+
 /// Serves `io` with `service` until the connection ends, it has been idle too long, or `stop`
 /// turns true (then it gets `limits.drain` to finish).
 #[allow(clippy::too_many_arguments)]
@@ -276,15 +312,8 @@ async fn serve_connection<I, S, B>(
     upgrades: bool,
 ) where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-    S: hyper::service::Service<http::Request<Incoming>, Response = http::Response<B>>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<BoxError>,
-    B: hyper::body::Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<BoxError>,
+    S: HttpService<B>,
+    B: ResponseBody,
 {
     let activity = Arc::new(Activity {
         started: accepted,
@@ -393,15 +422,8 @@ pub async fn serve<F, S, B>(
     make: F,
 ) where
     F: Fn(SocketAddr) -> S,
-    S: hyper::service::Service<http::Request<Incoming>, Response = http::Response<B>>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<BoxError>,
-    B: hyper::body::Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<BoxError>,
+    S: HttpService<B>,
+    B: ResponseBody,
 {
     let limits = Arc::new(limits);
     let live = Arc::new(());

@@ -539,24 +539,8 @@ impl AuthService {
             Some(CeremonyState::SignIn { admin_id, auth }) => (admin_id, auth),
             Some(CeremonyState::Decoy { username }) => {
                 // Refused as a wrong passkey for a real admin is, failed-finish limit included.
-                let target = format!("admin:{username}");
-                if let Err(retry_after_s) = self.throttle.failed_finish(&username, monotonic_ns()) {
-                    let draft = AuditDraft::new(actor, "admin.sign_in", &target, Outcome::Denied)
-                        .with_details(json!({
-                            "reason": "too many failed sign-ins for this admin",
-                            "retry_after_s": retry_after_s,
-                        }));
-                    return Err(self.refuse(draft, Error::Throttled { retry_after_s }).await);
-                }
                 let reason = "no admin can sign in under this name (decoy ceremony)";
-                return Err(self
-                    .refuse(
-                        fail(target, reason.into()),
-                        Error::AuthFailed {
-                            reason: "assertion refused",
-                        },
-                    )
-                    .await);
+                return Err(self.failed_finish(actor, &username, reason.into()).await);
             }
             _ => {
                 let reason = "sign-in ceremony unknown, expired or already used";
@@ -581,33 +565,13 @@ impl AuthService {
             }
         };
         let target = format!("admin:{}", admin.username);
-        let (passkey, user_verified) =
-            match self.verify_assertion(&admin, &auth, credential).await? {
-                Ok(v) => v,
-                Err(reason) => {
-                    // Failed finishes count per username; past the limit the refusal is a 429
-                    // (a valid assertion still signs in: it cannot be guessed).
-                    if let Err(retry_after_s) =
-                        self.throttle.failed_finish(&admin.username, monotonic_ns())
-                    {
-                        let draft =
-                            AuditDraft::new(actor, "admin.sign_in", &target, Outcome::Denied)
-                                .with_details(json!({
-                                    "reason": "too many failed sign-ins for this admin",
-                                    "retry_after_s": retry_after_s,
-                                }));
-                        return Err(self.refuse(draft, Error::Throttled { retry_after_s }).await);
-                    }
-                    let public = if reason.starts_with("credential") {
-                        "credential is not registered to this admin"
-                    } else {
-                        "assertion refused"
-                    };
-                    return Err(self
-                        .refuse(fail(target, reason), Error::AuthFailed { reason: public })
-                        .await);
-                }
-            };
+        let (passkey, user_verified) = match self
+            .verify_assertion(&admin, &auth, credential)
+            .await?
+        {
+            Ok(v) => v,
+            Err(reason) => return Err(self.failed_finish(actor, &admin.username, reason).await),
+        };
         let now = now_ms();
         let token = tokens::random_token();
         let sign_in = NewSignIn {
@@ -639,6 +603,31 @@ impl AuthService {
                 .await),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// The refusal of a failed sign-in finish for `username` (a wrong passkey for an admin, or
+    /// any answer to a decoy), audited with the real `reason`. Failed finishes count per
+    /// username; past the limit the refusal is a 429 (a valid assertion still signs in: it
+    /// cannot be guessed). What the caller sees never tells an admin from a decoy.
+    async fn failed_finish(&self, actor: &Actor, username: &str, reason: String) -> Error {
+        let target = format!("admin:{username}");
+        if let Err(retry_after_s) = self.throttle.failed_finish(username, monotonic_ns()) {
+            let draft = AuditDraft::new(actor, "admin.sign_in", &target, Outcome::Denied)
+                .with_details(json!({
+                    "reason": "too many failed sign-ins for this admin",
+                    "retry_after_s": retry_after_s,
+                }));
+            return self.refuse(draft, Error::Throttled { retry_after_s }).await;
+        }
+        let public = if reason.starts_with("credential") {
+            "credential is not registered to this admin"
+        } else {
+            "assertion refused"
+        };
+        let draft = AuditDraft::new(actor, "admin.sign_in", &target, Outcome::Failure)
+            .with_details(json!({ "reason": reason }));
+        self.refuse(draft, Error::AuthFailed { reason: public })
+            .await
     }
 
     /// Checks an assertion against a ceremony's state and the admin's stored passkeys; the
