@@ -6,7 +6,7 @@ export CARGO_TARGET_DIR
 TARGET := $(abspath $(CARGO_TARGET_DIR))
 SITE := $(CURDIR)/target/site
 
-.PHONY: run test deps site release lint clippy fmt-check rust-test wasm-deps gate-deps e2e e2e-postgres bench-push bench-gate
+.PHONY: run test deps site release lint clippy fmt-check rust-test wasm-deps gate-deps e2e e2e-postgres bench-push bench-gate bench-pages
 
 run: release
 	$(TARGET)/release/palisade serve
@@ -74,3 +74,9 @@ bench-gate:
 
 fmt-check:
 	cargo fmt --all --check
+
+# Static assets next to server-rendered pages, requests per second with wrk (opt-in benchmark,
+# not part of `make test`): the CSS against the favicon, /login against a static file of its size.
+bench-pages: site
+	@scripts/install-bench-deps.sh
+	cargo bench --locked -p server --bench pages

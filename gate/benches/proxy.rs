@@ -20,12 +20,13 @@ use std::time::{Duration, Instant};
 
 use common::{bundle, claims, policy, Console, TokenKey};
 use jose::Alg;
+use listener::testing::WrkRun;
 use policy::bundle::{Route, RouteAuth};
 use policy::model::{KeyBy, Mode, PathMatch, Period, Policy};
 
 /// wrk's shape for every run: one thread (the machine has two cores; the rest is for the
 /// proxy under test and the upstream), 16 connections.
-const WRK_CONNECTIONS: &str = "16";
+const WRK_CONNECTIONS: u32 = 16;
 
 fn main() {
     for tool in ["nginx", "wrk"] {
@@ -540,58 +541,10 @@ async fn push(admin: SocketAddr, envelope: Vec<u8>) -> u16 {
         .as_u16()
 }
 
-#[derive(Debug)]
-struct WrkRun {
-    requests: u64,
-    refused: u64,
-    secs: f64,
-    rps: f64,
-}
-
-/// One `wrk` run; `refused` counts the non-2xx/3xx answers, `secs` is wrk's own measured time.
+/// One `wrk` run with this benchmark's shape (one thread, [`WRK_CONNECTIONS`]).
 fn wrk(port: u16, path: &str, token: Option<&str>, secs: u64) -> WrkRun {
-    let mut cmd = Command::new("wrk");
-    cmd.args(["-t1", "-c", WRK_CONNECTIONS, "-d", &format!("{secs}s")]);
-    if let Some(t) = token {
-        cmd.args(["-H", &format!("Authorization: Bearer {t}")]);
-    }
-    let out = cmd
-        .arg(format!("http://127.0.0.1:{port}{path}"))
-        .output()
-        .expect("run wrk");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "wrk failed: {text}");
-    parse_wrk(&text).unwrap_or_else(|| panic!("unexpected wrk output:\n{text}"))
-}
-
-/// Reads "N requests in 3.00s", "Non-2xx or 3xx responses: M" and "Requests/sec: R".
-fn parse_wrk(text: &str) -> Option<WrkRun> {
-    let line = text.lines().find(|l| l.contains(" requests in "))?;
-    let mut words = line.split_whitespace();
-    let requests: u64 = words.next()?.parse().ok()?;
-    let time = words.nth(2)?.trim_end_matches(',');
-    let secs = if let Some(ms) = time.strip_suffix("ms") {
-        ms.parse::<f64>().ok()? / 1_000.0
-    } else {
-        time.strip_suffix('s')?.parse().ok()?
-    };
-    let refused = text
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("Non-2xx or 3xx responses:"))
-        .map(|n| n.trim().parse().ok())
-        .unwrap_or(Some(0))?;
-    let rps = text
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("Requests/sec:"))?
-        .trim()
-        .parse()
-        .ok()?;
-    Some(WrkRun {
-        requests,
-        refused,
-        secs,
-        rps,
-    })
+    let auth = token.map(|t| format!("Authorization: Bearer {t}"));
+    listener::testing::wrk(port, path, auth.as_slice(), WRK_CONNECTIONS, secs)
 }
 
 fn median(v: &mut [f64]) -> f64 {

@@ -553,7 +553,7 @@ mod tests {
 
 /// Raw clients for the tests of the console and the gate that attack a listener: a
 /// connection from a chosen loopback address, a read until the server closes, the frame types
-/// of an HTTP/2 answer.
+/// of an HTTP/2 answer; and `wrk` runs for their load benchmarks.
 #[cfg(feature = "testing")]
 pub mod testing {
     use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -604,5 +604,67 @@ pub mod testing {
             i += 9 + len;
         }
         types
+    }
+    /// What one `wrk` run measured; `refused` counts the non-2xx/3xx answers, `secs` is wrk's
+    /// own measured time.
+    #[derive(Debug)]
+    pub struct WrkRun {
+        pub requests: u64,
+        pub refused: u64,
+        pub secs: f64,
+        pub rps: f64,
+    }
+
+    /// One `wrk` run (one thread, `connections`, `secs` seconds) against
+    /// `http://127.0.0.1:{port}{path}` with the extra `headers` (`Name: value`).
+    pub fn wrk(port: u16, path: &str, headers: &[String], connections: u32, secs: u64) -> WrkRun {
+        let mut cmd = std::process::Command::new("wrk");
+        cmd.args([
+            "-t1",
+            "-c",
+            &connections.to_string(),
+            "-d",
+            &format!("{secs}s"),
+        ]);
+        for h in headers {
+            cmd.args(["-H", h]);
+        }
+        let out = cmd
+            .arg(format!("http://127.0.0.1:{port}{path}"))
+            .output()
+            .expect("run wrk");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "wrk failed: {text}");
+        parse_wrk(&text).unwrap_or_else(|| panic!("unexpected wrk output:\n{text}"))
+    }
+
+    /// Reads "N requests in 3.00s", "Non-2xx or 3xx responses: M" and "Requests/sec: R".
+    fn parse_wrk(text: &str) -> Option<WrkRun> {
+        let line = text.lines().find(|l| l.contains(" requests in "))?;
+        let mut words = line.split_whitespace();
+        let requests: u64 = words.next()?.parse().ok()?;
+        let time = words.nth(2)?.trim_end_matches(',');
+        let secs = if let Some(ms) = time.strip_suffix("ms") {
+            ms.parse::<f64>().ok()? / 1_000.0
+        } else {
+            time.strip_suffix('s')?.parse().ok()?
+        };
+        let refused = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("Non-2xx or 3xx responses:"))
+            .map(|n| n.trim().parse().ok())
+            .unwrap_or(Some(0))?;
+        let rps = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("Requests/sec:"))?
+            .trim()
+            .parse()
+            .ok()?;
+        Some(WrkRun {
+            requests,
+            refused,
+            secs,
+            rps,
+        })
     }
 }

@@ -229,6 +229,17 @@ pub struct Config {
 }
 
 impl Config {
+    /// The configuration `palisade --data-dir DIR` would run with (every other setting at its
+    /// default, or from its environment variable).
+    pub fn for_data_dir(dir: &std::path::Path) -> Config {
+        Cli::parse_from([
+            std::ffi::OsStr::new("palisade"),
+            "--data-dir".as_ref(),
+            dir.as_os_str(),
+        ])
+        .config
+    }
+
     /// The connection bounds of the console's listener.
     pub fn listener_limits(&self) -> listener::Limits {
         listener::Limits {

@@ -61,27 +61,14 @@ pub async fn second_connection(dir: &std::path::Path) -> Arc<dyn Store> {
     Arc::new(store)
 }
 
+/// The defaults `palisade --data-dir DIR` runs with, on a free port, with a 2 s header
+/// timeout and the rotation job out of the way (tests run its steps themselves).
 pub fn config(dir: &std::path::Path) -> Config {
-    Config {
-        addr: "127.0.0.1:0".parse().expect("addr"),
-        data_dir: dir.to_path_buf(),
-        database_url: None,
-        public_url: None,
-        master_key_file: None,
-        session_idle_minutes: 30,
-        session_max_hours: 12,
-        header_timeout_secs: 2,
-        idle_timeout_secs: 60,
-        body_timeout_secs: 10,
-        request_timeout_secs: 30,
-        max_connections: 4096,
-        max_connections_per_ip: 128,
-        rotation_tick_secs: 3600,
-        audit_summary_secs: 60,
-        probe_allow: Vec::new(),
-        trusted_proxies: Vec::new(),
-        site_root: None,
-    }
+    let mut c = Config::for_data_dir(dir);
+    c.addr = "127.0.0.1:0".parse().expect("addr");
+    c.header_timeout_secs = 2;
+    c.rotation_tick_secs = 3600;
+    c
 }
 
 impl TestApp {
