@@ -51,20 +51,25 @@ fn main() {
             std::fs::copy(entry.path(), root.join("pkg").join(entry.file_name())).expect("copy");
         }
     }
-    let mut config = server::config::Config::for_data_dir(&dir.path().join("data"));
-    config.addr = "127.0.0.1:0".parse().expect("addr");
-    config.site_root = Some(root.clone());
-    config.max_connections_per_ip = 1024;
-    let port = runtime.block_on(async {
-        let app = server::startup::Application::build(config)
-            .await
-            .expect("console");
-        let port = app.port();
-        tokio::spawn(app.run_until_stopped());
-        port
-    });
+    // The console reads its site at startup: one start to learn the login page's size, then
+    // the measured one, with a static file of that size beside the CSS.
+    let start = |data: &str| {
+        let mut config = server::config::Config::for_data_dir(&dir.path().join(data));
+        config.addr = "127.0.0.1:0".parse().expect("addr");
+        config.site_root = Some(root.clone());
+        config.max_connections_per_ip = 1024;
+        runtime.block_on(async {
+            let app = server::startup::Application::build(config)
+                .await
+                .expect("console");
+            let port = app.port();
+            tokio::spawn(app.run_until_stopped());
+            port
+        })
+    };
+    let first = start("sizing");
     let login = runtime.block_on(async {
-        reqwest::get(format!("http://127.0.0.1:{port}/login"))
+        reqwest::get(format!("http://127.0.0.1:{first}/login"))
             .await
             .expect("login")
             .bytes()
@@ -76,6 +81,7 @@ fn main() {
         vec![b'x'; login.len()],
     )
     .expect("static page");
+    let port = start("data");
     let paths = [
         "/favicon.svg",
         "/pkg/palisade.css",
