@@ -26,11 +26,11 @@ pub fn LoginPage() -> impl IntoView {
             let started = start_login(name).await.map_err(|e| e.to_string())?;
             // An unknown username gets a challenge like any other (the console does not say
             // who is an admin), so a failure here is where a mistyped name shows.
-            let credential = passkey::get(started.options).await.map_err(|e| {
-                format!(
-                    "Sign-in failed: no passkey of this admin was used ({e}). Check the \
-                     username, and use the device or security key that holds its passkey."
-                )
+            let credential = passkey::get(started.options).await.map_err(|_| {
+                "Sign-in failed: no passkey of this admin was used, or the prompt was \
+                 cancelled. Check the username, and use the device or security key that holds \
+                 its passkey."
+                    .to_owned()
             })?;
             finish_login(started.ceremony_id, credential)
                 .await
