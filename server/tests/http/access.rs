@@ -408,12 +408,7 @@ async fn an_expired_session_pressing_sign_out_lands_on_login() {
 async fn a_client_trickling_its_headers_is_cut_off_at_the_header_timeout() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let app = TestApp::spawn().await;
-    let port: u16 = app
-        .base
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.parse().ok())
-        .expect("port");
+    let port = app.port();
     let mut slow = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
         .expect("connect");

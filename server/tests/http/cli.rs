@@ -211,7 +211,7 @@ async fn audit_triggers_stop_in_place_edits() {
 #[tokio::test]
 async fn admin_bootstrap_prints_a_working_setup_url() {
     let app = TestApp::spawn().await;
-    let port = app.base.rsplit(':').next().expect("port");
+    let port = app.port();
     let (code, out) = palisade(
         app.dir.path(),
         &["admin", "bootstrap", "--addr", &format!("127.0.0.1:{port}")],

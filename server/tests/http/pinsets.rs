@@ -191,7 +191,7 @@ async fn the_live_probe_cannot_scan_the_consoles_host_and_is_rate_limited() {
     let app = TestApp::spawn().await;
     let cookie = app.confirmed_owner("alice").await;
     // The console's own port (open) and port 1 (closed) give the same refusal.
-    let port = app.base.rsplit(':').next().expect("port").to_owned();
+    let port = app.port().to_string();
     let mut answers = Vec::new();
     for target in [format!("127.0.0.1:{port}"), "127.0.0.1:1".to_owned()] {
         let r = app

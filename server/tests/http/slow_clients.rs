@@ -38,13 +38,7 @@ async fn slow_bodies_and_idle_h2c_prefaces_are_closed_in_time_and_healthz_keeps_
         c.body_timeout_secs = 3;
     })
     .await;
-    let port: u16 = app
-        .base
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.parse().ok())
-        .expect("port");
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, app.port()));
     let quiet: Vec<f64> = {
         let mut v = Vec::new();
         for _ in 0..50 {

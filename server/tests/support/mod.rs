@@ -121,6 +121,15 @@ impl TestApp {
         }
     }
 
+    /// The port the console listens on (on 127.0.0.1).
+    pub fn port(&self) -> u16 {
+        self.base
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("the base URL ends with the port")
+    }
+
     pub fn setup_token(&self) -> String {
         self.setup_url
             .split("token=")
