@@ -60,13 +60,21 @@ pub struct ServeArgs {
     /// Console URL, overriding the one stored at enrolment.
     #[arg(long, env = "PALISADE_GATE_CONSOLE")]
     pub console: Option<String>,
-    /// Peers whose X-Forwarded-For is believed (CIDR; repeat or separate with commas).
+    /// Peers whose forwarding header is believed (CIDR; repeat or separate with commas).
     #[arg(
         long = "trusted-proxy",
         env = "PALISADE_GATE_TRUSTED_PROXY",
         value_delimiter = ','
     )]
     pub trusted_proxy: Vec<String>,
+    /// The header those proxies write the client's address into: `x-forwarded-for` or
+    /// `forwarded` (RFC 7239). Only that one is read and passed upstream; the other is removed.
+    #[arg(
+        long = "forwarded-header",
+        env = "PALISADE_GATE_FORWARDED_HEADER",
+        default_value = "x-forwarded-for"
+    )]
+    pub forwarded_header: policy::forwarded::ForwardedHeader,
     /// Also serve HTTPS here, with the certificate the console delivers for this gate (the
     /// same routes, tokens and limits as --listen).
     #[arg(long, env = "PALISADE_GATE_TLS_LISTEN")]
@@ -151,6 +159,7 @@ impl ServeArgs {
             data_dir: self.data_dir.clone(),
             console: self.console.clone(),
             trusted_proxies: self.trusted_proxy.clone(),
+            forwarded_header: self.forwarded_header,
             redis: self.redis.clone(),
             tls_listen: self.tls_listen,
             pull_interval: Duration::from_secs(self.pull_interval_secs.max(1)),

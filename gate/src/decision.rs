@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use http::header::{HeaderMap, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{Response, StatusCode};
 use policy::bundle::RouteAuth;
-use policy::cidr::Cidr;
+use policy::forwarded::ProxyTrust;
 use policy::gcra::{Outcome as GcraOutcome, Tat};
 use policy::model::{applicable_in_order, Action, KeyBy, Policy, Request as PolicyRequest, Scope};
 use sha2::{Digest, Sha256};
@@ -75,13 +75,13 @@ pub type Refused = (Outcome, Response<Body>);
 /// Decides requests against the applied bundle; shared by both modes.
 pub struct Decider {
     pub shared: Arc<Shared>,
-    /// Peers whose `X-Forwarded-For` is believed.
-    pub trusted: Vec<Cidr>,
+    /// Peers whose forwarding header is believed, and which header that is.
+    pub proxies: ProxyTrust,
 }
 
 impl Decider {
-    pub fn new(shared: Arc<Shared>, trusted: Vec<Cidr>) -> Self {
-        Decider { shared, trusted }
+    pub fn new(shared: Arc<Shared>, proxies: ProxyTrust) -> Self {
+        Decider { shared, proxies }
     }
 
     /// Decides one request: `method` and `raw_path` (the target's path, without the query) of
@@ -149,7 +149,7 @@ impl Decider {
             }
         };
         if !st.policies.is_empty() {
-            let ip = client_ip(peer.ip(), headers, &self.trusted);
+            let ip = client_ip(peer.ip(), headers, &self.proxies);
             if let Some(resp) = self
                 .rate_limit(&st, method, headers, &path, ip, principal.as_deref())
                 .await

@@ -33,7 +33,7 @@ use std::sync::Arc;
 use http::header::{HeaderMap, CONTENT_LENGTH};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
-use policy::cidr::Cidr;
+use policy::forwarded::ProxyTrust;
 
 use crate::apply::Shared;
 use crate::decision::{Decider, Refused};
@@ -59,9 +59,9 @@ pub struct DecisionService {
 }
 
 impl DecisionService {
-    pub fn new(shared: Arc<Shared>, trusted: Vec<Cidr>) -> Self {
+    pub fn new(shared: Arc<Shared>, proxies: ProxyTrust) -> Self {
         DecisionService {
-            decider: Decider::new(shared, trusted),
+            decider: Decider::new(shared, proxies),
             tokens: crate::token::TokenEndpoint::new(),
         }
     }
@@ -70,7 +70,7 @@ impl DecisionService {
     pub async fn handle(&self, peer: SocketAddr, req: Request<Incoming>) -> Response<Body> {
         if let Some(st) = self.decider.shared.current() {
             if crate::token::TokenEndpoint::serves(&st, req.uri().path()) {
-                let ip = crate::request::client_ip(peer.ip(), req.headers(), &self.decider.trusted);
+                let ip = crate::request::client_ip(peer.ip(), req.headers(), &self.decider.proxies);
                 return self.tokens.handle(&self.decider.shared, st, ip, req).await;
             }
         }

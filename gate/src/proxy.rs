@@ -5,7 +5,8 @@
 //! Every refusal is an answer with a JSON body, never a panic or a 5xx of the gate's own making
 //! (502/504 only when the upstream fails). Headers sent upstream: hop-by-hop fields removed
 //! (RFC 9110 §7.6.1), `X-Palisade-Client` / `X-Palisade-Subject` removed and then set from the
-//! verified token, `X-Forwarded-For` set (appended to only when the peer is a trusted proxy),
+//! verified token, the configured forwarding header (`X-Forwarded-For` or RFC 7239 `Forwarded`)
+//! set — appended to only when the peer is a trusted proxy — and the other one removed,
 //! `X-Forwarded-Host`, `X-Forwarded-Proto`, and `Host` = the upstream's authority. The path sent
 //! upstream is the normalised path the gate matched, so both see the same resource.
 
@@ -24,7 +25,7 @@ use hyper::body::Incoming;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use policy::cidr::Cidr;
+use policy::forwarded::ProxyTrust;
 
 use crate::apply::Shared;
 use crate::decision::{Admitted, Decider, CLIENT_HEADER, SUBJECT_HEADER};
@@ -101,7 +102,7 @@ impl Proxy {
     pub fn new(
         shared: Arc<Shared>,
         upstream: Upstream,
-        trusted: Vec<Cidr>,
+        proxies: ProxyTrust,
         max_body: usize,
         upstream_timeout: Duration,
     ) -> Self {
@@ -113,7 +114,7 @@ impl Proxy {
             .pool_max_idle_per_host(256)
             .build(connector);
         Proxy {
-            decider: Decider::new(shared, trusted),
+            decider: Decider::new(shared, proxies),
             tokens: TokenEndpoint::new(),
             client,
             upstream,
@@ -126,7 +127,7 @@ impl Proxy {
     pub async fn handle(&self, peer: SocketAddr, req: Request<Incoming>) -> Response<Body> {
         if let Some(st) = self.decider.shared.current() {
             if TokenEndpoint::serves(&st, req.uri().path()) {
-                let ip = crate::request::client_ip(peer.ip(), req.headers(), &self.decider.trusted);
+                let ip = crate::request::client_ip(peer.ip(), req.headers(), &self.decider.proxies);
                 return self.tokens.handle(&self.decider.shared, st, ip, req).await;
             }
         }
@@ -190,25 +191,18 @@ impl Proxy {
         strip_hop_by_hop(h);
         h.remove(CLIENT_HEADER);
         h.remove(SUBJECT_HEADER);
-        let peer_ip = peer.ip().to_string();
-        let peer_trusted = self.decider.trusted.iter().any(|c| c.contains(peer.ip()));
-        let forwarded = if peer_trusted {
-            let prior: Vec<&str> = h
-                .get_all("x-forwarded-for")
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .collect();
-            if prior.is_empty() {
-                peer_ip
-            } else {
-                format!("{}, {peer_ip}", prior.join(", "))
-            }
-        } else {
-            peer_ip
-        };
-        h.remove("x-forwarded-for");
+        // The configured forwarding header, with the peer appended (a trusted proxy's chain is
+        // kept, anyone else's claims dropped); the other header is the client's and is removed.
+        let proxies = &self.decider.proxies;
+        let (name, other) = (proxies.header.name(), proxies.header.other().name());
+        let forwarded = proxies.pass_on(
+            peer.ip(),
+            h.get_all(name).iter().filter_map(|v| v.to_str().ok()),
+        );
+        h.remove(name);
+        h.remove(other);
         if let Ok(v) = HeaderValue::from_str(&forwarded) {
-            h.insert("x-forwarded-for", v);
+            h.insert(name, v);
         }
         if let Some(host) = original_host {
             h.insert("x-forwarded-host", host);

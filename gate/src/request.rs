@@ -1,12 +1,12 @@
 //! Pure request facts the gate derives before deciding: the normalised path (RFC 3986 §6.2.2),
-//! the client IP (socket peer, or the rightmost untrusted `X-Forwarded-For` entry when the peer
-//! is a trusted proxy), the bearer token (RFC 6750 §2.1), and hop-by-hop headers (RFC 9110
+//! the client IP (socket peer, or the rightmost untrusted entry of the configured forwarding
+//! header when the peer is a trusted proxy), the bearer token (RFC 6750 §2.1), and hop-by-hop headers (RFC 9110
 //! §7.6.1).
 
 use std::net::IpAddr;
 
 use http::header::{HeaderMap, HeaderName, AUTHORIZATION, CONNECTION};
-use policy::cidr::Cidr;
+use policy::forwarded::ProxyTrust;
 
 /// Why a request target cannot be matched safely.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -79,15 +79,14 @@ fn remove_dot_segments(path: &str) -> String {
     format!("/{}", out.join("/"))
 }
 
-/// The client's address ([`policy::cidr::client_ip`] over the `X-Forwarded-For` values).
-pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[Cidr]) -> IpAddr {
-    policy::cidr::client_ip(
+/// The client's address ([`ProxyTrust::client_ip`] over the configured header's values).
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, proxies: &ProxyTrust) -> IpAddr {
+    proxies.client_ip(
         peer,
         headers
-            .get_all("x-forwarded-for")
+            .get_all(proxies.header.name())
             .iter()
             .map(|v| v.to_str().ok()),
-        trusted,
     )
 }
 
@@ -184,32 +183,30 @@ mod tests {
     }
 
     #[test]
-    fn forwarded_for_is_believed_only_from_trusted_peers() {
-        let trusted = vec![Cidr::parse("10.0.0.0/8").expect("valid")];
+    fn only_the_configured_header_is_believed_and_only_from_trusted_peers() {
+        use policy::forwarded::ForwardedHeader;
+        let ip = |s: &str| s.parse::<IpAddr>().expect("ip");
         let mut h = HeaderMap::new();
         h.append(
             "x-forwarded-for",
             HeaderValue::from_static("1.2.3.4, 203.0.113.9"),
         );
         h.append("x-forwarded-for", HeaderValue::from_static("10.0.0.7"));
-        let ip = |s: &str| s.parse::<IpAddr>().expect("ip");
-        // Untrusted peer: its own address, whatever it claims.
-        assert_eq!(
-            client_ip(ip("198.51.100.1"), &h, &trusted),
-            ip("198.51.100.1")
-        );
-        // Trusted peer: the rightmost untrusted entry, not the forged leftmost one.
-        assert_eq!(client_ip(ip("10.0.0.1"), &h, &trusted), ip("203.0.113.9"));
-        let mut junk = HeaderMap::new();
-        junk.append(
-            "x-forwarded-for",
-            HeaderValue::from_static("1.2.3.4, nonsense, 10.0.0.9"),
-        );
-        assert_eq!(client_ip(ip("10.0.0.1"), &junk, &trusted), ip("10.0.0.9"));
-        assert_eq!(
-            client_ip(ip("10.0.0.1"), &HeaderMap::new(), &trusted),
-            ip("10.0.0.1")
-        );
+        h.append("forwarded", HeaderValue::from_static("for=198.51.100.77"));
+        let trusted = vec!["10.0.0.0/8".parse().expect("valid")];
+        let xff = ProxyTrust::new(trusted.clone(), ForwardedHeader::XForwardedFor);
+        let fwd = ProxyTrust::new(trusted, ForwardedHeader::Forwarded);
+        for t in [&xff, &fwd] {
+            assert_eq!(client_ip(ip("198.51.100.1"), &h, t), ip("198.51.100.1"));
+            assert_eq!(
+                client_ip(ip("10.0.0.1"), &HeaderMap::new(), t),
+                ip("10.0.0.1")
+            );
+        }
+        // Both field lines of X-Forwarded-For are one list; `Forwarded` is not read.
+        assert_eq!(client_ip(ip("10.0.0.1"), &h, &xff), ip("203.0.113.9"));
+        // And the reverse.
+        assert_eq!(client_ip(ip("10.0.0.1"), &h, &fwd), ip("198.51.100.77"));
     }
 
     #[test]

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use jose::ed25519::PublicKey;
 use policy::cidr::Cidr;
+use policy::forwarded::{ForwardedHeader, ProxyTrust};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -50,6 +51,8 @@ pub struct Settings {
     /// Overrides the console URL of `console.json`.
     pub console: Option<String>,
     pub trusted_proxies: Vec<String>,
+    /// The header the trusted proxies write the client's address into.
+    pub forwarded_header: ForwardedHeader,
     pub pull_interval: Duration,
     /// Base64url raw 32-byte key, for a gate without `console.json`.
     pub bundle_public_key: Option<String>,
@@ -203,18 +206,16 @@ impl Gate {
         let (stop, stopped) = watch::channel(false);
         let connections = listener::Stats::default();
         let exempt = trusted_proxies.clone();
+        let proxies = ProxyTrust::new(trusted_proxies, s.forwarded_header);
         let proxy = Arc::new(match upstream {
             Some(upstream) => Front::Proxy(Box::new(Proxy::new(
                 shared.clone(),
                 upstream,
-                trusted_proxies,
+                proxies,
                 s.max_body_bytes,
                 s.upstream_timeout,
             ))),
-            None => Front::Decision(Box::new(DecisionService::new(
-                shared.clone(),
-                trusted_proxies,
-            ))),
+            None => Front::Decision(Box::new(DecisionService::new(shared.clone(), proxies))),
         });
         let admin = router(AdminState {
             shared: shared.clone(),

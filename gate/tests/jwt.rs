@@ -336,6 +336,7 @@ async fn spoofed_palisade_headers_never_reach_the_upstream() {
             .header("x-palisade-client", "admin-console")
             .header("X-Palisade-Subject", "root")
             .header("x-forwarded-for", "6.6.6.6")
+            .header("forwarded", "for=7.7.7.7")
             .header("connection", "x-drop-me")
             .header("x-drop-me", "1");
         if let Some(t) = token {
@@ -359,6 +360,10 @@ async fn spoofed_palisade_headers_never_reach_the_upstream() {
     assert_eq!(
         h["x-forwarded-for"], "127.0.0.1",
         "an untrusted peer's XFF is replaced: {body}"
+    );
+    assert!(
+        h.get("forwarded").is_none(),
+        "the header the proxies do not write is removed: {body}"
     );
     assert_eq!(body["path"], "/public/x?q=1");
     let body: Value = send("/api/x", Some(k.active.token(&claims())))

@@ -160,6 +160,67 @@ async fn forged_forwarded_for_from_an_untrusted_peer_lands_in_the_peers_bucket()
     gate.stop().await;
 }
 
+/// Behind a proxy that writes RFC 7239 `Forwarded` (`--forwarded-header forwarded`): each
+/// forwarded client has its own bucket, a client's own `X-Forwarded-For` is neither believed
+/// nor passed on, and the upstream receives the chain with the proxy appended.
+#[tokio::test]
+async fn behind_a_proxy_writing_forwarded_each_client_has_its_bucket() {
+    let up = upstream().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let console = Console::new();
+    let mut s = settings(dir.path(), up, Some(console.public_b64()));
+    s.trusted_proxies = vec!["127.0.0.1/32".into()];
+    s.forwarded_header = policy::forwarded::ForwardedHeader::Forwarded;
+    let gate = gate::serve::Gate::start(s).await.expect("gate starts");
+    let p = policy("per-ip", 1, 1, Period::Minute, 0, Mode::Enforce);
+    assert_eq!(
+        push(&gate, console.sign(&bundle(1, vec![], vec![p])))
+            .await
+            .0,
+        200
+    );
+    let c = http();
+    let get = |path: &'static str, forwarded: &'static str, xff: String| {
+        c.get(format!("http://{}{path}", gate.addr))
+            .header("forwarded", forwarded)
+            .header("x-forwarded-for", xff)
+            .send()
+    };
+    let mut statuses = Vec::new();
+    for (i, client) in [
+        "for=203.0.113.1",
+        "for=203.0.113.1",
+        r#"for="[2001:db8::2]:443""#,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        // A new X-Forwarded-For each time: were it believed, no request would share a bucket.
+        let r = get("/limited", client, format!("198.51.100.{i}"))
+            .await
+            .expect("send");
+        statuses.push(r.status().as_u16());
+    }
+    assert_eq!(
+        statuses,
+        vec![200, 429, 200],
+        "one bucket per Forwarded client"
+    );
+    let echo: serde_json::Value = get("/public/x", "for=203.0.113.3;proto=https", "6.6.6.6".into())
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    let h = &echo["headers"];
+    assert_eq!(
+        h["forwarded"], "for=203.0.113.3;proto=https, for=127.0.0.1",
+        "{echo}"
+    );
+    assert!(h.get("x-forwarded-for").is_none(), "{echo}");
+    gate.stop().await;
+}
+
 #[tokio::test]
 async fn a_hundred_swaps_under_load_lose_no_request() {
     let up = upstream().await;

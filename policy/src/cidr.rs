@@ -206,38 +206,6 @@ fn v6_bits(ip: IpAddr) -> u128 {
     }
 }
 
-/// The client's address: the socket `peer`, unless the peer is in `trusted` (a proxy); then the
-/// rightmost `X-Forwarded-For` entry that is not itself trusted (entries to its left were
-/// written by the client and prove nothing). `forwarded_for`: the header's values in order,
-/// `None` for one that is not text (the walk then stops at the peer). Unparseable entries end
-/// the walk at the last trusted hop. Shared by the gate and the console.
-pub fn client_ip<'a>(
-    peer: IpAddr,
-    forwarded_for: impl IntoIterator<Item = Option<&'a str>>,
-    trusted: &[Cidr],
-) -> IpAddr {
-    let is_trusted = |ip: IpAddr| trusted.iter().any(|c| c.contains(ip));
-    if !is_trusted(peer) {
-        return peer;
-    }
-    let mut entries: Vec<&str> = Vec::new();
-    for v in forwarded_for {
-        match v {
-            Some(s) => entries.extend(s.split(',').map(str::trim)),
-            None => return peer,
-        }
-    }
-    let mut last = peer;
-    for e in entries.iter().rev() {
-        match e.parse::<IpAddr>() {
-            Ok(ip) if is_trusted(ip) => last = ip,
-            Ok(ip) => return ip,
-            Err(_) => return last,
-        }
-    }
-    last
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,6 +9,8 @@
 //! - [`model`]: rate-limit policies (match, key, limit, scope, action, mode) and how a request
 //!   selects the policies that apply to it.
 //! - [`cidr`]: IPv4/IPv6 address ranges (RFC 4632, RFC 4291 §2.3).
+//! - [`forwarded`]: the client's address behind trusted proxies (`X-Forwarded-For` or RFC 7239
+//!   `Forwarded`, whichever the deployment's proxies write).
 //! - [`validate`]: precise messages for one policy and for a set (unreachable policies, duplicates).
 //! - [`preview`]: what a policy would do to synthetic traffic, through the same [`gcra::Gcra`].
 //! - [`effective`]: the limit a client really gets with N gates.
@@ -38,6 +40,7 @@ pub mod certs;
 pub mod cidr;
 pub mod client;
 pub mod effective;
+pub mod forwarded;
 pub mod gates;
 pub mod gcra;
 pub mod jwk;

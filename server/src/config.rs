@@ -202,9 +202,9 @@ pub struct Config {
         global = true
     )]
     pub audit_summary_secs: u64,
-    /// Reverse proxies (CIDR, comma-separated) whose `X-Forwarded-For` names the client: for the
-    /// sign-in throttle and the audit log's IP. Requests from anywhere else are taken from
-    /// their socket address, whatever they claim.
+    /// Reverse proxies (CIDR, comma-separated) whose forwarding header (`--forwarded-header`)
+    /// names the client: for the sign-in throttle and the audit log's IP. Requests from anywhere
+    /// else are taken from their socket address, whatever they claim.
     #[arg(
         long = "trusted-proxies",
         env = "PALISADE_TRUSTED_PROXIES",
@@ -212,6 +212,15 @@ pub struct Config {
         global = true
     )]
     pub trusted_proxies: Vec<policy::cidr::Cidr>,
+    /// The header the trusted proxies write the client's address into: `x-forwarded-for` or
+    /// `forwarded` (RFC 7239). Only that one is read; the other is whatever the client sent.
+    #[arg(
+        long = "forwarded-header",
+        env = "PALISADE_FORWARDED_HEADER",
+        default_value = "x-forwarded-for",
+        global = true
+    )]
+    pub forwarded_header: policy::forwarded::ForwardedHeader,
     /// Address ranges (CIDR, comma-separated) the pin tool's live probe may reach besides public
     /// addresses, e.g. `10.20.0.0/16` for internal API hosts. Loopback, private and link-local
     /// addresses are refused unless listed here; cloud metadata addresses always are.

@@ -41,8 +41,9 @@ pub struct GuardState {
     /// The console's own origin, e.g. `http://localhost:3000`.
     pub origin: String,
     pub tls: bool,
-    /// Proxies whose `X-Forwarded-For` names the client (`--trusted-proxies`).
-    pub trusted_proxies: Vec<policy::cidr::Cidr>,
+    /// Proxies whose forwarding header names the client (`--trusted-proxies`,
+    /// `--forwarded-header`).
+    pub proxies: policy::forwarded::ProxyTrust,
 }
 
 /// The endpoint of a server fn path (`/fn/start_login` → `start_login`).
@@ -203,13 +204,12 @@ pub async fn guard(
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(|s| truncate(s, 256));
-    let client = policy::cidr::client_ip(
+    let client = state.proxies.client_ip(
         peer.ip(),
         req.headers()
-            .get_all("x-forwarded-for")
+            .get_all(state.proxies.header.name())
             .iter()
             .map(|v| v.to_str().ok()),
-        &state.trusted_proxies,
     );
     let actor = Actor {
         name: domain::audit::ANONYMOUS.into(),

@@ -306,7 +306,10 @@ fn router(config: &Config, console: Arc<Console>, public_url: &Url) -> Router {
         cookies,
         origin: public_url.origin().ascii_serialization(),
         tls,
-        trusted_proxies: config.trusted_proxies.clone(),
+        proxies: policy::forwarded::ProxyTrust::new(
+            config.trusted_proxies.clone(),
+            config.forwarded_header,
+        ),
     };
 
     // One router per area, each with its own paths; the REST API joins them here. The gate

@@ -242,6 +242,7 @@ pub fn settings(dir: &Path, upstream: SocketAddr, bundle_key: Option<String>) ->
         data_dir: dir.to_path_buf(),
         console: None,
         trusted_proxies: vec!["127.0.0.2/32".into()],
+        forwarded_header: Default::default(),
         pull_interval: Duration::from_secs(30),
         bundle_public_key: bundle_key,
         max_body_bytes: 1024 * 1024,

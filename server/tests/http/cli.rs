@@ -267,6 +267,24 @@ async fn a_plain_http_public_url_off_localhost_refuses_to_start() {
 }
 
 #[tokio::test]
+async fn an_unknown_forwarding_header_refuses_to_start_and_names_the_choices() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (code, out) = palisade(
+        dir.path(),
+        &[
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--forwarded-header",
+            "x-real-ip",
+        ],
+    );
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("x-forwarded-for or forwarded"), "{out}");
+    assert!(!dir.path().join("palisade.db").exists(), "{out}");
+}
+
+#[tokio::test]
 async fn verify_on_a_missing_database_says_so() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (code, out) = palisade(dir.path(), &["audit", "verify"]);

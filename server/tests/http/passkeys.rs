@@ -419,6 +419,66 @@ async fn a_decoy_answer_has_the_shape_of_a_real_one() {
     assert_eq!(app.finish_login(&id, &assertion, None).await.status, 200);
 }
 
+/// Issue 13, item 2: only the header the proxy writes names the client. A proxy that appends
+/// to `X-Forwarded-For` passes a client's own `Forwarded` through, and one that writes
+/// `Forwarded` passes a client's `X-Forwarded-For` through: the console reads the one it is
+/// told to (`--forwarded-header`) and never the other, for the audit's IP as for the throttle.
+#[tokio::test]
+async fn only_the_configured_forwarding_header_names_the_client() {
+    /// The address the audit log records for a sign-in start with these headers.
+    async fn ip_of(app: &TestApp, headers: &[(&str, &str)]) -> String {
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert("origin", app.base.parse().expect("origin"));
+        h.insert("sec-fetch-site", "same-origin".parse().expect("value"));
+        for (k, v) in headers {
+            let name = reqwest::header::HeaderName::from_bytes(k.as_bytes()).expect("name");
+            h.insert(name, v.parse().expect("value"));
+        }
+        let r = app
+            .call_with("start_login", &[("username", "nobody")], None, h)
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let e = app.last_event().await;
+        assert!(e.details.contains("unknown username"), "{e:?}");
+        e.ip.expect("the audit names an address")
+    }
+    let both: &[(&str, &str)] = &[
+        ("forwarded", "for=203.0.113.7;proto=https"),
+        ("x-forwarded-for", "198.51.100.9"),
+    ];
+    let rfc7239 = TestApp::spawn_with(|c| {
+        c.trusted_proxies = vec!["127.0.0.1/32".parse().expect("cidr")];
+        c.forwarded_header = policy::forwarded::ForwardedHeader::Forwarded;
+    })
+    .await;
+    assert_eq!(ip_of(&rfc7239, both).await, "203.0.113.7");
+    assert_eq!(
+        ip_of(&rfc7239, &[("forwarded", r#"for="[2001:db8::7]:4711""#)]).await,
+        "2001:db8::7"
+    );
+    assert_eq!(
+        ip_of(&rfc7239, &[("x-forwarded-for", "198.51.100.9")]).await,
+        "127.0.0.1",
+        "X-Forwarded-For is the client's own text when the proxy writes Forwarded"
+    );
+    assert_eq!(
+        ip_of(&rfc7239, &[("forwarded", "for=_hidden, for=203.0.113.8")]).await,
+        "203.0.113.8",
+        "the rightmost untrusted hop, not the client's left part"
+    );
+
+    let xff = TestApp::spawn_with(|c| {
+        c.trusted_proxies = vec!["127.0.0.1/32".parse().expect("cidr")];
+    })
+    .await;
+    assert_eq!(ip_of(&xff, both).await, "198.51.100.9");
+    assert_eq!(
+        ip_of(&xff, &[("forwarded", "for=203.0.113.7")]).await,
+        "127.0.0.1",
+        "a forged Forwarded is ignored when the proxy writes X-Forwarded-For"
+    );
+}
+
 #[tokio::test]
 async fn unknown_user_and_throttling() {
     let app = TestApp::spawn().await;
