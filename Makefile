@@ -6,7 +6,7 @@ export CARGO_TARGET_DIR
 TARGET := $(abspath $(CARGO_TARGET_DIR))
 SITE := $(CURDIR)/target/site
 
-.PHONY: run test deps site release lint clippy fmt-check rust-test wasm-deps gate-deps e2e e2e-postgres bench-push bench-gate bench-pages
+.PHONY: run test deps site release lint clippy fmt-check audit rust-test wasm-deps gate-deps e2e e2e-postgres bench-push bench-gate bench-pages
 
 run: release
 	$(TARGET)/release/palisade serve
@@ -22,7 +22,7 @@ site: deps
 release: site
 	cargo build --locked --release -p server -p gate
 
-test: deps site lint rust-test wasm-deps gate-deps e2e e2e-postgres
+test: deps site lint audit rust-test wasm-deps gate-deps e2e e2e-postgres
 
 # Lints first: cheap, and a warning fails the build here rather than in review.
 lint: clippy fmt-check
@@ -34,6 +34,11 @@ lint: clippy fmt-check
 clippy:
 	cargo clippy --locked --workspace --exclude frontend --all-targets -- -D warnings
 	cargo clippy --locked -p frontend --target wasm32-unknown-unknown -- -D warnings
+
+# Cargo.lock against the RustSec advisory database (each ignored advisory has its reason in
+# .cargo/audit.toml).
+audit:
+	@scripts/audit-deps.sh
 
 rust-test:
 	cargo test --locked -p policy -p jose -p listener -p domain -p store -p app -p server -p gate

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what building and testing Palisade needs, idempotently: the wasm target, clippy and
-# rustfmt, the wasm-bindgen CLI matching Cargo.lock, Debian's Chromium and nginx, and the npm
+# rustfmt, the wasm-bindgen CLI matching Cargo.lock, cargo-audit, Debian's Chromium and nginx, and the npm
 # packages (Playwright and binaryen's wasm-opt). Each step checks first and does nothing when already
 # satisfied.
 set -euo pipefail
@@ -25,6 +25,14 @@ have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
 if [ "$have" != "$want" ]; then
   echo "installing wasm-bindgen-cli $want (found '${have:-none}'; about 2 minutes)"
   cargo install wasm-bindgen-cli --version "$want" --force
+fi
+
+# cargo-audit for `make audit` (scripts/audit-deps.sh).
+want_audit=0.22.2
+have_audit=$(cargo audit --version 2>/dev/null | awk '{print $2}' || true)
+if [ "$have_audit" != "$want_audit" ]; then
+  echo "installing cargo-audit $want_audit (found '${have_audit:-none}'; about 4 minutes)"
+  cargo install cargo-audit --version "$want_audit" --locked --force
 fi
 
 # Debian's Chromium for the browser suite; the openssl CLI, which the tests compare pins and
