@@ -17,11 +17,15 @@ test('an anonymous visit to / lands on /login', async ({ page }) => {
 
 test('the login page loads its script, wasm and style compressed, and measures what it moved', async ({ page }) => {
   const sizes: Record<string, { encoding: string; bytes: number }> = {};
-  page.on('response', async (r) => {
+  // Each body is read asynchronously: the checks wait for every one (the button can be enabled
+  // before the last `body()` resolves).
+  const pending: Promise<void>[] = [];
+  page.on('response', (r) => {
     const name = new URL(r.url()).pathname;
     if (name.startsWith('/pkg/')) {
-      const body = await r.body().catch(() => Buffer.alloc(0));
-      sizes[name] = { encoding: r.headers()['content-encoding'] ?? 'identity', bytes: body.length };
+      pending.push(r.body().catch(() => Buffer.alloc(0)).then((body) => {
+        sizes[name] = { encoding: r.headers()['content-encoding'] ?? 'identity', bytes: body.length };
+      }));
     }
   });
   const client = await page.context().newCDPSession(page);
@@ -30,6 +34,7 @@ test('the login page loads its script, wasm and style compressed, and measures w
   client.on('Network.loadingFinished', (e) => { transferred += e.encodedDataLength; });
   await page.goto(`${consoleApp.baseUrl}/login`);
   await expect(page.getByRole('button', { name: 'Sign in with passkey' })).toBeEnabled();
+  await Promise.all(pending);
   for (const f of ['/pkg/palisade_bg.wasm', '/pkg/palisade.js', '/pkg/palisade.css']) {
     expect(sizes[f]?.encoding, `${f} sent compressed`).toBe('br');
   }
