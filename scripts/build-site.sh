@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Builds the console's browser side into target/site/pkg: the hydrate wasm (release profile
-# `wasm-release`), its JS glue (wasm-bindgen), the size-optimised wasm (wasm-opt -Oz) and the CSS.
-# Same layout as cargo-leptos, so `cargo leptos watch` and this script serve the same site.
+# `wasm-release`, linked with its relocations), split at Leptos's lazy routes into a main module
+# and one chunk per page (tools/wasm-split, which also writes `__wasm_split_manifest.json` for
+# preloads), the JS glue of the main module (wasm-bindgen), every module size-optimised
+# (wasm-opt -Oz), the CSS, and `.br`/`.gz` copies of each. Same file names as cargo-leptos
+# `--split`, so `cargo leptos watch --split` and this script serve the same site.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target_dir="${CARGO_TARGET_DIR:-target}"
@@ -9,14 +12,25 @@ site="target/site"
 wasm_opt="end2end/node_modules/.bin/wasm-opt"
 
 cargo build -p frontend --lib --target wasm32-unknown-unknown --profile wasm-release
+cargo build --release --locked --quiet --manifest-path tools/wasm-split/Cargo.toml \
+  --target-dir "$target_dir/tools"
 rm -rf "$site/pkg.new" && mkdir -p "$site/pkg.new"
-wasm-bindgen --target web --no-typescript --out-name palisade --out-dir "$site/pkg.new" \
-  "$target_dir/wasm32-unknown-unknown/wasm-release/frontend.wasm"
-"$wasm_opt" -Oz --enable-bulk-memory --enable-reference-types --enable-nontrapping-float-to-int \
-  --enable-sign-ext --enable-mutable-globals "$site/pkg.new/palisade_bg.wasm" -o "$site/pkg.new/palisade_bg.wasm"
+main="$target_dir/wasm32-unknown-unknown/wasm-release/frontend_main.wasm"
+"$target_dir/tools/release/wasm-split" \
+  "$target_dir/wasm32-unknown-unknown/wasm-release/frontend.wasm" "$site/pkg.new" "$main"
+# --keep-lld-exports: the chunks import the table, memory and stack pointer the main module
+# exports.
+wasm-bindgen --target web --keep-lld-exports --no-typescript --out-name palisade \
+  --out-dir "$site/pkg.new" "$main"
+# (binaryen warns once per module about the name subsections it does not know, which it drops.)
+for f in "$site/pkg.new"/*.wasm; do
+  { "$wasm_opt" -Oz --enable-bulk-memory --enable-reference-types --enable-nontrapping-float-to-int \
+    --enable-sign-ext --enable-mutable-globals "$f" -o "$f" 2>&1 1>&3 |
+    { grep -v '^warning: unknown name subsection' >&2 || true; }; } 3>&1
+done
 cp style/main.css "$site/pkg.new/palisade.css"
-# Precompressed copies, served with Content-Encoding to browsers that accept them (the server's
-# ServeDir picks `.br`, then `.gz`): gzip -9, and brotli at quality 11 through Node's zlib.
+# Precompressed copies, served with Content-Encoding to browsers that accept them (the server
+# picks `.br`, then `.gz`): gzip -9, and brotli at quality 11 through Node's zlib.
 find "$site/pkg.new" -type f \( -name '*.wasm' -o -name '*.js' -o -name '*.css' \) -print0 |
 while IFS= read -r -d '' f; do
   gzip -9 -n -k -f "$f"
@@ -25,7 +39,8 @@ while IFS= read -r -d '' f; do
       {params:{[z.constants.BROTLI_PARAM_QUALITY]:11,[z.constants.BROTLI_PARAM_SIZE_HINT]:fs.statSync(f).size}}));' "$f"
 done
 rm -rf "$site/pkg" && mv "$site/pkg.new" "$site/pkg"
-raw=$(stat -c %s "$site/pkg/palisade_bg.wasm")
-gz=$(stat -c %s "$site/pkg/palisade_bg.wasm.gz")
-br=$(stat -c %s "$site/pkg/palisade_bg.wasm.br")
-echo "site built: wasm ${raw} bytes raw, ${gz} bytes gzip, ${br} bytes brotli"
+total() { find "$site/pkg" -maxdepth 1 -name "*.wasm$1" -printf '%s\n' | awk '{s+=$1} END {print s}'; }
+chunks=$(find "$site/pkg" -maxdepth 1 -name '*.wasm' ! -name 'palisade_bg.wasm' | wc -l)
+echo "site built: main wasm $(stat -c %s "$site/pkg/palisade_bg.wasm") bytes raw," \
+  "$(stat -c %s "$site/pkg/palisade_bg.wasm.gz") gzip, $(stat -c %s "$site/pkg/palisade_bg.wasm.br") brotli;" \
+  "$chunks chunks; all wasm $(total '') raw, $(total .gz) gzip"

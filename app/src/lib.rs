@@ -17,13 +17,13 @@ pub mod pages;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{path, Lazy};
 
 use components::shell::Shell;
 use pages::{
-    admins::AdminsPage, audit::AuditPage, certs::CertificatesPage, clients::ClientsPage,
-    dashboard::DashboardPage, gates::GatesPage, invite::InvitePage, keys::KeysPage,
-    login::LoginPage, pinsets::PinSetsPage, policies::RateLimitsPage, setup::SetupPage,
+    invite::InvitePage, login::LoginPage, setup::SetupPage, AdminsRoute, AuditRoute,
+    CertificatesRoute, ClientsRoute, DashboardRoute, GatesRoute, KeysRoute, PinSetsRoute,
+    RateLimitsRoute,
 };
 
 /// The HTML document around the app (server side only).
@@ -58,15 +58,15 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/setup") view=SetupPage/>
                 <Route path=path!("/invite") view=InvitePage/>
                 <ParentRoute path=path!("") view=Shell>
-                    <Route path=path!("") view=DashboardPage/>
-                    <Route path=path!("clients") view=ClientsPage/>
-                    <Route path=path!("keys") view=KeysPage/>
-                    <Route path=path!("certificates") view=CertificatesPage/>
-                    <Route path=path!("pin-sets") view=PinSetsPage/>
-                    <Route path=path!("rate-limits") view=RateLimitsPage/>
-                    <Route path=path!("gates") view=GatesPage/>
-                    <Route path=path!("audit") view=AuditPage/>
-                    <Route path=path!("admins") view=AdminsPage/>
+                    <Route path=path!("") view={Lazy::<DashboardRoute>::new()}/>
+                    <Route path=path!("clients") view={Lazy::<ClientsRoute>::new()}/>
+                    <Route path=path!("keys") view={Lazy::<KeysRoute>::new()}/>
+                    <Route path=path!("certificates") view={Lazy::<CertificatesRoute>::new()}/>
+                    <Route path=path!("pin-sets") view={Lazy::<PinSetsRoute>::new()}/>
+                    <Route path=path!("rate-limits") view={Lazy::<RateLimitsRoute>::new()}/>
+                    <Route path=path!("gates") view={Lazy::<GatesRoute>::new()}/>
+                    <Route path=path!("audit") view={Lazy::<AuditRoute>::new()}/>
+                    <Route path=path!("admins") view={Lazy::<AdminsRoute>::new()}/>
                 </ParentRoute>
             </Routes>
         </Router>

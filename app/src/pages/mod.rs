@@ -1,4 +1,5 @@
-//! One page per area.
+//! One page per area. Sign-in, setup and invitation are in the main wasm module; every page
+//! behind the shell is loaded on demand ([`lazy_page!`]).
 
 pub mod admins;
 pub mod audit;
@@ -14,6 +15,40 @@ pub mod policies;
 pub mod setup;
 
 use leptos::prelude::*;
+
+/// A page whose code (its views and what only they use) is a wasm chunk of its own, fetched
+/// when the page is first visited (Leptos lazy routes; the build splits the wasm at these
+/// points, see `tools/wasm-split`). `lazy_page!(AuditRoute, audit::AuditPage)` declares the
+/// route type the router takes as `Lazy::<AuditRoute>::new()`. On the server nothing changes.
+macro_rules! lazy_page {
+    ($($route:ident => $page:path),+ $(,)?) => {$(
+        #[doc = concat!("The lazily loaded route of [`", stringify!($page), "`].")]
+        pub struct $route;
+
+        #[leptos_router::lazy_route]
+        impl leptos_router::LazyRoute for $route {
+            fn data() -> Self {
+                $route
+            }
+
+            fn view(_this: Self) -> AnyView {
+                $page().into_any()
+            }
+        }
+    )+};
+}
+
+lazy_page!(
+    DashboardRoute => dashboard::DashboardPage,
+    ClientsRoute => clients::ClientsPage,
+    KeysRoute => keys::KeysPage,
+    CertificatesRoute => certs::CertificatesPage,
+    PinSetsRoute => pinsets::PinSetsPage,
+    RateLimitsRoute => policies::RateLimitsPage,
+    GatesRoute => gates::GatesPage,
+    AuditRoute => audit::AuditPage,
+    AdminsRoute => admins::AdminsPage,
+);
 
 /// True once the page has hydrated, so buttons that need script are not pressed before it runs.
 pub fn use_hydrated() -> ReadSignal<bool> {
