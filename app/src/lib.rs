@@ -15,7 +15,7 @@ pub mod error;
 pub mod pages;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::{path, Lazy};
 
@@ -26,8 +26,10 @@ use pages::{
     RateLimitsRoute,
 };
 
-/// The HTML document around the app (server side only).
-pub fn shell(options: LeptosOptions) -> impl IntoView {
+/// The HTML document around the app (server side only). `asset_root` is where the built site
+/// is served (`/assets/<build>`: a new build, a new path, so browsers may keep it for good).
+pub fn shell(options: LeptosOptions, asset_root: String) -> impl IntoView {
+    let stylesheet = format!("{asset_root}/{}/palisade.css", options.site_pkg_dir);
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -36,7 +38,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light dark"/>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
-                <HydrationScripts options/>
+                <link rel="stylesheet" href=stylesheet/>
+                <HydrationScripts options root=asset_root/>
                 <MetaTags/>
             </head>
             <body>
@@ -50,7 +53,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     view! {
-        <Stylesheet id="palisade" href="/pkg/palisade.css"/>
         <Title text="Palisade"/>
         <Router>
             <Routes fallback=|| view! { <main class="auth-page"><h1>"Not found"</h1><p><a href="/">"Back to the dashboard"</a></p></main> }>

@@ -29,7 +29,7 @@ function watch(page: Page) {
   page.on('pageerror', (e) => seen.errors.push(e.message));
   page.on('console', (m) => { if (m.type() === 'error') seen.errors.push(m.text()); });
   page.on('request', (r) => {
-    const path = new URL(r.url()).pathname;
+    const path = new URL(r.url()).pathname.replace(/^\/assets\/[0-9a-f]{16}\//, '/');
     if (r.resourceType() === 'document') seen.documents += 1;
     if (path.startsWith('/pkg/') && path.endsWith('.wasm')) seen.wasm.push(path);
   });
@@ -49,7 +49,7 @@ test('the first load of / is measured; every lazy page hydrates on a hard reload
   let files = 0;
   const encodings = new Set<string>();
   client.on('Network.responseReceived', (e) => {
-    if (new URL(e.response.url).pathname.startsWith('/pkg/')) {
+    if (new URL(e.response.url).pathname.includes('/pkg/')) {
       files += 1;
       encodings.add(String(e.response.headers['content-encoding'] ?? e.response.headers['Content-Encoding'] ?? 'identity'));
     }

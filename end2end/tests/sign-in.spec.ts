@@ -16,15 +16,17 @@ test('an anonymous visit to / lands on /login', async ({ page }) => {
 });
 
 test('the login page loads its script, wasm and style compressed, and measures what it moved', async ({ page }) => {
-  const sizes: Record<string, { encoding: string; bytes: number }> = {};
+  const sizes: Record<string, { encoding: string; bytes: number; cache: string; url: string }> = {};
   // Each body is read asynchronously: the checks wait for every one (the button can be enabled
   // before the last `body()` resolves).
   const pending: Promise<void>[] = [];
   page.on('response', (r) => {
-    const name = new URL(r.url()).pathname;
+    // The page loads the site from its versioned path, /assets/<build>/pkg/…
+    const name = new URL(r.url()).pathname.replace(/^\/assets\/[0-9a-f]{16}\/pkg\//, '/pkg/');
     if (name.startsWith('/pkg/')) {
       pending.push(r.body().catch(() => Buffer.alloc(0)).then((body) => {
-        sizes[name] = { encoding: r.headers()['content-encoding'] ?? 'identity', bytes: body.length };
+        const h = r.headers();
+        sizes[name] = { encoding: h['content-encoding'] ?? 'identity', bytes: body.length, cache: h['cache-control'] ?? '', url: r.url() };
       }));
     }
   });
@@ -37,6 +39,8 @@ test('the login page loads its script, wasm and style compressed, and measures w
   await Promise.all(pending);
   for (const f of ['/pkg/palisade_bg.wasm', '/pkg/palisade.js', '/pkg/palisade.css']) {
     expect(sizes[f]?.encoding, `${f} sent compressed`).toBe('br');
+    expect(sizes[f]?.url, `${f} loaded from the build's own path`).toMatch(/\/assets\/[0-9a-f]{16}\/pkg\//);
+    expect(sizes[f]?.cache, `${f} kept without asking again`).toBe('public, max-age=31536000, immutable');
   }
   console.log(`cold load of /login: ${transferred} bytes over the wire; ${JSON.stringify(sizes)}`);
   // The wasm alone was 2.0 MB uncompressed; brotli brings the whole load well under 1 MB.

@@ -58,7 +58,7 @@ fn is_public(path: &str) -> bool {
     matches!(
         path,
         "/login" | "/setup" | "/invite" | "/healthz" | "/readyz" | "/favicon.ico" | "/favicon.svg"
-    ) || path.starts_with("/pkg/")
+    ) || crate::site::is_asset_path(path)
         || fn_endpoint(path)
             .and_then(access::server_fn)
             .is_some_and(|r| r.need == Need::Public)
@@ -94,10 +94,6 @@ fn verdict(path: &str, current: &CurrentAdmin) -> Option<(Refusal, String)> {
     }
     let p = access::page(path);
     (!role.allows(p)).then(|| (Refusal::Role(p), "page.read".to_owned()))
-}
-
-fn is_static(path: &str) -> bool {
-    path.starts_with("/pkg/") || path.starts_with("/favicon.")
 }
 
 /// Adds the security headers to every response.
@@ -144,7 +140,7 @@ pub async fn security_headers(
         "cross-origin-resource-policy",
         HeaderValue::from_static("same-origin"),
     );
-    if !is_static(&path) {
+    if !crate::site::is_asset_path(&path) {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     if state.tls {

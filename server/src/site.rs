@@ -7,13 +7,19 @@
 //! the favicon (with `ServeDir` reading the file per request, the CSS managed 0.21x of it).
 //! The wasm and the server that renders for it are built together: a rebuilt site needs a
 //! restart either way.
+//!
+//! Pages load the site from `/assets/<build>/pkg/…`, where `<build>` is a digest of every
+//! file: those answers are `immutable` for a year, so a returning browser asks for nothing until
+//! the site changes, and a new build is a new path (the chunk loader finds its chunks relative
+//! to itself, so they move with it). Another build's path is a 404, never a mix of two builds.
+//! `/pkg/…` stays, revalidated by `ETag`, for tools and links that name files directly.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path as UrlPath, State};
+use axum::extract::Path as UrlPath;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -51,16 +57,59 @@ pub fn find(configured: Option<&Path>) -> Option<PathBuf> {
     candidates.into_iter().find(|d| is_site(d))
 }
 
-/// `/pkg/*` from `site_root/pkg` (read at startup), and the favicon (Chromium asks for
-/// `/favicon.ico` by itself). **Permissions:** none (public). **Audit:** none.
-pub fn router<S: Clone + Send + Sync + 'static>(site_root: &Path) -> Router<S> {
-    let assets = Arc::new(Assets::load(&site_root.join("pkg")));
-    tracing::info!(files = assets.0.len(), "site assets loaded");
-    Router::new()
-        .route("/favicon.ico", get(favicon))
-        .route("/favicon.svg", get(favicon))
-        .route("/pkg/{*path}", get(asset).with_state(assets))
+/// Where the versioned copies of the site are served.
+const ASSETS_PREFIX: &str = "/assets/";
+
+/// Whether a path is one of the site's static files (public, cached; no page rendering).
+pub fn is_asset_path(path: &str) -> bool {
+    path.starts_with("/pkg/") || path.starts_with(ASSETS_PREFIX) || path.starts_with("/favicon.")
 }
+
+/// The site's routes, and the root its pages load it from.
+pub struct Site<S> {
+    pub router: Router<S>,
+    /// `/assets/<build>`: the base before `/pkg/…` in the pages (Leptos's `HydrationScripts`
+    /// `root`).
+    pub asset_root: String,
+}
+
+/// `/assets/<build>/pkg/*` (immutable) and `/pkg/*` (revalidated) from `site_root/pkg` (read
+/// at startup), and the favicon (Chromium asks for `/favicon.ico` by itself).
+/// **Permissions:** none (public). **Audit:** none.
+pub fn router<S: Clone + Send + Sync + 'static>(site_root: &Path) -> Site<S> {
+    let assets = Assets::load(&site_root.join("pkg"));
+    let build = assets.build_id();
+    tracing::info!(files = assets.0.len(), %build, "site assets loaded");
+    let assets = Arc::new(assets);
+    let versioned = {
+        let (assets, build) = (assets.clone(), build.clone());
+        move |UrlPath((id, path)): UrlPath<(String, String)>, headers: HeaderMap| async move {
+            if id != build {
+                return (StatusCode::NOT_FOUND, "not found: another build\n").into_response();
+            }
+            answer(&assets, &path, &headers, IMMUTABLE)
+        }
+    };
+    let revalidated = move |UrlPath(path): UrlPath<String>, headers: HeaderMap| async move {
+        answer(&assets, &path, &headers, REVALIDATE)
+    };
+    Site {
+        router: Router::new()
+            .route("/favicon.ico", get(favicon))
+            .route("/favicon.svg", get(favicon))
+            .route("/pkg/{*path}", get(revalidated))
+            .route(
+                &format!("{ASSETS_PREFIX}{{build}}/pkg/{{*path}}"),
+                get(versioned),
+            ),
+        asset_root: format!("{ASSETS_PREFIX}{build}"),
+    }
+}
+
+/// A versioned name never changes content: keep it a year without asking.
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+/// An unversioned name can: keep the file but ask whether it changed (`ETag`).
+const REVALIDATE: &str = "no-cache";
 
 /// One built file: as built, and the precompressed copies the build wrote beside it.
 struct Asset {
@@ -87,6 +136,19 @@ fn content_type(name: &str) -> &'static str {
 }
 
 impl Assets {
+    /// A digest of every file's name and content (16 hex digits): a new build, a new id.
+    fn build_id(&self) -> String {
+        let mut names: Vec<&String> = self.0.keys().collect();
+        names.sort();
+        let mut h = Sha256::new();
+        for n in names {
+            h.update(n.as_bytes());
+            h.update([0]);
+            h.update(self.0[n].etag.as_bytes());
+        }
+        hex::encode(&h.finalize()[..8])
+    }
+
     /// Reads `dir` recursively; a missing or unreadable directory is an empty site (logged).
     fn load(dir: &Path) -> Assets {
         let mut files = Vec::new();
@@ -150,12 +212,14 @@ fn accepted(headers: &HeaderMap) -> Vec<String> {
         .collect()
 }
 
-async fn asset(
-    State(assets): State<Arc<Assets>>,
-    UrlPath(path): UrlPath<String>,
-    headers: HeaderMap,
+/// One file in the encoding the client accepts, with `cache_control`.
+fn answer(
+    assets: &Assets,
+    path: &str,
+    headers: &HeaderMap,
+    cache_control: &'static str,
 ) -> Response {
-    let Some(a) = assets.0.get(&path) else {
+    let Some(a) = assets.0.get(path) else {
         return (StatusCode::NOT_FOUND, "not found\n").into_response();
     };
     let mut res = if headers
@@ -164,7 +228,7 @@ async fn asset(
     {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        let ok = accepted(&headers);
+        let ok = accepted(headers);
         let (body, encoding) = match (&a.br, &a.gzip) {
             (Some(br), _) if ok.iter().any(|e| e == "br") => (br.clone(), Some("br")),
             (_, Some(gz)) if ok.iter().any(|e| e == "gzip") => (gz.clone(), Some("gzip")),
@@ -184,8 +248,10 @@ async fn asset(
     let h = res.headers_mut();
     h.insert(header::ETAG, a.etag.clone());
     h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
-    // The names are not hashed: a browser keeps the file but asks whether it changed.
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(cache_control),
+    );
     res
 }
 
@@ -233,7 +299,8 @@ mod tests {
         std::fs::write(pkg.join("a.css.br"), "BR").expect("write");
         std::fs::write(pkg.join("a.css.gz"), "GZ").expect("write");
         std::fs::write(pkg.join("snippets/x/w.js"), "js").expect("write");
-        let app: Router = router(dir.path());
+        let site = router::<()>(dir.path());
+        let app: Router = site.router;
         let (s, h, b) = get_with(
             &app,
             "/pkg/a.css",
@@ -254,6 +321,26 @@ mod tests {
         let (_, h3, b) = get_with(&app, "/pkg/a.css", &[]).await;
         assert_eq!(b, b"body{}");
         assert!(!h3.contains_key(header::CONTENT_ENCODING));
+        assert_eq!(h3[header::CACHE_CONTROL], "no-cache");
+        // The versioned path: the same file, kept for a year; another build's path is a 404.
+        let versioned = format!("{}/pkg/a.css", site.asset_root);
+        let (s, h4, b) = get_with(&app, &versioned, &[("accept-encoding", "br")]).await;
+        assert_eq!((s, b.as_slice()), (StatusCode::OK, &b"BR"[..]));
+        assert_eq!(
+            h4[header::CACHE_CONTROL],
+            "public, max-age=31536000, immutable"
+        );
+        assert_eq!(
+            get_with(&app, "/assets/0123456789abcdef/pkg/a.css", &[])
+                .await
+                .0,
+            StatusCode::NOT_FOUND
+        );
+        // One changed byte anywhere is another build.
+        std::fs::write(pkg.join("snippets/x/w.js"), "jS").expect("write");
+        let rebuilt = router::<()>(dir.path()).asset_root;
+        assert!(rebuilt.starts_with("/assets/") && rebuilt.len() == "/assets/".len() + 16);
+        assert_ne!(rebuilt, site.asset_root);
         // Revalidation: the same ETag whatever the encoding; a match is a 304 without a body.
         assert_eq!(h[header::ETAG], h3[header::ETAG]);
         let etag = h[header::ETAG].to_str().expect("ascii").to_owned();

@@ -314,11 +314,12 @@ fn router(config: &Config, console: Arc<Console>, public_url: &Url) -> Router {
 
     // One router per area, each with its own paths; the REST API joins them here. The gate
     // API is merged after the guard layer: gates authenticate by signature, not by session.
+    let site = site::router(&site_root);
     let browser = Router::new()
         .merge(health::router())
-        .merge(site::router(&site_root))
+        .merge(site.router)
         .merge(downloads::router())
-        .merge(ui::router(&state, cookies))
+        .merge(ui::router(&state, cookies, site.asset_root))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             guard_state.clone(),

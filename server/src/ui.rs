@@ -95,7 +95,7 @@ fn leptos_context(
 /// The pages of `app::App` and `POST {FN_PREFIX}/{endpoint}` for its server fns.
 /// **Permissions:** each page and server fn checks its own; the guard has already refused
 /// anonymous callers except on the sign-in and setup ones. **Audit:** per server fn.
-pub fn router(state: &AppState, cookies: CookiePolicy) -> Router<AppState> {
+pub fn router(state: &AppState, cookies: CookiePolicy, asset_root: String) -> Router<AppState> {
     let ctx = leptos_context(state.console.clone(), cookies);
     let fn_ctx = ctx.clone();
     let shell_options = state.leptos.clone();
@@ -105,7 +105,7 @@ pub fn router(state: &AppState, cookies: CookiePolicy) -> Router<AppState> {
             post(move |req| handle_server_fns_with_context(fn_ctx.clone(), req)),
         )
         .leptos_routes_with_context(state, generate_route_list(app::App), ctx, move || {
-            app::shell(shell_options.clone())
+            app::shell(shell_options.clone(), asset_root.clone())
         })
 }
 

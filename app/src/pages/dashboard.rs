@@ -116,9 +116,9 @@ pub fn DashboardPage() -> impl IntoView {
             <ul>
                 <li>"Passkey sign-in, sessions and the tamper-evident audit log: built."</li>
                 <li>"Certificates (internal CA, next-key rotation with the planner, CSRs, import) and pin sets (linter, exports, app releases): built."</li>
-                <li>"Rate-limit policies (inline validation, preview, effective limit, shadow → enforce): built, and enforced by enrolled gates (gate-local limits; cluster-wide limits in Redis are not built yet)."</li>
+                <li>"Rate-limit policies (inline validation, preview, effective limit, shadow → enforce): built, and enforced by enrolled gates (cluster-scoped limits shared through Redis by gates run with --redis)."</li>
                 <li>"Gates: enrolment, signed bundles pushed and pulled, fleet view with live convergence, bundle history and diff, revoke; a next signing key takes over only once every gate serves it. Built."</li>
-                <li>"OAuth clients (templates, redirect-URI linter, secrets shown once, rotation with grace) and signing key sets (automatic rotation, JWKS, emergency revoke): built; gates validate tokens signed by the published keys, but no token endpoint issues them yet."</li>
+                <li>"OAuth clients (templates, redirect-URI linter, secrets shown once, rotation with grace) and signing key sets (automatic rotation, JWKS, emergency revoke): built; gates validate tokens signed by the published keys, and a gate's token endpoint issues them to registered clients (client credentials)."</li>
                 <li>"Admins: roles with one permission per action (checked by the server on every call), invites, several passkeys per admin, sessions you can end, passkey confirmation for sensitive actions: built."</li>
             </ul>
         </section>

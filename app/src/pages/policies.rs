@@ -297,7 +297,7 @@ pub fn RateLimitsPage() -> impl IntoView {
             "Policies the gates enforce, first match in order. Limits use GCRA: over any window a key gets at most "
             "rate × time + burst. New policies start in shadow mode (counted and logged, nothing refused) until you "
             "switch them to enforce. Every change reaches the enrolled gates within a second (see Gates). Cluster-scoped "
-            "policies are counted per gate for now (shared counters in Redis are not built yet)."
+            "policies share one count across the gates that run with Redis (--redis); a gate without it counts alone."
         </p>
         <section class="card" aria-labelledby="policies-h">
             <h2 id="policies-h">"Policies"</h2>
