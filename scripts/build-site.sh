@@ -3,8 +3,9 @@
 # `wasm-release`, linked with its relocations), split at Leptos's lazy routes into a main module
 # and one chunk per page (tools/wasm-split, which also writes `__wasm_split_manifest.json` for
 # preloads), the JS glue of the main module (wasm-bindgen), every module size-optimised
-# (wasm-opt -Oz), the CSS, and `.br`/`.gz` copies of each. Same file names as cargo-leptos
-# `--split`, so `cargo leptos watch --split` and this script serve the same site.
+# (wasm-opt -Oz), the JS and CSS minified (esbuild), and `.br`/`.gz` copies of each. Same file
+# names as cargo-leptos `--split`, so `cargo leptos watch --split` and this script serve the
+# same site.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target_dir="${CARGO_TARGET_DIR:-target}"
@@ -28,7 +29,14 @@ for f in "$site/pkg.new"/*.wasm; do
     --enable-sign-ext --enable-mutable-globals "$f" -o "$f" 2>&1 1>&3 |
     { grep -v '^warning: unknown name subsection' >&2 || true; }; } 3>&1
 done
-cp style/main.css "$site/pkg.new/palisade.css"
+# The JS glue, the chunk loader and the snippets, minified as ES modules (imports, exports and
+# `import.meta.url` kept): about half their size before compression.
+find "$site/pkg.new" -type f -name '*.js' -print0 |
+while IFS= read -r -d '' f; do
+  end2end/node_modules/.bin/esbuild --minify --format=esm --log-level=warning "$f" --outfile="$f" --allow-overwrite
+done
+end2end/node_modules/.bin/esbuild --minify --log-level=warning style/main.css \
+  --outfile="$site/pkg.new/palisade.css"
 # Precompressed copies, served with Content-Encoding to browsers that accept them (the server
 # picks `.br`, then `.gz`): gzip -9, and brotli at quality 11 through Node's zlib.
 find "$site/pkg.new" -type f \( -name '*.wasm' -o -name '*.js' -o -name '*.css' \) -print0 |
