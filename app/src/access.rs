@@ -98,6 +98,10 @@ pub const SERVER_FNS: &[Rule] = &[
     confirmed("start_add_passkey", ConsoleRead, "admins.add_passkey"),
     confirmed("finish_add_passkey", ConsoleRead, "admins.add_passkey"),
     rule("rename_passkey", SignedIn, "admins.rename_passkey"),
+    // API tokens for the REST API.
+    read("list_api_tokens", "api_tokens.list"),
+    confirmed("create_api_token", ApiTokensManage, "api_tokens.create"),
+    may("revoke_api_token", ApiTokensManage, "api_tokens.revoke"),
     confirmed("revoke_passkey", ConsoleRead, "admins.revoke_passkey"),
     // Audit log.
     rule(

@@ -65,6 +65,9 @@ impl Target {
     pub fn invite(id: &str) -> Target {
         Target(format!("invite:{id}"))
     }
+    pub fn api_token(id: &str) -> Target {
+        Target(format!("api_token:{id}"))
+    }
     pub fn gate_settings() -> Target {
         Target("gate_settings".into())
     }
@@ -263,6 +266,14 @@ pub mod action {
     pub const PINSETS_REMOVE_PIN: &str = "pinsets.remove_pin";
     pub const PINSETS_EXPORT_FOR_RELEASE: &str = "pinsets.export_for_release";
     pub const RELEASES_SET_SUPPORTED: &str = "releases.set_supported";
+
+    pub const API_TOKENS_CREATE: &str = "api_tokens.create";
+    pub const API_TOKENS_REVOKE: &str = "api_tokens.revoke";
+    /// A REST API call refused before any endpoint ran (unknown, revoked or expired token;
+    /// over the token's rate).
+    pub const API_CALL: &str = "api.call";
+    /// A pin set export read through the REST API.
+    pub const API_PINSETS_EXPORT: &str = "api.pinsets.export";
 }
 
 #[cfg(test)]

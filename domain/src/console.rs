@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use crate::admins::service::AdminsService;
+use crate::api_tokens::ApiTokensService;
 use crate::audit::{Actor, AuditDraft, AuditEvent, ChainError, ChainKey, Checkpoint, Outcome};
 use crate::audited::Audit;
 use crate::auth::AuthService;
@@ -15,6 +16,7 @@ use crate::keys::service::KeysService;
 use crate::pinsets::service::PinsetsService;
 use crate::policies::PoliciesService;
 use crate::ports::admins::AdminStore;
+use crate::ports::api_tokens::ApiTokenStore;
 use crate::ports::certs::CertStore;
 use crate::ports::clients::ClientStore;
 use crate::ports::gates::GateStore;
@@ -44,6 +46,7 @@ pub struct Console {
     pub clients: ClientsService,
     pub keys: KeysService,
     pub gates: Arc<GatesService>,
+    pub api_tokens: ApiTokensService,
     /// The audit budget of anonymous refusals (shared with `auth`).
     pub refusals: Arc<Refusals>,
     sealed: Arc<dyn SealedStore>,
@@ -54,6 +57,7 @@ pub struct Console {
 pub trait Stores:
     Store
     + AdminStore
+    + ApiTokenStore
     + CertStore
     + PinsetStore
     + PolicyStore
@@ -66,6 +70,7 @@ pub trait Stores:
 impl<
         T: Store
             + AdminStore
+            + ApiTokenStore
             + CertStore
             + PinsetStore
             + PolicyStore
@@ -204,6 +209,7 @@ impl Console {
         ));
         let keys = KeysService::new(stores.clone(), master_key.clone(), audit.clone())
             .with_serving(gates.clone());
+        let api_tokens = ApiTokensService::new(stores.clone(), audit.clone(), refusals.clone());
         Ok(Console {
             store,
             auth,
@@ -214,6 +220,7 @@ impl Console {
             clients,
             keys,
             gates,
+            api_tokens,
             refusals,
             sealed: stores,
             master_key,

@@ -7,6 +7,7 @@
 //! writes both in one transaction, so a change without its audit event cannot be written.
 
 pub mod admins;
+pub mod api_tokens;
 pub mod audit;
 pub mod audited;
 pub mod auth;

@@ -121,10 +121,12 @@ pub enum Permission {
     SessionsManage,
     #[serde(rename = "probe")]
     Probe,
+    #[serde(rename = "api_tokens:manage")]
+    ApiTokensManage,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 19] = [
+    pub const ALL: [Permission; 20] = [
         Permission::ConsoleRead,
         Permission::AuditRead,
         Permission::ClientsWrite,
@@ -144,6 +146,7 @@ impl Permission {
         Permission::AdminsManage,
         Permission::SessionsManage,
         Permission::Probe,
+        Permission::ApiTokensManage,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -168,6 +171,7 @@ impl Permission {
             AdminsManage => "admins:manage",
             SessionsManage => "sessions:manage",
             Probe => "probe",
+            ApiTokensManage => "api_tokens:manage",
         }
     }
 
@@ -204,6 +208,9 @@ impl Permission {
             AdminsManage => "Invite admins, change roles, disable admins",
             SessionsManage => "End any admin's sessions",
             Probe => "Run the live TLS probe against a server",
+            ApiTokensManage => {
+                "Create tokens for the REST API (each shown once, with scopes and an expiry) and revoke them"
+            }
         }
     }
 }

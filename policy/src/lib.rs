@@ -28,6 +28,7 @@
 //!   that ship pin sets.
 //!
 //! - [`access`]: the console's roles, permissions and the table joining them.
+//! - [`api_tokens`]: the scopes and lifetimes of tokens for the REST API.
 //! - [`bundle`]: the signed config bundle the console sends every gate (format, envelope, checks).
 //! - [`routes`]: the gate's routes as text, one per line (read with line-numbered issues, printed
 //!   back), as the console's gate settings form edits them.
@@ -35,6 +36,7 @@
 //! - [`secrets`]: the private material sealed for one gate (signing keys), as it travels.
 
 pub mod access;
+pub mod api_tokens;
 pub mod bundle;
 pub mod certs;
 pub mod cidr;

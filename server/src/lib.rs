@@ -5,8 +5,10 @@
 //! Routes are grouped by area, each module with its own `router()` (`health`, `site`,
 //! `downloads`, `ui`), composed in `startup`, behind the middleware of `middleware`; the API
 //! gates call (`gate_api`) sits outside the browser session and Origin checks and is
-//! authenticated by the gates' signatures. `bundle_push` publishes and pushes bundles.
+//! authenticated by the gates' signatures; so does the REST API (`api_v1`), authenticated by
+//! API tokens. `bundle_push` publishes and pushes bundles.
 
+pub mod api_v1;
 pub mod bundle_push;
 pub mod cli;
 pub mod config;

@@ -328,6 +328,13 @@ fn router(config: &Config, console: Arc<Console>, public_url: &Url) -> Router {
     let browser = browser
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT));
+    // The REST API: tokens, never sessions, so outside the browser guard, with its own limit.
+    let api = crate::api_v1::router(crate::api_v1::ApiState {
+        console: console.clone(),
+        proxies: guard_state.proxies.clone(),
+    })
+    .layer(DefaultBodyLimit::max(crate::api_v1::BODY_LIMIT))
+    .layer(RequestBodyLimitLayer::new(crate::api_v1::BODY_LIMIT));
     let gates = gate_api::router()
         .layer(DefaultBodyLimit::max(GATE_API_BODY_LIMIT))
         .layer(RequestBodyLimitLayer::new(GATE_API_BODY_LIMIT));
@@ -338,6 +345,7 @@ fn router(config: &Config, console: Arc<Console>, public_url: &Url) -> Router {
     };
     Router::new()
         .merge(gates)
+        .merge(api)
         .merge(browser)
         .with_state(state)
         .layer(axum::middleware::from_fn_with_state(

@@ -15,6 +15,7 @@
 
 mod admins;
 mod admins_manage;
+mod api_tokens;
 mod audit;
 mod certs;
 mod clients;

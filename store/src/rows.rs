@@ -10,6 +10,7 @@ use domain::clients::{AuthMethod, ClientKind, Platform};
 use domain::keys::KeyState;
 use domain::pinsets::AppPlatform;
 use domain::ports::admins::InviteRecord;
+use domain::ports::api_tokens::ApiTokenRecord;
 use domain::ports::certs::{CertRecord, CsrRecord, HostnameRecord, TlsKeyRecord};
 use domain::ports::clients::{ClientRecord, ClientUsageRecord, SecretRecord};
 use domain::ports::gates::{BundleRecord, GateRecord, GateSettingsRecord, SignerRecord};
@@ -130,6 +131,24 @@ pub(crate) fn invite_of(r: &AnyRow) -> Result<InviteRecord, sqlx::Error> {
         used_at_ms: r.opt_int("used_at_ms")?,
         used_by: r.opt_text("used_by")?,
         revoked_at_ms: r.opt_int("revoked_at_ms")?,
+    })
+}
+
+pub(crate) const API_TOKEN_COLUMNS: &str = "id, name, token_hash, scopes, created_by, \
+     created_at_ms, expires_at_ms, revoked_at_ms, last_used_at_ms, last_used_ip";
+
+pub(crate) fn api_token_of(r: &AnyRow) -> Result<ApiTokenRecord, sqlx::Error> {
+    Ok(ApiTokenRecord {
+        id: r.uuid("id")?,
+        name: r.text("name")?,
+        token_hash: r.text("token_hash")?,
+        scopes: r.named("scopes", |s| domain::api_tokens::parse_scopes(s).ok())?,
+        created_by: r.text("created_by")?,
+        created_at_ms: r.int("created_at_ms")?,
+        expires_at_ms: r.int("expires_at_ms")?,
+        revoked_at_ms: r.opt_int("revoked_at_ms")?,
+        last_used_at_ms: r.opt_int("last_used_at_ms")?,
+        last_used_ip: r.opt_text("last_used_ip")?,
     })
 }
 

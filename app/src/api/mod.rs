@@ -2,6 +2,7 @@
 //! caller's permission first, call a domain service, convert the result to a `View`.
 
 pub mod admins;
+pub mod api_tokens;
 pub mod audit;
 pub mod auth;
 pub mod certs;

@@ -152,6 +152,7 @@ pub trait Store: Send + Sync + 'static {
 }
 
 pub mod admins;
+pub mod api_tokens;
 pub mod certs;
 pub mod clients;
 pub mod gates;

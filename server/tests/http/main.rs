@@ -5,6 +5,7 @@
 mod support;
 
 mod access;
+mod api_tokens;
 mod cert_downloads;
 mod certs;
 mod cli;

@@ -1,0 +1,377 @@
+//! The REST API, `/api/v1`, for machines (a mobile team's CI job): authenticated by API tokens
+//! only (`Authorization: Bearer pat_…`; a browser session does not work here, and a token does
+//! not work on the console's pages), rate-limited per token, every call audited with the token
+//! as the actor, errors as RFC 9457 `application/problem+json`.
+//!
+//! - `GET /api/v1/pinsets/{hostname}/export/{format}` (`pinsets:read`): the pin set in one of
+//!   the export formats, exactly as the Pin sets page downloads it.
+//! - `POST /api/v1/releases` (`releases:write`): records an app release and answers the export
+//!   it ships (the Pin sets page's "Export for release").
+
+use std::sync::Arc;
+
+use app::error::AppError;
+use axum::body::Bytes;
+use axum::extract::{Path, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+use domain::api_tokens::{Caller, Scope};
+use domain::audit::{Actor, AuditDraft, Outcome, ANONYMOUS};
+use domain::audited::{action, Target};
+use domain::console::Console;
+use domain::pinsets::AppPlatform;
+use serde::Deserialize;
+use serde_json::json;
+
+/// Request bodies of the API: a release is a few hundred bytes.
+pub const BODY_LIMIT: usize = 16 * 1024;
+
+#[derive(Clone)]
+pub struct ApiState {
+    pub console: Arc<Console>,
+    pub proxies: policy::forwarded::ProxyTrust,
+}
+
+/// The API's routes, each behind the token check.
+pub fn router<S: Clone + Send + Sync + 'static>(state: ApiState) -> Router<S> {
+    Router::new()
+        .route(
+            "/api/v1/pinsets/{hostname}/export/{format}",
+            get(export_pinset),
+        )
+        .route("/api/v1/releases", post(record_release))
+        .route("/api/v1", get(unknown))
+        .route("/api/v1/{*rest}", get(unknown).post(unknown))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            authenticate,
+        ))
+        .with_state(state)
+}
+
+/// An RFC 9457 problem: `title` from the status, `detail` the message a person can act on.
+pub fn problem(status: StatusCode, detail: &str) -> Response {
+    let body = json!({
+        "type": "about:blank",
+        "title": status.canonical_reason().unwrap_or("Error"),
+        "status": status.as_u16(),
+        "detail": detail,
+    });
+    let mut res = (status, body.to_string()).into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    res
+}
+
+/// The problem a domain error maps to (a 500 names only its log reference).
+fn refused(e: domain::Error) -> Response {
+    let app = AppError::from(e);
+    let mut res = problem(app.status(), &app.to_string());
+    if let AppError::Throttled { retry_after_s, .. } = app {
+        if let Ok(v) = HeaderValue::from_str(&retry_after_s.to_string()) {
+            res.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+    }
+    if res.status() == StatusCode::UNAUTHORIZED {
+        res.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"palisade\""),
+        );
+    }
+    res
+}
+
+/// The bearer token of `Authorization` (RFC 6750 §2.1), if there is exactly one.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let mut all = headers.get_all(header::AUTHORIZATION).iter();
+    let (Some(v), None) = (all.next(), all.next()) else {
+        return None;
+    };
+    let v = v.to_str().ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
+}
+
+/// Checks the token and puts the [`Caller`] and its audit [`Actor`] in the request.
+async fn authenticate(
+    State(state): State<ApiState>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let ip = state
+        .proxies
+        .client_ip(
+            peer.ip(),
+            req.headers()
+                .get_all(state.proxies.header.name())
+                .iter()
+                .map(|v| v.to_str().ok()),
+        )
+        .to_string();
+    let user_agent = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.chars().take(256).collect::<String>());
+    let anonymous = Actor {
+        name: ANONYMOUS.into(),
+        ip: Some(ip.clone()),
+        user_agent: user_agent.clone(),
+    };
+    let Some(token) = bearer(req.headers()) else {
+        return refused(domain::Error::Unauthenticated);
+    };
+    match state
+        .console
+        .api_tokens
+        .authenticate(&anonymous, token)
+        .await
+    {
+        Ok(caller) => {
+            let actor = caller.actor(Some(ip), user_agent);
+            req.extensions_mut().insert(caller);
+            req.extensions_mut().insert(actor);
+            next.run(req).await
+        }
+        Err(e) => refused(e),
+    }
+}
+
+async fn unknown() -> Response {
+    problem(
+        StatusCode::NOT_FOUND,
+        "no such API endpoint; see the README's REST API section",
+    )
+}
+
+/// `GET /api/v1/pinsets/{hostname}/export/{format}`. **Scope:** `pinsets:read`.
+/// **Audit:** `api.pinsets.export` (success or refusal).
+async fn export_pinset(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Extension(actor): Extension<Actor>,
+    Path((hostname, format)): Path<(String, String)>,
+) -> Response {
+    let result = async {
+        caller.require(Scope::PinsetsRead)?;
+        state.console.pinsets.export(&hostname, &format).await
+    }
+    .await;
+    let outcome = match &result {
+        Ok(_) => Outcome::Success,
+        Err(domain::Error::Forbidden) => Outcome::Denied,
+        Err(_) => Outcome::Failure,
+    };
+    let details = match &result {
+        Ok(e) => json!({ "format": e.format, "pinset_version": e.pinset_version }),
+        Err(e) => json!({ "format": format, "reason": e.to_string() }),
+    };
+    let draft = AuditDraft::new(
+        &actor,
+        action::API_PINSETS_EXPORT,
+        Target::pinset(&hostname).as_str(),
+        outcome,
+    )
+    .with_details(details);
+    if let Err(e) = state.console.store.record(draft).await {
+        return refused(e.into());
+    }
+    match result {
+        Ok(e) => file(&e),
+        Err(e) => refused(e),
+    }
+}
+
+/// An export as the file the page would download.
+fn file(e: &domain::pinsets::service::Export) -> Response {
+    let content_type = if e.filename.ends_with(".json") {
+        "application/json"
+    } else if e.filename.ends_with(".xml") {
+        "application/xml"
+    } else {
+        "text/plain; charset=utf-8"
+    };
+    let mut res = (StatusCode::OK, e.text.clone()).into_response();
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{}\"", e.filename)) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&e.pinset_version.to_string()) {
+        h.insert("x-pinset-version", v);
+    }
+    res
+}
+
+/// The body of `POST /api/v1/releases`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReleaseRequest {
+    hostname: String,
+    /// An export format: `ios`, `trustkit`, `trustkit_swift` (iOS), `android`, `okhttp`
+    /// (Android) or `json` (then `platform` is required).
+    format: String,
+    /// The app's bundle id / package name.
+    app: String,
+    version: String,
+    /// The app's display name; the bundle id when absent.
+    #[serde(default)]
+    app_name: Option<String>,
+    /// `ios` or `android`; implied by every format but `json`.
+    #[serde(default)]
+    platform: Option<String>,
+    /// `YYYY-MM-DD`; today (UTC) when absent.
+    #[serde(default)]
+    released_on: Option<String>,
+}
+
+fn platform_of(format: &str, given: Option<&str>) -> Result<AppPlatform, domain::Error> {
+    let implied = match format {
+        "ios" | "trustkit" | "trustkit_swift" => Some(AppPlatform::Ios),
+        "android" | "okhttp" => Some(AppPlatform::Android),
+        _ => None,
+    };
+    let given = match given {
+        None => None,
+        Some("ios") => Some(AppPlatform::Ios),
+        Some("android") => Some(AppPlatform::Android),
+        Some(other) => {
+            return Err(domain::Error::invalid(format!(
+                "platform “{other}” is not ios or android"
+            )))
+        }
+    };
+    match (implied, given) {
+        (Some(i), Some(g)) if i != g => Err(domain::Error::invalid(format!(
+            "the {format} format is for {}, not {}",
+            i.as_str(),
+            g.as_str()
+        ))),
+        (Some(p), _) | (None, Some(p)) => Ok(p),
+        (None, None) => Err(domain::Error::invalid(format!(
+            "say which platform the {format} export ships in: \"platform\": \"ios\" or \"android\""
+        ))),
+    }
+}
+
+/// `POST /api/v1/releases`. **Scope:** `releases:write`. **Audit:**
+/// `pinsets.export_for_release`, with the token as the actor.
+async fn record_release(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Extension(actor): Extension<Actor>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let result = async {
+        if let Err(e) = caller.require(Scope::ReleasesWrite) {
+            let draft = AuditDraft::new(
+                &actor,
+                action::PINSETS_EXPORT_FOR_RELEASE,
+                Target::api_token(&caller.id.to_string()).as_str(),
+                Outcome::Denied,
+            )
+            .with_details(json!({ "reason": "the token lacks the releases:write scope" }));
+            state.console.store.record(draft).await?;
+            return Err(e);
+        }
+        let is_json = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                v.split(';')
+                    .next()
+                    .is_some_and(|m| m.trim() == "application/json")
+            });
+        if !is_json {
+            return Err(domain::Error::invalid(
+                "send the release as JSON (Content-Type: application/json)",
+            ));
+        }
+        let r: ReleaseRequest = serde_json::from_slice(&body).map_err(|e| {
+            domain::Error::invalid(format!(
+                "expected {{\"hostname\", \"format\", \"app\", \"version\"}} and optionally \
+                 \"app_name\", \"platform\", \"released_on\": {e}"
+            ))
+        })?;
+        let platform = platform_of(&r.format, r.platform.as_deref())?;
+        let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+        state
+            .console
+            .pinsets
+            .export_for_release(
+                &actor,
+                &r.hostname,
+                &r.format,
+                r.app_name.as_deref().unwrap_or(&r.app),
+                platform,
+                &r.app,
+                &r.version,
+                r.released_on.as_deref().unwrap_or(&today),
+            )
+            .await
+    }
+    .await;
+    match result {
+        Ok(e) => {
+            let mut res = file(&e);
+            *res.status_mut() = StatusCode::CREATED;
+            res
+        }
+        Err(e) => refused(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_platform_is_implied_by_the_format_or_said() {
+        assert_eq!(platform_of("ios", None).ok(), Some(AppPlatform::Ios));
+        assert_eq!(
+            platform_of("okhttp", Some("android")).ok(),
+            Some(AppPlatform::Android)
+        );
+        assert_eq!(
+            platform_of("json", Some("ios")).ok(),
+            Some(AppPlatform::Ios)
+        );
+        assert!(platform_of("json", None)
+            .expect_err("unsaid")
+            .to_string()
+            .contains("\"platform\""));
+        assert!(platform_of("android", Some("ios")).is_err());
+        assert!(platform_of("ios", Some("windows")).is_err());
+    }
+
+    #[test]
+    fn only_one_bearer_authorization_is_read() {
+        let mut h = HeaderMap::new();
+        assert_eq!(bearer(&h), None);
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer pat_x"),
+        );
+        assert_eq!(bearer(&h), Some("pat_x"));
+        h.append(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer pat_y"),
+        );
+        assert_eq!(bearer(&h), None);
+        let mut basic = HeaderMap::new();
+        basic.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Basic eDp5"),
+        );
+        assert_eq!(bearer(&basic), None);
+    }
+}
