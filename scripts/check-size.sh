@@ -30,7 +30,7 @@ const chunksOf = (route) => {
   return manifest[key].map((stem) => `${stem}.wasm`);
 };
 const pages = [['/login', []], ['/', chunksOf('dashboard')]];
-for (const area of ['clients', 'keys', 'certificates', 'pin_sets', 'rate_limits', 'gates', 'audit', 'admins']) {
+for (const area of ['clients', 'keys', 'certificates', 'pin_sets', 'rate_limits', 'gates', 'audit', 'admins', 'api_tokens']) {
   pages.push([`/${area.replace('_', '-')}`, chunksOf(area)]);
 }
 const row = (...c) => console.log(c[0].padEnd(16) + c.slice(1).map((x) => String(x).padStart(11)).join(''));

@@ -21,9 +21,9 @@ use leptos_router::{path, Lazy};
 
 use components::shell::Shell;
 use pages::{
-    invite::InvitePage, login::LoginPage, setup::SetupPage, AdminsRoute, AuditRoute,
-    CertificatesRoute, ClientsRoute, DashboardRoute, GatesRoute, KeysRoute, PinSetsRoute,
-    RateLimitsRoute,
+    invite::InvitePage, login::LoginPage, setup::SetupPage, AdminsRoute, ApiTokensRoute,
+    AuditRoute, CertificatesRoute, ClientsRoute, DashboardRoute, GatesRoute, KeysRoute,
+    PinSetsRoute, RateLimitsRoute,
 };
 
 /// The HTML document around the app (server side only). `asset_root` is where the built site
@@ -69,6 +69,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("gates") view={Lazy::<GatesRoute>::new()}/>
                     <Route path=path!("audit") view={Lazy::<AuditRoute>::new()}/>
                     <Route path=path!("admins") view={Lazy::<AdminsRoute>::new()}/>
+                    <Route path=path!("api-tokens") view={Lazy::<ApiTokensRoute>::new()}/>
                 </ParentRoute>
             </Routes>
         </Router>

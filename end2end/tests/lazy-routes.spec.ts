@@ -21,6 +21,7 @@ const areas: { path: string; nav: string; h1: string; control: (p: Page) => Retu
   { path: '/gates', nav: 'Gates', h1: 'Gates', control: (p) => p.getByRole('button', { name: 'Add gate' }) },
   { path: '/audit', nav: 'Audit', h1: 'Audit log', control: (p) => p.getByRole('button', { name: 'Verify chain' }) },
   { path: '/admins', nav: 'Admins', h1: 'Admins', control: (p) => p.getByRole('button', { name: 'Create invite' }) },
+  { path: '/api-tokens', nav: 'API tokens', h1: 'API tokens', control: (p) => p.getByRole('button', { name: 'Create token' }) },
 ];
 
 /** Records page errors, console errors and the /pkg and document requests of a page. */

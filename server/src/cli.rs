@@ -50,6 +50,9 @@ pub fn main() -> ExitCode {
                         new_master_key_file,
                     },
             } => rewrap(cli.config, new_master_key_file).await,
+            Command::Release {
+                command: crate::config::ReleaseCommand::Export(args),
+            } => crate::release_cli::export(*args).await,
         }
     });
     match result {

@@ -48,6 +48,50 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// App releases, from a release pipeline (calls a running console's REST API).
+    Release {
+        #[command(subcommand)]
+        command: ReleaseCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReleaseCommand {
+    /// Record an app release at the console and write the pin set it ships, in one call
+    /// (`POST /api/v1/releases`). The API token (scope `releases:write`) is read from
+    /// PALISADE_API_TOKEN, never from the command line.
+    Export(Box<ReleaseExport>),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReleaseExport {
+    /// The console's URL, e.g. https://palisade.example.com.
+    #[arg(long, env = "PALISADE_CONSOLE_URL", value_name = "URL")]
+    pub console: url::Url,
+    /// The API hostname whose pin set the app ships.
+    #[arg(long)]
+    pub hostname: String,
+    /// Export format: ios, trustkit, trustkit_swift, android, okhttp or json.
+    #[arg(long)]
+    pub format: String,
+    /// The app's bundle id / package name, e.g. com.example.bank.
+    #[arg(long)]
+    pub app: String,
+    /// The app version being released, e.g. 5.1.0.
+    #[arg(long)]
+    pub version: String,
+    /// The app's display name (the bundle id if not given).
+    #[arg(long)]
+    pub app_name: Option<String>,
+    /// ios or android; implied by every format but json.
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Release date, YYYY-MM-DD (today, UTC, if not given).
+    #[arg(long)]
+    pub released_on: Option<String>,
+    /// Where to write the exported file.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]

@@ -19,6 +19,7 @@ pub mod health;
 pub mod master_key;
 pub mod middleware;
 pub mod probe;
+pub mod release_cli;
 pub mod site;
 pub mod startup;
 pub mod ui;

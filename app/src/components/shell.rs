@@ -18,6 +18,7 @@ pub const AREAS: &[(&str, &str)] = &[
     ("/gates", "Gates"),
     ("/audit", "Audit"),
     ("/admins", "Admins"),
+    ("/api-tokens", "API tokens"),
 ];
 
 #[component]

@@ -2,6 +2,7 @@
 //! behind the shell is loaded on demand ([`lazy_page!`]).
 
 pub mod admins;
+pub mod api_tokens;
 pub mod audit;
 pub mod certs;
 pub mod clients;
@@ -48,6 +49,7 @@ lazy_page!(
     GatesRoute => gates::GatesPage,
     AuditRoute => audit::AuditPage,
     AdminsRoute => admins::AdminsPage,
+    ApiTokensRoute => api_tokens::ApiTokensPage,
 );
 
 /// True once the page has hydrated, so buttons that need script are not pressed before it runs.

@@ -329,3 +329,93 @@ async fn creating_a_token_checks_its_input() {
     let list = ok(&app, &cookie, "list_api_tokens", &[]).await;
     assert_eq!(list["tokens"].as_array().map(Vec::len), Some(0));
 }
+
+/// Runs `palisade release export` (the real binary) against the console with `token`.
+fn release_export(
+    app: &TestApp,
+    token: &str,
+    console: Option<&str>,
+) -> (i32, String, std::path::PathBuf) {
+    let out = app.dir.path().join("out").join("pins.plist");
+    std::fs::create_dir_all(out.parent().expect("dir")).expect("out dir");
+    let args = vec![
+        "release",
+        "export",
+        "--console",
+        console.unwrap_or(&app.base),
+        "--hostname",
+        "api.example.com",
+        "--format",
+        "ios",
+        "--app",
+        "com.example.bank",
+        "--version",
+        "5.1.0",
+        "--out",
+        out.to_str().expect("utf-8"),
+    ];
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args(&args)
+        .env("PALISADE_API_TOKEN", token)
+        .env("PALISADE_LOG", "error")
+        .output()
+        .expect("runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    (run.status.code().unwrap_or(-1), text, out)
+}
+
+// Multi-threaded: the console answers on another thread while this one waits for the binary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_release_cli_records_the_release_and_writes_the_file_in_one_call() {
+    let (app, cookie) = console_with_a_pinset().await;
+    let (_, reader) = create_token(&app, &cookie, "reader", "pinsets:read").await;
+    let (ci, token) = create_token(
+        &app,
+        &cookie,
+        "iOS release pipeline",
+        "pinsets:read releases:write",
+    )
+    .await;
+
+    // Without the scope: refused, said plainly, no file.
+    let (code, out, file) = release_export(&app, &reader, None);
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("403") && out.contains("permission"), "{out}");
+    assert!(!file.exists());
+
+    let (code, out, file) = release_export(&app, &token, None);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("recorded com.example.bank 5.1.0 (ios)"),
+        "{out}"
+    );
+    let written = std::fs::read_to_string(&file).expect("file written");
+    let page = app
+        .get("/download/pinsets/api.example.com/ios", Some(&cookie))
+        .await;
+    assert_eq!(written, page.body, "the file is the page's iOS export");
+    let releases = ok(&app, &cookie, "list_releases", &[]).await;
+    assert_eq!(releases[0]["version"], "5.1.0", "{releases}");
+    assert_eq!(
+        app.last_event().await.actor,
+        ci["actor"].as_str().expect("actor")
+    );
+
+    // Again: the console says it is already recorded; the file is left as it was.
+    std::fs::remove_file(&file).expect("rm");
+    let (code, out, file) = release_export(&app, &token, None);
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("409"), "{out}");
+    assert!(!file.exists());
+    // No token, or a plain-http console elsewhere than localhost: refused before any call.
+    let (code, out, _) = release_export(&app, "", None);
+    assert_ne!(code, 0);
+    assert!(out.contains("PALISADE_API_TOKEN"), "{out}");
+    let (code, out, _) = release_export(&app, &token, Some("http://console.example.com"));
+    assert_ne!(code, 0);
+    assert!(out.contains("https://"), "{out}");
+}
