@@ -134,7 +134,7 @@ fn ShownOnce(token: ApiTokenInfo, secret: String) -> impl IntoView {
         move |_| copied.set(Some(copy_to_clipboard(&secret)))
     };
     view! {
-        <div class="shown-once secret-panel" role="region" aria-label="New token">
+        <div class="shown-once secret-panel" role="region" aria-label="Token created">
             <p class="warn">{format!("Token “{}” created. Copy it now: it is shown only this once, and expires {}.", token.name, utc(token.expires_at_ms))}</p>
             <div class="field"><label for="token-shown">"Token (shown once)"</label>
                 <input id="token-shown" type="text" readonly class="mono" value=secret autocomplete="off" spellcheck="false"/></div>
