@@ -591,7 +591,7 @@ async fn keys_rewrap_reseals_every_private_key_under_the_new_master_key() {
 }
 
 #[tokio::test]
-async fn a_trace_log_of_the_real_binary_never_contains_a_client_secret() {
+async fn a_trace_log_of_the_real_binary_never_contains_a_client_secret_or_an_api_token() {
     let dir = tempfile::tempdir().expect("tempdir");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")
@@ -636,6 +636,26 @@ async fn a_trace_log_of_the_real_binary_never_contains_a_client_secret() {
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let second = r.json()["secret"].as_str().expect("secret").to_owned();
+    // An API token, created and then used on the REST API (a call that passes the token check).
+    let r = app
+        .call(
+            "create_api_token",
+            &[("name", "ci"), ("scopes", "pinsets:read"), ("days", "7")],
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let token = r.json()["secret"].as_str().expect("token").to_owned();
+    let used = app
+        .client
+        .get(format!(
+            "{base}/api/v1/pinsets/nowhere.example.com/export/ios"
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("api call");
+    assert_eq!(used.status(), 404, "the token passed its check");
     child.kill().expect("kill");
     child.wait().expect("reaped");
     let log = std::fs::read_to_string(&log_path).expect("log");
@@ -644,6 +664,14 @@ async fn a_trace_log_of_the_real_binary_never_contains_a_client_secret() {
         log.contains("INSERT INTO client_secrets"),
         "trace log of {} bytes",
         log.len()
+    );
+    assert!(
+        log.contains("INSERT INTO api_tokens"),
+        "the token's row was traced"
+    );
+    assert!(
+        !log.contains(&token[4..24]),
+        "part of an API token was logged"
     );
     for secret in [&first, &second] {
         assert!(!log.contains(secret.as_str()), "a client secret was logged");
