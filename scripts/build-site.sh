@@ -23,17 +23,21 @@ main="$target_dir/wasm32-unknown-unknown/wasm-release/frontend_main.wasm"
 # exports.
 wasm-bindgen --target web --keep-lld-exports --no-typescript --out-name palisade \
   --out-dir "$site/pkg.new" "$main"
-# (binaryen warns once per module about the name subsections it does not know, which it drops.)
-for f in "$site/pkg.new"/*.wasm; do
-  { "$wasm_opt" -Oz --enable-bulk-memory --enable-reference-types --enable-nontrapping-float-to-int \
-    --enable-sign-ext --enable-mutable-globals "$f" -o "$f" 2>&1 1>&3 |
-    { grep -v '^warning: unknown name subsection' >&2 || true; }; } 3>&1
-done
+# Two at a time (each run of the npm build of binaryen spends about a second starting); binaryen
+# warns once per module about the name subsections it does not know, which it drops.
+export wasm_opt
+find "$site/pkg.new" -maxdepth 1 -name '*.wasm' -print0 |
+  xargs -0 -P 2 -I{} bash -c '{ "$wasm_opt" -Oz --enable-bulk-memory --enable-reference-types \
+    --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals "$1" -o "$1" 2>&1 1>&3 |
+    { grep -v "^warning: unknown name subsection" >&2 || true; }; } 3>&1' _ {}
 # The JS glue, the chunk loader and the snippets, minified as ES modules (imports, exports and
 # `import.meta.url` kept): about half their size before compression.
 find "$site/pkg.new" -type f -name '*.js' -print0 |
 while IFS= read -r -d '' f; do
-  end2end/node_modules/.bin/esbuild --minify --format=esm --log-level=warning "$f" --outfile="$f" --allow-overwrite
+  # (wasm-bindgen lists the chunk loader once per import, under the same key: the same module
+  # each time, so esbuild's duplicate-key warning is noise.)
+  end2end/node_modules/.bin/esbuild --minify --format=esm --log-level=warning \
+    --log-override:duplicate-object-key=silent "$f" --outfile="$f" --allow-overwrite
 done
 end2end/node_modules/.bin/esbuild --minify --log-level=warning style/main.css \
   --outfile="$site/pkg.new/palisade.css"
