@@ -114,6 +114,7 @@ pub const SERVER_FNS: &[Rule] = &[
         Need::Permission(AuditRead),
         "audit.verify",
     ),
+    may("search_audit", AuditRead, "audit.search"),
     // Dashboard.
     read("expiry_inventory", "dashboard.read"),
     // Certificates.
@@ -206,6 +207,7 @@ pub const DOWNLOADS: &[(&str, Permission)] = &[
     ("/download/jwks/", ConsoleRead),
     ("/download/pinsets/", ConsoleRead),
     ("/download/cert-chain/", ConsoleRead),
+    ("/download/audit.", AuditRead),
     (KEY_DOWNLOAD_PREFIX, CertsIssue),
 ];
 

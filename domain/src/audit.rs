@@ -294,6 +294,73 @@ impl AuditEvent {
     }
 }
 
+/// Which events the audit explorer shows: every part optional, all given must hold.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditFilter {
+    /// Exact actor: `alice`, `token:<id>`, `system`, `anonymous`.
+    pub actor: Option<String>,
+    /// An action or its start: `pinsets.` matches every pin-set action.
+    pub action: Option<String>,
+    /// Exact target: `pinset:api.example.com`, `api_token:<id>`.
+    pub target: Option<String>,
+    pub outcome: Option<Outcome>,
+    /// At or after this instant (normalised to [`format_time`]).
+    pub since: Option<String>,
+    /// Before this instant.
+    pub until: Option<String>,
+    /// Text the details contain (exact, case-sensitive).
+    pub text: Option<String>,
+}
+
+impl AuditFilter {
+    /// Trims every part, drops empty ones and turns `since`/`until` into the stored time
+    /// format; a date (`2026-12-01`) or a minute (`2026-12-01T08:30`, as a browser's
+    /// `datetime-local` sends it) is read as UTC. Errors say which part is wrong.
+    pub fn normalised(self) -> Result<AuditFilter, String> {
+        let clean = |v: Option<String>, what: &str| -> Result<Option<String>, String> {
+            match v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()) {
+                Some(s) if s.chars().count() > 200 || s.chars().any(char::is_control) => Err(
+                    format!("the {what} filter is too long or has control characters"),
+                ),
+                other => Ok(other),
+            }
+        };
+        let time = |v: Option<String>, what: &str| -> Result<Option<String>, String> {
+            let Some(s) = clean(v, what)? else {
+                return Ok(None);
+            };
+            parse_instant(&s).map(|t| Some(format_time(t))).ok_or_else(|| {
+                format!("“{s}” is not a time for “{what}”: write 2026-12-01 or 2026-12-01T08:30 (UTC)")
+            })
+        };
+        Ok(AuditFilter {
+            actor: clean(self.actor, "actor")?,
+            action: clean(self.action, "action")?,
+            target: clean(self.target, "target")?,
+            outcome: self.outcome,
+            since: time(self.since, "since")?,
+            until: time(self.until, "until")?,
+            text: clean(self.text, "text")?,
+        })
+    }
+}
+
+/// An instant from RFC 3339, a `datetime-local` minute or a date (both read as UTC).
+fn parse_instant(s: &str) -> Option<DateTime<Utc>> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.with_timezone(&Utc));
+    }
+    for f in ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"] {
+        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(s, f) {
+            return Some(t.and_utc());
+        }
+    }
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+}
+
 /// RFC 3339 UTC with microseconds: sorts as text in time order.
 pub fn format_time(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Micros, true)

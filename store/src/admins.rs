@@ -375,6 +375,55 @@ impl Store for SqlStore {
         self.all(sqlx::query(&sql).bind(limit), event_of).await
     }
 
+    async fn search_audit(
+        &self,
+        filter: &domain::audit::AuditFilter,
+        before_seq: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        // Each given part adds a condition with its own numbered parameter; the values are
+        // bound in the same order. Prefix and substring tests are exact and case-sensitive on
+        // both databases (no LIKE: its wildcards and SQLite's case folding would differ).
+        let dialect = self.dialect;
+        let parts: [(Option<&str>, &dyn Fn(&str) -> String); 7] = [
+            (filter.actor.as_deref(), &|p| format!("actor = {p}")),
+            (filter.action.as_deref(), &|p| {
+                format!("substr(action, 1, length({p})) = {p}")
+            }),
+            (filter.target.as_deref(), &|p| format!("target = {p}")),
+            (filter.outcome.map(|o| o.as_str()), &|p| {
+                format!("outcome = {p}")
+            }),
+            (filter.since.as_deref(), &|p| format!("at >= {p}")),
+            (filter.until.as_deref(), &|p| format!("at < {p}")),
+            (filter.text.as_deref(), &|p| dialect.contains("details", p)),
+        ];
+        let mut conditions = Vec::new();
+        let mut texts: Vec<String> = Vec::new();
+        for (value, condition) in parts {
+            if let Some(v) = value {
+                texts.push(v.to_owned());
+                conditions.push(condition(&format!("${}", texts.len())));
+            }
+        }
+        let n = texts.len();
+        let mut sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM audit_events WHERE seq < ${}",
+            n + 1
+        );
+        for c in &conditions {
+            sql.push_str(" AND ");
+            sql.push_str(c);
+        }
+        sql.push_str(&format!(" ORDER BY seq DESC LIMIT ${}", n + 2));
+        let mut q = sqlx::query(&sql);
+        for t in texts {
+            q = q.bind(t);
+        }
+        q = q.bind(before_seq.unwrap_or(i64::MAX)).bind(limit.max(0));
+        self.all(q, event_of).await
+    }
+
     async fn verify_audit(
         &self,
         checkpoint: Option<&Checkpoint>,

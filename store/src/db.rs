@@ -117,6 +117,15 @@ impl Dialect {
 
     /// Appended to a text column in `ORDER BY` so both databases list in byte order: SQLite's
     /// default (BINARY) collation already is; PostgreSQL's default follows the server locale.
+    /// `column` contains `param`'s text (exact, case-sensitive): `instr` on SQLite, `strpos`
+    /// on PostgreSQL.
+    pub(crate) fn contains(self, column: &str, param: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("instr({column}, {param}) > 0"),
+            Dialect::Postgres => format!("strpos({column}, {param}) > 0"),
+        }
+    }
+
     pub(crate) fn bytewise(self) -> &'static str {
         match self {
             Dialect::Sqlite => "",

@@ -74,3 +74,138 @@ pub async fn verify_audit_chain() -> Result<ChainView, AppError> {
         },
     })
 }
+
+/// The audit explorer's filters, as the page's URL holds them (every part optional; empty
+/// means "any").
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditQuery {
+    #[serde(default)]
+    pub actor: String,
+    #[serde(default)]
+    pub action: String,
+    #[serde(default)]
+    pub target: String,
+    /// success, failure or denied.
+    #[serde(default)]
+    pub outcome: String,
+    #[serde(default)]
+    pub since: String,
+    #[serde(default)]
+    pub until: String,
+    #[serde(default)]
+    pub text: String,
+}
+
+impl AuditQuery {
+    /// The filters as a URL query (`actor=…&action=…`), empty parts left out.
+    pub fn to_query(&self) -> String {
+        let parts = [
+            ("actor", &self.actor),
+            ("action", &self.action),
+            ("target", &self.target),
+            ("outcome", &self.outcome),
+            ("since", &self.since),
+            ("until", &self.until),
+            ("text", &self.text),
+        ];
+        parts
+            .iter()
+            .filter(|(_, v)| !v.trim().is_empty())
+            .map(|(k, v)| format!("{k}={}", encode(v.trim())))
+            .collect::<Vec<_>>()
+            .join("&")
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.to_query().is_empty()
+    }
+}
+
+/// Percent-encodes a query value (RFC 3986 unreserved characters kept).
+fn encode(v: &str) -> String {
+    let mut out = String::new();
+    for b in v.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// One page of the explorer: newest first; `older` continues after the last event shown.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditPage {
+    pub events: Vec<AuditEventView>,
+    /// The `before` of the next (older) page, when there is one.
+    pub older: Option<i64>,
+}
+
+/// Events per explorer page.
+pub const PAGE_SIZE: i64 = 100;
+
+#[cfg(feature = "ssr")]
+pub mod convert {
+    use super::*;
+
+    pub fn filter(q: &AuditQuery) -> Result<domain::audit::AuditFilter, AppError> {
+        let some = |s: &str| (!s.trim().is_empty()).then(|| s.to_owned());
+        let outcome = match q.outcome.trim() {
+            "" => None,
+            o => Some(domain::audit::Outcome::parse(o).ok_or_else(|| {
+                AppError::Invalid(format!(
+                    "“{o}” is not an outcome: success, failure or denied"
+                ))
+            })?),
+        };
+        domain::audit::AuditFilter {
+            actor: some(&q.actor),
+            action: some(&q.action),
+            target: some(&q.target),
+            outcome,
+            since: some(&q.since),
+            until: some(&q.until),
+            text: some(&q.text),
+        }
+        .normalised()
+        .map_err(AppError::Invalid)
+    }
+
+    pub fn event(e: domain::audit::AuditEvent) -> AuditEventView {
+        AuditEventView {
+            seq: e.seq,
+            at: e.at,
+            actor: e.actor,
+            ip: e.ip,
+            user_agent: e.user_agent,
+            action: e.action,
+            target: e.target,
+            outcome: e.outcome.as_str().to_owned(),
+            details: e.details,
+        }
+    }
+}
+
+/// The events that pass `query`, newest first, before `before` (a `seq`), a page at a time.
+///
+/// **Permissions:** `audit:read`. **Audit:** none (read-only).
+#[server(endpoint = "search_audit")]
+pub async fn search_audit(query: AuditQuery, before: Option<i64>) -> Result<AuditPage, AppError> {
+    let ctx = crate::ctx::RequestCtx::get()?;
+    ctx.require_admin()?;
+    let filter = convert::filter(&query)?;
+    let events = ctx
+        .console
+        .store
+        .search_audit(&filter, before, PAGE_SIZE)
+        .await
+        .map_err(domain::Error::from)?;
+    let older = (events.len() as i64 == PAGE_SIZE)
+        .then(|| events.last().map(|e| e.seq))
+        .flatten();
+    Ok(AuditPage {
+        events: events.into_iter().map(convert::event).collect(),
+        older,
+    })
+}

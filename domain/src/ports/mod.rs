@@ -130,6 +130,14 @@ pub trait Store: Send + Sync + 'static {
     async fn record(&self, event: AuditDraft) -> Result<AuditEvent, StoreError>;
     /// The newest events first.
     async fn recent_audit(&self, limit: i64) -> Result<Vec<AuditEvent>, StoreError>;
+    /// The newest `limit` events that pass `filter` and come before `before_seq` (keyset
+    /// pagination: a page stays the same while new events arrive), newest first.
+    async fn search_audit(
+        &self,
+        filter: &crate::audit::AuditFilter,
+        before_seq: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<AuditEvent>, StoreError>;
     /// Walks the whole chain in order with the loaded chain key (and, if given, a checkpoint
     /// the chain must still hold); the inner result names the first bad row.
     async fn verify_audit(

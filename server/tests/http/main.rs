@@ -6,6 +6,7 @@ mod support;
 
 mod access;
 mod api_tokens;
+mod audit_search;
 mod cert_downloads;
 mod certs;
 mod cli;

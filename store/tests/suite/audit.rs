@@ -352,3 +352,59 @@ async fn a_writer_stuck_holding_the_audit_lock_makes_writes_unavailable_not_fork
         .expect("append after the lock is released");
     db.assert_audit(&["test.0", "test.1"]).await;
 }
+
+store_test!(search_filters_exactly_and_pages_by_sequence);
+/// The explorer's search on both databases: an action prefix and a substring of the details
+/// are exact and case-sensitive (no LIKE wildcards: `_` and `%` are plain characters), and a
+/// page before a sequence number holds the next older events.
+async fn search_filters_exactly_and_pages_by_sequence(db: &TestBackend) {
+    use domain::audit::AuditFilter;
+    for (action, details) in [
+        ("keys.rotate", "{\"note\":\"a_b\"}"),
+        ("keys.revoke", "{\"note\":\"aXb\"}"),
+        ("keysXrotate", "{\"note\":\"100%\"}"),
+        ("pinsets.update", "{\"note\":\"A_B\"}"),
+    ] {
+        let d = draft(action).with_details(serde_json::from_str(details).expect("json"));
+        db.record(d).await.expect("recorded");
+    }
+    let find = |f: AuditFilter, before: Option<i64>| {
+        let db = db.store();
+        async move {
+            db.search_audit(&f, before, 10)
+                .await
+                .expect("search")
+                .into_iter()
+                .map(|e| e.action)
+                .collect::<Vec<_>>()
+        }
+    };
+    let prefix = |p: &str| AuditFilter {
+        action: Some(p.into()),
+        ..AuditFilter::default()
+    };
+    let text = |t: &str| AuditFilter {
+        text: Some(t.into()),
+        ..AuditFilter::default()
+    };
+    assert_eq!(
+        find(prefix("keys."), None).await,
+        ["keys.revoke", "keys.rotate"]
+    );
+    assert_eq!(find(prefix("KEYS."), None).await, Vec::<String>::new());
+    assert_eq!(find(text("a_b"), None).await, ["keys.rotate"]);
+    assert_eq!(find(text("100%"), None).await, ["keysXrotate"]);
+    assert_eq!(find(text("%"), None).await, ["keysXrotate"]);
+    let all = db
+        .store()
+        .search_audit(&AuditFilter::default(), None, 2)
+        .await
+        .expect("page");
+    let before = all.last().expect("two").seq;
+    let older = db
+        .store()
+        .search_audit(&AuditFilter::default(), Some(before), 10)
+        .await
+        .expect("older");
+    assert!(older.iter().all(|e| e.seq < before) && !older.is_empty());
+}
