@@ -166,6 +166,7 @@ async fn every_fn_download_and_page_answers_each_role_as_the_table_says() {
         "/download/csr/x",
         "/download/jwks/access-tokens",
         "/download/cert-chain/x",
+        "/download/audit.csv",
         // Without a ticket: refused by role (403) or for the missing ticket (400), never a key.
         "/download/cert-key/x",
     ];
