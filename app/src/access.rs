@@ -115,6 +115,7 @@ pub const SERVER_FNS: &[Rule] = &[
         "audit.verify",
     ),
     may("search_audit", AuditRead, "audit.search"),
+    may("audit_forwarding", AuditRead, "audit.forwarding"),
     // Dashboard.
     read("expiry_inventory", "dashboard.read"),
     // Certificates.

@@ -15,6 +15,10 @@
 //! This module is pure: storage appends through [`crate::ports`], which must compute the
 //! hash with [`AuditEvent::seal`] inside the transaction that writes the change.
 
+mod changes;
+
+pub use changes::{changes, Changes, FieldChange};
+
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

@@ -68,6 +68,10 @@ impl Target {
     pub fn api_token(id: &str) -> Target {
         Target(format!("api_token:{id}"))
     }
+    /// A collector the audit log is forwarded to (`tcp://host:port`, `tls://host:port`).
+    pub fn forwarding(destination: &str) -> Target {
+        Target(format!("audit_forwarding:{destination}"))
+    }
     pub fn gate_settings() -> Target {
         Target("gate_settings".into())
     }
@@ -248,6 +252,10 @@ pub mod action {
     pub const KEYS_REMOVE: &str = "keys.remove";
     pub const KEYS_REVOKE: &str = "keys.revoke";
     pub const KEYS_REWRAP_MASTER_KEY: &str = "keys.rewrap_master_key";
+
+    /// A console started forwarding the audit log to a destination it had not sent to before
+    /// (from the first event).
+    pub const AUDIT_FORWARDING_ADDED: &str = "audit.forwarding_added";
 
     pub const CERTS_CREATE_CA: &str = "certs.create_ca";
     pub const CERTS_ISSUE: &str = "certs.issue";

@@ -11,6 +11,7 @@ use crate::auth::AuthService;
 use crate::certs::probe::ProbeNetwork;
 use crate::certs::service::CertsService;
 use crate::clients::service::ClientsService;
+use crate::forwarding::ForwardingService;
 use crate::gates::service::GatesService;
 use crate::keys::service::KeysService;
 use crate::pinsets::service::PinsetsService;
@@ -19,6 +20,7 @@ use crate::ports::admins::AdminStore;
 use crate::ports::api_tokens::ApiTokenStore;
 use crate::ports::certs::CertStore;
 use crate::ports::clients::ClientStore;
+use crate::ports::forwarding::ForwardStore;
 use crate::ports::gates::GateStore;
 use crate::ports::keys::KeyStore;
 use crate::ports::pinsets::PinsetStore;
@@ -47,6 +49,7 @@ pub struct Console {
     pub keys: KeysService,
     pub gates: Arc<GatesService>,
     pub api_tokens: ApiTokensService,
+    pub forwarding: ForwardingService,
     /// The audit budget of anonymous refusals (shared with `auth`).
     pub refusals: Arc<Refusals>,
     sealed: Arc<dyn SealedStore>,
@@ -58,6 +61,7 @@ pub trait Stores:
     Store
     + AdminStore
     + ApiTokenStore
+    + ForwardStore
     + CertStore
     + PinsetStore
     + PolicyStore
@@ -71,6 +75,7 @@ impl<
         T: Store
             + AdminStore
             + ApiTokenStore
+            + ForwardStore
             + CertStore
             + PinsetStore
             + PolicyStore
@@ -210,6 +215,7 @@ impl Console {
         let keys = KeysService::new(stores.clone(), master_key.clone(), audit.clone())
             .with_serving(gates.clone());
         let api_tokens = ApiTokensService::new(stores.clone(), audit.clone(), refusals.clone());
+        let forwarding = ForwardingService::new(stores.clone(), store.clone());
         Ok(Console {
             store,
             auth,
@@ -221,6 +227,7 @@ impl Console {
             keys,
             gates,
             api_tokens,
+            forwarding,
             refusals,
             sealed: stores,
             master_key,

@@ -15,6 +15,7 @@ pub mod certs;
 pub mod clients;
 pub mod console;
 pub mod error;
+pub mod forwarding;
 pub mod gates;
 pub mod keys;
 pub mod pins;

@@ -82,6 +82,29 @@ test('a CI token records the iOS release; it shows on Pin sets, in the planner a
   await open(page, `${c.baseUrl}/audit`);
   await expect(page.getByRole('row').filter({ hasText: 'pinsets.export_for_release' }).filter({ hasText: 'token:' })).toHaveCount(1);
   await expect(page.getByRole('row').filter({ hasText: 'api_tokens.create' })).toHaveCount(1);
+  // The admin narrows the log to the token's calls (its actor link), opens the release event
+  // and downloads the filtered rows as CSV: the same events as the table.
+  await page.getByRole('row').filter({ hasText: 'pinsets.export_for_release' }).getByRole('link', { name: /^token:/ }).click();
+  await expect(page).toHaveURL(/\/audit\?actor=token%3A/);
+  await expect(page.getByRole('textbox', { name: 'Actor' })).toHaveValue(/^token:/);
+  const events = page.getByRole('table', { name: /matching events?/ });
+  const rows = events.locator(':scope > tbody > tr');
+  await expect(rows.filter({ hasText: 'pinsets.export_for_release' })).toHaveCount(1);
+  const count = await rows.count();
+  expect(count).toBeGreaterThan(0);
+  for (let i = 0; i < count; i++) await expect(rows.nth(i).locator('td').nth(2)).toHaveText(/^token:/);
+  const release = rows.filter({ hasText: 'pinsets.export_for_release' });
+  await release.getByText('Details').click();
+  await expect(release.getByRole('definition').filter({ hasText: '5.1.0' })).toHaveCount(1);
+  const seqs = await rows.evaluateAll((trs) => trs.map((tr) => tr.querySelector('td')!.textContent!.trim()));
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('link', { name: 'Download CSV' }).click(),
+  ]);
+  const csv = readFileSync((await download.path())!, 'utf8').split('\r\n').filter((l) => l !== '');
+  expect(csv[0]).toBe('seq,at,actor,ip,user_agent,action,target,outcome,details');
+  expect(csv.slice(1).map((l) => l.split(',')[0])).toEqual(seqs);
+  expect(csv.slice(1).every((l) => l.split(',')[2].startsWith('token:'))).toBe(true);
 
   // Revoked: the next run fails and says why.
   await open(page, `${c.baseUrl}/api-tokens`);

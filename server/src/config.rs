@@ -275,6 +275,20 @@ pub struct Config {
         global = true
     )]
     pub probe_allow: Vec<policy::cidr::Cidr>,
+    /// Forward every audit event, in order and at least once, to a syslog collector:
+    /// `tcp://host:port` or `tls://host:port` (RFC 5424 messages, octet-counted; port 6514 by
+    /// default for TLS). A collector that is down delays forwarding, never a change.
+    #[arg(long, env = "PALISADE_AUDIT_SYSLOG", value_name = "URL", global = true)]
+    pub audit_syslog: Option<String>,
+    /// PEM file of the CA certificates a `tls://` collector's certificate must chain to
+    /// (default: the system's roots).
+    #[arg(
+        long,
+        env = "PALISADE_AUDIT_SYSLOG_CA",
+        value_name = "FILE",
+        global = true
+    )]
+    pub audit_syslog_ca: Option<PathBuf>,
     /// Directory holding the built site (`pkg/palisade.js`, `.wasm`, `.css`); found next to the
     /// binary when not given.
     #[arg(long, env = "PALISADE_SITE_ROOT", global = true)]

@@ -14,6 +14,7 @@ pub mod cli;
 pub mod config;
 pub mod deadlines;
 pub mod downloads;
+pub mod forwarding;
 pub mod gate_api;
 pub mod health;
 pub mod master_key;

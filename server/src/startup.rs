@@ -37,6 +37,8 @@ pub struct Application {
     /// Open and refused connections (for tests and health).
     pub connections: listener::Stats,
     rotation_tick: Duration,
+    /// The audit forwarder, when `--audit-syslog` names a collector.
+    forwarder: Option<crate::forwarding::Forwarder>,
 }
 
 /// Whether opening the console may create a master key: only `serve` does, and only for a
@@ -135,8 +137,21 @@ impl Application {
         let router = router(&config, console.clone(), &public_url);
         let limits = config.listener_limits();
         let rotation_tick = Duration::from_secs(config.rotation_tick_secs.clamp(1, 3600));
+        let forwarder = match &config.audit_syslog {
+            Some(url) => {
+                let destination =
+                    crate::forwarding::Destination::parse(url).map_err(anyhow::Error::msg)?;
+                Some(crate::forwarding::Forwarder::new(
+                    destination,
+                    config.audit_syslog_ca.as_deref(),
+                    public_url.host_str().unwrap_or("-"),
+                )?)
+            }
+            None => None,
+        };
         Ok(Application {
             rotation_tick,
+            forwarder,
             listener,
             router,
             public_url,
@@ -188,7 +203,19 @@ impl Application {
                 }
             }
         });
+        // Random per start: the lease on the collector's cursor is this process's.
+        let holder = uuid::Uuid::new_v4().simple().to_string();
+        let forwarding = self.forwarder.map(|f| {
+            let destination = f.destination();
+            let task = tokio::spawn(f.run(self.console.clone(), holder.clone()));
+            (task, destination)
+        });
         let result = serve(self.listener, self.router, self.limits, self.connections).await;
+        if let Some((task, destination)) = forwarding {
+            task.abort();
+            crate::forwarding::release(self.console.forwarding.store(), &destination, &holder)
+                .await;
+        }
         purge.abort();
         rotation.abort();
         push.abort();

@@ -20,6 +20,7 @@ mod audit;
 mod certs;
 mod clients;
 pub mod db;
+mod forwarding;
 mod gates;
 mod keys;
 mod pinsets;

@@ -433,3 +433,20 @@ pub(crate) fn bundle_of(r: &AnyRow) -> Result<BundleRecord, sqlx::Error> {
         changes: r.list("changes_json")?,
     })
 }
+
+pub(crate) const FORWARD_COLUMNS: &str = "destination, sent_seq, sent_at_ms, last_error, \
+     last_error_at_ms, holder, lease_until_ms";
+
+pub(crate) fn forward_cursor_of(
+    r: &AnyRow,
+) -> Result<domain::ports::forwarding::ForwardCursor, sqlx::Error> {
+    Ok(domain::ports::forwarding::ForwardCursor {
+        destination: r.text("destination")?,
+        sent_seq: r.int("sent_seq")?,
+        sent_at_ms: r.opt_int("sent_at_ms")?,
+        last_error: r.opt_text("last_error")?,
+        last_error_at_ms: r.opt_int("last_error_at_ms")?,
+        holder: r.opt_text("holder")?,
+        lease_until_ms: r.int("lease_until_ms")?,
+    })
+}

@@ -35,20 +35,7 @@ pub async fn list_audit_events(limit: i64) -> Result<Vec<AuditEventView>, AppErr
     let ctx = crate::ctx::RequestCtx::get()?;
     ctx.require_admin()?;
     let events = ctx.console.recent_audit(limit).await?;
-    Ok(events
-        .into_iter()
-        .map(|e| AuditEventView {
-            seq: e.seq,
-            at: e.at,
-            actor: e.actor,
-            ip: e.ip,
-            user_agent: e.user_agent,
-            action: e.action,
-            target: e.target,
-            outcome: e.outcome.as_str().to_owned(),
-            details: e.details,
-        })
-        .collect())
+    Ok(events.into_iter().map(convert::event).collect())
 }
 
 /// Verifies the whole hash chain.
@@ -73,6 +60,52 @@ pub async fn verify_audit_chain() -> Result<ChainView, AppError> {
             message: format!("Chain broken: {e}."),
         },
     })
+}
+
+/// Where forwarding the log to one collector stands.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForwardingView {
+    /// `tcp://host:port` or `tls://host:port`.
+    pub destination: String,
+    /// The last event the collector took, and the newest in the log.
+    pub sent_seq: i64,
+    pub head_seq: i64,
+    pub behind: i64,
+    pub sent_at_ms: Option<i64>,
+    pub last_error: Option<String>,
+    pub last_error_at_ms: Option<i64>,
+    /// A console is sending to it now.
+    pub active: bool,
+    /// The server's clock when this was read (for "3 min ago").
+    pub now_ms: i64,
+}
+
+/// Every collector the log is (or was) forwarded to, with how far behind it is.
+///
+/// **Permissions:** `audit:read`. **Audit:** none (read-only).
+#[server(endpoint = "audit_forwarding")]
+pub async fn audit_forwarding() -> Result<Vec<ForwardingView>, AppError> {
+    let ctx = crate::ctx::RequestCtx::get()?;
+    ctx.require_admin()?;
+    let now_ms = domain::now_ms();
+    Ok(ctx
+        .console
+        .forwarding
+        .status(now_ms)
+        .await?
+        .into_iter()
+        .map(|f| ForwardingView {
+            behind: f.behind(),
+            destination: f.destination,
+            sent_seq: f.sent_seq,
+            head_seq: f.head_seq,
+            sent_at_ms: f.sent_at_ms,
+            last_error: f.last_error,
+            last_error_at_ms: f.last_error_at_ms,
+            active: f.active,
+            now_ms,
+        })
+        .collect())
 }
 
 /// The audit explorer's filters, as the page's URL holds them (every part optional; empty
@@ -134,10 +167,28 @@ fn encode(v: &str) -> String {
     out
 }
 
+/// One field an event changed (its details' `before` and `after`), as the explorer shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldChangeView {
+    pub field: String,
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+/// An event with its details read as a change (`domain::audit::changes`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRow {
+    pub event: AuditEventView,
+    /// Before/after field by field; empty when the event records no change of state.
+    pub changes: Vec<FieldChangeView>,
+    /// The rest of the details, flattened (`policy`, `reason.code`).
+    pub context: Vec<(String, String)>,
+}
+
 /// One page of the explorer: newest first; `older` continues after the last event shown.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AuditPage {
-    pub events: Vec<AuditEventView>,
+pub struct AuditResults {
+    pub events: Vec<AuditRow>,
     /// The `before` of the next (older) page, when there is one.
     pub older: Option<i64>,
 }
@@ -185,13 +236,33 @@ pub mod convert {
             details: e.details,
         }
     }
+
+    pub fn row(e: domain::audit::AuditEvent) -> AuditRow {
+        let changes = domain::audit::changes(&e.details);
+        AuditRow {
+            event: event(e),
+            changes: changes
+                .fields
+                .into_iter()
+                .map(|f| FieldChangeView {
+                    field: f.field,
+                    before: f.before,
+                    after: f.after,
+                })
+                .collect(),
+            context: changes.context,
+        }
+    }
 }
 
 /// The events that pass `query`, newest first, before `before` (a `seq`), a page at a time.
 ///
 /// **Permissions:** `audit:read`. **Audit:** none (read-only).
 #[server(endpoint = "search_audit")]
-pub async fn search_audit(query: AuditQuery, before: Option<i64>) -> Result<AuditPage, AppError> {
+pub async fn search_audit(
+    query: AuditQuery,
+    before: Option<i64>,
+) -> Result<AuditResults, AppError> {
     let ctx = crate::ctx::RequestCtx::get()?;
     ctx.require_admin()?;
     let filter = convert::filter(&query)?;
@@ -204,8 +275,8 @@ pub async fn search_audit(query: AuditQuery, before: Option<i64>) -> Result<Audi
     let older = (events.len() as i64 == PAGE_SIZE)
         .then(|| events.last().map(|e| e.seq))
         .flatten();
-    Ok(AuditPage {
-        events: events.into_iter().map(convert::event).collect(),
+    Ok(AuditResults {
+        events: events.into_iter().map(convert::row).collect(),
         older,
     })
 }

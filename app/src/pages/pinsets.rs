@@ -136,7 +136,7 @@ fn PinsetCard(
 ) -> impl IntoView {
     let may = move |p: Permission| role.is_some_and(|r| r.allows(p));
     let host = StoredValue::new(set.hostname.clone());
-    let slug = StoredValue::new(set.hostname.replace('.', "-"));
+    let slug = StoredValue::new(slug(&set.hostname));
     let version = StoredValue::new(set.version.to_string());
     let expires_on = StoredValue::new(set.expires_on.clone());
     let format = RwSignal::new("android".to_string());
@@ -346,4 +346,9 @@ fn PinTool() -> impl IntoView {
             </Can>
         </section>
     }
+}
+
+/// The id part of a pin set's card (`ps-<slug>`), so other pages can link to it.
+pub fn slug(hostname: &str) -> String {
+    hostname.replace('.', "-")
 }

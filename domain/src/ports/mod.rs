@@ -163,6 +163,7 @@ pub mod admins;
 pub mod api_tokens;
 pub mod certs;
 pub mod clients;
+pub mod forwarding;
 pub mod gates;
 pub mod keys;
 pub mod pinsets;

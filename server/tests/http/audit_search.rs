@@ -39,7 +39,7 @@ fn seqs(page: &Value) -> Vec<i64> {
         .as_array()
         .expect("events")
         .iter()
-        .map(|e| e["seq"].as_i64().expect("seq"))
+        .map(|e| e["event"]["seq"].as_i64().expect("seq"))
         .collect()
 }
 
@@ -94,7 +94,7 @@ async fn filters_pages_and_exports_agree() {
         .as_array()
         .expect("events")
         .iter()
-        .all(|e| e["outcome"] == "denied"));
+        .all(|e| e["event"]["outcome"] == "denied"));
     let texts = search(&app, &cookie, json!({ "text": "HYPERLINK" }), None).await;
     assert_eq!(seqs(&texts).len(), 1, "{texts}");
     let none = search(&app, &cookie, json!({ "action": "TEST." }), None).await;
@@ -179,4 +179,41 @@ async fn filters_pages_and_exports_agree() {
     // Without a session: no export.
     let anonymous = app.get("/download/audit.csv", None).await;
     assert_ne!(anonymous.status, 200);
+}
+
+/// A policy edit as the explorer shows it: the changed field with its old and new value, the
+/// unchanged ones paired up, and the event found by its target.
+#[tokio::test]
+async fn an_edit_reads_as_a_field_by_field_change() {
+    let app = TestApp::spawn().await;
+    let cookie = app.confirmed_owner("alice").await;
+    let who = Actor {
+        name: "alice".into(),
+        ip: None,
+        user_agent: None,
+    };
+    let draft = AuditDraft::new(&who, "policies.update", "policy:p1", Outcome::Success)
+        .with_details(json!({
+            "before": { "name": "login", "rate": { "per_s": 5, "burst": 10 } },
+            "after": { "name": "login", "rate": { "per_s": 2, "burst": 10 } },
+        }));
+    app.store.record(draft).await.expect("record");
+    let page = search(&app, &cookie, json!({ "target": "policy:p1" }), None).await;
+    let rows = page["events"].as_array().expect("events");
+    assert_eq!(rows.len(), 1, "{page}");
+    let changes = rows[0]["changes"].as_array().expect("changes");
+    let find = |field: &str| {
+        changes
+            .iter()
+            .find(|c| c["field"] == field)
+            .unwrap_or_else(|| panic!("{field} in {page}"))
+            .clone()
+    };
+    assert_eq!(
+        find("rate.per_s"),
+        json!({ "field": "rate.per_s", "before": "5", "after": "2" })
+    );
+    assert_eq!(find("rate.burst")["before"], find("rate.burst")["after"]);
+    assert_eq!(find("name")["after"], "login");
+    assert_eq!(changes.len(), 3);
 }

@@ -294,7 +294,7 @@ async fn verify_on_a_missing_database_says_so() {
 
 /// A console child process, killed when the test ends, also when it fails: a leftover console
 /// would keep its port, its database and every descriptor it inherited.
-struct Console(std::process::Child);
+pub(crate) struct Console(std::process::Child);
 
 impl std::ops::Deref for Console {
     type Target = std::process::Child;
@@ -328,9 +328,21 @@ fn start_binary_logging(
     log: &str,
     stderr: std::process::Stdio,
 ) -> (Console, Option<String>) {
+    start_binary_with(dir, port, log, stderr, &[])
+}
+
+/// [`start_binary_logging`] with more `serve` flags.
+pub(crate) fn start_binary_with(
+    dir: &std::path::Path,
+    port: u16,
+    log: &str,
+    stderr: std::process::Stdio,
+    flags: &[&str],
+) -> (Console, Option<String>) {
     use std::io::{BufRead, BufReader};
     let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
         .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+        .args(flags)
         .env("PALISADE_DATA_DIR", dir)
         .env("PALISADE_LOG", log)
         .stdout(std::process::Stdio::piped())
@@ -352,7 +364,7 @@ fn start_binary_logging(
     )
 }
 
-async fn wait_ready(base: &str) {
+pub(crate) async fn wait_ready(base: &str) {
     for _ in 0..100 {
         if reqwest::get(format!("{base}/readyz"))
             .await

@@ -13,6 +13,7 @@ mod cli;
 mod clients;
 mod data_at_rest;
 mod faults;
+mod forwarding;
 mod gate_settings;
 mod gate_tls;
 mod gate_tokens;

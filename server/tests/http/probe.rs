@@ -103,6 +103,12 @@ fn self_signed(name: &str) -> (CertificateDer<'static>, KeyPair) {
 
 /// A root CA and a leaf for `localhost` issued by it: ([leaf, ca], leaf key).
 fn ca_and_leaf() -> (Vec<CertificateDer<'static>>, KeyPair) {
+    let (chain, key, _) = ca_and_leaf_with_ca_pem();
+    (chain, key)
+}
+
+/// [`ca_and_leaf`] and the CA certificate as PEM (for a client that must trust it).
+pub(crate) fn ca_and_leaf_with_ca_pem() -> (Vec<CertificateDer<'static>>, KeyPair, String) {
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
     ca_params
         .distinguished_name
@@ -115,7 +121,11 @@ fn ca_and_leaf() -> (Vec<CertificateDer<'static>>, KeyPair) {
         .expect("leaf params")
         .signed_by(&leaf_key, &ca)
         .expect("leaf");
-    (vec![leaf.der().clone(), ca.der().clone()], leaf_key)
+    (
+        vec![leaf.der().clone(), ca.der().clone()],
+        leaf_key,
+        ca.pem(),
+    )
 }
 
 fn ders(chain: &[CertificateDer<'static>]) -> Vec<Vec<u8>> {

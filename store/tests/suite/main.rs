@@ -17,6 +17,7 @@ mod admins_manage;
 mod audit;
 mod certs;
 mod clients;
+mod forwarding;
 mod gates;
 mod keys;
 mod pinsets;
