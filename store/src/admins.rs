@@ -406,6 +406,18 @@ impl Store for SqlStore {
                 conditions.push(condition(&format!("${}", texts.len())));
             }
         }
+        // A prefix is also a range (`policies.` ≤ action < `policies/`, bytewise), which the
+        // action index serves; the exact test above stays the definition.
+        if let Some(upper) = filter.action.as_deref().and_then(prefix_upper_bound) {
+            let c = dialect.bytewise();
+            let lower = texts.len() + 1;
+            texts.push(filter.action.clone().unwrap_or_default());
+            texts.push(upper);
+            conditions.push(format!(
+                "action{c} >= ${lower} AND action{c} < ${}",
+                lower + 1
+            ));
+        }
         let n = texts.len();
         let mut sql = format!(
             "SELECT {EVENT_COLUMNS} FROM audit_events WHERE seq < ${}",
@@ -470,5 +482,42 @@ impl Store for SqlStore {
             .chain_key
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(key);
+    }
+}
+
+/// The least string above every string that starts with `prefix`, in code point (= UTF-8 byte)
+/// order: the prefix with its last character incremented; `None` when there is none to
+/// increment (empty, or only U+10FFFF), where the exact test alone decides.
+fn prefix_upper_bound(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let next = (u32::from(last) + 1..=0x10FFFF).find_map(char::from_u32);
+        if let Some(next) = next {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefix_upper_bound;
+
+    #[test]
+    fn a_prefix_range_ends_just_above_every_string_with_it() {
+        assert_eq!(
+            prefix_upper_bound("policies.").as_deref(),
+            Some("policies/")
+        );
+        assert_eq!(
+            prefix_upper_bound("a\u{D7FF}").as_deref(),
+            Some("a\u{E000}")
+        );
+        assert_eq!(prefix_upper_bound("a\u{10FFFF}").as_deref(), Some("b"));
+        assert_eq!(prefix_upper_bound(""), None);
+        for s in ["policies.", "policies.enforce", "policies.\u{10FFFF}x"] {
+            assert!(s < "policies/", "{s}");
+        }
     }
 }
