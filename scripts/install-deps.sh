@@ -69,3 +69,14 @@ if [ ! -f "$venv/.installed" ] || [ "$(cat "$venv/.installed")" != "$want_py" ];
   "$venv/bin/pip" install --quiet --disable-pip-version-check $want_py
   echo "$want_py" > "$venv/.installed"
 fi
+
+# Schemathesis, which fuzzes the REST API against its own OpenAPI document
+# (server/tests/http/openapi.rs), in a virtualenv of its own under target/.
+venv=target/schemathesis-venv
+want_st='schemathesis==4.32.5'
+if [ ! -f "$venv/.installed" ] || [ "$(cat "$venv/.installed")" != "$want_st" ]; then
+  echo "creating the schemathesis virtualenv in $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "$want_st"
+  echo "$want_st" > "$venv/.installed"
+fi

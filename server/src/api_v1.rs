@@ -7,6 +7,8 @@
 //!   the export formats, exactly as the Pin sets page downloads it.
 //! - `POST /api/v1/releases` (`releases:write`): records an app release and answers the export
 //!   it ships (the Pin sets page's "Export for release").
+//! - `GET /api/v1/openapi.json` (no token): the OpenAPI 3.1 document, generated from these
+//!   handlers and types ([`ApiDoc`]).
 
 use std::sync::Arc;
 
@@ -23,8 +25,9 @@ use domain::audit::{Actor, AuditDraft, Outcome, ANONYMOUS};
 use domain::audited::{action, Target};
 use domain::console::Console;
 use domain::pinsets::AppPlatform;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa::OpenApi;
 
 /// Request bodies of the API: a release is a few hundred bytes.
 pub const BODY_LIMIT: usize = 16 * 1024;
@@ -35,7 +38,77 @@ pub struct ApiState {
     pub proxies: policy::forwarded::ProxyTrust,
 }
 
-/// The API's routes, each behind the token check.
+/// The API's document: every operation, its scope, and the problem every error answers with.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Palisade console API",
+        version = "1",
+        description = "For release pipelines. Authenticate with an API token (`Authorization: Bearer pat_…`, created on the console's API tokens page); each operation names the scope it needs. Errors are RFC 9457 problems."
+    ),
+    paths(export_pinset, record_release),
+    components(schemas(ReleaseRequest, Problem, ExportFormat, Platform)),
+    modifiers(&BearerToken),
+    security(("api_token" = []))
+)]
+pub struct ApiDoc;
+
+/// The `api_token` security scheme (HTTP bearer).
+struct BearerToken;
+
+impl utoipa::Modify for BearerToken {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("An API token, `pat_…`, with the operation's scope"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The document as served: [`ApiDoc`] plus the rules between a release's fields that its derive
+/// cannot state (JSON Schema `if`/`then`, which OpenAPI 3.1 allows), the ones [`platform_of`]
+/// applies: an iOS or Android format fixes the platform, and a `json` release names it.
+pub fn document() -> serde_json::Value {
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+    if let Some(release) = doc
+        .pointer_mut("/components/schemas/ReleaseRequest")
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        let format_in = |formats: &[&str]| json!({ "properties": { "format": { "enum": formats } }, "required": ["format"] });
+        release.insert(
+            "allOf".into(),
+            json!([
+                { "if": format_in(&["ios", "trustkit", "trustkit_swift"]),
+                  "then": { "properties": { "platform": { "const": "ios" } } } },
+                { "if": format_in(&["android", "okhttp"]),
+                  "then": { "properties": { "platform": { "const": "android" } } } },
+                { "if": format_in(&["json"]), "then": { "required": ["platform"] } },
+            ]),
+        );
+    }
+    doc
+}
+
+/// `GET /api/v1/openapi.json`: public (it describes the API, it holds nothing of it).
+async fn openapi() -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        document().to_string(),
+    )
+        .into_response()
+}
+
+/// The API's routes, each behind the token check but the document.
 pub fn router<S: Clone + Send + Sync + 'static>(state: ApiState) -> Router<S> {
     Router::new()
         .route(
@@ -49,18 +122,34 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: ApiState) -> Router<S> {
             state.clone(),
             authenticate,
         ))
+        .route("/api/v1/openapi.json", get(openapi))
         .with_state(state)
+}
+
+/// An RFC 9457 problem details object (`application/problem+json`).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// Always `about:blank`: the status says what kind of problem it is.
+    #[serde(rename = "type")]
+    #[schema(example = "about:blank")]
+    kind: &'static str,
+    /// The status's reason phrase.
+    title: &'static str,
+    status: u16,
+    /// What went wrong and what to do about it, for a person.
+    detail: String,
 }
 
 /// An RFC 9457 problem: `title` from the status, `detail` the message a person can act on.
 pub fn problem(status: StatusCode, detail: &str) -> Response {
-    let body = json!({
-        "type": "about:blank",
-        "title": status.canonical_reason().unwrap_or("Error"),
-        "status": status.as_u16(),
-        "detail": detail,
-    });
-    let mut res = (status, body.to_string()).into_response();
+    let body = Problem {
+        kind: "about:blank",
+        title: status.canonical_reason().unwrap_or("Error"),
+        status: status.as_u16(),
+        detail: detail.to_owned(),
+    };
+    let text = serde_json::to_string(&body).unwrap_or_default();
+    let mut res = (status, text).into_response();
     res.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/problem+json"),
@@ -154,6 +243,27 @@ async fn unknown() -> Response {
 
 /// `GET /api/v1/pinsets/{hostname}/export/{format}`. **Scope:** `pinsets:read`.
 /// **Audit:** `api.pinsets.export` (success or refusal).
+#[utoipa::path(
+    get,
+    path = "/api/v1/pinsets/{hostname}/export/{format}",
+    operation_id = "export_pinset",
+    summary = "A pin set in one export format (scope pinsets:read)",
+    description = "The file the Pin sets page downloads: the pins of the hostname's pin set for an iOS Info.plist (`ios`), TrustKit (`trustkit`, `trustkit_swift`), an Android network security config (`android`), OkHttp (`okhttp`) or JSON (`json`). Records nothing but the call's audit event.",
+    params(
+        ("hostname" = String, Path, description = "The API hostname the pin set is for", example = "api.example.com", pattern = r"^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$", max_length = 253),
+        ("format" = ExportFormat, Path, description = "The export format"),
+    ),
+    responses(
+        (status = 200, description = "The export as a file", headers(("x-pinset-version" = i64, description = "The pin set version exported")),
+            content((String = "text/plain"), (serde_json::Value = "application/json"), (String = "application/xml"))),
+        (status = 400, description = "The format or hostname is not valid", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks pinsets:read", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No pin set for this hostname", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The pin set cannot be exported as it stands", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "The token's rate limit; see Retry-After", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 async fn export_pinset(
     State(state): State<ApiState>,
     Extension(caller): Extension<Caller>,
@@ -211,25 +321,75 @@ fn file(e: &domain::pinsets::service::Export) -> Response {
     res
 }
 
+/// The export formats, for the document (the handlers take the name and the domain checks it).
+#[derive(utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+enum ExportFormat {
+    /// `Info.plist` pinning keys (iOS).
+    Ios,
+    /// TrustKit configuration (iOS), Objective-C / plist.
+    Trustkit,
+    /// TrustKit configuration (iOS), Swift.
+    TrustkitSwift,
+    /// `network_security_config.xml` (Android).
+    Android,
+    /// OkHttp `CertificatePinner` (Android).
+    Okhttp,
+    /// The pin set as JSON (any platform).
+    Json,
+}
+
+/// The app platforms.
+#[derive(utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+enum Platform {
+    Ios,
+    Android,
+}
+
 /// The body of `POST /api/v1/releases`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"hostname": "api.example.com", "format": "ios", "app": "com.example.bank", "version": "5.1.0"}))]
 struct ReleaseRequest {
+    /// The API hostname whose pin set the release ships. (The pattern, also on the export's
+    /// path, is the DNS name `domain::pinsets::parse_hostname` accepts, a little stricter: it
+    /// must be a literal in the attribute.)
+    #[schema(
+        pattern = r"^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$",
+        max_length = 253
+    )]
     hostname: String,
-    /// An export format: `ios`, `trustkit`, `trustkit_swift` (iOS), `android`, `okhttp`
+    /// The export format: `ios`, `trustkit`, `trustkit_swift` (iOS), `android`, `okhttp`
     /// (Android) or `json` (then `platform` is required).
+    #[schema(value_type = ExportFormat)]
     format: String,
-    /// The app's bundle id / package name.
+    /// The app's bundle id / package name (letters, digits, `.`, `_`, `-`, at least one dot).
+    #[schema(
+        pattern = r"^[A-Za-z0-9_-]*\.[A-Za-z0-9._-]*$",
+        min_length = 3,
+        max_length = 155
+    )]
     app: String,
+    /// The app version, printable ASCII.
+    #[schema(pattern = r"^[!-~]([ -~]{0,48}[!-~])?$")]
     version: String,
     /// The app's display name; the bundle id when absent.
     #[serde(default)]
+    #[schema(
+        pattern = r"^[^\s\x00-\x1f\x7f-\x9f](.*[^\s\x00-\x1f\x7f-\x9f])?$",
+        max_length = 100
+    )]
     app_name: Option<String>,
     /// `ios` or `android`; implied by every format but `json`.
     #[serde(default)]
+    #[schema(value_type = Platform)]
     platform: Option<String>,
-    /// `YYYY-MM-DD`; today (UTC) when absent.
+    /// The release date; today (UTC) when absent.
     #[serde(default)]
+    #[schema(format = Date)]
     released_on: Option<String>,
 }
 
@@ -264,6 +424,25 @@ fn platform_of(format: &str, given: Option<&str>) -> Result<AppPlatform, domain:
 
 /// `POST /api/v1/releases`. **Scope:** `releases:write`. **Audit:**
 /// `pinsets.export_for_release`, with the token as the actor.
+#[utoipa::path(
+    post,
+    path = "/api/v1/releases",
+    operation_id = "record_release",
+    summary = "Record an app release and get the pin set it ships (scope releases:write)",
+    description = "Records that this app version ships the hostname's current pin set (the rotation planner keeps its pins until the release is retired) and answers the export, as the Pin sets page's Export for release does.",
+    request_body(content = ReleaseRequest, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Recorded; the export as a file", headers(("x-pinset-version" = i64, description = "The pin set version the release ships")),
+            content((String = "text/plain"), (serde_json::Value = "application/json"), (String = "application/xml"))),
+        (status = 400, description = "The body is not a valid release", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks releases:write", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No pin set for this hostname", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "This app version is already recorded with other pins, or the pin set cannot be exported", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is over 16 KiB"),
+        (status = 429, description = "The token's rate limit; see Retry-After", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 async fn record_release(
     State(state): State<ApiState>,
     Extension(caller): Extension<Caller>,

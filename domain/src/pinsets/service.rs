@@ -535,8 +535,13 @@ impl PinsetsService {
             let app_name = app_name.trim();
             let bundle_id = bundle_id.trim();
             let version = version.trim();
-            if app_name.is_empty() || app_name.chars().count() > 100 {
-                return Err(Error::invalid("App name must be 1 to 100 characters."));
+            if app_name.is_empty()
+                || app_name.chars().count() > 100
+                || app_name.chars().any(char::is_control)
+            {
+                return Err(Error::invalid(
+                    "App name must be 1 to 100 characters, none of them control characters.",
+                ));
             }
             let id_ok = bundle_id.len() >= 3
                 && bundle_id.len() <= 155

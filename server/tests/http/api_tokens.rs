@@ -10,7 +10,7 @@ use crate::certs::ok;
 use crate::support::{Reply, TestApp};
 
 /// A signed-in owner (with a step-up) and a pin set for api.example.com that exports.
-async fn console_with_a_pinset() -> (TestApp, String) {
+pub(crate) async fn console_with_a_pinset() -> (TestApp, String) {
     let app = TestApp::spawn().await;
     let cookie = app.confirmed_owner("alice").await;
     let ca = ok(
@@ -41,7 +41,12 @@ async fn console_with_a_pinset() -> (TestApp, String) {
 }
 
 /// Creates a token; returns (its info, the token).
-async fn create_token(app: &TestApp, cookie: &str, name: &str, scopes: &str) -> (Value, String) {
+pub(crate) async fn create_token(
+    app: &TestApp,
+    cookie: &str,
+    name: &str,
+    scopes: &str,
+) -> (Value, String) {
     let v = ok(
         app,
         cookie,

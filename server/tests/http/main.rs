@@ -20,6 +20,7 @@ mod gate_tokens;
 mod gates;
 mod keys;
 mod master_key;
+mod openapi;
 mod passkeys;
 mod permissions;
 mod pinsets;
