@@ -282,6 +282,8 @@ pub mod action {
     pub const API_CALL: &str = "api.call";
     /// A pin set export read through the REST API.
     pub const API_PINSETS_EXPORT: &str = "api.pinsets.export";
+    /// A token read the audit log (`GET /api/v1/audit`); the details hold its filters.
+    pub const API_AUDIT_READ: &str = "api.audit.read";
 }
 
 #[cfg(test)]

@@ -11,15 +11,18 @@ pub enum Scope {
     PinsetsRead,
     /// Record an app release (the pin set it ships is exported and kept with it).
     ReleasesWrite,
+    /// Read the audit log (the explorer's filters).
+    AuditRead,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 2] = [Scope::PinsetsRead, Scope::ReleasesWrite];
+    pub const ALL: [Scope; 3] = [Scope::PinsetsRead, Scope::ReleasesWrite, Scope::AuditRead];
 
     pub const fn as_str(self) -> &'static str {
         match self {
             Scope::PinsetsRead => "pinsets:read",
             Scope::ReleasesWrite => "releases:write",
+            Scope::AuditRead => "audit:read",
         }
     }
 
@@ -31,6 +34,7 @@ impl Scope {
                 "record an app release: the pin set it ships is exported and kept with it, \
                  for the rotation planner"
             }
+            Scope::AuditRead => "read the audit log, with the same filters as the Audit page",
         }
     }
 
@@ -92,11 +96,14 @@ mod tests {
         );
         let e = parse_scopes("pinsets:read admin").expect_err("unknown");
         assert!(
-            e.contains("“admin”") && e.contains("pinsets:read, releases:write"),
+            e.contains("“admin”") && e.contains("pinsets:read, releases:write, audit:read"),
             "{e}"
         );
         assert!(parse_scopes("  ").is_err());
-        assert_eq!(scopes_text(&Scope::ALL), "pinsets:read releases:write");
+        assert_eq!(
+            scopes_text(&Scope::ALL),
+            "pinsets:read releases:write audit:read"
+        );
         for s in Scope::ALL {
             assert_eq!(Scope::parse(s.as_str()), Some(s));
         }

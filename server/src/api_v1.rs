@@ -7,6 +7,8 @@
 //!   the export formats, exactly as the Pin sets page downloads it.
 //! - `POST /api/v1/releases` (`releases:write`): records an app release and answers the export
 //!   it ships (the Pin sets page's "Export for release").
+//! - `GET /api/v1/audit` (`audit:read`): the audit log with the explorer's filters, newest
+//!   first, a page at a time.
 //! - `GET /api/v1/openapi.json` (no token): the OpenAPI 3.1 document, generated from these
 //!   handlers and types ([`ApiDoc`]).
 
@@ -46,8 +48,8 @@ pub struct ApiState {
         version = "1",
         description = "For release pipelines. Authenticate with an API token (`Authorization: Bearer pat_…`, created on the console's API tokens page); each operation names the scope it needs. Errors are RFC 9457 problems."
     ),
-    paths(export_pinset, record_release),
-    components(schemas(ReleaseRequest, Problem, ExportFormat, Platform)),
+    paths(export_pinset, record_release, read_audit),
+    components(schemas(ReleaseRequest, Problem, ExportFormat, Platform, AuditPage, AuditOutcome, app::api::audit::AuditEventView)),
     modifiers(&BearerToken),
     security(("api_token" = []))
 )]
@@ -116,6 +118,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: ApiState) -> Router<S> {
             get(export_pinset),
         )
         .route("/api/v1/releases", post(record_release))
+        .route("/api/v1/audit", get(read_audit))
         .route("/api/v1", get(unknown))
         .route("/api/v1/{*rest}", get(unknown).post(unknown))
         .layer(axum::middleware::from_fn_with_state(
@@ -159,7 +162,10 @@ pub fn problem(status: StatusCode, detail: &str) -> Response {
 
 /// The problem a domain error maps to (a 500 names only its log reference).
 fn refused(e: domain::Error) -> Response {
-    let app = AppError::from(e);
+    refused_app(AppError::from(e))
+}
+
+fn refused_app(app: AppError) -> Response {
     let mut res = problem(app.status(), &app.to_string());
     if let AppError::Throttled { retry_after_s, .. } = app {
         if let Ok(v) = HeaderValue::from_str(&retry_after_s.to_string()) {
@@ -506,6 +512,143 @@ async fn record_release(
             res
         }
         Err(e) => refused(e),
+    }
+}
+
+/// The filters of `GET /api/v1/audit`: the Audit page's, plus the page.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct AuditParams {
+    /// Exactly this actor (`alice`, `token:<id>`, `system`).
+    #[param(pattern = r"^[^\x00-\x1f\x7f-\x9f]*$", max_length = 200)]
+    actor: Option<String>,
+    /// Actions starting with this (`pinsets.`).
+    #[param(pattern = r"^[^\x00-\x1f\x7f-\x9f]*$", max_length = 200)]
+    action: Option<String>,
+    /// Exactly this target (`policy:<id>`, `pinset:api.example.com`).
+    #[param(pattern = r"^[^\x00-\x1f\x7f-\x9f]*$", max_length = 200)]
+    target: Option<String>,
+    /// success, failure or denied.
+    #[param(value_type = Option<AuditOutcome>)]
+    outcome: Option<String>,
+    /// From this day on (UTC). `YYYY-MM-DDTHH:MM` (UTC) and RFC 3339 instants are taken too.
+    #[param(format = Date)]
+    since: Option<String>,
+    /// Before this day (UTC); the same forms.
+    #[param(format = Date)]
+    until: Option<String>,
+    /// Text the details contain (exact, case-sensitive).
+    #[param(pattern = r"^[^\x00-\x1f\x7f-\x9f]*$", max_length = 200)]
+    text: Option<String>,
+    /// Only events with a sequence number below this: the `older` of the previous page.
+    #[param(minimum = 1)]
+    before: Option<i64>,
+    /// Events per page, 1 to 1,000 (100 by default).
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<i64>,
+}
+
+/// The outcomes an event can have.
+#[derive(utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+enum AuditOutcome {
+    Success,
+    Failure,
+    Denied,
+}
+
+/// One page of events, newest first.
+#[derive(Serialize, utoipa::ToSchema)]
+struct AuditPage {
+    events: Vec<app::api::audit::AuditEventView>,
+    /// Pass as `before` for the next (older) page; null on the last one.
+    older: Option<i64>,
+}
+
+/// `GET /api/v1/audit`. **Scope:** `audit:read`. **Audit:** `api.audit.read`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit",
+    operation_id = "read_audit",
+    summary = "The audit log, filtered (scope audit:read)",
+    description = "The Audit page's filters, all optional and all applied; newest first, pages that stay put while new events arrive (pass `older` as `before`).",
+    params(AuditParams),
+    responses(
+        (status = 200, description = "A page of events", body = AuditPage),
+        (status = 400, description = "A filter is not valid", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks audit:read", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "The token's rate limit; see Retry-After", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn read_audit(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Extension(actor): Extension<Actor>,
+    params: Result<axum::extract::Query<AuditParams>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let result = async {
+        caller.require(Scope::AuditRead)?;
+        let axum::extract::Query(p) = params.map_err(|e| {
+            AppError::from(domain::Error::invalid(format!(
+                "the query is not valid: {}",
+                e.body_text()
+            )))
+        })?;
+        let invalid = |m: &str| AppError::from(domain::Error::invalid(m));
+        if p.before.is_some_and(|b| b < 1) {
+            return Err(invalid("before must be a sequence number (1 or more)"));
+        }
+        if p.since.as_deref().is_some_and(|v| v.trim().is_empty())
+            || p.until.as_deref().is_some_and(|v| v.trim().is_empty())
+        {
+            return Err(invalid(
+                "since and until, when given, must be a date (YYYY-MM-DD)",
+            ));
+        }
+        let limit = p.limit.unwrap_or(app::api::audit::PAGE_SIZE);
+        if !(1..=1000).contains(&limit) {
+            return Err(invalid("limit must be 1 to 1000"));
+        }
+        let query = app::api::audit::AuditQuery {
+            actor: p.actor.unwrap_or_default(),
+            action: p.action.unwrap_or_default(),
+            target: p.target.unwrap_or_default(),
+            outcome: p.outcome.unwrap_or_default(),
+            since: p.since.unwrap_or_default(),
+            until: p.until.unwrap_or_default(),
+            text: p.text.unwrap_or_default(),
+        };
+        let page = app::api::audit::convert::page(&state.console, &query, p.before, limit).await?;
+        Ok::<_, AppError>((query, page))
+    }
+    .await;
+    let (outcome, details) = match &result {
+        Ok((q, _)) => (Outcome::Success, json!({ "filters": q.to_query() })),
+        Err(AppError::Forbidden(_)) => (
+            Outcome::Denied,
+            json!({ "reason": "the token lacks the audit:read scope" }),
+        ),
+        Err(e) => (Outcome::Failure, json!({ "reason": e.to_string() })),
+    };
+    let draft =
+        AuditDraft::new(&actor, action::API_AUDIT_READ, "audit", outcome).with_details(details);
+    if let Err(e) = state.console.store.record(draft).await {
+        return refused(e.into());
+    }
+    match result {
+        Ok((_, (events, older))) => {
+            let page = AuditPage {
+                events: events
+                    .into_iter()
+                    .map(app::api::audit::convert::event)
+                    .collect(),
+                older,
+            };
+            axum::Json(page).into_response()
+        }
+        Err(e) => refused_app(e),
     }
 }
 

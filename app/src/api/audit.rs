@@ -5,7 +5,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
 
+/// One audit event as the page, the JSONL export and the REST API show it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema), schema(as = AuditEvent))]
 pub struct AuditEventView {
     pub seq: i64,
     pub at: String,
@@ -237,6 +239,26 @@ pub mod convert {
         }
     }
 
+    /// The newest `limit` events that pass `query` before `before`, and the `before` of the
+    /// next (older) page when there may be one: the explorer's page and the API's.
+    pub async fn page(
+        console: &domain::console::Console,
+        query: &AuditQuery,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<(Vec<domain::audit::AuditEvent>, Option<i64>), AppError> {
+        let filter = filter(query)?;
+        let events = console
+            .store
+            .search_audit(&filter, before, limit)
+            .await
+            .map_err(domain::Error::from)?;
+        let older = (events.len() as i64 == limit)
+            .then(|| events.last().map(|e| e.seq))
+            .flatten();
+        Ok((events, older))
+    }
+
     pub fn row(e: domain::audit::AuditEvent) -> AuditRow {
         let changes = domain::audit::changes(&e.details);
         AuditRow {
@@ -265,16 +287,7 @@ pub async fn search_audit(
 ) -> Result<AuditResults, AppError> {
     let ctx = crate::ctx::RequestCtx::get()?;
     ctx.require_admin()?;
-    let filter = convert::filter(&query)?;
-    let events = ctx
-        .console
-        .store
-        .search_audit(&filter, before, PAGE_SIZE)
-        .await
-        .map_err(domain::Error::from)?;
-    let older = (events.len() as i64 == PAGE_SIZE)
-        .then(|| events.last().map(|e| e.seq))
-        .flatten();
+    let (events, older) = convert::page(&ctx.console, &query, before, PAGE_SIZE).await?;
     Ok(AuditResults {
         events: events.into_iter().map(convert::row).collect(),
         older,

@@ -424,3 +424,97 @@ async fn the_release_cli_records_the_release_and_writes_the_file_in_one_call() {
     assert_ne!(code, 0);
     assert!(out.contains("https://"), "{out}");
 }
+
+/// `GET /api/v1/audit`: an `audit:read` token reads the log with the explorer's filters, a page
+/// at a time; its own reads are audited under it; other tokens are refused.
+#[tokio::test]
+async fn an_audit_read_token_reads_the_filtered_log_a_page_at_a_time() {
+    let (app, cookie) = console_with_a_pinset().await;
+    let (_, pins) = create_token(&app, &cookie, "pins", "pinsets:read").await;
+    let (info, reader) = create_token(&app, &cookie, "siem", "audit:read").await;
+    for _ in 0..3 {
+        let r = api(
+            &app,
+            "GET",
+            "/api/v1/pinsets/api.example.com/export/ios",
+            Some(&pins),
+            None,
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    let page = api(
+        &app,
+        "GET",
+        "/api/v1/audit?action=api.pinsets.export&limit=2",
+        Some(&reader),
+        None,
+    )
+    .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let page = page.json();
+    let events = page["events"].as_array().expect("events");
+    assert_eq!(events.len(), 2, "{page}");
+    assert!(events.iter().all(|e| e["action"] == "api.pinsets.export"));
+    assert!(
+        events[0]["seq"].as_i64() > events[1]["seq"].as_i64(),
+        "newest first"
+    );
+    let older = page["older"].as_i64().expect("a next page");
+    let rest = api(
+        &app,
+        "GET",
+        &format!("/api/v1/audit?action=api.pinsets.export&limit=2&before={older}"),
+        Some(&reader),
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(rest["events"].as_array().map(Vec::len), Some(1), "{rest}");
+
+    let bad = api(
+        &app,
+        "GET",
+        "/api/v1/audit?outcome=maybe",
+        Some(&reader),
+        None,
+    )
+    .await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert!(is_problem(&bad), "{}", bad.body);
+    let refused = api(&app, "GET", "/api/v1/audit", Some(&pins), None).await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+
+    // Its reads are in the log under the token, the refused one as denied.
+    let id = info["id"].as_str().expect("id");
+    let mine = api(
+        &app,
+        "GET",
+        &format!("/api/v1/audit?actor=token%3A{id}&action=api.audit.read"),
+        Some(&reader),
+        None,
+    )
+    .await
+    .json();
+    let outcomes: Vec<&str> = mine["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| e["outcome"].as_str().expect("outcome"))
+        .collect();
+    assert_eq!(outcomes, ["failure", "success", "success"], "{mine}");
+    let denied = api(
+        &app,
+        "GET",
+        "/api/v1/audit?action=api.audit.read&outcome=denied",
+        Some(&reader),
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(
+        denied["events"].as_array().map(Vec::len),
+        Some(1),
+        "{denied}"
+    );
+}

@@ -43,6 +43,7 @@ async fn schemathesis_finds_no_server_error_and_no_answer_outside_the_document()
     assert_eq!(
         paths,
         [
+            "/api/v1/audit",
             "/api/v1/pinsets/{hostname}/export/{format}",
             "/api/v1/releases"
         ]
@@ -63,9 +64,10 @@ async fn schemathesis_finds_no_server_error_and_no_answer_outside_the_document()
     // A token with both scopes must have every valid request accepted; one with a single scope
     // is refused the other operation (403, declared), so that check is left out for it.
     for (scopes, excluded) in [
-        ("pinsets:read releases:write", None),
+        ("pinsets:read releases:write audit:read", None),
         ("pinsets:read", Some("positive_data_acceptance")),
         ("releases:write", Some("positive_data_acceptance")),
+        ("audit:read", Some("positive_data_acceptance")),
     ] {
         // A fixed seed keeps CI repeatable; another one explores more (`PALISADE_FUZZ_SEED`).
         let seed = std::env::var("PALISADE_FUZZ_SEED").unwrap_or_else(|_| "1".into());
