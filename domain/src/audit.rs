@@ -322,10 +322,17 @@ impl AuditFilter {
     /// `datetime-local` sends it) is read as UTC. Errors say which part is wrong.
     pub fn normalised(self) -> Result<AuditFilter, String> {
         let clean = |v: Option<String>, what: &str| -> Result<Option<String>, String> {
+            // Control characters are refused wherever they are (a tab is one: spaces around a
+            // filter are trimmed, other white space is not quietly dropped).
+            if v.as_deref()
+                .is_some_and(|s| s.chars().any(char::is_control))
+            {
+                return Err(format!("the {what} filter has control characters"));
+            }
             match v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()) {
-                Some(s) if s.chars().count() > 200 || s.chars().any(char::is_control) => Err(
-                    format!("the {what} filter is too long or has control characters"),
-                ),
+                Some(s) if s.chars().count() > 200 => {
+                    Err(format!("the {what} filter is over 200 characters"))
+                }
                 other => Ok(other),
             }
         };

@@ -284,6 +284,14 @@ pub mod action {
     pub const API_PINSETS_EXPORT: &str = "api.pinsets.export";
     /// A token read the audit log (`GET /api/v1/audit`); the details hold its filters.
     pub const API_AUDIT_READ: &str = "api.audit.read";
+    /// A token read the objects of an area through the REST API (`GET /api/v1/…`).
+    pub const API_CLIENTS_READ: &str = "api.clients.read";
+    pub const API_KEYS_READ: &str = "api.keys.read";
+    pub const API_CERTS_READ: &str = "api.certs.read";
+    pub const API_PINSETS_READ: &str = "api.pinsets.read";
+    pub const API_RELEASES_READ: &str = "api.releases.read";
+    pub const API_POLICIES_READ: &str = "api.policies.read";
+    pub const API_GATES_READ: &str = "api.gates.read";
 }
 
 #[cfg(test)]

@@ -733,3 +733,55 @@ fn regenerate_rsa_e3_vector() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/rsa2048-e3.pem");
     std::fs::write(path, pem.as_bytes()).expect("writes");
 }
+
+#[test]
+fn a_csr_for_a_hostname_over_64_characters_names_it_by_the_san_alone() {
+    // 4 labels of 40: 163 characters, a valid DNS name but over RFC 5280's common-name bound.
+    let long = [
+        "a".repeat(40),
+        "b".repeat(40),
+        "c".repeat(40),
+        "example.com".into(),
+    ]
+    .join(".");
+    let key = generate_key(KeyType::EcdsaP256).expect("key");
+    let pem = create_csr(key.pkcs8.expose_secret(), &dns(&[&long]), "").expect("csr");
+    let short = create_csr(key.pkcs8.expose_secret(), &dns(&["a.example.com"]), "").expect("csr");
+    // openssl reads both: the long one has an empty subject and the name in its SAN.
+    let text = |pem: &str| {
+        let mut child = std::process::Command::new("openssl")
+            .args(["req", "-noout", "-subject", "-text", "-verify"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("openssl (apt-get install openssl)");
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(pem.as_bytes())
+            .expect("write");
+        let out = child.wait_with_output().expect("openssl");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let long_text = text(&pem);
+    assert!(
+        long_text.lines().any(|l| l.trim_end() == "subject="),
+        "{long_text}"
+    );
+    assert!(long_text.contains(&format!("DNS:{long}")), "{long_text}");
+    let short_text = text(&short);
+    assert!(
+        short_text
+            .lines()
+            .any(|l| l == "subject=CN = a.example.com"),
+        "{short_text}"
+    );
+}

@@ -82,6 +82,14 @@ test('policy: inline validation, preview, effective limit, shadow → enforce, a
   await open(page, page.url());
   await expect(page.getByRole('table', { name: '1 matching event' })).toBeVisible();
   await expect(page.getByRole('textbox', { name: 'Action starts with' })).toHaveValue('policies.enforce');
+  // The event's target links to the policy's own row on the Rate limits page.
+  const shared = page.url();
+  await page.getByRole('table', { name: '1 matching event' }).getByRole('link', { name: /^policy:/ }).click();
+  await expect(page).toHaveURL(/\/rate-limits#policy-[0-9a-f-]+$/);
+  const targeted = page.locator('tr:target');
+  await expect(targeted).toHaveCount(1);
+  await expect(targeted).toContainText('api per ip');
+  await open(page, shared);
   // Forwarding: the card says the collector is up to date, and it has the event.
   const forwarding = page.getByRole('region', { name: 'Forwarding' });
   await expect(async () => {

@@ -13,16 +13,44 @@ pub enum Scope {
     ReleasesWrite,
     /// Read the audit log (the explorer's filters).
     AuditRead,
+    /// Read OAuth clients (never a secret: hints and dates only).
+    ClientsRead,
+    /// Read key sets, their keys' lifecycle and their JWKS.
+    KeysRead,
+    /// Read certificates, CAs and pending CSRs.
+    CertsRead,
+    /// Create a CSR for a hostname's next key and upload the certificate a CA signed for it.
+    CertsWrite,
+    /// Read rate-limit policies.
+    PoliciesRead,
+    /// Read the gate fleet and the bundle version each gate runs.
+    GatesRead,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 3] = [Scope::PinsetsRead, Scope::ReleasesWrite, Scope::AuditRead];
+    pub const ALL: [Scope; 9] = [
+        Scope::PinsetsRead,
+        Scope::ReleasesWrite,
+        Scope::AuditRead,
+        Scope::ClientsRead,
+        Scope::KeysRead,
+        Scope::CertsRead,
+        Scope::CertsWrite,
+        Scope::PoliciesRead,
+        Scope::GatesRead,
+    ];
 
     pub const fn as_str(self) -> &'static str {
         match self {
             Scope::PinsetsRead => "pinsets:read",
             Scope::ReleasesWrite => "releases:write",
             Scope::AuditRead => "audit:read",
+            Scope::ClientsRead => "clients:read",
+            Scope::KeysRead => "keys:read",
+            Scope::CertsRead => "certs:read",
+            Scope::CertsWrite => "certs:write",
+            Scope::PoliciesRead => "policies:read",
+            Scope::GatesRead => "gates:read",
         }
     }
 
@@ -35,6 +63,15 @@ impl Scope {
                  for the rotation planner"
             }
             Scope::AuditRead => "read the audit log, with the same filters as the Audit page",
+            Scope::ClientsRead => "read OAuth clients (secret hints and dates, never a secret)",
+            Scope::KeysRead => "read signing key sets, their keys' lifecycle and their JWKS",
+            Scope::CertsRead => "read certificates, CAs and pending CSRs",
+            Scope::CertsWrite => {
+                "create a CSR for a hostname's next key and upload the certificate a CA signed \
+                 for it (it becomes the hostname's current certificate)"
+            }
+            Scope::PoliciesRead => "read rate-limit policies",
+            Scope::GatesRead => "read the gate fleet and the bundle version each gate runs",
         }
     }
 
@@ -96,13 +133,15 @@ mod tests {
         );
         let e = parse_scopes("pinsets:read admin").expect_err("unknown");
         assert!(
-            e.contains("“admin”") && e.contains("pinsets:read, releases:write, audit:read"),
+            e.contains("“admin”")
+                && e.contains("pinsets:read, releases:write, audit:read, clients:read"),
             "{e}"
         );
         assert!(parse_scopes("  ").is_err());
         assert_eq!(
             scopes_text(&Scope::ALL),
-            "pinsets:read releases:write audit:read"
+            "pinsets:read releases:write audit:read clients:read keys:read certs:read \
+             certs:write policies:read gates:read"
         );
         for s in Scope::ALL {
             assert_eq!(Scope::parse(s.as_str()), Some(s));

@@ -176,6 +176,7 @@ impl core::fmt::Display for CertStatus {
 /// Which key a hostname's certificate rotates to. The wire and audit names are `next` and
 /// `fresh`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum RotationTarget {
     /// The pre-generated next key, whose pin shipped as the backup pin.
     #[serde(rename = "next")]
@@ -212,6 +213,7 @@ impl core::fmt::Display for RotationTarget {
 /// the exports target. Stored and submitted as `android` or `ios`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum AppPlatform {
     Android,
     Ios,

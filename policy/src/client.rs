@@ -102,6 +102,7 @@ impl core::fmt::Display for ClientKind {
 /// Where a client runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Platform {
     Android,
     Ios,
@@ -157,6 +158,7 @@ impl core::fmt::Display for Platform {
 /// `token_endpoint_auth_method`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum AuthMethod {
     /// A public client: no credential (PKCE instead).
     None,
@@ -220,6 +222,7 @@ pub fn uses_secret(auth_method: &str) -> bool {
 /// Where a client secret stands at a given instant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum SecretStatus {
     /// Valid, without an expiry.
     Active,

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 /// Where a gate stands against the latest bundle version.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum GateState {
     /// Added; its one-time enrolment command has not been run yet.
     Pending,

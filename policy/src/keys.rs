@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 /// removed and revoked keys are not, and are terminal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum KeyState {
     /// Published, not signing yet: waiting for every cached JWKS to hold it.
     Next,
@@ -77,6 +78,7 @@ impl core::fmt::Display for KeyState {
 /// `create_next`, `promote` or `remove`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum PlanStep {
     /// A new key is generated and published as next.
     CreateNext,

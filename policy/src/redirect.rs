@@ -45,6 +45,7 @@ const SHOWN_CHARS: usize = 100;
 /// What the client is, which decides the redirect URIs it may have.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ClientKind {
     /// An app on the user's device (RFC 8252): claimed `https`, a loopback `http` listener or a
     /// private-use scheme.

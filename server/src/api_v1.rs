@@ -3,42 +3,62 @@
 //! not work on the console's pages), rate-limited per token, every call audited with the token
 //! as the actor, errors as RFC 9457 `application/problem+json`.
 //!
-//! - `GET /api/v1/pinsets/{hostname}/export/{format}` (`pinsets:read`): the pin set in one of
-//!   the export formats, exactly as the Pin sets page downloads it.
-//! - `POST /api/v1/releases` (`releases:write`): records an app release and answers the export
-//!   it ships (the Pin sets page's "Export for release").
-//! - `GET /api/v1/audit` (`audit:read`): the audit log with the explorer's filters, newest
-//!   first, a page at a time.
+//! The endpoints, one module per area, each naming the scope it needs:
+//!
+//! - [`pinsets`]: the pin sets and their exports (`pinsets:read`);
+//! - [`releases`]: recorded app releases (`pinsets:read`) and recording one (`releases:write`);
+//! - [`certs`]: certificates, CAs and CSRs (`certs:read`); a CSR for a hostname's next key and
+//!   the certificate a CA signed for it (`certs:write`);
+//! - [`clients`], [`keys`] (with each key set's JWKS), [`policies`], [`gates`]: reads
+//!   (`clients:read`, `keys:read`, `policies:read`, `gates:read`);
+//! - [`audit`]: the audit log with the explorer's filters (`audit:read`);
 //! - `GET /api/v1/openapi.json` (no token): the OpenAPI 3.1 document, generated from these
 //!   handlers and types ([`ApiDoc`]).
+//!
+//! A read is audited as `api.<area>.read`; a change as the console's own action for it (the
+//! same event the page's change writes), with the token as the actor either way.
+
+mod audit;
+mod certs;
+mod clients;
+mod gates;
+mod keys;
+mod pinsets;
+mod policies;
+mod releases;
 
 use std::sync::Arc;
 
 use app::error::AppError;
-use axum::body::Bytes;
-use axum::extract::{Path, Request, State};
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Extension, Router};
+use axum::Router;
 use domain::api_tokens::{Caller, Scope};
 use domain::audit::{Actor, AuditDraft, Outcome, ANONYMOUS};
-use domain::audited::{action, Target};
 use domain::console::Console;
-use domain::pinsets::AppPlatform;
-use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::{json, Value};
 use utoipa::OpenApi;
 
-/// Request bodies of the API: a release is a few hundred bytes.
-pub const BODY_LIMIT: usize = 16 * 1024;
+/// Request bodies of the API: a release is a few hundred bytes, a certificate chain a few KB.
+pub const BODY_LIMIT: usize = 64 * 1024;
 
 #[derive(Clone)]
 pub struct ApiState {
     pub console: Arc<Console>,
     pub proxies: policy::forwarded::ProxyTrust,
 }
+
+/// A DNS hostname as the document states it for every hostname a request names (set by
+/// [`document`]: utoipa takes only a literal in its attributes, and one pattern serves): the syntax
+/// `domain::pinsets::parse_hostname` accepts, a little stricter (ASCII labels of 1 to 63
+/// characters, not starting or ending with `-`, a top-level label starting with a letter).
+const HOSTNAME_PATTERN: &str =
+    r"^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$";
 
 /// The API's document: every operation, its scope, and the problem every error answers with.
 #[derive(OpenApi)]
@@ -48,8 +68,15 @@ pub struct ApiState {
         version = "1",
         description = "For release pipelines. Authenticate with an API token (`Authorization: Bearer pat_…`, created on the console's API tokens page); each operation names the scope it needs. Errors are RFC 9457 problems."
     ),
-    paths(export_pinset, record_release, read_audit),
-    components(schemas(ReleaseRequest, Problem, ExportFormat, Platform, AuditPage, AuditOutcome, app::api::audit::AuditEventView)),
+    paths(
+        pinsets::list_pinsets, pinsets::get_pinset, pinsets::export_pinset,
+        releases::list_releases, releases::record_release,
+        certs::list_certificates, certs::create_csr, certs::upload_certificate,
+        clients::list_clients, clients::get_client,
+        keys::list_key_sets, keys::key_set_jwks,
+        policies::list_policies, gates::list_gates, audit::read_audit,
+    ),
+    components(schemas(Problem, pinsets::ExportFormat, audit::AuditOutcome)),
     modifiers(&BearerToken),
     security(("api_token" = []))
 )]
@@ -71,11 +98,47 @@ impl utoipa::Modify for BearerToken {
                     .build(),
             ),
         );
+        // What every operation behind the token check can answer, stated once.
+        let common = [
+            (
+                "401",
+                "No valid token (missing, unknown, expired or revoked)",
+            ),
+            ("403", "The token lacks the scope the operation names"),
+            ("429", "The token's rate limit; see Retry-After"),
+        ];
+        for item in openapi.paths.paths.values_mut() {
+            for op in [&mut item.get, &mut item.post].into_iter().flatten() {
+                for (status, description) in common {
+                    op.responses
+                        .responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| problem_response(description));
+                }
+            }
+        }
     }
 }
 
+/// A documented answer with a [`Problem`] body.
+fn problem_response(
+    description: &str,
+) -> utoipa::openapi::RefOr<utoipa::openapi::response::Response> {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/problem+json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .build(),
+        )
+        .build()
+        .into()
+}
+
 /// The document as served: [`ApiDoc`] plus the rules between a release's fields that its derive
-/// cannot state (JSON Schema `if`/`then`, which OpenAPI 3.1 allows), the ones [`platform_of`]
+/// cannot state (JSON Schema `if`/`then`, which OpenAPI 3.1 allows), the ones `releases::platform_of`
 /// applies: an iOS or Android format fixes the platform, and a `json` release names it.
 pub fn document() -> serde_json::Value {
     let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
@@ -95,6 +158,40 @@ pub fn document() -> serde_json::Value {
             ]),
         );
     }
+    // Every hostname a request names: path parameters, and the request bodies' fields.
+    let hostname = |schema: &mut Value| {
+        if let Some(s) = schema.as_object_mut() {
+            s.insert("pattern".into(), json!(HOSTNAME_PATTERN));
+            s.insert("maxLength".into(), json!(253));
+        }
+    };
+    if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
+        for op in paths
+            .values_mut()
+            .filter_map(Value::as_object_mut)
+            .flat_map(|item| item.values_mut())
+        {
+            for p in op
+                .get_mut("parameters")
+                .and_then(Value::as_array_mut)
+                .into_iter()
+                .flatten()
+            {
+                if p["name"] == "hostname" {
+                    if let Some(schema) = p.get_mut("schema") {
+                        hostname(schema);
+                    }
+                }
+            }
+        }
+    }
+    for body in ["ReleaseRequest", "CsrRequest"] {
+        if let Some(schema) =
+            doc.pointer_mut(&format!("/components/schemas/{body}/properties/hostname"))
+        {
+            hostname(schema);
+        }
+    }
     doc
 }
 
@@ -113,12 +210,29 @@ async fn openapi() -> Response {
 /// The API's routes, each behind the token check but the document.
 pub fn router<S: Clone + Send + Sync + 'static>(state: ApiState) -> Router<S> {
     Router::new()
+        .route("/api/v1/pinsets", get(pinsets::list_pinsets))
+        .route("/api/v1/pinsets/{hostname}", get(pinsets::get_pinset))
         .route(
             "/api/v1/pinsets/{hostname}/export/{format}",
-            get(export_pinset),
+            get(pinsets::export_pinset),
         )
-        .route("/api/v1/releases", post(record_release))
-        .route("/api/v1/audit", get(read_audit))
+        .route(
+            "/api/v1/releases",
+            get(releases::list_releases).post(releases::record_release),
+        )
+        .route("/api/v1/certificates", get(certs::list_certificates))
+        .route("/api/v1/csrs", post(certs::create_csr))
+        .route(
+            "/api/v1/csrs/{id}/certificate",
+            post(certs::upload_certificate),
+        )
+        .route("/api/v1/clients", get(clients::list_clients))
+        .route("/api/v1/clients/{id}", get(clients::get_client))
+        .route("/api/v1/keysets", get(keys::list_key_sets))
+        .route("/api/v1/keysets/{id}/jwks", get(keys::key_set_jwks))
+        .route("/api/v1/policies", get(policies::list_policies))
+        .route("/api/v1/gates", get(gates::list_gates))
+        .route("/api/v1/audit", get(audit::read_audit))
         .route("/api/v1", get(unknown))
         .route("/api/v1/{*rest}", get(unknown).post(unknown))
         .layer(axum::middleware::from_fn_with_state(
@@ -247,433 +361,135 @@ async fn unknown() -> Response {
     )
 }
 
-/// `GET /api/v1/pinsets/{hostname}/export/{format}`. **Scope:** `pinsets:read`.
-/// **Audit:** `api.pinsets.export` (success or refusal).
-#[utoipa::path(
-    get,
-    path = "/api/v1/pinsets/{hostname}/export/{format}",
-    operation_id = "export_pinset",
-    summary = "A pin set in one export format (scope pinsets:read)",
-    description = "The file the Pin sets page downloads: the pins of the hostname's pin set for an iOS Info.plist (`ios`), TrustKit (`trustkit`, `trustkit_swift`), an Android network security config (`android`), OkHttp (`okhttp`) or JSON (`json`). Records nothing but the call's audit event.",
-    params(
-        ("hostname" = String, Path, description = "The API hostname the pin set is for", example = "api.example.com", pattern = r"^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$", max_length = 253),
-        ("format" = ExportFormat, Path, description = "The export format"),
-    ),
-    responses(
-        (status = 200, description = "The export as a file", headers(("x-pinset-version" = i64, description = "The pin set version exported")),
-            content((String = "text/plain"), (serde_json::Value = "application/json"), (String = "application/xml"))),
-        (status = 400, description = "The format or hostname is not valid", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks pinsets:read", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No pin set for this hostname", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The pin set cannot be exported as it stands", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "The token's rate limit; see Retry-After", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-async fn export_pinset(
-    State(state): State<ApiState>,
-    Extension(caller): Extension<Caller>,
-    Extension(actor): Extension<Actor>,
-    Path((hostname, format)): Path<(String, String)>,
-) -> Response {
-    let result = async {
-        caller.require(Scope::PinsetsRead)?;
-        state.console.pinsets.export(&hostname, &format).await
-    }
-    .await;
-    let outcome = match &result {
-        Ok(_) => Outcome::Success,
-        Err(domain::Error::Forbidden) => Outcome::Denied,
-        Err(_) => Outcome::Failure,
-    };
-    let details = match &result {
-        Ok(e) => json!({ "format": e.format, "pinset_version": e.pinset_version }),
-        Err(e) => json!({ "format": format, "reason": e.to_string() }),
-    };
-    let draft = AuditDraft::new(
-        &actor,
-        action::API_PINSETS_EXPORT,
-        Target::pinset(&hostname).as_str(),
-        outcome,
-    )
-    .with_details(details);
-    if let Err(e) = state.console.store.record(draft).await {
-        return refused(e.into());
-    }
-    match result {
-        Ok(e) => file(&e),
-        Err(e) => refused(e),
-    }
+/// What every endpoint behind the token check works with: the console, the calling token and
+/// its audit actor (put in the request by [`authenticate`]).
+pub(crate) struct Call {
+    pub console: Arc<Console>,
+    pub caller: Caller,
+    pub actor: Actor,
 }
 
-/// An export as the file the page would download.
-fn file(e: &domain::pinsets::service::Export) -> Response {
-    let content_type = if e.filename.ends_with(".json") {
-        "application/json"
-    } else if e.filename.ends_with(".xml") {
-        "application/xml"
-    } else {
-        "text/plain; charset=utf-8"
-    };
-    let mut res = (StatusCode::OK, e.text.clone()).into_response();
-    let h = res.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{}\"", e.filename)) {
-        h.insert(header::CONTENT_DISPOSITION, v);
-    }
-    if let Ok(v) = HeaderValue::from_str(&e.pinset_version.to_string()) {
-        h.insert("x-pinset-version", v);
-    }
-    res
-}
+impl FromRequestParts<ApiState> for Call {
+    type Rejection = Response;
 
-/// The export formats, for the document (the handlers take the name and the domain checks it).
-#[derive(utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-#[allow(dead_code)]
-enum ExportFormat {
-    /// `Info.plist` pinning keys (iOS).
-    Ios,
-    /// TrustKit configuration (iOS), Objective-C / plist.
-    Trustkit,
-    /// TrustKit configuration (iOS), Swift.
-    TrustkitSwift,
-    /// `network_security_config.xml` (Android).
-    Android,
-    /// OkHttp `CertificatePinner` (Android).
-    Okhttp,
-    /// The pin set as JSON (any platform).
-    Json,
-}
-
-/// The app platforms.
-#[derive(utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-#[allow(dead_code)]
-enum Platform {
-    Ios,
-    Android,
-}
-
-/// The body of `POST /api/v1/releases`.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(example = json!({"hostname": "api.example.com", "format": "ios", "app": "com.example.bank", "version": "5.1.0"}))]
-struct ReleaseRequest {
-    /// The API hostname whose pin set the release ships. (The pattern, also on the export's
-    /// path, is the DNS name `domain::pinsets::parse_hostname` accepts, a little stricter: it
-    /// must be a literal in the attribute.)
-    #[schema(
-        pattern = r"^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$",
-        max_length = 253
-    )]
-    hostname: String,
-    /// The export format: `ios`, `trustkit`, `trustkit_swift` (iOS), `android`, `okhttp`
-    /// (Android) or `json` (then `platform` is required).
-    #[schema(value_type = ExportFormat)]
-    format: String,
-    /// The app's bundle id / package name (letters, digits, `.`, `_`, `-`, at least one dot).
-    #[schema(
-        pattern = r"^[A-Za-z0-9_-]*\.[A-Za-z0-9._-]*$",
-        min_length = 3,
-        max_length = 155
-    )]
-    app: String,
-    /// The app version, printable ASCII.
-    #[schema(pattern = r"^[!-~]([ -~]{0,48}[!-~])?$")]
-    version: String,
-    /// The app's display name; the bundle id when absent.
-    #[serde(default)]
-    #[schema(
-        pattern = r"^[^\s\x00-\x1f\x7f-\x9f](.*[^\s\x00-\x1f\x7f-\x9f])?$",
-        max_length = 100
-    )]
-    app_name: Option<String>,
-    /// `ios` or `android`; implied by every format but `json`.
-    #[serde(default)]
-    #[schema(value_type = Platform)]
-    platform: Option<String>,
-    /// The release date; today (UTC) when absent.
-    #[serde(default)]
-    #[schema(format = Date)]
-    released_on: Option<String>,
-}
-
-fn platform_of(format: &str, given: Option<&str>) -> Result<AppPlatform, domain::Error> {
-    let implied = match format {
-        "ios" | "trustkit" | "trustkit_swift" => Some(AppPlatform::Ios),
-        "android" | "okhttp" => Some(AppPlatform::Android),
-        _ => None,
-    };
-    let given = match given {
-        None => None,
-        Some("ios") => Some(AppPlatform::Ios),
-        Some("android") => Some(AppPlatform::Android),
-        Some(other) => {
-            return Err(domain::Error::invalid(format!(
-                "platform “{other}” is not ios or android"
-            )))
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &ApiState,
+    ) -> Result<Self, Self::Rejection> {
+        match (
+            parts.extensions.get::<Caller>(),
+            parts.extensions.get::<Actor>(),
+        ) {
+            (Some(caller), Some(actor)) => Ok(Call {
+                console: state.console.clone(),
+                caller: caller.clone(),
+                actor: actor.clone(),
+            }),
+            _ => Err(refused(domain::Error::Unauthenticated)),
         }
-    };
-    match (implied, given) {
-        (Some(i), Some(g)) if i != g => Err(domain::Error::invalid(format!(
-            "the {format} format is for {}, not {}",
-            i.as_str(),
-            g.as_str()
-        ))),
-        (Some(p), _) | (None, Some(p)) => Ok(p),
-        (None, None) => Err(domain::Error::invalid(format!(
-            "say which platform the {format} export ships in: \"platform\": \"ios\" or \"android\""
-        ))),
     }
 }
 
-/// `POST /api/v1/releases`. **Scope:** `releases:write`. **Audit:**
-/// `pinsets.export_for_release`, with the token as the actor.
-#[utoipa::path(
-    post,
-    path = "/api/v1/releases",
-    operation_id = "record_release",
-    summary = "Record an app release and get the pin set it ships (scope releases:write)",
-    description = "Records that this app version ships the hostname's current pin set (the rotation planner keeps its pins until the release is retired) and answers the export, as the Pin sets page's Export for release does.",
-    request_body(content = ReleaseRequest, content_type = "application/json"),
-    responses(
-        (status = 201, description = "Recorded; the export as a file", headers(("x-pinset-version" = i64, description = "The pin set version the release ships")),
-            content((String = "text/plain"), (serde_json::Value = "application/json"), (String = "application/xml"))),
-        (status = 400, description = "The body is not a valid release", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks releases:write", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No pin set for this hostname", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "This app version is already recorded with other pins, or the pin set cannot be exported", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is over 16 KiB"),
-        (status = 429, description = "The token's rate limit; see Retry-After", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-async fn record_release(
-    State(state): State<ApiState>,
-    Extension(caller): Extension<Caller>,
-    Extension(actor): Extension<Actor>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let result = async {
-        if let Err(e) = caller.require(Scope::ReleasesWrite) {
-            let draft = AuditDraft::new(
-                &actor,
-                action::PINSETS_EXPORT_FOR_RELEASE,
-                Target::api_token(&caller.id.to_string()).as_str(),
-                Outcome::Denied,
-            )
-            .with_details(json!({ "reason": "the token lacks the releases:write scope" }));
-            state.console.store.record(draft).await?;
-            return Err(e);
-        }
-        let is_json = headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| {
-                v.split(';')
-                    .next()
-                    .is_some_and(|m| m.trim() == "application/json")
-            });
-        if !is_json {
-            return Err(domain::Error::invalid(
-                "send the release as JSON (Content-Type: application/json)",
-            ));
-        }
-        let r: ReleaseRequest = serde_json::from_slice(&body).map_err(|e| {
-            domain::Error::invalid(format!(
-                "expected {{\"hostname\", \"format\", \"app\", \"version\"}} and optionally \
-                 \"app_name\", \"platform\", \"released_on\": {e}"
-            ))
-        })?;
-        let platform = platform_of(&r.format, r.platform.as_deref())?;
-        let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
-        state
-            .console
-            .pinsets
-            .export_for_release(
-                &actor,
-                &r.hostname,
-                &r.format,
-                r.app_name.as_deref().unwrap_or(&r.app),
-                platform,
-                &r.app,
-                &r.version,
-                r.released_on.as_deref().unwrap_or(&today),
-            )
+impl Call {
+    /// Writes one audit event of this call, the token as the actor.
+    async fn record(
+        &self,
+        action: &str,
+        target: &str,
+        outcome: Outcome,
+        details: Value,
+    ) -> Result<(), Response> {
+        let draft = AuditDraft::new(&self.actor, action, target, outcome).with_details(details);
+        self.console
+            .store
+            .record(draft)
             .await
+            .map(|_| ())
+            .map_err(|e| refused(e.into()))
     }
-    .await;
-    match result {
-        Ok(e) => {
-            let mut res = file(&e);
-            *res.status_mut() = StatusCode::CREATED;
-            res
-        }
-        Err(e) => refused(e),
-    }
-}
 
-/// The filters of `GET /api/v1/audit`: the Audit page's, plus the page.
-#[derive(Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-struct AuditParams {
-    /// Exactly this actor (`alice`, `token:<id>`, `system`).
-    #[param(pattern = r"^[^\x00-\x1f\x7f-\x9f]*$", max_length = 200)]
-    actor: Option<String>,
-    /// Actions starting with this (`pinsets.`).
-    #[param(pattern = r"^[^\x00-\x1f\x7f-\x9f]*$", max_length = 200)]
-    action: Option<String>,
-    /// Exactly this target (`policy:<id>`, `pinset:api.example.com`).
-    #[param(pattern = r"^[^\x00-\x1f\x7f-\x9f]*$", max_length = 200)]
-    target: Option<String>,
-    /// success, failure or denied.
-    #[param(value_type = Option<AuditOutcome>)]
-    outcome: Option<String>,
-    /// From this day on (UTC). `YYYY-MM-DDTHH:MM` (UTC) and RFC 3339 instants are taken too.
-    #[param(format = Date)]
-    since: Option<String>,
-    /// Before this day (UTC); the same forms.
-    #[param(format = Date)]
-    until: Option<String>,
-    /// Text the details contain (exact, case-sensitive).
-    #[param(pattern = r"^[^\x00-\x1f\x7f-\x9f]*$", max_length = 200)]
-    text: Option<String>,
-    /// Only events with a sequence number below this: the `older` of the previous page.
-    #[param(minimum = 1)]
-    before: Option<i64>,
-    /// Events per page, 1 to 1,000 (100 by default).
-    #[param(minimum = 1, maximum = 1000)]
-    limit: Option<i64>,
-}
-
-/// The outcomes an event can have.
-#[derive(utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-#[allow(dead_code)]
-enum AuditOutcome {
-    Success,
-    Failure,
-    Denied,
-}
-
-/// One page of events, newest first.
-#[derive(Serialize, utoipa::ToSchema)]
-struct AuditPage {
-    events: Vec<app::api::audit::AuditEventView>,
-    /// Pass as `before` for the next (older) page; null on the last one.
-    older: Option<i64>,
-}
-
-/// `GET /api/v1/audit`. **Scope:** `audit:read`. **Audit:** `api.audit.read`.
-#[utoipa::path(
-    get,
-    path = "/api/v1/audit",
-    operation_id = "read_audit",
-    summary = "The audit log, filtered (scope audit:read)",
-    description = "The Audit page's filters, all optional and all applied; newest first, pages that stay put while new events arrive (pass `older` as `before`).",
-    params(AuditParams),
-    responses(
-        (status = 200, description = "A page of events", body = AuditPage),
-        (status = 400, description = "A filter is not valid", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks audit:read", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "The token's rate limit; see Retry-After", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-async fn read_audit(
-    State(state): State<ApiState>,
-    Extension(caller): Extension<Caller>,
-    Extension(actor): Extension<Actor>,
-    params: Result<axum::extract::Query<AuditParams>, axum::extract::rejection::QueryRejection>,
-) -> Response {
-    let result = async {
-        caller.require(Scope::AuditRead)?;
-        let axum::extract::Query(p) = params.map_err(|e| {
-            AppError::from(domain::Error::invalid(format!(
-                "the query is not valid: {}",
-                e.body_text()
-            )))
-        })?;
-        let invalid = |m: &str| AppError::from(domain::Error::invalid(m));
-        if p.before.is_some_and(|b| b < 1) {
-            return Err(invalid("before must be a sequence number (1 or more)"));
+    /// The scope check: a token without `scope` is refused with 403, and the refusal audited
+    /// under `action` on `target` (the event the call would have written).
+    pub(crate) async fn require(
+        &self,
+        scope: Scope,
+        action: &str,
+        target: &str,
+    ) -> Result<(), Response> {
+        if self.caller.require(scope).is_ok() {
+            return Ok(());
         }
-        if p.since.as_deref().is_some_and(|v| v.trim().is_empty())
-            || p.until.as_deref().is_some_and(|v| v.trim().is_empty())
-        {
-            return Err(invalid(
-                "since and until, when given, must be a date (YYYY-MM-DD)",
-            ));
-        }
-        let limit = p.limit.unwrap_or(app::api::audit::PAGE_SIZE);
-        if !(1..=1000).contains(&limit) {
-            return Err(invalid("limit must be 1 to 1000"));
-        }
-        let query = app::api::audit::AuditQuery {
-            actor: p.actor.unwrap_or_default(),
-            action: p.action.unwrap_or_default(),
-            target: p.target.unwrap_or_default(),
-            outcome: p.outcome.unwrap_or_default(),
-            since: p.since.unwrap_or_default(),
-            until: p.until.unwrap_or_default(),
-            text: p.text.unwrap_or_default(),
-        };
-        let page = app::api::audit::convert::page(&state.console, &query, p.before, limit).await?;
-        Ok::<_, AppError>((query, page))
-    }
-    .await;
-    let (outcome, details) = match &result {
-        Ok((q, _)) => (Outcome::Success, json!({ "filters": q.to_query() })),
-        Err(AppError::Forbidden(_)) => (
+        self.record(
+            action,
+            target,
             Outcome::Denied,
-            json!({ "reason": "the token lacks the audit:read scope" }),
-        ),
-        Err(e) => (Outcome::Failure, json!({ "reason": e.to_string() })),
-    };
-    let draft =
-        AuditDraft::new(&actor, action::API_AUDIT_READ, "audit", outcome).with_details(details);
-    if let Err(e) = state.console.store.record(draft).await {
-        return refused(e.into());
+            json!({ "reason": format!("the token lacks the {scope} scope") }),
+        )
+        .await?;
+        Err(problem(
+            StatusCode::FORBIDDEN,
+            &format!(
+                "this token has no permission for this: it lacks the {scope} scope (tokens are \
+                 created on the console's API tokens page)"
+            ),
+        ))
     }
+
+    /// A read: the scope checked, `work` run, the call audited under `action` on `target`
+    /// (`details` of what was read, or why it failed); the result, or its problem.
+    pub(crate) async fn read<T>(
+        &self,
+        scope: Scope,
+        action: &str,
+        target: &str,
+        work: impl std::future::Future<Output = Result<T, AppError>>,
+        details: impl FnOnce(&T) -> Value,
+    ) -> Result<T, Response> {
+        self.require(scope, action, target).await?;
+        let result = work.await;
+        let (outcome, d) = match &result {
+            Ok(v) => (Outcome::Success, details(v)),
+            Err(e) => (Outcome::Failure, json!({ "reason": e.to_string() })),
+        };
+        self.record(action, target, outcome, d).await?;
+        result.map_err(refused_app)
+    }
+}
+
+/// The JSON answer of a read, or its problem.
+fn answer<T: Serialize>(result: Result<T, Response>) -> Response {
     match result {
-        Ok((_, (events, older))) => {
-            let page = AuditPage {
-                events: events
-                    .into_iter()
-                    .map(app::api::audit::convert::event)
-                    .collect(),
-                older,
-            };
-            axum::Json(page).into_response()
-        }
-        Err(e) => refused_app(e),
+        Ok(v) => axum::Json(v).into_response(),
+        Err(res) => res,
     }
+}
+
+/// A JSON request body as `T`; `expected` names its fields for the error.
+fn json_body<T: DeserializeOwned>(
+    headers: &HeaderMap,
+    body: &[u8],
+    expected: &str,
+) -> Result<T, domain::Error> {
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(';')
+                .next()
+                .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+        });
+    if !is_json {
+        return Err(domain::Error::invalid(
+            "send the body as JSON (Content-Type: application/json)",
+        ));
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| domain::Error::invalid(format!("expected {expected}: {e}")))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_platform_is_implied_by_the_format_or_said() {
-        assert_eq!(platform_of("ios", None).ok(), Some(AppPlatform::Ios));
-        assert_eq!(
-            platform_of("okhttp", Some("android")).ok(),
-            Some(AppPlatform::Android)
-        );
-        assert_eq!(
-            platform_of("json", Some("ios")).ok(),
-            Some(AppPlatform::Ios)
-        );
-        assert!(platform_of("json", None)
-            .expect_err("unsaid")
-            .to_string()
-            .contains("\"platform\""));
-        assert!(platform_of("android", Some("ios")).is_err());
-        assert!(platform_of("ios", Some("windows")).is_err());
-    }
 
     #[test]
     fn only_one_bearer_authorization_is_read() {

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::AppError;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CertView {
     pub id: String,
     pub kind: String,
@@ -52,6 +53,7 @@ pub fn key_download_path(cert_id: &str) -> String {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct HostnameView {
     pub hostname: String,
     pub current: Option<CertView>,
@@ -61,6 +63,7 @@ pub struct HostnameView {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CsrView {
     pub id: String,
     pub hostname: String,
@@ -70,6 +73,7 @@ pub struct CsrView {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CertsView {
     pub cas: Vec<CertView>,
     pub hostnames: Vec<HostnameView>,
@@ -97,7 +101,7 @@ pub struct RotationPlanView {
 }
 
 #[cfg(feature = "ssr")]
-mod convert {
+pub mod convert {
     use super::*;
     use domain::certs::service::{CertsOverview, RotationPlan};
     use domain::ports::certs::{CertRecord, CsrRecord};

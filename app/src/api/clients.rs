@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::AppError;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SecretInfo {
     pub id: String,
     /// The secret's first characters, e.g. `psc_AbCd…`.
@@ -21,6 +22,7 @@ pub struct SecretInfo {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ClientInfo {
     pub id: String,
     pub client_id: String,
@@ -82,6 +84,50 @@ fn saved(c: domain::clients::service::Created) -> SavedClient {
     }
 }
 
+#[cfg(feature = "ssr")]
+pub mod convert {
+    use super::*;
+
+    /// A client as the page and the REST API show it: secrets by hint and dates only.
+    pub fn client(v: domain::clients::service::ClientView) -> ClientInfo {
+        let c = v.record;
+        ClientInfo {
+            id: c.id,
+            client_id: c.client_id,
+            name: c.name,
+            description: c.description,
+            kind: c.kind,
+            platform: c.platform,
+            redirect_uris: c.redirect_uris,
+            grant_types: c.grant_types,
+            scopes: c.scopes,
+            access_token_lifetime_s: c.access_token_lifetime_s,
+            auth_method: c.auth_method,
+            jwks: c.jwks_json.unwrap_or_default(),
+            policy_id: c.policy_id.unwrap_or_default(),
+            policy_name: v.policy_name,
+            enabled: c.enabled,
+            version: c.version,
+            created_at_ms: c.created_at_ms,
+            tokens_issued: v.tokens_issued,
+            last_token_at_ms: v.last_token_at_ms,
+            secrets: v
+                .secrets
+                .into_iter()
+                .map(|s| SecretInfo {
+                    id: s.record.id,
+                    hint: s.record.hint,
+                    created_at_ms: s.record.created_at_ms,
+                    expires_at_ms: s.record.expires_at_ms,
+                    last_used_at_ms: s.record.last_used_at_ms,
+                    revoked_at_ms: s.record.revoked_at_ms,
+                    status: s.status,
+                })
+                .collect(),
+        }
+    }
+}
+
 /// Every client with its secrets (hints and dates only) and the policies it can be bound to.
 ///
 /// **Permissions:** any signed-in admin. **Audit:** none (read-only).
@@ -92,46 +138,7 @@ pub async fn list_clients() -> Result<ClientsView, AppError> {
     let clients = ctx.console.clients.list().await?;
     let policies = ctx.console.policies.list().await?;
     Ok(ClientsView {
-        clients: clients
-            .into_iter()
-            .map(|v| {
-                let c = v.record;
-                ClientInfo {
-                    id: c.id,
-                    client_id: c.client_id,
-                    name: c.name,
-                    description: c.description,
-                    kind: c.kind,
-                    platform: c.platform,
-                    redirect_uris: c.redirect_uris,
-                    grant_types: c.grant_types,
-                    scopes: c.scopes,
-                    access_token_lifetime_s: c.access_token_lifetime_s,
-                    auth_method: c.auth_method,
-                    jwks: c.jwks_json.unwrap_or_default(),
-                    policy_id: c.policy_id.unwrap_or_default(),
-                    policy_name: v.policy_name,
-                    enabled: c.enabled,
-                    version: c.version,
-                    created_at_ms: c.created_at_ms,
-                    tokens_issued: v.tokens_issued,
-                    last_token_at_ms: v.last_token_at_ms,
-                    secrets: v
-                        .secrets
-                        .into_iter()
-                        .map(|s| SecretInfo {
-                            id: s.record.id,
-                            hint: s.record.hint,
-                            created_at_ms: s.record.created_at_ms,
-                            expires_at_ms: s.record.expires_at_ms,
-                            last_used_at_ms: s.record.last_used_at_ms,
-                            revoked_at_ms: s.record.revoked_at_ms,
-                            status: s.status,
-                        })
-                        .collect(),
-                }
-            })
-            .collect(),
+        clients: clients.into_iter().map(convert::client).collect(),
         policies: policies
             .policies
             .into_iter()

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::AppError;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct GateInfo {
     pub id: String,
     pub name: String,
@@ -32,6 +33,7 @@ pub struct GateInfo {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct BundleInfo {
     pub version: i64,
     pub issued_at_ms: i64,
@@ -41,6 +43,7 @@ pub struct BundleInfo {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct FleetInfo {
     pub gates: Vec<GateInfo>,
     pub latest: Option<BundleInfo>,
@@ -83,15 +86,11 @@ fn enrol_command(g: domain::gates::service::NewGate) -> EnrolCommand {
     }
 }
 
-/// Every gate with its state against the latest version, and the bundle history.
-///
-/// **Permissions:** any signed-in admin. **Audit:** none (read-only).
-#[server(endpoint = "list_gates")]
-pub async fn list_gates() -> Result<FleetInfo, AppError> {
-    let ctx = crate::ctx::RequestCtx::get()?;
-    ctx.require_admin()?;
-    let fleet = ctx.console.gates.fleet().await?;
-    let history = ctx.console.gates.history(20).await?;
+/// The fleet and the bundle history as the page and the REST API show them.
+#[cfg(feature = "ssr")]
+pub async fn fleet(console: &domain::console::Console) -> Result<FleetInfo, AppError> {
+    let fleet = console.gates.fleet().await?;
+    let history = console.gates.history(20).await?;
     Ok(FleetInfo {
         gates: fleet
             .gates
@@ -123,9 +122,19 @@ pub async fn list_gates() -> Result<FleetInfo, AppError> {
         latest: fleet.latest.map(bundle_info),
         publish_error: fleet.publish_error,
         history: history.into_iter().map(bundle_info).collect(),
-        token_key_set: ctx.console.gates.token_key_set_name().await?,
+        token_key_set: console.gates.token_key_set_name().await?,
         now_ms: domain::now_ms(),
     })
+}
+
+/// Every gate with its state against the latest version, and the bundle history.
+///
+/// **Permissions:** any signed-in admin. **Audit:** none (read-only).
+#[server(endpoint = "list_gates")]
+pub async fn list_gates() -> Result<FleetInfo, AppError> {
+    let ctx = crate::ctx::RequestCtx::get()?;
+    ctx.require_admin()?;
+    fleet(&ctx.console).await
 }
 
 /// Adds a gate; answers its one-time enrolment command (valid one hour), shown once.

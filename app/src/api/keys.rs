@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::AppError;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct KeyInfo {
     pub id: String,
     pub kid: String,
@@ -28,6 +29,7 @@ pub struct KeyInfo {
 
 /// Which enrolled gates hold a key in the bundle they run.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ServedBy {
     pub serving: Vec<String>,
     pub behind: Vec<String>,
@@ -35,6 +37,7 @@ pub struct ServedBy {
 
 /// A step the rotation job will take, and when.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PlannedStep {
     pub at_ms: i64,
     pub step: PlanStep,
@@ -44,6 +47,7 @@ pub struct PlannedStep {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct KeySetInfo {
     pub id: String,
     pub name: String,
@@ -130,16 +134,11 @@ fn timing(
     })
 }
 
-/// Every key set with its keys, JWKS and the rotation job's plan.
-///
-/// **Permissions:** any signed-in admin. **Audit:** none (read-only).
-#[server(endpoint = "list_key_sets")]
-pub async fn list_key_sets() -> Result<Vec<KeySetInfo>, AppError> {
-    let ctx = crate::ctx::RequestCtx::get()?;
-    ctx.require_admin()?;
+/// Every key set as the page and the REST API show it, with which gates serve each next key.
+#[cfg(feature = "ssr")]
+pub async fn key_sets(console: &domain::console::Console) -> Result<Vec<KeySetInfo>, AppError> {
     let now = domain::now_ms();
-    let mut sets: Vec<KeySetInfo> = ctx
-        .console
+    let mut sets: Vec<KeySetInfo> = console
         .keys
         .list()
         .await?
@@ -151,13 +150,23 @@ pub async fn list_key_sets() -> Result<Vec<KeySetInfo>, AppError> {
         .flat_map(|s| s.keys.iter_mut())
         .filter(|k| k.state == KeyState::Next)
     {
-        let s = ctx.console.keys.serving(&k.kid).await?;
+        let s = console.keys.serving(&k.kid).await?;
         k.served_by = Some(ServedBy {
             serving: s.serving,
             behind: s.behind,
         });
     }
     Ok(sets)
+}
+
+/// Every key set with its keys, JWKS and the rotation job's plan.
+///
+/// **Permissions:** any signed-in admin. **Audit:** none (read-only).
+#[server(endpoint = "list_key_sets")]
+pub async fn list_key_sets() -> Result<Vec<KeySetInfo>, AppError> {
+    let ctx = crate::ctx::RequestCtx::get()?;
+    ctx.require_admin()?;
+    key_sets(&ctx.console).await
 }
 
 /// Creates a key set and its first key (active at once).

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::AppError;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PinEntryView {
     pub pin: String,
     pub label: String,
@@ -18,6 +19,7 @@ pub struct PinEntryView {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct FindingView {
     /// `error` (blocks export) or `warning`.
     pub level: String,
@@ -26,6 +28,7 @@ pub struct FindingView {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PinsetView {
     pub hostname: String,
     pub include_subdomains: bool,
@@ -47,6 +50,7 @@ pub struct ExportView {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ReleaseView {
     pub id: String,
     pub app: String,
@@ -62,7 +66,7 @@ pub struct ReleaseView {
 }
 
 #[cfg(feature = "ssr")]
-mod convert {
+pub mod convert {
     use super::*;
     use domain::pinsets::service::Export;
     use domain::pinsets::service::{PinsetState, ReleaseState};

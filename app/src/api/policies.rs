@@ -9,9 +9,14 @@ use crate::error::AppError;
 
 /// A stored policy with its validation issues.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PolicyView {
+    /// The policy as the Rate limits page's JSON editor shows it.
+    #[cfg_attr(feature = "ssr", schema(value_type = Object))]
     pub policy: policy::model::Policy,
     pub version: i64,
+    /// What validation found wrong with it (each an object with the field and the message).
+    #[cfg_attr(feature = "ssr", schema(value_type = Vec<Object>))]
     pub issues: Vec<policy::validate::Issue>,
     /// Names of the clients bound to this policy (per-client limits).
     #[serde(default)]
@@ -19,20 +24,19 @@ pub struct PolicyView {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PoliciesView {
     pub policies: Vec<PolicyView>,
+    /// Findings across policies (one that can never match, shadowed by an earlier one).
+    #[cfg_attr(feature = "ssr", schema(value_type = Vec<Object>))]
     pub set_issues: Vec<policy::validate::SetIssue>,
 }
 
-/// Every policy in evaluation order, with set-level findings (unreachable policies).
-///
-/// **Permissions:** any signed-in admin. **Audit:** none (read-only).
-#[server(endpoint = "list_policies")]
-pub async fn list_policies() -> Result<PoliciesView, AppError> {
-    let ctx = crate::ctx::RequestCtx::get()?;
-    ctx.require_admin()?;
-    let o = ctx.console.policies.list().await?;
-    let clients = ctx.console.clients.list().await?;
+/// Every policy in evaluation order as the page and the REST API show it.
+#[cfg(feature = "ssr")]
+pub async fn policies(console: &domain::console::Console) -> Result<PoliciesView, AppError> {
+    let o = console.policies.list().await?;
+    let clients = console.clients.list().await?;
     Ok(PoliciesView {
         policies: o
             .policies
@@ -50,6 +54,16 @@ pub async fn list_policies() -> Result<PoliciesView, AppError> {
             .collect(),
         set_issues: o.set_issues,
     })
+}
+
+/// Every policy in evaluation order, with set-level findings (unreachable policies).
+///
+/// **Permissions:** any signed-in admin. **Audit:** none (read-only).
+#[server(endpoint = "list_policies")]
+pub async fn list_policies() -> Result<PoliciesView, AppError> {
+    let ctx = crate::ctx::RequestCtx::get()?;
+    ctx.require_admin()?;
+    policies(&ctx.console).await
 }
 
 /// Creates (empty `version`) or updates a policy given as `policy::Policy` JSON.

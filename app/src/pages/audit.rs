@@ -365,7 +365,8 @@ fn EventRow(row: AuditRow) -> impl IntoView {
             <td><code>{e.action}</code></td>
             <td>
                 {match object_href(&e.target) {
-                    Some(href) => view! { <a href=href>{e.target.clone()}</a> }.into_any(),
+                    // A document load (not the router), so the row is the page's `:target`.
+                    Some(href) => view! { <a href=href rel="external">{e.target.clone()}</a> }.into_any(),
                     None => view! { <span>{e.target.clone()}</span> }.into_any(),
                 }}
                 " " <a href=by_target class="small" aria-label=format!("Events of {}", e.target)>"(events)"</a>
@@ -402,8 +403,8 @@ fn filter_query(key: &str, value: &str) -> String {
     .to_query()
 }
 
-/// The page an audit target lives on (`client:…` → the clients page, `pinset:host` → that pin
-/// set's card); `None` for targets with no page (sign-in attempts, the chain itself).
+/// The page an audit target lives on, at its row or card (`client:<id>` → that client's row on
+/// the clients page, `pinset:host` → that pin set's card); `None` for targets with no page (sign-in attempts, the chain itself).
 fn object_href(target: &str) -> Option<String> {
     let (kind, id) = target.split_once(':').unwrap_or((target, ""));
     let page = match kind {
@@ -418,8 +419,14 @@ fn object_href(target: &str) -> Option<String> {
         "audit_forwarding" => "/audit",
         _ => return None,
     };
+    let anchor = |kind: &str| format!("{page}#{}", crate::pages::anchor(kind, id));
     Some(match kind {
         "pinset" | "hostname" => format!("{page}#ps-{}", crate::pages::pinsets::slug(id)),
+        _ if id.is_empty() => page.to_owned(),
+        "client" => anchor("client"),
+        "key_set" => anchor("set"),
+        "policy" => anchor("policy"),
+        "gate" => anchor("gate"),
         _ => page.to_owned(),
     })
 }
@@ -430,8 +437,21 @@ mod tests {
 
     #[test]
     fn targets_link_to_their_page() {
-        assert_eq!(object_href("client:c1").as_deref(), Some("/clients"));
-        assert_eq!(object_href("policy:p1").as_deref(), Some("/rate-limits"));
+        assert_eq!(
+            object_href("client:c1").as_deref(),
+            Some("/clients#client-c1")
+        );
+        assert_eq!(
+            object_href("policy:p1").as_deref(),
+            Some("/rate-limits#policy-p1")
+        );
+        assert_eq!(object_href("key_set:k1").as_deref(), Some("/keys#set-k1"));
+        assert_eq!(object_href("gate:g1").as_deref(), Some("/gates#gate-g1"));
+        assert_eq!(
+            object_href("client:a\"b").as_deref(),
+            Some("/clients#client-a-b"),
+            "an id is made safe for an element id"
+        );
         assert_eq!(object_href("gate_settings").as_deref(), Some("/gates"));
         assert_eq!(
             object_href("pinset:api.example.com").as_deref(),

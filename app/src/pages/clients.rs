@@ -494,7 +494,7 @@ fn ClientTable(
                     let secrets = c.secrets.clone();
                     let client_row = c.id.clone();
                     view! {
-                        <tr class=if enabled { "" } else { "disabled" }>
+                        <tr id=crate::pages::anchor("client", &c.id) class=if enabled { "" } else { "disabled" }>
                             <td>{c.name.clone()}{(!enabled).then_some(" (disabled)")}<br/><span class="help">{c.description.clone()}</span></td>
                             <td>{c.kind.label()}<br/><span class="help">{c.platform.as_str()}</span></td>
                             <td><code>{c.client_id.clone()}</code></td>

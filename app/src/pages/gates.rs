@@ -471,7 +471,7 @@ fn GateRow(
             }
         });
     view! {
-        <tr>
+        <tr id=crate::pages::anchor("gate", &g.id)>
             <td>{g.name.clone()}</td>
             <td>{if g.labels.is_empty() { "—".to_owned() } else { g.labels.join(", ") }}</td>
             <td><span class=state_class(g.state)>{g.state.label()}</span></td>

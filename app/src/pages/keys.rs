@@ -198,7 +198,7 @@ fn KeySetCard(
 ) -> impl IntoView {
     let may = move |p: Permission| role.is_some_and(|r| r.allows(p));
     let heading = format!("{} ({})", set.name, set.alg);
-    let hid = format!("set-{}", set.id);
+    let hid = crate::pages::anchor("set", &set.id);
     let hid_h2 = hid.clone();
     let next = set.keys.iter().find(|k| k.state == KeyState::Next).cloned();
     let rotate_label = match &next {

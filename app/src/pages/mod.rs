@@ -52,6 +52,22 @@ lazy_page!(
     ApiTokensRoute => api_tokens::ApiTokensPage,
 );
 
+/// The element id of an object's row or card on its page (`client-<id>`), which the audit
+/// explorer's targets link to (`/clients#client-<id>`).
+pub fn anchor(kind: &str, id: &str) -> String {
+    let id: String = id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    format!("{kind}-{id}")
+}
+
 /// True once the page has hydrated, so buttons that need script are not pressed before it runs.
 pub fn use_hydrated() -> ReadSignal<bool> {
     let (hydrated, set_hydrated) = signal(false);

@@ -454,7 +454,7 @@ fn PolicyTable(
                     let methods = if p.matcher.methods.is_empty() { "any method".to_owned() } else { p.matcher.methods.join(" ") };
                     let v_edit = v.clone();
                     view! {
-                        <tr class=if enabled { "" } else { "disabled" }>
+                        <tr id=crate::pages::anchor("policy", &id) class=if enabled { "" } else { "disabled" }>
                             <td class="num">{i + 1}</td>
                             <td>{name.clone()}{(!enabled).then_some(" (disabled)")}</td>
                             <td>{format!("{methods} {path}")}</td>

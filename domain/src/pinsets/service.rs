@@ -282,6 +282,11 @@ impl PinsetsService {
         })
     }
 
+    /// One hostname's pin set with its findings.
+    pub async fn get(&self, hostname: &str) -> Result<PinsetState, Error> {
+        self.state(self.load(hostname).await?).await
+    }
+
     pub async fn list(&self) -> Result<Vec<PinsetState>, Error> {
         let mut out = Vec::new();
         for rec in self.store.pinsets().await? {

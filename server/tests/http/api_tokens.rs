@@ -58,7 +58,7 @@ pub(crate) async fn create_token(
     (v["token"].clone(), secret)
 }
 
-async fn api(
+pub(crate) async fn api(
     app: &TestApp,
     method: &str,
     path: &str,
@@ -86,7 +86,7 @@ async fn api(
     }
 }
 
-fn is_problem(r: &Reply) -> bool {
+pub(crate) fn is_problem(r: &Reply) -> bool {
     r.headers
         .get("content-type")
         .is_some_and(|v| v == "application/problem+json")

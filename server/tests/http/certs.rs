@@ -270,12 +270,118 @@ pub(crate) fn openssl() -> bool {
         .unwrap_or(false)
 }
 
+/// A CA outside the console, made and run with the openssl CLI (an independent X.509
+/// implementation): it verifies a CSR and signs it as a CA would.
+pub(crate) struct ExternalCa {
+    dir: tempfile::TempDir,
+}
+
+impl ExternalCa {
+    pub(crate) fn new() -> ExternalCa {
+        assert!(
+            openssl(),
+            "this test needs the openssl CLI (apt-get install openssl)"
+        );
+        let ca = ExternalCa {
+            dir: tempfile::tempdir().expect("tempdir"),
+        };
+        ca.run(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "30",
+            "-subj",
+            "/CN=External CA",
+        ]);
+        ca
+    }
+
+    fn run(&self, args: &[&str]) {
+        let o = Command::new("openssl")
+            .args(args)
+            .current_dir(self.dir.path())
+            .output()
+            .expect("openssl");
+        assert!(
+            o.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+
+    fn read(&self, f: &str) -> String {
+        std::fs::read_to_string(self.dir.path().join(f)).expect("read")
+    }
+
+    pub(crate) fn ca_pem(&self) -> String {
+        self.read("ca.pem")
+    }
+
+    /// Checks the CSR's signature (`openssl req -verify`) and signs it for `hostname`, 30 days;
+    /// the leaf certificate, PEM.
+    pub(crate) fn sign(&self, csr_pem: &str, hostname: &str) -> String {
+        std::fs::write(self.dir.path().join("req.pem"), csr_pem).expect("write");
+        self.run(&["req", "-verify", "-noout", "-in", "req.pem"]);
+        self.sign_file("req.pem", hostname)
+    }
+
+    /// A certificate for `hostname` on a key of its own, not the console's.
+    pub(crate) fn sign_another_key(&self, hostname: &str) -> String {
+        self.run(&[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "other.key",
+            "-out",
+            "other.csr",
+            "-subj",
+            &format!("/CN={hostname}"),
+        ]);
+        self.sign_file("other.csr", hostname)
+    }
+
+    fn sign_file(&self, csr: &str, hostname: &str) -> String {
+        std::fs::write(
+            self.dir.path().join("ext.cnf"),
+            format!("subjectAltName=DNS:{hostname}\nbasicConstraints=CA:FALSE\n"),
+        )
+        .expect("write");
+        self.run(&[
+            "x509",
+            "-req",
+            "-in",
+            csr,
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "leaf.pem",
+            "-days",
+            "30",
+            "-extfile",
+            "ext.cnf",
+        ]);
+        self.read("leaf.pem")
+    }
+}
+
 #[tokio::test]
 async fn csr_is_accepted_by_openssl_and_only_a_cert_for_its_key_is_accepted() {
-    assert!(
-        openssl(),
-        "this test needs the openssl CLI (apt-get install openssl)"
-    );
     let app = TestApp::spawn().await;
     let cookie = app.confirmed_owner("alice").await;
     let csr = ok(
@@ -285,114 +391,15 @@ async fn csr_is_accepted_by_openssl_and_only_a_cert_for_its_key_is_accepted() {
         &[("hostname", "ext.example.com")],
     )
     .await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let csr_path = dir.path().join("req.pem");
-    std::fs::write(&csr_path, csr["csr_pem"].as_str().expect("pem")).expect("write");
-    let verify = Command::new("openssl")
-        .args(["req", "-verify", "-noout", "-in"])
-        .arg(&csr_path)
-        .output()
-        .expect("openssl");
-    assert!(
-        verify.status.success(),
-        "openssl req -verify: {}",
-        String::from_utf8_lossy(&verify.stderr)
-    );
-
-    // An external CA made with openssl signs the CSR.
-    let run = |args: &[&str]| {
-        let o = Command::new("openssl")
-            .args(args)
-            .current_dir(dir.path())
-            .output()
-            .expect("openssl");
-        assert!(
-            o.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-    };
-    run(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-        "-days",
-        "30",
-        "-subj",
-        "/CN=External CA",
-    ]);
-    std::fs::write(
-        dir.path().join("ext.cnf"),
-        "subjectAltName=DNS:ext.example.com\nbasicConstraints=CA:FALSE\n",
-    )
-    .expect("write");
-    run(&[
-        "x509",
-        "-req",
-        "-in",
-        "req.pem",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-out",
-        "leaf.pem",
-        "-days",
-        "30",
-        "-extfile",
-        "ext.cnf",
-    ]);
-    // A certificate for some other key, from the same CA.
-    run(&[
-        "req",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        "other.key",
-        "-out",
-        "other.csr",
-        "-subj",
-        "/CN=ext.example.com",
-    ]);
-    run(&[
-        "x509",
-        "-req",
-        "-in",
-        "other.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-out",
-        "other.pem",
-        "-days",
-        "30",
-        "-extfile",
-        "ext.cnf",
-    ]);
-    let read = |f: &str| std::fs::read_to_string(dir.path().join(f)).expect("read");
+    let ext = ExternalCa::new();
+    let leaf = ext.sign(csr["csr_pem"].as_str().expect("pem"), "ext.example.com");
+    let other = ext.sign_another_key("ext.example.com");
     let csr_id = csr["id"].as_str().expect("id");
 
     let wrong = app
         .call(
             "upload_signed_cert",
-            &[
-                ("csr_id", csr_id),
-                ("chain_pem", &(read("other.pem") + &read("ca.pem"))),
-            ],
+            &[("csr_id", csr_id), ("chain_pem", &(other + &ext.ca_pem()))],
             Some(&cookie),
         )
         .await;
@@ -403,10 +410,7 @@ async fn csr_is_accepted_by_openssl_and_only_a_cert_for_its_key_is_accepted() {
         &app,
         &cookie,
         "upload_signed_cert",
-        &[
-            ("csr_id", csr_id),
-            ("chain_pem", &(read("leaf.pem") + &read("ca.pem"))),
-        ],
+        &[("csr_id", csr_id), ("chain_pem", &(leaf + &ext.ca_pem()))],
     )
     .await;
     assert_eq!(good["spki_pin"], csr["pin"]);

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use crate::support::soft_authenticator::SoftAuthenticator;
 use crate::support::TestApp;
 
-fn draft(kind: &str, name: &str) -> Value {
+pub(crate) fn draft(kind: &str, name: &str) -> Value {
     let (grants, auth, redirects, platform) = match kind {
         "native" => (
             json!(["authorization_code", "refresh_token"]),
@@ -36,7 +36,7 @@ fn draft(kind: &str, name: &str) -> Value {
     })
 }
 
-async fn save(
+pub(crate) async fn save(
     app: &TestApp,
     cookie: &str,
     id: &str,

@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::support::soft_authenticator::SoftAuthenticator;
 use crate::support::TestApp;
 
-async fn create(app: &TestApp, cookie: &str, name: &str, alg: &str) -> Value {
+pub(crate) async fn create(app: &TestApp, cookie: &str, name: &str, alg: &str) -> Value {
     let r = app
         .call(
             "create_key_set",

@@ -5,6 +5,7 @@
 mod support;
 
 mod access;
+mod api_reads;
 mod api_tokens;
 mod audit_search;
 mod cert_downloads;

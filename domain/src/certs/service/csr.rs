@@ -57,7 +57,9 @@ impl CertsService {
                 out
             }
         };
-        let csr_pem = create_csr(pkcs8.expose_secret(), &sans, &host)?;
+        // The hostname is the common name too when it fits RFC 5280's 64 characters; a longer one
+        // is named by the SAN alone (as CAs issue it).
+        let csr_pem = create_csr(pkcs8.expose_secret(), &sans, "")?;
         let csr = CsrRecord {
             id: new_id(),
             hostname: host.clone(),
