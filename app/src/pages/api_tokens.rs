@@ -53,7 +53,7 @@ pub fn ApiTokensPage() -> impl IntoView {
             <dl>
                 {Scope::ALL.iter().map(|s| view! { <dt><code>{s.as_str()}</code></dt><dd>{s.describe()}</dd> }).collect_view()}
             </dl>
-            <p class="help">"More scopes (certificates, the audit log) come with their endpoints."</p>
+            <p class="help">"Each REST API operation names the scope it needs in the API's OpenAPI document, "<a href="/api/v1/openapi.json" rel="external">"/api/v1/openapi.json"</a>"."</p>
         </section>
     }
 }
