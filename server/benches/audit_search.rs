@@ -109,6 +109,17 @@ fn main() {
                 "text, rare (1 in 50,000)",
                 "/audit?text=needle-in-haystack".into(),
             ),
+            // Every event matches: the newest page must not cost more than reading it.
+            (
+                "text, common (every event)",
+                "/audit?text=routine%20change".into(),
+            ),
+            // The trigram index's worst case: every trigram of the text is in every event, the
+            // text in none (`limit"},"before`), so the index narrows nothing.
+            (
+                "text, none, common trigrams",
+                "/audit?text=limit%22%7D%2C%22before".into(),
+            ),
             (
                 "deep page (before #middle)",
                 format!("/audit?before={middle}"),
@@ -116,6 +127,16 @@ fn main() {
             (
                 "actor + outcome + action",
                 "/audit?actor=admin-7&outcome=failure&action=keys.".into(),
+            ),
+            // A text beside another filter: a rare text is tested on its own few events, a
+            // common one on the other filter's.
+            (
+                "actor, common + text, rare",
+                "/audit?actor=admin-5&text=needle-in-haystack".into(),
+            ),
+            (
+                "actor, rare + text, common",
+                "/audit?actor=rare-auditor&text=routine%20change".into(),
             ),
         ];
         let peer = "/favicon.svg";

@@ -3,7 +3,9 @@
 
 use async_trait::async_trait;
 use domain::admins::{Admin, StoredPasskey};
-use domain::audit::{AuditDraft, AuditEvent, ChainError, ChainKey, ChainVerifier, Checkpoint};
+use domain::audit::{
+    AuditDraft, AuditEvent, AuditFilter, ChainError, ChainKey, ChainVerifier, Checkpoint,
+};
 use domain::ports::admins::PASSKEY_COUNTER_CONFLICT;
 use domain::ports::{Ceremony, NewOwner, NewSignIn, Store, StoreError};
 use domain::sessions::SessionRecord;
@@ -12,7 +14,7 @@ use futures_util::TryStreamExt;
 use sqlx::AnyConnection;
 use uuid::Uuid;
 
-use crate::db::{map_err, map_err_on, SqlStore};
+use crate::db::{map_err, map_err_on, DetailsIndex, SqlStore, FTS_CANDIDATES};
 use crate::rows::{
     admin_of, event_of, passkey_of, session_of, ADMIN_COLUMNS, EVENT_COLUMNS, PASSKEY_COLUMNS,
     SESSION_COLUMNS,
@@ -377,26 +379,41 @@ impl Store for SqlStore {
 
     async fn search_audit(
         &self,
-        filter: &domain::audit::AuditFilter,
+        filter: &AuditFilter,
         before_seq: Option<i64>,
         limit: i64,
     ) -> Result<Vec<AuditEvent>, StoreError> {
         // Each given part adds a condition with its own numbered parameter; the values are
         // bound in the same order. Prefix and substring tests are exact and case-sensitive on
-        // both databases (no LIKE: its wildcards and SQLite's case folding would differ).
+        // both databases (no LIKE as the test: its wildcards and SQLite's case folding would
+        // differ). Columns are qualified: the text index below may join a second table.
         let dialect = self.dialect;
+        // SQLite plans without statistics (nothing runs ANALYZE), so it cannot tell a rare
+        // actor from a common outcome and may walk the outcome's index. With an actor, the
+        // actor's index leads: it carries the outcome and the action (migration 0018), which
+        // are tested on its entries without reading the events.
+        let (outcome, action) = if filter.actor.is_some() {
+            (
+                dialect.not_leading("e.outcome"),
+                dialect.not_leading("e.action"),
+            )
+        } else {
+            ("e.outcome".to_owned(), "e.action".to_owned())
+        };
         let parts: [(Option<&str>, &dyn Fn(&str) -> String); 7] = [
-            (filter.actor.as_deref(), &|p| format!("actor = {p}")),
+            (filter.actor.as_deref(), &|p| format!("e.actor = {p}")),
             (filter.action.as_deref(), &|p| {
-                format!("substr(action, 1, length({p})) = {p}")
+                format!("substr(e.action, 1, length({p})) = {p}")
             }),
-            (filter.target.as_deref(), &|p| format!("target = {p}")),
+            (filter.target.as_deref(), &|p| format!("e.target = {p}")),
             (filter.outcome.map(|o| o.as_str()), &|p| {
-                format!("outcome = {p}")
+                format!("{outcome} = {p}")
             }),
-            (filter.since.as_deref(), &|p| format!("at >= {p}")),
-            (filter.until.as_deref(), &|p| format!("at < {p}")),
-            (filter.text.as_deref(), &|p| dialect.contains("details", p)),
+            (filter.since.as_deref(), &|p| format!("e.at >= {p}")),
+            (filter.until.as_deref(), &|p| format!("e.at < {p}")),
+            (filter.text.as_deref(), &|p| {
+                dialect.contains("e.details", p)
+            }),
         ];
         let mut conditions = Vec::new();
         let mut texts: Vec<String> = Vec::new();
@@ -414,25 +431,82 @@ impl Store for SqlStore {
             texts.push(filter.action.clone().unwrap_or_default());
             texts.push(upper);
             conditions.push(format!(
-                "action{c} >= ${lower} AND action{c} < ${}",
+                "{action}{c} >= ${lower} AND {action}{c} < ${}",
                 lower + 1
             ));
         }
+        // A text is also looked up in the details' trigram index (migration 0017), which finds
+        // every event containing it and perhaps others; the exact test above stays the
+        // definition. PostgreSQL's planner weighs the `LIKE` against the other filters with its
+        // statistics. SQLite's cannot (it knows nothing of how common a text is), so the choice
+        // is made here. A text alone is read newest first straight from the index (its rowid is
+        // `seq`), which stops after a page even when nearly every event matches. Beside another
+        // filter, the index is first asked for at most `FTS_CANDIDATES` + 1 of the newest
+        // events it matches: no more than that, and the search tests only those (a rare text
+        // beside a common actor); more, and the other filter's index drives with the text
+        // tested on its events (a common text beside a rare actor).
+        let before = before_seq.unwrap_or(i64::MAX);
+        let mut from = "audit_events AS e".to_owned();
+        let mut key = "e.seq";
+        let text_alone = AuditFilter {
+            text: None,
+            ..filter.clone()
+        } == AuditFilter::default();
+        match filter
+            .text
+            .as_deref()
+            .and_then(|t| dialect.details_index(t))
+        {
+            Some(DetailsIndex::Fts5Match(phrase)) if !text_alone => {
+                let candidates = self.details_candidates(&phrase, before).await?;
+                if candidates.is_empty() {
+                    return Ok(Vec::new());
+                }
+                if candidates.len() <= FTS_CANDIDATES {
+                    // A JSON array of integers, which `json_each` lists.
+                    let seqs: Vec<String> = candidates.iter().map(i64::to_string).collect();
+                    texts.push(format!("[{}]", seqs.join(",")));
+                    from = format!(
+                        "json_each(${}) AS c CROSS JOIN audit_events AS e ON e.seq = c.value",
+                        texts.len()
+                    );
+                }
+            }
+            Some(DetailsIndex::Fts5Match(phrase)) => {
+                texts.push(phrase);
+                // CROSS JOIN fixes the order: the index outside, each event looked up by seq.
+                from = "audit_details_fts CROSS JOIN audit_events AS e \
+                        ON e.seq = audit_details_fts.rowid"
+                    .to_owned();
+                key = "audit_details_fts.rowid";
+                conditions.push(format!("audit_details_fts MATCH ${}", texts.len()));
+            }
+            Some(DetailsIndex::Like(pattern)) => {
+                texts.push(pattern);
+                conditions.push(format!("e.details LIKE ${}", texts.len()));
+            }
+            None => {}
+        }
         let n = texts.len();
-        let mut sql = format!(
-            "SELECT {EVENT_COLUMNS} FROM audit_events WHERE seq < ${}",
-            n + 1
-        );
+        let columns = EVENT_COLUMNS
+            .split(", ")
+            .map(|c| format!("e.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut sql = format!("SELECT {columns} FROM {from} WHERE {key} < ${}", n + 1);
         for c in &conditions {
             sql.push_str(" AND ");
             sql.push_str(c);
         }
-        sql.push_str(&format!(" ORDER BY seq DESC LIMIT ${}", n + 2));
-        let mut q = sqlx::query(&sql);
+        sql.push_str(&format!(" ORDER BY {key} DESC LIMIT ${}", n + 2));
+        // Not a prepared statement kept for reuse: PostgreSQL then plans each search with its
+        // values (a generic plan cannot tell a rare text, best found through the index, from a
+        // common one, best found by reading the newest events).
+        let mut q = sqlx::query(&sql).persistent(false);
         for t in texts {
             q = q.bind(t);
         }
-        q = q.bind(before_seq.unwrap_or(i64::MAX)).bind(limit.max(0));
+        q = q.bind(before).bind(limit.max(0));
         self.all(q, event_of).await
     }
 
@@ -498,6 +572,25 @@ fn prefix_upper_bound(prefix: &str) -> Option<String> {
         }
     }
     None
+}
+
+impl SqlStore {
+    /// SQLite: the newest events older than `before` whose details the trigram index matches
+    /// with `phrase` ([`crate::db::fts5_phrase`]), at most [`FTS_CANDIDATES`] + 1 of them, newest
+    /// first; one more than the cap means "too many to test one by one".
+    async fn details_candidates(&self, phrase: &str, before: i64) -> Result<Vec<i64>, StoreError> {
+        sqlx::query_scalar(
+            "SELECT rowid FROM audit_details_fts WHERE audit_details_fts MATCH $1 AND rowid < $2 \
+             ORDER BY rowid DESC LIMIT $3",
+        )
+        .bind(phrase)
+        .bind(before)
+        .bind(i64::try_from(FTS_CANDIDATES).unwrap_or(i64::MAX) + 1)
+        .persistent(false)
+        .fetch_all(&self.read)
+        .await
+        .map_err(map_err)
+    }
 }
 
 #[cfg(test)]

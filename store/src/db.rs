@@ -115,8 +115,6 @@ impl Dialect {
         }
     }
 
-    /// Appended to a text column in `ORDER BY` so both databases list in byte order: SQLite's
-    /// default (BINARY) collation already is; PostgreSQL's default follows the server locale.
     /// `column` contains `param`'s text (exact, case-sensitive): `instr` on SQLite, `strpos`
     /// on PostgreSQL.
     pub(crate) fn contains(self, column: &str, param: &str) -> String {
@@ -126,12 +124,89 @@ impl Dialect {
         }
     }
 
+    /// How the trigram index of the audit details (migration 0017) can narrow a search for
+    /// `text`: `None` below three characters (a text without a trigram; the exact test scans),
+    /// and for a text with a NUL character (FTS5 reads its query only up to the first NUL and
+    /// refuses it as an unterminated string).
+    pub(crate) fn details_index(self, text: &str) -> Option<DetailsIndex> {
+        if text.chars().count() < 3 || text.contains('\0') {
+            return None;
+        }
+        Some(match self {
+            Dialect::Sqlite => DetailsIndex::Fts5Match(fts5_phrase(text)),
+            Dialect::Postgres => DetailsIndex::Like(like_pattern(text)),
+        })
+    }
+
+    /// `column` as an operand whose own index SQLite will not use, so that another index leads
+    /// (the unary `+`: "Disqualifying WHERE clause terms using unary-+" in SQLite's query
+    /// planner document); the condition is still tested, on an index's entries where it
+    /// carries the column. PostgreSQL plans with statistics: the column as it is.
+    pub(crate) fn not_leading(self, column: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("+{column}"),
+            Dialect::Postgres => column.to_owned(),
+        }
+    }
+
+    /// Appended to a text column in `ORDER BY` so both databases list in byte order: SQLite's
+    /// default (BINARY) collation already is; PostgreSQL's default follows the server locale.
     pub(crate) fn bytewise(self) -> &'static str {
         match self {
             Dialect::Sqlite => "",
             Dialect::Postgres => " COLLATE \"C\"",
         }
     }
+}
+
+/// What [`Dialect::details_index`] gives the audit search: a value to bind that the details'
+/// trigram index serves. Either finds every event that contains the text and possibly others;
+/// the search keeps the exact [`Dialect::contains`] test beside it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum DetailsIndex {
+    /// SQLite: an FTS5 query for `audit_details_fts MATCH` (see [`fts5_phrase`]).
+    Fts5Match(String),
+    /// PostgreSQL: a `LIKE` pattern, `%text%` with the text's wildcards escaped (see
+    /// [`like_pattern`]), which the `pg_trgm` GIN index serves.
+    Like(String),
+}
+
+/// At most this many characters of a text go into its FTS5 phrase. FTS5 walks the doclist of
+/// every trigram of a phrase, so a text made only of trigrams that nearly every event has (a
+/// piece of the JSON they all share) costs about a seventh of a scan of the log per character;
+/// a longer text is narrowed by its first characters and the exact test does the rest. Fewer
+/// would cap that sooner but drop the distinctive end of a text such as `"name":"policy 42"`,
+/// and each event a shorter phrase lets through is read to be tested.
+pub(crate) const FTS5_PHRASE_CHARS: usize = 32;
+
+/// Beside another filter, a text the trigram index matches in at most this many events is
+/// searched by testing those events only (each looked up by `seq`: a few milliseconds for all of
+/// them); a text it matches in more is tested on the other filter's events instead.
+pub(crate) const FTS_CANDIDATES: usize = 2_000;
+
+/// The FTS5 query that finds the events whose details contain `text` (its first
+/// [`FTS5_PHRASE_CHARS`] characters): one phrase, the text in double quotes with each `"`
+/// doubled (FTS5 query syntax, "strings"; nothing else is special inside a string), which the
+/// trigram tokenizer turns into the text's trigrams at consecutive positions, i.e. the text as
+/// a substring. Bound as a parameter, never written into the SQL.
+pub(crate) fn fts5_phrase(text: &str) -> String {
+    let head: String = text.chars().take(FTS5_PHRASE_CHARS).collect();
+    format!("\"{}\"", head.replace('"', "\"\""))
+}
+
+/// `%text%` for `LIKE` with `\`, `%` and `_` in `text` escaped by `\` (PostgreSQL's default
+/// escape character), so the pattern means the text as a substring.
+pub(crate) fn like_pattern(text: &str) -> String {
+    let mut p = String::with_capacity(text.len() + 2);
+    p.push('%');
+    for c in text.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
 }
 
 /// Every storage port of the domain, on SQLite or PostgreSQL.
@@ -440,6 +515,26 @@ mod tests {
         assert_eq!(
             dialect_url(Dialect::Postgres, "postgres://h/db?sslmode=disable"),
             "postgres://h/db?sslmode=disable&application_name=palisade"
+        );
+    }
+
+    #[test]
+    fn a_text_becomes_one_quoted_phrase_or_an_escaped_pattern() {
+        assert_eq!(fts5_phrase("a\"b*c"), "\"a\"\"b*c\"");
+        assert_eq!(fts5_phrase("\"\""), "\"\"\"\"\"\"");
+        assert_eq!(fts5_phrase("NEAR(x) ^y*"), "\"NEAR(x) ^y*\"");
+        assert_eq!(
+            fts5_phrase(&"é".repeat(FTS5_PHRASE_CHARS + 3)),
+            format!("\"{}\"", "é".repeat(FTS5_PHRASE_CHARS)),
+            "characters, not bytes"
+        );
+        assert_eq!(like_pattern(r"5%_a\b"), r"%5\%\_a\\b%");
+        assert_eq!(Dialect::Sqlite.details_index("ab"), None);
+        assert_eq!(Dialect::Postgres.details_index("éé"), None);
+        assert_eq!(Dialect::Sqlite.details_index("a\0b"), None);
+        assert_eq!(
+            Dialect::Postgres.details_index("a_b"),
+            Some(DetailsIndex::Like(r"%a\_b%".into()))
         );
     }
 

@@ -408,3 +408,289 @@ async fn search_filters_exactly_and_pages_by_sequence(db: &TestBackend) {
         .expect("older");
     assert!(older.iter().all(|e| e.seq < before) && !older.is_empty());
 }
+
+/// A database of `dialect` migrated up to 0016 (before the details' text index) holding
+/// `details` as events 1, 2, …, written as 0016's console would have: the state 0017 finds.
+async fn log_before_the_text_index(
+    dialect: store::Dialect,
+    details: &[&str],
+) -> crate::support::TestDatabase {
+    let db = crate::support::TestDatabase::create(dialect).await;
+    let (name, url) = match dialect {
+        store::Dialect::Sqlite => ("sqlite", format!("{}?mode=rwc", db.url())),
+        store::Dialect::Postgres => ("postgres", db.url()),
+    };
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../migrations")
+        .join(name);
+    let mut migrator = sqlx::migrate::Migrator::new(dir.as_path())
+        .await
+        .expect("migrations");
+    migrator.migrations = migrator
+        .migrations
+        .iter()
+        .filter(|m| m.version <= 16)
+        .cloned()
+        .collect::<Vec<_>>()
+        .into();
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(&url).await.expect("connect");
+    migrator.run(&mut conn).await.expect("migrate to 0016");
+    for (i, d) in details.iter().enumerate() {
+        let seq = i as i64 + 1;
+        sqlx::query(
+            "INSERT INTO audit_events (seq, at, actor, ip, user_agent, action, target, outcome, \
+             details, prev_hash, hash) \
+             VALUES ($1, '2026-01-01T00:00:00.000000Z', 'system', NULL, NULL, 'test.before', \
+             'test', 'success', $2, $3, $4)",
+        )
+        .bind(seq)
+        .bind(*d)
+        .bind(format!("{:064x}", seq - 1))
+        .bind(format!("{seq:064x}"))
+        .execute(&mut conn)
+        .await
+        .expect("event before 0017");
+    }
+    conn.close().await.expect("close");
+    db
+}
+
+/// The explorer's text filter, wherever the details' trigram index (0017) serves it, finds
+/// exactly the events whose details contain the text (Rust's `str::contains` over every event
+/// is the reference): events written before the index existed and after it, case-sensitive,
+/// with FTS5 query syntax (`"`, `*`, `OR`, `NEAR(`) and LIKE wildcards (`%`, `_`, `\`) as plain
+/// characters, texts of one and two characters (no trigram), a text longer than the part the
+/// index is asked about, non-ASCII text, every page of a paged search, the text beside another
+/// filter, and an event edited by someone who dropped the append-only triggers first. Also an
+/// actor with an outcome and an action prefix, tested on the actor's index entries (0018).
+async fn text_search_finds_exactly_the_events_containing_it(dialect: store::Dialect) {
+    use domain::audit::{Actor, AuditDraft, AuditFilter, Outcome};
+    let before = [
+        r#"{"note":"needle"}"#,
+        r#"{"note":"Needle in a_b"}"#,
+        r#"{"note":"100% sure*"}"#,
+        r#"{"note":"say \"hi\" OR NEAR(x) \\d"}"#,
+        r#"{"note":"aXb ab"}"#,
+        r#"{"note":"é€😀 routine change of a key"}"#,
+    ];
+    let db = TestBackend::on(log_before_the_text_index(dialect, &before).await).await;
+    let after = [
+        ("alice", "needle again"),
+        ("bob", "a%b and a_b"),
+        ("alice", "NEEDLE"),
+        ("bob", "quote \" inside"),
+        ("alice", "routine change of a limit"),
+        ("bob", "routine change of a limit, again"),
+        ("alice", "routine change of a limit, again and again"),
+        ("alice", "b"),
+        ("bob", "ab\\%"),
+    ];
+    for (actor, note) in after {
+        let actor = Actor {
+            name: actor.into(),
+            ip: None,
+            user_agent: None,
+        };
+        let d = AuditDraft::new(&actor, "test.after", "t", Outcome::Success)
+            .with_details(serde_json::json!({ "note": note }));
+        db.record(d).await.expect("recorded after 0017");
+    }
+    let all = db.recent_audit(1000).await.expect("every event");
+    assert_eq!(all.len(), before.len() + after.len());
+    let expect = |f: &AuditFilter| -> Vec<i64> {
+        all.iter()
+            .filter(|e| e.details.contains(f.text.as_deref().unwrap_or_default()))
+            .filter(|e| f.actor.as_ref().is_none_or(|a| &e.actor == a))
+            .map(|e| e.seq)
+            .collect()
+    };
+    let search = |f: AuditFilter, before: Option<i64>, limit: i64| {
+        let db = db.store();
+        async move {
+            db.search_audit(&f, before, limit)
+                .await
+                .expect("search")
+                .into_iter()
+                .map(|e| e.seq)
+                .collect::<Vec<_>>()
+        }
+    };
+    let texts = [
+        "needle",
+        "Needle",
+        "NEEDLE",
+        "eedl",
+        "a_b",
+        "a%b",
+        "100%",
+        "%",
+        "_",
+        "*",
+        "e*",
+        "\\\"hi\\\"",
+        "\"note\":\"a",
+        "\"",
+        "\"\"",
+        "OR NEAR(x)",
+        "\\\\d",
+        "b\\\\%",
+        "ab",
+        "b",
+        "é€😀",
+        "€😀",
+        "routine change of a limit",
+        "routine change of a limit, again",
+        "routine change of a limit, again and again",
+        "routine change of a limit, again and again and again",
+        "routine change of a key",
+        "not in any event",
+        "xyz",
+    ];
+    for t in texts {
+        let only = AuditFilter {
+            text: Some(t.into()),
+            ..AuditFilter::default()
+        };
+        let expected = expect(&only);
+        assert_eq!(
+            search(only.clone(), None, 100).await,
+            expected,
+            "text {t:?}"
+        );
+        // Page by page (two a page), as the explorer's "Older events" and the downloads do.
+        let mut paged: Vec<i64> = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = search(only.clone(), cursor, 2).await;
+            paged.extend(&page);
+            if page.len() < 2 {
+                break;
+            }
+            cursor = page.last().copied();
+        }
+        assert_eq!(paged, expected, "text {t:?}, paged");
+        let beside = AuditFilter {
+            actor: Some("alice".into()),
+            ..only
+        };
+        assert_eq!(
+            search(beside.clone(), None, 100).await,
+            expect(&beside),
+            "text {t:?} with an actor"
+        );
+    }
+    assert!(
+        !expect(&AuditFilter {
+            text: Some("needle".into()),
+            ..AuditFilter::default()
+        })
+        .is_empty(),
+        "the reference finds something"
+    );
+    // An actor with an outcome and an action prefix, which the actor's index carries (0018).
+    for (outcome, prefix, some) in [
+        (Outcome::Success, "test.a", true),
+        (Outcome::Denied, "test.a", false),
+        (Outcome::Success, "test.b", false),
+    ] {
+        let f = AuditFilter {
+            actor: Some("alice".into()),
+            outcome: Some(outcome),
+            action: Some(prefix.into()),
+            ..AuditFilter::default()
+        };
+        let expected: Vec<i64> = all
+            .iter()
+            .filter(|e| e.actor == "alice" && e.outcome == outcome && e.action.starts_with(prefix))
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(expected.is_empty(), !some, "the reference");
+        assert_eq!(search(f, None, 100).await, expected, "{outcome:?} {prefix}");
+    }
+
+    // A text in more events than the index is asked to list one by one (2,100 bulk events;
+    // the cap is 2,000): beside an actor, the actor's events are tested instead, and the
+    // answer is the same.
+    db.execute_raw(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2100) \
+         INSERT INTO audit_events (seq, at, actor, ip, user_agent, action, target, outcome, \
+         details, prev_hash, hash) \
+         SELECT 1000 + i, '2026-01-02T00:00:00.000000Z', \
+         CASE WHEN i % 700 = 0 THEN 'alice' ELSE 'carol' END, NULL, NULL, 'test.bulk', 't', \
+         'success', '{\"note\":\"bulk needle ' || i || '\"}', 'bulk', 'bulk' || i FROM n",
+    )
+    .await
+    .expect("bulk events");
+    let all = db.recent_audit(10_000).await.expect("every event");
+    assert_eq!(all.len(), before.len() + after.len() + 2100);
+    for (actor, text, some) in [
+        ("alice", "bulk needle", true),
+        ("alice", "needle", true),
+        ("carol", "bulk needle 1", true),
+        ("carol", "needle", true),
+        ("bob", "needle", false),
+        ("bob", "a_b", true),
+    ] {
+        let f = AuditFilter {
+            actor: Some(actor.into()),
+            text: Some(text.into()),
+            ..AuditFilter::default()
+        };
+        let expected: Vec<i64> = all
+            .iter()
+            .filter(|e| e.actor == actor && e.details.contains(text))
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(!expected.is_empty(), some, "the reference: {actor} {text}");
+        assert_eq!(
+            search(f.clone(), None, 5000).await,
+            expected,
+            "{actor} with {text:?}"
+        );
+        // A page from the middle: older than the reference's 10th event.
+        if let Some(&cursor) = expected.get(9) {
+            let older: Vec<i64> = expected.iter().copied().filter(|s| *s < cursor).collect();
+            assert_eq!(
+                search(f, Some(cursor), 5000).await,
+                older,
+                "{actor} with {text:?}, older than {cursor}"
+            );
+        }
+    }
+
+    // Someone with the database drops the append-only guard and rewrites an event's details:
+    // the search follows the table (the hash chain is what reports the edit).
+    let drop_guard = match dialect {
+        store::Dialect::Sqlite => "DROP TRIGGER audit_events_no_update",
+        store::Dialect::Postgres => "DROP TRIGGER audit_events_no_update ON audit_events",
+    };
+    db.execute_raw(drop_guard).await.expect("drop the guard");
+    db.execute_raw(r#"UPDATE audit_events SET details = '{"note":"rewritten"}' WHERE seq = 1"#)
+        .await
+        .expect("edit");
+    let find = |t: &str| {
+        search(
+            AuditFilter {
+                text: Some(t.into()),
+                ..AuditFilter::default()
+            },
+            None,
+            100,
+        )
+    };
+    assert_eq!(find("rewritten").await, [1]);
+    assert!(!find("needle").await.contains(&1));
+}
+
+mod text_search_finds_exactly_the_events_containing_it {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        super::text_search_finds_exactly_the_events_containing_it(store::Dialect::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        super::text_search_finds_exactly_the_events_containing_it(store::Dialect::Postgres).await;
+    }
+}
