@@ -117,7 +117,7 @@ pub const SERVER_FNS: &[Rule] = &[
     may("search_audit", AuditRead, "audit.search"),
     may("audit_forwarding", AuditRead, "audit.forwarding"),
     // Dashboard.
-    read("expiry_inventory", "dashboard.read"),
+    read("dashboard", "dashboard.read"),
     // Certificates.
     read("list_certs", "certs.list"),
     read("plan_rotation", "certs.plan_rotation"),

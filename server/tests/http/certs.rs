@@ -504,34 +504,91 @@ async fn an_owner_can_override_a_blocked_rotation_with_a_reason_and_the_dashboar
         ],
     )
     .await;
-    let inventory = ok(&app, &cookie, "expiry_inventory", &[]).await;
-    let items = inventory.as_array().expect("items");
-    let days: Vec<i64> = items
+    // An event whose actor and target are markup (audit fields hold text anyone can send).
+    let markup = "<img src=x onerror=alert(1)>";
+    let actor = domain::audit::Actor {
+        name: markup.into(),
+        ip: None,
+        user_agent: None,
+    };
+    app.store
+        .record(domain::audit::AuditDraft::new(
+            &actor,
+            "test.markup",
+            markup,
+            domain::audit::Outcome::Denied,
+        ))
+        .await
+        .expect("recorded");
+    // The dashboard's cards, rendered by the server as one HTML fragment.
+    let html = ok(&app, &cookie, "dashboard", &[]).await;
+    // (`<!>`: the renderer's empty comments between text nodes.)
+    let html = html.as_str().expect("HTML").replace("<!>", "");
+    assert!(html.contains("<strong>alice</strong>"), "{html}");
+    assert!(html.contains(">No gate yet.</p>"), "{html}");
+    // The newest events first: the last one recorded heads the list, eight in all.
+    let last = app.last_event().await;
+    let recent: Vec<&str> = html.split("<li class=\"outcome-").skip(1).collect();
+    assert!(recent[0].starts_with("denied"), "{html}");
+    assert!(
+        !html.contains("<img") && html.contains("&lt;img src=x onerror=alert(1)&gt;"),
+        "markup in an event is escaped: {html}"
+    );
+    assert_eq!(recent.len(), 8, "{html}");
+    assert!(recent[0].contains(&last.action), "{html}");
+    // The inventory's table, soonest first: (level, cells) per row.
+    let rows: Vec<(&str, Vec<String>)> = html
+        .split("<tr class=\"level-")
+        .skip(1)
+        .map(|row| {
+            let row = &row[..row.find("</tr>").expect("row end")];
+            let (level, rest) = row.split_once('"').expect("level");
+            (level, text_cells(rest))
+        })
+        .collect();
+    let days: Vec<i64> = rows
         .iter()
-        .map(|i| i["days_left"].as_i64().expect("days"))
+        .map(|(_, c)| c[3].parse().expect("days left"))
         .collect();
     assert!(
         days.windows(2).all(|w| w[0] <= w[1]),
         "soonest first: {days:?}"
     );
-    assert!(items.iter().any(|i| i["kind"] == "pin set"));
-    assert_eq!(items[0]["kind"], "certificate", "{inventory}");
-    assert!(
-        items[0]["name"]
-            .as_str()
-            .unwrap_or("")
-            .starts_with("short.example.com"),
-        "{inventory}"
-    );
+    assert!(rows.iter().any(|(_, c)| c[0] == "pin set"), "{rows:?}");
+    assert_eq!(rows[0].1[0], "certificate", "{rows:?}");
+    assert!(rows[0].1[1].starts_with("short.example.com"), "{rows:?}");
     assert_eq!(
-        items[0]["level"], "14",
-        "10 days left is in the 14-day tier: {inventory}"
+        rows[0].0, "14",
+        "10 days left is in the 14-day tier: {rows:?}"
     );
+    assert_eq!(rows[0].1[4], "within 14 days", "{rows:?}");
     assert_eq!(
-        items.iter().filter(|i| i["level"] != "ok").count(),
+        rows.iter().filter(|(level, _)| *level != "ok").count(),
         1,
-        "{inventory}"
+        "{rows:?}"
     );
+}
+
+/// The text of each `<td>` cell of a table row's HTML, tags and comments removed.
+fn text_cells(row: &str) -> Vec<String> {
+    row.split("<td")
+        .skip(1)
+        .map(|cell| {
+            let cell = &cell[cell.find('>').expect("cell start") + 1..];
+            let cell = &cell[..cell.find("</td>").expect("cell end")];
+            let mut text = String::new();
+            let mut in_tag = false;
+            for ch in cell.chars() {
+                match ch {
+                    '<' => in_tag = true,
+                    '>' => in_tag = false,
+                    c if !in_tag => text.push(c),
+                    _ => {}
+                }
+            }
+            text
+        })
+        .collect()
 }
 
 #[tokio::test]
