@@ -210,8 +210,15 @@ async fn twenty_thousand_anonymous_refusals_write_a_bounded_log_and_do_not_slow_
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let (policy, version, busy) = admin.await.expect("admin task");
     // The quiet baseline again after the flood (the disk's fsync times drift).
-    let (_, _, quiet_after) =
-        admin_saves(app.clone(), cookie.clone(), policy, version, stop, QUIET_SAVES).await;
+    let (_, _, quiet_after) = admin_saves(
+        app.clone(),
+        cookie.clone(),
+        policy,
+        version,
+        stop,
+        QUIET_SAVES,
+    )
+    .await;
     let quiet: Vec<Duration> = quiet.into_iter().chain(quiet_after).collect();
 
     // Every request was refused, except the sign-in starts the throttle allows each of the 8
