@@ -12,7 +12,21 @@ target_dir="${CARGO_TARGET_DIR:-target}"
 site="target/site"
 wasm_opt="end2end/node_modules/.bin/wasm-opt"
 
-cargo build -p frontend --lib --target wasm32-unknown-unknown --profile wasm-release
+# Source paths in the wasm (panic locations) named the build machine's crate registry and
+# checkout (`/root/.cargo/registry/src/index.crates.io-…/tachys-0.2.19/src/…`): 5 KB of the
+# main module, and where the console was built. They are shortened to the crate's own path
+# (`tachys-0.2.19/src/…`, `app/src/…`). The standard library's (`/rustc/<commit>/library/…`)
+# come precompiled and stay. The flags go beside those of .cargo/config.toml (cargo joins
+# `--config` arrays with the file's; `cargo build -v` shows both).
+registry="${CARGO_HOME:-$HOME/.cargo}/registry/src"
+remap=()
+for index in "$registry"/*/; do
+  remap+=("\"--remap-path-prefix=${index%/}/=\"")
+done
+remap+=("\"--remap-path-prefix=$PWD/=\"")
+flags=$(IFS=,; echo "${remap[*]}")
+cargo build -p frontend --lib --target wasm32-unknown-unknown --profile wasm-release \
+  --config "target.wasm32-unknown-unknown.rustflags=[$flags]"
 cargo build --release --locked --quiet --manifest-path tools/wasm-split/Cargo.toml \
   --target-dir "$target_dir/tools"
 rm -rf "$site/pkg.new" && mkdir -p "$site/pkg.new"

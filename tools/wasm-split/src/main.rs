@@ -73,6 +73,59 @@ fn compact_loader(path: &Path) -> Result<(), String> {
     std::fs::write(path, out).map_err(|e| format!("writing {}: {e}", path.display()))
 }
 
+/// After [`compact_loader`]: the loader still names each shared chunk in a constant of its own
+/// (`const __chunk_12 = makeLoad(fetchModule("./chunk_12.wasm"), []);`, 177 of them) and lists
+/// the constants each page needs, about 6 KB of every first load once minified. Every chunk
+/// line has that one shape (a chunk needs no other chunk), so the constants become one function
+/// that makes a chunk's loader on first use and keeps it (`chunk(12)`), and each page's list a
+/// list of numbers mapped through it: the same loaders, made and shared the same way. Any other
+/// shape, or a chunk named anywhere but in a page's list, fails the build.
+fn index_chunks(path: &Path) -> Result<(), String> {
+    const HELPER: &str = "const chunkLoads = new Map();\nfunction chunk(n) {\n    let load = chunkLoads.get(n);\n    if (load === undefined) {\n        load = makeLoad(fetchModule(`./chunk_${n}.wasm`), []);\n        chunkLoads.set(n, load);\n    }\n    return load;\n}\n";
+    let text = std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+    let mut out = String::with_capacity(text.len());
+    let mut chunks = 0;
+    for line in text.split_inclusive('\n') {
+        if let Some(rest) = line.strip_prefix("const __chunk_") {
+            let (n, rest) = rest.split_once(' ').ok_or("a chunk line of unknown shape")?;
+            let expected = format!("= makeLoad(fetchModule(\"./chunk_{n}.wasm\"), []);");
+            if n.parse::<u32>().is_err() || rest.trim_end() != expected {
+                return Err(format!("a chunk line of unknown shape: {line:?}"));
+            }
+            chunks += 1;
+            continue;
+        }
+        out.push_str(line);
+    }
+    if chunks == 0 {
+        return Err("the loader names no chunk: update index_chunks for this wasm_split_cli_support".into());
+    }
+    // Each page's list: `[__chunk_12, __chunk_13]` becomes `[12, 13].map(chunk)`.
+    let mut indexed = String::with_capacity(out.len());
+    let mut rest = out.as_str();
+    while let Some(at) = rest.find("[__chunk_") {
+        indexed.push_str(&rest[..at]);
+        let end = rest[at..].find(']').ok_or("an unterminated chunk list")? + at;
+        let numbers = rest[at + 1..end]
+            .split(", ")
+            .map(|c| {
+                c.strip_prefix("__chunk_")
+                    .filter(|n| n.parse::<u32>().is_ok())
+                    .ok_or(format!("a chunk list of unknown shape: {c:?}"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        indexed.push_str(&format!("[{}].map(chunk)", numbers.join(", ")));
+        rest = &rest[end + 1..];
+    }
+    indexed.push_str(rest);
+    if indexed.contains("__chunk_") {
+        return Err("a chunk is named outside a page's list: update index_chunks".into());
+    }
+    let at = indexed.find("function makeLoad(").ok_or("the loader defines no makeLoad")?;
+    indexed.insert_str(at, HELPER);
+    std::fs::write(path, indexed).map_err(|e| format!("writing {}: {e}", path.display()))
+}
+
 fn split(input: &Path, out_dir: &Path, main_out: &Path) -> Result<usize, String> {
     let wasm = std::fs::read(input).map_err(|e| format!("reading {}: {e}", input.display()))?;
     let mut options = Options::new(&wasm);
@@ -89,6 +142,7 @@ fn split(input: &Path, out_dir: &Path, main_out: &Path) -> Result<usize, String>
         ));
     }
     compact_loader(&out_dir.join(LOADER))?;
+    index_chunks(&out_dir.join(LOADER))?;
     // Sorted, so the same wasm gives the same manifest (the build digest covers it).
     let manifest: BTreeMap<_, _> = result.prefetch_map.into_iter().collect();
     let json = serde_json::to_string_pretty(&manifest).map_err(|e| e.to_string())?;
