@@ -694,3 +694,78 @@ mod text_search_finds_exactly_the_events_containing_it {
         super::text_search_finds_exactly_the_events_containing_it(store::Dialect::Postgres).await;
     }
 }
+
+/// A console whose PostgreSQL role may not create extensions (no CREATE on its database) still
+/// migrates and starts: 0017 skips the trigram index with a warning, and the text filter gives
+/// the same answers, by reading the events.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_without_create_privilege_starts_without_the_trigram_index() {
+    use domain::audit::{Actor, AuditDraft, AuditFilter, Outcome};
+    let db = crate::support::TestDatabase::create(store::Dialect::Postgres).await;
+    let url = db.url();
+    let name = url.rsplit('/').next().expect("database name").to_owned();
+    let role = format!("{name}_app");
+    let mut admin = PgConnection::connect(&url)
+        .await
+        .expect("connect as postgres");
+    // Identifiers cannot be bound; both are ours (hex digits and underscores).
+    sqlx::raw_sql(&format!(
+        "CREATE ROLE {role} LOGIN; REVOKE CREATE ON DATABASE {name} FROM PUBLIC; \
+         GRANT USAGE, CREATE ON SCHEMA public TO {role}"
+    ))
+    .execute(&mut admin)
+    .await
+    .expect("a role without CREATE on the database");
+    let as_role = url.replacen("postgres://postgres@", &format!("postgres://{role}@"), 1);
+    let opened = store::SqlStore::open(&as_role).await;
+    let outcome = async {
+        let store = opened.map_err(|e| format!("the console did not start: {e}"))?;
+        let trgm: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_indexes WHERE indexname = 'audit_events_details_trgm'",
+        )
+        .fetch_one(&mut admin)
+        .await
+        .map_err(|e| e.to_string())?;
+        if trgm != 0 {
+            return Err("the trigram index exists although the role may not create it".into());
+        }
+        let actor = Actor {
+            name: "alice".into(),
+            ip: None,
+            user_agent: None,
+        };
+        for note in ["needle in a haystack", "routine change", "another needle"] {
+            store
+                .record(
+                    AuditDraft::new(&actor, "test.note", "t", Outcome::Success)
+                        .with_details(serde_json::json!({ "note": note })),
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        let found = store
+            .search_audit(
+                &AuditFilter {
+                    text: Some("needle".into()),
+                    ..AuditFilter::default()
+                },
+                None,
+                100,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        let notes: Vec<bool> = found.iter().map(|e| e.details.contains("needle")).collect();
+        if notes != [true, true] {
+            return Err(format!("the text search found {found:?}"));
+        }
+        drop(store);
+        Ok::<(), String>(())
+    }
+    .await;
+    // The role owns the tables the migrations made: drop them with it before the database.
+    sqlx::raw_sql(&format!("DROP OWNED BY {role}; DROP ROLE {role}"))
+        .execute(&mut admin)
+        .await
+        .expect("drop the role");
+    outcome.expect("a console without CREATE privilege");
+}
