@@ -3,6 +3,11 @@
 //! three gates sharing one cluster policy admit rate·t + burst + 1 between them (±2 %); when
 //! Redis is killed, a strict policy answers 503 within a second and a fail-open one falls back
 //! to each gate's own count; when Redis returns, the shared count resumes within 5 s.
+//!
+//! The two tests take turns ([`ONE_AT_A_TIME`]): on two cores, the script test's Redis calls
+//! beside the three gates' load were enough to hold a decision past the 50 ms bound, and a gate
+//! then counts alone as its fail-open policy declares (one run admitted 5 % over the shared
+//! count), which is not what the accuracy check measures.
 
 mod common;
 
@@ -15,6 +20,9 @@ use gate::cluster::{ClusterLimiter, Verdict};
 use gate::Gate;
 use policy::gcra::{Gcra, Outcome, Quota, Tat};
 use policy::model::{KeyBy, Mode, PathMatch, Period, Scope};
+
+/// Held for the whole of each test, so that neither shares the cores with the other.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 async fn limiter(url: &str) -> std::sync::Arc<ClusterLimiter> {
     let l = ClusterLimiter::new(url).expect("url");
@@ -43,6 +51,7 @@ impl Rng {
 
 #[tokio::test]
 async fn the_script_decides_exactly_as_the_policy_crate() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let redis = RedisServer::start();
     let l = limiter(&redis.url()).await;
     const G: u64 = 1_000_000_000;
@@ -149,6 +158,7 @@ async fn status_of(addr: std::net::SocketAddr, path: &str) -> u16 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_gates_share_one_count_and_fall_back_as_declared_when_redis_goes() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let mut redis = RedisServer::start();
     let console = Console::new();
     let mut gates = Vec::new();
