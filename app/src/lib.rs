@@ -21,9 +21,8 @@ use leptos_router::{path, Lazy};
 
 use components::shell::Shell;
 use pages::{
-    invite::InvitePage, login::LoginPage, setup::SetupPage, AdminsRoute, ApiTokensRoute,
-    AuditRoute, CertificatesRoute, ClientsRoute, DashboardRoute, GatesRoute, KeysRoute,
-    PinSetsRoute, RateLimitsRoute,
+    login::LoginPage, AdminsRoute, ApiTokensRoute, AuditRoute, CertificatesRoute, ClientsRoute,
+    DashboardRoute, GatesRoute, InviteRoute, KeysRoute, PinSetsRoute, RateLimitsRoute, SetupRoute,
 };
 
 /// The HTML document around the app (server side only). `asset_root` is where the built site
@@ -57,8 +56,8 @@ pub fn App() -> impl IntoView {
         <Router>
             <Routes fallback=|| view! { <main class="auth-page"><h1>"Not found"</h1><p><a href="/">"Back to the dashboard"</a></p></main> }>
                 <Route path=path!("/login") view=LoginPage/>
-                <Route path=path!("/setup") view=SetupPage/>
-                <Route path=path!("/invite") view=InvitePage/>
+                <Route path=path!("/setup") view={Lazy::<SetupRoute>::new()}/>
+                <Route path=path!("/invite") view={Lazy::<InviteRoute>::new()}/>
                 <ParentRoute path=path!("") view=Shell>
                     <Route path=path!("") view={Lazy::<DashboardRoute>::new()}/>
                     <Route path=path!("clients") view={Lazy::<ClientsRoute>::new()}/>

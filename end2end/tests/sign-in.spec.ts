@@ -122,3 +122,33 @@ test('a username typed before the page has hydrated is kept and submitted', asyn
   await page.getByRole('button', { name: 'Sign in with passkey' }).click();
   await expect(page.getByRole('alert')).toContainText('Sign-in failed');
 });
+
+test('what is typed on the setup page before it has hydrated is kept and submitted', async ({ page }) => {
+  // A console of its own: its setup link is still unused.
+  const fresh = await startConsole();
+  try {
+    // The setup page's code is a chunk of its own, fetched with the page: hold it back so the
+    // typing certainly happens before the form hydrates.
+    let held = 0;
+    await page.route('**/pkg/split___setup_route_view_*.wasm', async (route) => {
+      held += 1;
+      await new Promise((r) => setTimeout(r, 1500));
+      await route.continue();
+    });
+    await addPasskeyAuthenticator(page);
+    await page.goto(fresh.setupUrl);
+    const create = page.getByRole('button', { name: /passkey/ });
+    await page.getByRole('textbox', { name: 'Username' }).fill('early-owner');
+    await page.getByRole('textbox', { name: 'Display name' }).fill('Early Owner');
+    await expect(create).toBeDisabled();
+    await expect(create).toBeEnabled({ timeout: 20_000 });
+    expect(held).toBeGreaterThan(0);
+    await expect(page.getByRole('textbox', { name: 'Username' })).toHaveValue('early-owner');
+    await expect(page.getByRole('textbox', { name: 'Display name' })).toHaveValue('Early Owner');
+    await create.click();
+    await page.waitForURL(`${fresh.baseUrl}/`);
+    await expect(page.getByText('Welcome, Early Owner.')).toBeVisible();
+  } finally {
+    await fresh.stop();
+  }
+});

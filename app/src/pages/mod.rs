@@ -1,5 +1,5 @@
-//! One page per area. Sign-in, setup and invitation are in the main wasm module; every page
-//! behind the shell is loaded on demand ([`lazy_page!`]).
+//! One page per area. Sign-in and the shell are in the main wasm module; setup, invitation and
+//! every page behind the shell are loaded on demand ([`lazy_page!`]).
 
 pub mod admins;
 pub mod api_tokens;
@@ -40,6 +40,10 @@ macro_rules! lazy_page {
 }
 
 lazy_page!(
+    // Setting up the first owner and joining through an invite: each admin visits them once,
+    // so they come when visited, not with every sign-in page.
+    SetupRoute => setup::SetupPage,
+    InviteRoute => invite::InvitePage,
     DashboardRoute => dashboard::DashboardPage,
     ClientsRoute => clients::ClientsPage,
     KeysRoute => keys::KeysPage,
