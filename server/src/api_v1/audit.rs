@@ -100,6 +100,13 @@ pub(super) async fn read_audit(
                 "since and until, when given, must be a date (YYYY-MM-DD)",
             ));
         }
+        // The explorer's form sends an unset outcome as empty; here, as the document says, an
+        // outcome when given is one of the three (schemathesis found an empty one accepted).
+        if p.outcome.as_deref().is_some_and(str::is_empty) {
+            return Err(invalid(
+                "outcome, when given, must be success, failure or denied",
+            ));
+        }
         let limit = p.limit.unwrap_or(app::api::audit::PAGE_SIZE);
         if !(1..=1000).contains(&limit) {
             return Err(invalid("limit must be 1 to 1000"));
