@@ -5,8 +5,8 @@ use leptos::prelude::*;
 
 use crate::api::dashboard::ExpiryView;
 
-// Coordinates are whole viewBox units (900 wide, about a pixel each): integers keep float
-// formatting, which only this drawing would need, out of the browser's code.
+// Coordinates are whole viewBox units (900 wide, about a pixel each). The timeline is drawn on
+// the server, inside the dashboard's HTML fragment (`api::dashboard`).
 const WINDOW_DAYS: i64 = 180;
 const X0: i64 = 300;
 const X1: i64 = 860;
